@@ -1,0 +1,104 @@
+# Warmline developer commands. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON        ?= python3.11
+CACHE_DIR     ?= $(HOME)/.cache/warmline
+LOCK          := requirements.lock
+LOCK_HASH     := $(shell sha256sum $(LOCK) | cut -c1-16)
+VENV          ?= $(CACHE_DIR)/venv-$(LOCK_HASH)
+PY            := $(VENV)/bin/python
+KAFKA_VERSION ?= 4.1.1
+BUF_VERSION   ?= v1.75.0
+BUF           := $(CACHE_DIR)/bin/buf
+HELM_VERSION  ?= v3.19.0
+HELM          := $(CACHE_DIR)/bin/helm
+BENCH_OUT     ?= bench/results
+PROTOS        := $(wildcard protos/warmline/v1/*.proto)
+export WARMLINE_KAFKA_VERSION := $(KAFKA_VERSION)
+export PATH := $(VENV)/bin:$(PATH)
+
+.PHONY: help
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(VENV)/.ready: $(LOCK)
+	@echo "creating environment $(VENV) (first run downloads torch; later runs reuse it)"
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -r $(LOCK)
+	$(PY) -m pip check
+	touch $@
+
+.PHONY: venv
+venv: $(VENV)/.ready ## Create or reuse the cached environment and install Warmline into it
+	@$(PY) -c "import warmline, sys; sys.exit(0 if warmline.__file__.startswith('$(CURDIR)/') else 1)" 2>/dev/null \
+	  || $(PY) -m pip install -q --no-deps --no-build-isolation -e .
+
+.PHONY: proto
+proto: venv ## Generate messages, gRPC stubs and typed stubs from protos/
+	rm -f services/warmline/v1/*_pb2*.py services/warmline/v1/*_pb2*.pyi
+	$(PY) -m grpc_tools.protoc -I protos \
+	  --python_out=services --grpc_python_out=services \
+	  --mypy_out=services --mypy_grpc_out=services $(PROTOS)
+
+.PHONY: proto-check
+proto-check: proto ## Fail when the committed generated code is stale
+	git diff --exit-code -- services/warmline/v1
+	@test -z "$$(git status --porcelain -- services/warmline/v1)" || { git status --porcelain -- services/warmline/v1; exit 1; }
+
+$(BUF):
+	GOBIN=$(CACHE_DIR)/bin go install github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
+
+.PHONY: buf-lint
+buf-lint: $(BUF) ## Lint the protos with buf, and check for breaking changes against main
+	cd protos && $(BUF) lint
+	@if git rev-parse --verify -q main >/dev/null && git ls-tree -d main protos >/dev/null 2>&1 && [ -n "$$(git ls-tree main protos)" ]; then \
+	  cd protos && $(BUF) breaking --against "$(CURDIR)/.git#branch=main,subdir=protos"; \
+	else echo "buf breaking: no protos on main yet"; fi
+
+$(HELM):
+	GOBIN=$(CACHE_DIR)/bin go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+
+.PHONY: chart
+chart: venv $(HELM) ## Render the Helm chart and validate it against Kubernetes schemas
+	$(HELM) lint charts/warmline
+	$(PY) -m pytest -q tests/unit/test_chart.py
+
+.PHONY: lint
+lint: venv ## ruff and mypy (strict) on the package, buf lint, stale generated code
+	$(PY) -m ruff check services tests bench
+	$(PY) -m ruff format --check services tests bench
+	$(PY) -m mypy
+	$(MAKE) --no-print-directory proto-check buf-lint
+
+.PHONY: fmt
+fmt: venv ## Format the code with ruff
+	$(PY) -m ruff format services tests bench
+	$(PY) -m ruff check --fix services tests bench
+
+.PHONY: test
+test: venv $(HELM) ## Run the whole suite against a real Kafka broker (KAFKA_VERSION=3.9.1 or 4.1.1)
+	WARMLINE_HELM=$(HELM) $(PY) -m pytest -q
+
+.PHONY: test-unit
+test-unit: venv ## Unit tests only (no broker)
+	$(PY) -m pytest -q tests/unit
+
+.PHONY: kafka
+kafka: venv ## Run a local single-node Kafka (KRaft) on localhost:9092 until Ctrl-C
+	$(PY) -m warmline.localkafka --version $(KAFKA_VERSION) --port 9092
+
+.PHONY: demo
+demo: venv ## The main job: local broker, all services, sample conversations, live console
+	$(PY) -m warmline demo
+
+.PHONY: bench
+bench: venv ## Run the benchmarks; JSON results in $(BENCH_OUT)/
+	mkdir -p $(BENCH_OUT)
+	$(PY) -m warmline bench all --out-dir $(BENCH_OUT)
+
+.PHONY: lock
+lock: ## Re-pin requirements.lock from pyproject.toml (needs network)
+	rm -rf $(CACHE_DIR)/venv-lock && $(PYTHON) -m venv $(CACHE_DIR)/venv-lock
+	$(CACHE_DIR)/venv-lock/bin/pip install -q '.[dev]'
+	$(CACHE_DIR)/venv-lock/bin/pip freeze --exclude warmline > $(LOCK)

@@ -1,0 +1,107 @@
+"""Kafka clients configured the one way Warmline uses them.
+
+Producers are idempotent with ``acks=all``; consumers never auto-commit. The
+consume-transform-produce loop in :mod:`warmline.common.pipeline` commits an
+offset only after every record it caused is acknowledged by the brokers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
+
+from warmline.common.health import Readiness
+from warmline.common.settings import WarmlineSettings
+
+
+def connection_options(settings: WarmlineSettings) -> dict[str, Any]:
+    """Options shared by every client: where the brokers are and how to talk to them."""
+    k = settings.kafka
+    options: dict[str, Any] = {
+        "bootstrap_servers": k.bootstrap_servers,
+        "security_protocol": k.security_protocol,
+        "request_timeout_ms": k.request_timeout_ms,
+    }
+    if k.sasl_mechanism:
+        options |= {
+            "sasl_mechanism": k.sasl_mechanism,
+            "sasl_plain_username": k.sasl_username,
+            "sasl_plain_password": k.sasl_password,
+        }
+    return options
+
+
+def create_producer(settings: WarmlineSettings, client_id: str) -> AIOKafkaProducer:
+    """An idempotent producer: ``acks=all``, no duplicates on retry."""
+    k = settings.kafka
+    # A batch not acknowledged within request_timeout_ms fails its sends.
+    options = connection_options(settings) | {"request_timeout_ms": k.delivery_timeout_ms}
+    return AIOKafkaProducer(
+        **options,
+        client_id=client_id,
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=k.linger_ms,
+        max_batch_size=k.max_batch_bytes,
+    )
+
+
+def create_consumer(
+    settings: WarmlineSettings, group_id: str, *topics: str, client_id: str
+) -> AIOKafkaConsumer:
+    """A group consumer that commits only when told to, reading committed data only."""
+    return AIOKafkaConsumer(
+        *topics,
+        **connection_options(settings),
+        client_id=client_id,
+        group_id=group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
+    )
+
+
+def admin_client(settings: WarmlineSettings) -> AIOKafkaAdminClient:
+    """An admin client for topic management and health checks."""
+    return AIOKafkaAdminClient(**connection_options(settings), client_id="warmline-admin")
+
+
+async def kafka_reachable(admin: AIOKafkaAdminClient, timeout_s: float) -> bool:
+    """True when the cluster answers a metadata request within ``timeout_s``."""
+    try:
+        await asyncio.wait_for(admin.describe_cluster(), timeout_s)
+    except (KafkaError, OSError, TimeoutError):
+        return False
+    return True
+
+
+async def watch_kafka(
+    settings: WarmlineSettings,
+    readiness: Readiness,
+    stop: asyncio.Event,
+    *,
+    interval_s: float = 5.0,
+) -> None:
+    """Keep the ``kafka`` readiness condition true only while the cluster answers."""
+    admin = admin_client(settings)
+    started = False
+    try:
+        while not stop.is_set():
+            if not started:
+                try:
+                    await admin.start()
+                    started = True
+                except (KafkaError, OSError):
+                    readiness.set("kafka", False)
+            if started:
+                readiness.set("kafka", await kafka_reachable(admin, interval_s))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval_s)
+    finally:
+        if started:
+            await admin.close()

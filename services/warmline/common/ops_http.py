@@ -1,0 +1,58 @@
+"""The operations page of every service: ``/metrics``, ``/healthz``, ``/readyz``.
+
+Served on the service's metrics port, apart from its public API, so a scrape
+or a probe never competes with customer traffic for a connection slot.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+
+from warmline.common.health import Readiness
+from warmline.common.metrics import READY
+
+
+def ops_app(readiness: Readiness, registry: CollectorRegistry = REGISTRY) -> web.Application:
+    """An aiohttp app exposing metrics, liveness and readiness."""
+
+    async def metrics(_: web.Request) -> web.Response:
+        body = generate_latest(registry)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.json_response({"status": "alive"})
+
+    async def readyz(_: web.Request) -> web.Response:
+        pending = readiness.pending()
+        return web.json_response(
+            {"ready": not pending, "pending": pending}, status=200 if not pending else 503
+        )
+
+    app = web.Application()
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    return app
+
+
+class OpsServer:
+    """Runs :func:`ops_app` on a port until stopped."""
+
+    def __init__(self, readiness: Readiness, host: str, port: int) -> None:
+        readiness.subscribe(lambda ready: READY.set(1 if ready else 0))
+        self._runner = web.AppRunner(ops_app(readiness), access_log=None)
+        self._host = host
+        self._port = port
+        self.port = port
+
+    async def start(self) -> None:
+        """Bind and serve; with port 0 the chosen port lands in ``self.port``."""
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self._host, self._port)
+        await site.start()
+        self.port = int(self._runner.addresses[0][1])  # the real port when 0 was asked
+
+    async def stop(self) -> None:
+        """Stop serving."""
+        await self._runner.cleanup()

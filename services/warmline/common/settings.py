@@ -1,0 +1,130 @@
+"""The one place for every setting, port and topic name.
+
+Each process loads one frozen :class:`WarmlineSettings` from environment
+variables prefixed ``WARMLINE_`` (nested sections joined by ``__``, e.g.
+``WARMLINE_KAFKA__BOOTSTRAP_SERVERS``). Code receives the settings object; no
+module reads the environment on its own.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class KafkaSettings(_Section):
+    """How every service reaches the brokers."""
+
+    bootstrap_servers: str = "localhost:9092"
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: str | None = None
+    # Time a single broker request may take before the client gives up.
+    request_timeout_ms: int = Field(default=15_000, ge=1_000)
+    # Producer batching: a few ms of linger buys large batches at tiny latency cost.
+    linger_ms: int = Field(default=5, ge=0)
+    max_batch_bytes: int = Field(default=256 * 1024, ge=16 * 1024)
+    # A send that is not acknowledged within this time surfaces as an error.
+    delivery_timeout_ms: int = Field(default=30_000, ge=1_000)
+
+
+class TopicSettings(_Section):
+    """Topic names and shape. Names may carry a per-deployment prefix."""
+
+    prefix: str = ""
+    interactions: str = "warmline.interactions.v1"
+    scored: str = "warmline.scored.v1"
+    escalations: str = "warmline.escalations.v1"
+    feedback: str = "warmline.feedback.v1"
+    deadletter: str = "warmline.deadletter.v1"
+    partitions: int = Field(default=6, ge=1)
+    replication_factor: int = Field(default=1, ge=1)
+    # Retention of the event topics; dead letters are kept longer for forensics.
+    retention_hours: int = Field(default=72, ge=1)
+    deadletter_retention_hours: int = Field(default=24 * 14, ge=1)
+
+    def name(self, topic: str) -> str:
+        """Full name of a logical topic (``interactions``, ``scored``, ...)."""
+        return f"{self.prefix}{getattr(self, topic)}"
+
+
+class ServicePorts(_Section):
+    """Listening addresses of one service."""
+
+    host: str = "0.0.0.0"
+    grpc_port: int = Field(ge=0, le=65535)
+    http_port: int = Field(ge=0, le=65535)
+    metrics_port: int = Field(ge=0, le=65535)
+    # Seconds in-flight RPCs get to finish on SIGTERM before they are cancelled.
+    shutdown_grace_s: float = Field(default=10.0, ge=0)
+
+
+class IngestionSettings(ServicePorts):
+    """The ingestion service (gRPC + HTTP front door)."""
+
+    grpc_port: int = 50051
+    http_port: int = 8081
+    metrics_port: int = 9101
+
+
+class ScoringSettings(ServicePorts):
+    """The scoring service."""
+
+    grpc_port: int = 50052
+    http_port: int = 0
+    metrics_port: int = 9102
+    consumer_group: str = "warmline-scoring"
+
+
+class DecisioningSettings(ServicePorts):
+    """The decisioning Faust worker (its web server serves /metrics)."""
+
+    grpc_port: int = 0
+    http_port: int = 6066
+    metrics_port: int = 9103
+    app_id: str = "warmline-decisioning"
+    data_dir: Path = Path("/tmp/warmline-decisioning")
+
+
+class NotificationSettings(ServicePorts):
+    """The notification service (gRPC stream + browser console)."""
+
+    grpc_port: int = 50054
+    http_port: int = 8084
+    metrics_port: int = 9104
+    consumer_group: str = "warmline-notification"
+
+
+class WarmlineSettings(BaseSettings):
+    """All settings of one Warmline process."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="WARMLINE_",
+        env_nested_delimiter="__",
+        frozen=True,
+        extra="forbid",
+    )
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "text"] = "json"
+    kafka: KafkaSettings = KafkaSettings()
+    topics: TopicSettings = TopicSettings()
+    ingestion: IngestionSettings = IngestionSettings()
+    scoring: ScoringSettings = ScoringSettings()
+    decisioning: DecisioningSettings = DecisioningSettings()
+    notification: NotificationSettings = NotificationSettings()
+
+
+@lru_cache(maxsize=1)
+def load_settings() -> WarmlineSettings:
+    """Settings of this process, read from the environment once."""
+    return WarmlineSettings()

@@ -1,0 +1,149 @@
+"""The shared Kafka runtime against a real broker: topics, the pipeline loop, failures."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+
+import pytest
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka.errors import KafkaError
+from warmline.common.kafka import admin_client, create_consumer, create_producer, kafka_reachable
+from warmline.common.pipeline import (
+    DeliveryTimeout,
+    Output,
+    dead_letter,
+    produce_all,
+    run_pipeline,
+)
+from warmline.common.settings import WarmlineSettings
+from warmline.common.topics import declared_topics, ensure_topics
+from warmline.localkafka import LocalKafka
+from warmline.v1 import deadletter_pb2
+
+from tests.support import settings_for, unique
+
+pytestmark = pytest.mark.integration
+
+
+async def read_all(
+    settings: WarmlineSettings, topic: str, count: int
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """Read ``count`` records from ``topic`` (all partitions) or fail after 20 s."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=settings.kafka.bootstrap_servers, auto_offset_reset="earliest",
+        group_id=unique("reader"), enable_auto_commit=False,
+    )  # fmt: skip
+    await consumer.start()
+    try:
+        records: list[ConsumerRecord[bytes, bytes]] = []
+        async with asyncio.timeout(20):
+            while len(records) < count:
+                batches = await consumer.getmany(timeout_ms=200)
+                records += [r for rs in batches.values() for r in rs]
+        return records
+    finally:
+        await consumer.stop()
+
+
+async def test_declared_topics_are_created_once_with_their_shape(
+    settings: WarmlineSettings,
+) -> None:
+    created = await ensure_topics(settings)
+    assert sorted(created) == sorted(spec.name for spec in declared_topics(settings))
+    assert await ensure_topics(settings) == []  # a second start-up creates nothing
+
+    admin = admin_client(settings)
+    await admin.start()
+    try:
+        described = await admin.describe_topics([settings.topics.name("scored")])
+        assert len(described[0]["partitions"]) == settings.topics.partitions
+    finally:
+        await admin.close()
+
+
+async def test_pipeline_commits_only_after_outputs_are_acknowledged(
+    settings: WarmlineSettings,
+) -> None:
+    await ensure_topics(settings)
+    source, sink = settings.topics.name("interactions"), settings.topics.name("scored")
+    producer = create_producer(settings, "test")
+    await producer.start()
+    keys = [f"tenant/conv-{i % 4}".encode() for i in range(40)]
+    await produce_all(producer, [Output(source, k, f"m{i}".encode()) for i, k in enumerate(keys)])
+
+    group = unique("group")
+    consumer = create_consumer(settings, group, source, client_id="test")
+    await consumer.start()
+    stop = asyncio.Event()
+    seen = 0
+
+    async def upper(records: Sequence[ConsumerRecord[bytes, bytes]]) -> list[Output]:
+        nonlocal seen
+        seen += len(records)
+        if seen >= 40:
+            stop.set()
+        return [Output(sink, r.key, (r.value or b"").upper()) for r in records]
+
+    try:
+        await asyncio.wait_for(run_pipeline(consumer, producer, upper, stop), 30)
+        committed = {tp: await consumer.committed(tp) for tp in consumer.assignment()}
+    finally:
+        await consumer.stop()
+        await producer.stop()
+
+    out = await read_all(settings, sink, 40)
+    assert sorted(r.value for r in out) == sorted(f"M{i}".encode() for i in range(40))
+    # Per-key order survives the loop: one conversation stays on one partition.
+    for key in set(keys):
+        values = [int((r.value or b"")[1:]) for r in out if r.key == key]
+        assert values == sorted(values)
+    assert sum(o or 0 for o in committed.values()) == 40
+
+
+async def test_dead_letter_keeps_the_original_record_and_reason(settings: WarmlineSettings) -> None:
+    await ensure_topics(settings)
+    record = ConsumerRecord(
+        topic="in", partition=2, offset=41, timestamp=0, timestamp_type=0, key=b"t/c",
+        value=b"\xff\x00garbage", checksum=None, serialized_key_size=3, serialized_value_size=9,
+        headers=(),
+    )  # fmt: skip
+    out = dead_letter(record, topic=settings.topics.name("deadletter"), consumer="scoring",
+                      reason="undecodable", detail="not a protobuf")  # fmt: skip
+    producer = create_producer(settings, "test")
+    await producer.start()
+    try:
+        await produce_all(producer, [out])
+    finally:
+        await producer.stop()
+    [stored] = await read_all(settings, settings.topics.name("deadletter"), 1)
+    letter = deadletter_pb2.DeadLetter.FromString(stored.value or b"")
+    assert stored.key == b"t/c"
+    assert (letter.source_topic, letter.source_partition, letter.source_offset) == ("in", 2, 41)
+    assert letter.original_value == b"\xff\x00garbage"
+    assert letter.reason == "undecodable"
+
+
+async def test_a_stopped_broker_surfaces_as_an_error_not_a_hang(kafka_broker: LocalKafka) -> None:
+    # A broker of its own, so stopping it does not disturb the other tests.
+    broker = LocalKafka(version=kafka_broker.version).start()
+    try:
+        settings = settings_for(broker.bootstrap_servers)
+        await ensure_topics(settings)
+        producer = create_producer(settings, "test")
+        await producer.start()
+        topic = settings.topics.name("interactions")
+        await produce_all(producer, [Output(topic, b"t/c", b"before")])
+        broker.kill()
+        with pytest.raises(DeliveryTimeout):
+            await produce_all(producer, [Output(topic, b"t/c", b"after")], timeout_s=3)
+        admin = admin_client(settings)
+        with contextlib.suppress(KafkaError, OSError):
+            await admin.start()
+        assert not await kafka_reachable(admin, 2.0)
+        # aiokafka's stop() can hang while the brokers are gone (aio-libs/aiokafka#1101).
+        with contextlib.suppress(TimeoutError, KafkaError):
+            await asyncio.wait_for(producer.stop(), 2)
+    finally:
+        broker.cleanup()

@@ -1,0 +1,35 @@
+"""Settings: one frozen model per process, loaded from WARMLINE_ variables."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+from warmline.common.settings import WarmlineSettings
+
+
+def test_nested_environment_variables_reach_their_section(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WARMLINE_KAFKA__BOOTSTRAP_SERVERS", "kafka-0:9092,kafka-1:9092")
+    monkeypatch.setenv("WARMLINE_TOPICS__PREFIX", "staging.")
+    monkeypatch.setenv("WARMLINE_INGESTION__GRPC_PORT", "6000")
+    settings = WarmlineSettings()
+    assert settings.kafka.bootstrap_servers == "kafka-0:9092,kafka-1:9092"
+    assert settings.topics.name("interactions") == "staging.warmline.interactions.v1"
+    assert settings.ingestion.grpc_port == 6000
+
+
+def test_settings_are_frozen() -> None:
+    settings = WarmlineSettings()
+    with pytest.raises(ValidationError):
+        settings.log_level = "DEBUG"  # type: ignore[misc]
+
+
+def test_a_bad_value_names_the_variable_that_is_wrong(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WARMLINE_TOPICS__PARTITIONS", "0")
+    with pytest.raises(ValidationError, match=r"topics\.partitions"):
+        WarmlineSettings()
+
+
+def test_an_unknown_setting_is_refused_not_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WARMLINE_KAFKA__BOOTSTRAP_SERVER", "typo:9092")
+    with pytest.raises(ValidationError, match="bootstrap_server"):
+        WarmlineSettings()
