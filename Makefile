@@ -62,7 +62,7 @@ $(HELM):
 .PHONY: chart
 chart: venv $(HELM) ## Render the Helm chart and validate it against Kubernetes schemas
 	$(HELM) lint charts/warmline
-	$(PY) -m pytest -q tests/unit/test_chart.py
+	WARMLINE_HELM=$(HELM) $(PY) -m pytest -q tests/unit/test_chart.py tests/unit/test_deploy_config.py
 
 .PHONY: lint
 lint: venv ## ruff and mypy (strict) on the package, buf lint, stale generated code

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
 import uuid
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from warmline.common.settings import KafkaSettings, TopicSettings, WarmlineSettings
+
+T = TypeVar("T")
 
 
 def unique(prefix: str) -> str:
@@ -19,3 +27,68 @@ def settings_for(bootstrap: str, **sections: object) -> WarmlineSettings:
         topics=TopicSettings(prefix=unique("t") + ".", partitions=3),
         **sections,  # type: ignore[arg-type]
     )
+
+
+class LoopThread:
+    """An asyncio loop in a background thread, to host a service under test.
+
+    The service then runs like a separate process would: tests talk to it over
+    real sockets, from their own loop or from synchronous clients.
+    """
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._thread.start()
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 60.0) -> T:
+        """Run ``coro`` on the thread's loop and wait for its result."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def close(self) -> None:
+        """Stop the loop and join the thread."""
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
+        self.loop.close()
+
+
+def wait_until(
+    condition: Callable[[], bool], timeout: float = 30.0, what: str = "condition"
+) -> None:
+    """Poll ``condition`` until true, or fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+async def read_topic(
+    bootstrap: str, topic: str, count: int, within_s: float = 20.0, settle: float = 0.0
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """Read at least ``count`` records of ``topic`` from the start, or fail after ``within_s``.
+
+    With ``settle`` > 0, keep reading that long after reaching ``count``, so a
+    test can prove that nothing *more* arrived (no duplicates).
+    """
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        group_id=unique("reader"),
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        records: list[ConsumerRecord[bytes, bytes]] = []
+        async with asyncio.timeout(within_s):
+            while len(records) < count:
+                batches = await consumer.getmany(timeout_ms=200)
+                records += [r for rs in batches.values() for r in rs]
+        if settle:
+            batches = await consumer.getmany(timeout_ms=int(settle * 1000))
+            records += [r for rs in batches.values() for r in rs]
+        return records
+    finally:
+        await consumer.stop()

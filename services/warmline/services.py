@@ -18,7 +18,9 @@ ServeFn = Callable[[WarmlineSettings], ServiceMain]
 
 # name -> "module:function"; the function takes the settings and returns the
 # coroutine function that ``run_service`` drives until SIGTERM.
-SERVICES: dict[str, str] = {}
+SERVICES: dict[str, str] = {
+    "ingestion": "warmline.ingestion.service:serve",
+}
 
 
 def load_service(name: str) -> ServeFn:

@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import Sequence
 
 import pytest
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka import ConsumerRecord
 from aiokafka.errors import KafkaError
 from warmline.common.kafka import admin_client, create_consumer, create_producer, kafka_reachable
 from warmline.common.pipeline import (
@@ -22,29 +22,9 @@ from warmline.common.topics import declared_topics, ensure_topics
 from warmline.localkafka import LocalKafka
 from warmline.v1 import deadletter_pb2
 
-from tests.support import settings_for, unique
+from tests.support import read_topic, settings_for, unique
 
 pytestmark = pytest.mark.integration
-
-
-async def read_all(
-    settings: WarmlineSettings, topic: str, count: int
-) -> list[ConsumerRecord[bytes, bytes]]:
-    """Read ``count`` records from ``topic`` (all partitions) or fail after 20 s."""
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=settings.kafka.bootstrap_servers, auto_offset_reset="earliest",
-        group_id=unique("reader"), enable_auto_commit=False,
-    )  # fmt: skip
-    await consumer.start()
-    try:
-        records: list[ConsumerRecord[bytes, bytes]] = []
-        async with asyncio.timeout(20):
-            while len(records) < count:
-                batches = await consumer.getmany(timeout_ms=200)
-                records += [r for rs in batches.values() for r in rs]
-        return records
-    finally:
-        await consumer.stop()
 
 
 async def test_declared_topics_are_created_once_with_their_shape(
@@ -93,7 +73,7 @@ async def test_pipeline_commits_only_after_outputs_are_acknowledged(
         await consumer.stop()
         await producer.stop()
 
-    out = await read_all(settings, sink, 40)
+    out = await read_topic(settings.kafka.bootstrap_servers, sink, 40)
     assert sorted(r.value for r in out) == sorted(f"M{i}".encode() for i in range(40))
     # Per-key order survives the loop: one conversation stays on one partition.
     for key in set(keys):
@@ -117,7 +97,9 @@ async def test_dead_letter_keeps_the_original_record_and_reason(settings: Warmli
         await produce_all(producer, [out])
     finally:
         await producer.stop()
-    [stored] = await read_all(settings, settings.topics.name("deadletter"), 1)
+    [stored] = await read_topic(
+        settings.kafka.bootstrap_servers, settings.topics.name("deadletter"), 1
+    )
     letter = deadletter_pb2.DeadLetter.FromString(stored.value or b"")
     assert stored.key == b"t/c"
     assert (letter.source_topic, letter.source_partition, letter.source_offset) == ("in", 2, 41)

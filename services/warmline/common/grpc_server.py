@@ -48,7 +48,7 @@ class GrpcServer:
             [*self._names, health.SERVICE_NAME, reflection.SERVICE_NAME], self._server
         )
         if credentials is None:
-            self.port = self._server.add_insecure_port(address)
+            self.port: int = self._server.add_insecure_port(address)
         else:
             self.port = self._server.add_secure_port(address, credentials)
         self._readiness = readiness

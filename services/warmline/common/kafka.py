@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -17,6 +19,8 @@ from aiokafka.errors import KafkaError
 
 from warmline.common.health import Readiness
 from warmline.common.settings import WarmlineSettings
+
+log = logging.getLogger(__name__)
 
 
 def connection_options(settings: WarmlineSettings) -> dict[str, Any]:
@@ -105,3 +109,24 @@ async def watch_kafka(
     finally:
         if started:
             await admin.close()
+
+
+async def start_when_reachable(
+    start: Callable[[], Awaitable[object]], what: str, stop: asyncio.Event
+) -> bool:
+    """Call ``start`` until Kafka answers (backing off to 5 s); False if stopped first.
+
+    A service that starts before its brokers stays up and NOT_SERVING instead
+    of crash-looping.
+    """
+    delay = 0.2
+    while not stop.is_set():
+        try:
+            await start()
+            return True
+        except (KafkaError, OSError) as exc:
+            log.warning("kafka not reachable yet", extra={"client": what, "error": repr(exc)})
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), delay)
+        delay = min(delay * 2, 5.0)
+    return False

@@ -37,3 +37,39 @@ PIPELINE_BATCH_SECONDS = Histogram(
     ["consumer"],
     buckets=_LATENCY_BUCKETS,
 )
+
+# --- ingestion ---------------------------------------------------------------
+INGEST_EVENTS = Counter(
+    "warmline_ingest_events_total",
+    "Events received, by tenant, channel and outcome (accepted, duplicate, rejected, retry).",
+    ["tenant", "channel", "outcome"],
+)
+INGEST_REJECTED = Counter(
+    "warmline_ingest_rejected_total",
+    "Events refused, by tenant and reason (invalid_argument, rate_limited, kafka_unavailable, ...).",
+    ["tenant", "reason"],
+)
+INGEST_ACK_SECONDS = Histogram(
+    "warmline_ingest_ack_seconds",
+    "Time from receiving a request to acknowledging it, by API.",
+    ["api"],
+    buckets=_LATENCY_BUCKETS,
+)
+INGEST_REDACTIONS = Counter(
+    "warmline_ingest_redactions_total",
+    "Personal data items replaced by a placeholder before publishing, by kind.",
+    ["kind"],
+)
+INGEST_BUFFER_EVENTS = Gauge(
+    "warmline_ingest_buffer_events",
+    "Events handed to the Kafka producer and not yet acknowledged.",
+)
+INGEST_BUFFER_CAPACITY = Gauge(
+    "warmline_ingest_buffer_capacity",
+    "Most events the producer buffer holds before new ones get UNAVAILABLE.",
+)
+INGEST_AUTH_FAILURES = Counter(
+    "warmline_ingest_auth_failures_total",
+    "Requests refused for a missing or unknown credential, by API.",
+    ["api"],
+)

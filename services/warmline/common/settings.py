@@ -74,6 +74,29 @@ class IngestionSettings(ServicePorts):
     grpc_port: int = 50051
     http_port: int = 8081
     metrics_port: int = 9101
+    # YAML file of tenants: hashed API keys and webhook secrets (a mounted Secret in k8s).
+    api_keys_file: Path | None = None
+    # gRPC TLS: server certificate and key; a client CA turns on mutual TLS.
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    tls_client_ca_file: Path | None = None
+    # Size limits, so one platform bug cannot fill the pipeline.
+    max_text_chars: int = Field(default=8_000, ge=1)
+    max_metadata_entries: int = Field(default=32, ge=0)
+    max_metadata_chars: int = Field(default=512, ge=1)
+    max_id_chars: int = Field(default=128, ge=8)
+    max_batch_events: int = Field(default=1_000, ge=1)
+    # An event stamped further in the future than this is a clock or unit bug.
+    max_future_skew_s: float = Field(default=300.0, ge=0)
+    # A repeated event_id inside this window is acknowledged as a duplicate.
+    idempotency_window_s: float = Field(default=3_600.0, ge=1)
+    idempotency_max_entries: int = Field(default=2_000_000, ge=1_000)
+    # Per-tenant token bucket: sustained events/s and burst size.
+    rate_limit_per_s: float = Field(default=5_000.0, gt=0)
+    rate_limit_burst: int = Field(default=20_000, ge=1)
+    # Events accepted into the producer but not yet acknowledged by Kafka; when
+    # full (Kafka slow or down) new events get UNAVAILABLE instead of piling up.
+    buffer_max_events: int = Field(default=50_000, ge=1)
 
 
 class ScoringSettings(ServicePorts):
@@ -102,6 +125,8 @@ class NotificationSettings(ServicePorts):
     http_port: int = 8084
     metrics_port: int = 9104
     consumer_group: str = "warmline-notification"
+    # YAML file of agent tokens scoped to a tenant and queues (a mounted Secret in k8s).
+    agent_tokens_file: Path | None = None
 
 
 class WarmlineSettings(BaseSettings):

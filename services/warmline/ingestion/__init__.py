@@ -1,0 +1,1 @@
+"""The ingestion service: authenticate, validate, redact, de-duplicate, publish."""

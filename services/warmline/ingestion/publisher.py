@@ -1,0 +1,94 @@
+"""Writes accepted events to Kafka through a bounded buffer.
+
+An event counts as accepted only once Kafka has acknowledged it (``acks=all``).
+The buffer bounds what is handed to the producer and not yet acknowledged; a
+slot is released only when the producer is really done with the record, so
+while Kafka is down the buffer fills and new events are refused with
+UNAVAILABLE instead of piling up in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from warmline.common.metrics import INGEST_BUFFER_CAPACITY, INGEST_BUFFER_EVENTS
+
+
+class PublishUnavailable(Exception):
+    """Kafka cannot take the events now; ``reason`` is buffer_full or kafka_unavailable."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+
+
+class EventPublisher:
+    """Publishes keyed records to one topic and waits for their acknowledgement."""
+
+    def __init__(
+        self,
+        producer: AIOKafkaProducer,
+        topic: str,
+        *,
+        buffer_max_events: int,
+        delivery_timeout_s: float,
+    ) -> None:
+        self._producer = producer
+        self._topic = topic
+        self._capacity = buffer_max_events
+        self._timeout_s = delivery_timeout_s
+        self._in_flight = 0
+        INGEST_BUFFER_CAPACITY.set(buffer_max_events)
+
+    @property
+    def in_flight(self) -> int:
+        """Records handed to the producer and not yet resolved."""
+        return self._in_flight
+
+    def _release(self, _: object = None) -> None:
+        self._in_flight -= 1
+        INGEST_BUFFER_EVENTS.set(self._in_flight)
+
+    async def publish(self, records: Sequence[tuple[bytes, bytes]]) -> None:
+        """Write ``(key, value)`` records in order; return once Kafka acknowledged all.
+
+        Raises :class:`PublishUnavailable` when the buffer is full, or when Kafka
+        fails or does not acknowledge within the delivery timeout.
+        """
+        if not records:
+            return
+        if self._in_flight + len(records) > self._capacity:
+            raise PublishUnavailable(
+                "buffer_full", f"{self._in_flight} events await Kafka; capacity {self._capacity}"
+            )
+        self._in_flight += len(records)
+        INGEST_BUFFER_EVENTS.set(self._in_flight)
+        futures: list[asyncio.Future[object]] = []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._timeout_s
+        try:
+            async with asyncio.timeout_at(deadline):
+                for key, value in records:
+                    future = await self._producer.send(self._topic, value, key=key)
+                    future.add_done_callback(self._release)
+                    futures.append(future)
+        except (KafkaError, TimeoutError) as exc:
+            raise PublishUnavailable("kafka_unavailable", f"send failed: {exc!r}") from exc
+        finally:
+            # Records never handed to the producer have no callback to free them.
+            for _ in range(len(records) - len(futures)):
+                self._release()
+        # asyncio.wait, unlike gather, leaves the futures running on timeout: the
+        # producer keeps the records and their buffer slots until it is done.
+        _, pending = await asyncio.wait(futures, timeout=max(0.0, deadline - loop.time()))
+        if pending:
+            raise PublishUnavailable(
+                "kafka_unavailable", f"{len(pending)} events not acknowledged in {self._timeout_s}s"
+            )
+        for future in futures:
+            if (error := future.exception()) is not None:
+                raise PublishUnavailable("kafka_unavailable", repr(error)) from error

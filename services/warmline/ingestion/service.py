@@ -1,0 +1,150 @@
+"""Wiring of the ingestion service: Kafka producer, gRPC, HTTP, operations page."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import grpc
+from aiohttp import web
+
+from warmline.common.grpc_server import GrpcServer
+from warmline.common.health import Readiness
+from warmline.common.kafka import create_producer, start_when_reachable, watch_kafka
+from warmline.common.ops_http import OpsServer
+from warmline.common.runtime import ServiceMain
+from warmline.common.settings import IngestionSettings, WarmlineSettings
+from warmline.common.topics import ensure_topics
+from warmline.ingestion.auth import CredentialsError, TenantDirectory
+from warmline.ingestion.core import IngestCore
+from warmline.ingestion.dedupe import IdempotencyWindow
+from warmline.ingestion.grpc_api import IngestServicer
+from warmline.ingestion.http_api import IngestHttpApi
+from warmline.ingestion.publisher import EventPublisher
+from warmline.ingestion.ratelimit import TenantRateLimiter
+from warmline.v1 import ingest_pb2, ingest_pb2_grpc
+
+log = logging.getLogger(__name__)
+
+
+def server_credentials(s: IngestionSettings) -> grpc.ServerCredentials | None:
+    """TLS credentials when a certificate is configured; mutual TLS with a client CA."""
+    if s.tls_cert_file is None:
+        return None
+    if s.tls_key_file is None:
+        raise CredentialsError("tls_cert_file is set but tls_key_file is not")
+    ca = s.tls_client_ca_file.read_bytes() if s.tls_client_ca_file else None
+    return grpc.ssl_server_credentials(
+        [(s.tls_key_file.read_bytes(), s.tls_cert_file.read_bytes())],
+        root_certificates=ca,
+        require_client_auth=ca is not None,
+    )
+
+
+def load_tenants(s: IngestionSettings) -> TenantDirectory:
+    """The tenant directory; refusing to start without one."""
+    if s.api_keys_file is None:
+        raise CredentialsError("set WARMLINE_INGESTION__API_KEYS_FILE to the tenants' API-key file")
+    return TenantDirectory.from_file(s.api_keys_file)
+
+
+class IngestionService:
+    """The running service; ports are known after :meth:`start` (0 picks free ones)."""
+
+    def __init__(self, settings: WarmlineSettings, tenants: TenantDirectory) -> None:
+        self.settings = settings
+        s = settings.ingestion
+        self.readiness = Readiness("kafka")
+        self.ops = OpsServer(self.readiness, s.host, s.metrics_port)
+        self.producer = create_producer(settings, "warmline-ingestion")
+        self.publisher = EventPublisher(
+            self.producer,
+            settings.topics.name("interactions"),
+            buffer_max_events=s.buffer_max_events,
+            delivery_timeout_s=settings.kafka.delivery_timeout_ms / 1000,
+        )
+        self.core = IngestCore(
+            s,
+            self.publisher,
+            IdempotencyWindow(s.idempotency_window_s, s.idempotency_max_entries),
+            TenantRateLimiter(s.rate_limit_per_s, s.rate_limit_burst),
+        )
+        name = ingest_pb2.DESCRIPTOR.services_by_name["IngestService"].full_name
+        self.grpc = GrpcServer(
+            [
+                (
+                    ingest_pb2_grpc.add_IngestServiceServicer_to_server,
+                    IngestServicer(self.core, tenants),
+                    name,
+                )
+            ],
+            self.readiness,
+            address=f"{s.host}:{s.grpc_port}",
+            credentials=server_credentials(s),
+        )
+        self._http = web.AppRunner(IngestHttpApi(self.core, tenants).app(), access_log=None)
+        self.http_port = s.http_port
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[object]] = []
+
+    @property
+    def grpc_port(self) -> int:
+        """The bound gRPC port."""
+        return self.grpc.port
+
+    async def start(self) -> None:
+        """Serve; become ready once Kafka is reachable and the topics exist."""
+        s = self.settings.ingestion
+        await self.ops.start()
+        await self.grpc.start()
+        await self._http.setup()
+        site = web.TCPSite(self._http, s.host, s.http_port)
+        await site.start()
+        self.http_port = int(self._http.addresses[0][1])
+        if not await start_when_reachable(self._connect, "ingestion", self._stop):
+            return
+        self._tasks.append(
+            asyncio.create_task(watch_kafka(self.settings, self.readiness, self._stop))
+        )
+        log.info(
+            "ingestion serving",
+            extra={
+                "grpc_port": self.grpc_port,
+                "http_port": self.http_port,
+                "metrics_port": self.ops.port,
+            },
+        )
+
+    async def _connect(self) -> None:
+        await ensure_topics(self.settings)
+        await self.producer.start()
+
+    async def stop(self) -> None:
+        """Drain: refuse new work, finish in-flight requests, flush the producer."""
+        self._stop.set()
+        self.readiness.set("kafka", False)
+        await self.grpc.stop(self.settings.ingestion.shutdown_grace_s)
+        await self._http.cleanup()
+        # aiokafka's stop() may hang while brokers are gone (aio-libs/aiokafka#1101).
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.producer.stop(), self.settings.ingestion.shutdown_grace_s)
+        for task in self._tasks:
+            await task
+        await self.ops.stop()
+
+
+def serve(settings: WarmlineSettings) -> ServiceMain:
+    """Entry point for ``warmline serve ingestion``."""
+    tenants = load_tenants(settings.ingestion)
+
+    async def main(stop: asyncio.Event) -> None:
+        service = IngestionService(settings, tenants)
+        starting = asyncio.create_task(service.start())
+        await stop.wait()
+        starting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await starting
+        await service.stop()
+
+    return main

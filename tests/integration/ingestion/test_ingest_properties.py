@@ -1,0 +1,132 @@
+"""Arbitrary payloads at both doors: never a crash, never INTERNAL or 500,
+and every refusal says specifically why."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+import grpc
+import pytest
+from google.protobuf import timestamp_pb2
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from warmline.v1 import events_pb2, ingest_pb2, ingest_pb2_grpc
+
+from tests.integration.ingestion.conftest import ACME_KEY, RunningIngestion
+
+pytestmark = pytest.mark.integration
+
+EXPECTED_GRPC = {
+    grpc.StatusCode.INVALID_ARGUMENT,
+    grpc.StatusCode.PERMISSION_DENIED,
+    grpc.StatusCode.RESOURCE_EXHAUSTED,
+    grpc.StatusCode.UNAVAILABLE,
+}
+EXPECTED_HTTP = {200, 202, 400, 403, 413, 429, 503}
+
+_text = st.text(max_size=60)
+_ids = st.one_of(_text, st.text(min_size=100, max_size=200))
+
+events = st.builds(
+    events_pb2.InteractionEvent,
+    event_id=_ids,
+    tenant_id=st.sampled_from(["", "acme", "globex"]),
+    conversation_id=_ids,
+    customer_id=_text,
+    channel=st.integers(min_value=-3, max_value=9),
+    role=st.integers(min_value=-3, max_value=9),
+    kind=st.integers(min_value=-3, max_value=9),
+    text=st.one_of(_text, st.text(min_size=7_990, max_size=8_010)),
+    language=_text,
+    customer_tier=st.integers(min_value=-1, max_value=5),
+    metadata=st.dictionaries(_text, _text, max_size=40),
+    csat_score=st.integers(min_value=-2, max_value=7),
+    occurred_at=st.one_of(
+        st.none(),
+        st.builds(
+            timestamp_pb2.Timestamp, seconds=st.integers(min_value=0, max_value=4_102_444_800)
+        ),
+    ),
+)
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=15), children, max_size=6)
+    ),
+    max_leaves=25,
+)
+event_like = st.fixed_dictionaries(
+    {},
+    optional={
+        "event_id": json_values,
+        "conversation_id": json_values,
+        "channel": st.sampled_from(["CHANNEL_CHAT", "CHANNEL_X", 3, 99, None]),
+        "role": st.sampled_from(["ROLE_CUSTOMER", "customer", 1, -1]),
+        "kind": st.sampled_from(["EVENT_KIND_MESSAGE", 1, "message"]),
+        "text": json_values,
+        "occurred_at": st.sampled_from(
+            ["2026-11-23T10:00:00Z", "yesterday", 5, "9999-01-01T00:00:00Z"]
+        ),
+        "metadata": json_values,
+        "tenant_id": st.sampled_from(["acme", "globex", 7]),
+    },
+)
+http_bodies = st.one_of(
+    json_values, event_like, st.builds(lambda e: {"events": e}, st.lists(event_like, max_size=4))
+)
+
+_SETTINGS = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+@_SETTINGS
+@given(event=events)
+def test_grpc_answers_every_event_with_ok_or_a_specific_refusal(
+    ingestion: RunningIngestion, event: events_pb2.InteractionEvent
+) -> None:
+    with grpc.insecure_channel(ingestion.grpc_target) as channel:
+        stub = ingest_pb2_grpc.IngestServiceStub(channel)
+        try:
+            reply = stub.Publish(
+                ingest_pb2.PublishRequest(event=event),
+                metadata=(("authorization", f"Bearer {ACME_KEY}"),),
+                timeout=30,
+            )
+        except grpc.RpcError as err:
+            assert err.code() in EXPECTED_GRPC, err
+            assert err.details()
+        else:
+            assert reply.ack.status in (
+                ingest_pb2.ACK_STATUS_ACCEPTED,
+                ingest_pb2.ACK_STATUS_DUPLICATE,
+            )
+
+
+@_SETTINGS
+@given(body=http_bodies)
+def test_http_answers_every_body_with_ok_or_a_specific_refusal(
+    ingestion: RunningIngestion, body: Any
+) -> None:
+    request = urllib.request.Request(
+        f"{ingestion.http_base}/v1/events",
+        data=json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {ACME_KEY}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            status, reply = response.status, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        status, reply = err.code, json.loads(err.read())
+    assert status in EXPECTED_HTTP, (status, reply)
+    if status >= 400:
+        assert reply["error"] and reply["message"]
+    elif "acks" in reply:
+        for ack in reply["acks"]:
+            if ack["status"] in ("ACK_STATUS_REJECTED", "ACK_STATUS_RETRY"):
+                assert ack["reason"]

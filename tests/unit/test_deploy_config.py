@@ -1,0 +1,162 @@
+"""docker-compose.yml and .env agree with the settings model and the service registry.
+
+There is no Docker engine in CI, so compose is checked by reading it: every
+service runs, every ``${VAR}`` it uses is defined in .env, and .env holds the
+same ports and topic names as :class:`WarmlineSettings` defaults.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from warmline.common.settings import ServicePorts, WarmlineSettings
+from warmline.services import SERVICES
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = ROOT / "docker-compose.yml"
+ENV_FILE = ROOT / ".env"
+# ${NAME}, ${NAME:?message}, ${NAME:-default} and the other compose forms.
+COMPOSE_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)[^}]*\}")
+PORT_FIELDS = ("grpc_port", "http_port", "metrics_port")
+TOPIC_FIELDS = ("prefix", "interactions", "scored", "escalations", "feedback", "deadletter")
+
+
+def read_env_file() -> dict[str, str]:
+    """KEY=VALUE lines of .env (compose's syntax, minus quoting, which .env does not use)."""
+    variables: dict[str, str] = {}
+    for number, line in enumerate(ENV_FILE.read_text().splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        assert sep, f".env:{number}: not KEY=VALUE: {line!r}"
+        assert key not in variables, f".env:{number}: {key} defined twice"
+        variables[key] = value
+    return variables
+
+
+def interpolate(text: str, variables: dict[str, str]) -> str:
+    """Compose's ``${VAR...}`` substitution, for the variables .env defines."""
+    return COMPOSE_VARIABLE.sub(lambda m: variables[m.group(1)], text)
+
+
+def settings_services() -> list[str]:
+    """Service names as the settings model knows them (sections with ports)."""
+    return [
+        name
+        for name, field in WarmlineSettings.model_fields.items()
+        if isinstance(field.annotation, type) and issubclass(field.annotation, ServicePorts)
+    ]
+
+
+def env_name(*parts: str) -> str:
+    """The variable that sets a nested setting, e.g. WARMLINE_KAFKA__BOOTSTRAP_SERVERS."""
+    return "WARMLINE_" + "__".join(p.upper() for p in parts)
+
+
+def settings_with(variables: dict[str, str]) -> WarmlineSettings:
+    """Settings built from exactly these WARMLINE_* variables; the environment is restored."""
+    with pytest.MonkeyPatch.context() as mp:
+        # A developer's own WARMLINE_* variables must not leak into these checks.
+        for key in [k for k in os.environ if k.startswith("WARMLINE_")]:
+            mp.delenv(key)
+        for key, value in variables.items():
+            mp.setenv(key, value)
+        return WarmlineSettings()
+
+
+@pytest.fixture(scope="module")
+def defaults() -> WarmlineSettings:
+    return settings_with({})
+
+
+@pytest.fixture(scope="module")
+def from_env_file() -> WarmlineSettings:
+    return settings_with(read_env_file())
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(interpolate(COMPOSE.read_text(), read_env_file()))
+    return loaded
+
+
+def test_env_file_only_sets_warmline_variables() -> None:
+    assert all(key.startswith("WARMLINE_") for key in read_env_file())
+
+
+def test_env_file_parses_into_settings(from_env_file: WarmlineSettings) -> None:
+    assert (
+        from_env_file.kafka.bootstrap_servers
+        == read_env_file()[env_name("kafka", "bootstrap_servers")]
+    )
+
+
+def test_env_file_holds_every_port_and_topic(defaults: WarmlineSettings) -> None:
+    variables = read_env_file()
+    for service in settings_services():
+        for field in PORT_FIELDS:
+            assert env_name(service, field) in variables
+    for field in TOPIC_FIELDS:
+        assert env_name("topics", field) in variables
+
+
+def test_env_file_equals_settings_defaults(
+    from_env_file: WarmlineSettings, defaults: WarmlineSettings
+) -> None:
+    # Only the broker address differs: it names the compose service.
+    assert from_env_file.model_dump(exclude={"kafka"}) == defaults.model_dump(exclude={"kafka"})
+    for service in settings_services():
+        for field in PORT_FIELDS:
+            assert getattr(getattr(from_env_file, service), field) == getattr(
+                getattr(defaults, service), field
+            ), f"{service}.{field}"
+    for field in TOPIC_FIELDS:
+        assert getattr(from_env_file.topics, field) == getattr(defaults.topics, field), field
+
+
+def test_bootstrap_points_at_compose_kafka(
+    compose: dict[str, Any], from_env_file: WarmlineSettings
+) -> None:
+    host, _, port = from_env_file.kafka.bootstrap_servers.partition(":")
+    kafka = compose["services"][host]
+    assert re.fullmatch(r"apache/kafka:4\.1\.\d+", kafka["image"]), kafka["image"]
+    environment = kafka["environment"]
+    assert environment["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    assert f"//{host}:{port}" in environment["KAFKA_ADVERTISED_LISTENERS"]
+
+
+def test_every_service_runs_in_compose(compose: dict[str, Any]) -> None:
+    names = set(SERVICES) | set(settings_services())
+    services = compose["services"]
+    for name in names:
+        assert name in services, f"{name} has no compose service"
+        service = services[name]
+        assert service["command"] == ["serve", name]
+        assert service["build"] == "."
+        assert service["env_file"] == ".env"
+        assert service["depends_on"]["kafka"]["condition"] == "service_healthy"
+        assert service["read_only"] is True
+        assert service["cap_drop"] == ["ALL"]
+
+
+def test_compose_reads_only_variables_from_env_file() -> None:
+    used = set(COMPOSE_VARIABLE.findall(COMPOSE.read_text()))
+    assert used
+    assert used <= set(read_env_file())
+
+
+def test_published_ports_equal_settings(
+    compose: dict[str, Any], defaults: WarmlineSettings
+) -> None:
+    for name in settings_services():
+        section: ServicePorts = getattr(defaults, name)
+        expected = {getattr(section, field) for field in PORT_FIELDS} - {0}
+        published = compose["services"][name]["ports"]
+        assert {int(p.rpartition(":")[2]) for p in published} == expected, name
+        assert all(p.split(":")[0] == p.split(":")[1] for p in published), name
