@@ -6,10 +6,10 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from warmline.common.settings import WarmlineSettings
-from warmline.localkafka import LocalKafka
 
 from tests.support import settings_for
+from warmline.common.settings import WarmlineSettings
+from warmline.localkafka import LocalKafka
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
+
 from warmline.common.settings import KafkaSettings, TopicSettings, WarmlineSettings
 
 T = TypeVar("T")

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
+import secrets
 from enum import StrEnum
+from pathlib import Path
 
 import typer
 
@@ -29,6 +34,75 @@ def serve(
     configure_logging(service.value, settings.log_level, settings.log_format)
     main = load_service(service.value)(settings)
     run_service(main)
+
+
+@app.command()
+def replay(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="JSONL, one event a line."),  # noqa: B008
+    target: str = typer.Option("localhost:50051", help="Ingestion gRPC address."),
+    api_key: str = typer.Option(..., envvar="WARMLINE_API_KEY", help="The tenant's API key."),
+    batch_size: int = typer.Option(100, min=1, max=1000, help="Events per stream message."),
+) -> None:
+    """Send a file of events through the ingestion gRPC stream, then print a summary."""
+    from warmline.ingestion.client import ReplayFileError
+    from warmline.replay import replay_file
+
+    try:
+        summary, sent = asyncio.run(replay_file(file, target, api_key, batch_size))
+    except ReplayFileError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(json.dumps({"sent": sent, **summary.as_dict()}))
+    if summary.outcomes.get("rejected") or summary.outcomes.get("retry"):
+        raise typer.Exit(1)
+
+
+@app.command()
+def demo() -> None:
+    """The main job on an embedded default: local Kafka, the services, sample conversations."""
+    from rich.console import Console
+
+    from warmline.demo.runner import print_summary, run_demo
+
+    console = Console()
+    configure_logging("demo", "WARNING", "text")
+    try:
+        summary = asyncio.run(run_demo(console, os.environ.get("WARMLINE_KAFKA_VERSION")))
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted: everything stopped[/yellow]")
+        raise typer.Exit(130) from None
+    print_summary(console, summary)
+
+
+keys = typer.Typer(help="Tenant API keys.", no_args_is_help=True)
+app.add_typer(keys, name="keys")
+
+
+@keys.command("new")
+def keys_new(tenant: str = typer.Argument(..., help="Tenant id.")) -> None:
+    """Create an API key; print it once, and the entry for the credentials file."""
+    from warmline.ingestion.auth import hash_key
+
+    key = f"wl_{tenant}_{secrets.token_urlsafe(24)}"
+    typer.echo(f"api key (give it to the platform, it is not stored): {key}")
+    typer.echo(
+        f"credentials file entry:\ntenants:\n  {tenant}:\n    api_key_sha256: [{hash_key(key)}]"
+    )
+
+
+bench = typer.Typer(help="Benchmarks; each writes its result as JSON.", no_args_is_help=True)
+app.add_typer(bench, name="bench")
+
+
+@bench.command("ingest")
+def bench_ingest(
+    out: Path = typer.Option(Path("bench/results/ingest.json"), help="Where the JSON goes."),  # noqa: B008
+    seconds: float = typer.Option(10.0, min=1.0, help="Duration of each measurement."),
+) -> None:
+    """Ingestion events/s over one stream vs. a bare producer, and ack latency at 5,000/s."""
+    from warmline.bench import ingest
+
+    typer.echo(json.dumps(ingest.run(out, seconds), indent=2))
 
 
 def main() -> None:

@@ -9,6 +9,8 @@ from collections.abc import Sequence
 import pytest
 from aiokafka import ConsumerRecord
 from aiokafka.errors import KafkaError
+
+from tests.support import read_topic, settings_for, unique
 from warmline.common.kafka import admin_client, create_consumer, create_producer, kafka_reachable
 from warmline.common.pipeline import (
     DeliveryTimeout,
@@ -21,8 +23,6 @@ from warmline.common.settings import WarmlineSettings
 from warmline.common.topics import declared_topics, ensure_topics
 from warmline.localkafka import LocalKafka
 from warmline.v1 import deadletter_pb2
-
-from tests.support import read_topic, settings_for, unique
 
 pytestmark = pytest.mark.integration
 

@@ -18,6 +18,7 @@ import kubernetes_validate
 import pytest
 import yaml
 from pydantic import ValidationError
+
 from warmline.common.settings import ServicePorts, WarmlineSettings
 from warmline.services import SERVICES
 

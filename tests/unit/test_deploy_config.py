@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from warmline.common.settings import ServicePorts, WarmlineSettings
 from warmline.services import SERVICES
 

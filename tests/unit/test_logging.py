@@ -6,6 +6,7 @@ import json
 import logging
 
 import pytest
+
 from warmline.common.logging import configure_logging
 
 

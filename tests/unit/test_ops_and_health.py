@@ -8,6 +8,7 @@ import aiohttp
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
 from warmline.common.grpc_server import GrpcServer
 from warmline.common.health import Readiness
 from warmline.common.ops_http import OpsServer

@@ -7,6 +7,7 @@ fails for one bad event, it acknowledges each event in order instead.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from typing import TypeVar
@@ -30,6 +31,9 @@ from warmline.v1 import ingest_pb2, ingest_pb2_grpc
 
 T = TypeVar("T")
 
+# Batches of one stream in progress at once; enough to hide Kafka's ack latency.
+_PIPELINE_DEPTH = 8
+
 
 def _status(code: int, message: str, *details: object) -> grpc.Status:
     status = status_pb2.Status(code=code, message=message)
@@ -38,6 +42,20 @@ def _status(code: int, message: str, *details: object) -> grpc.Status:
         packed.Pack(detail)  # type: ignore[arg-type]
         status.details.append(packed)
     return rpc_status.to_status(status)
+
+
+def _batch_too_large(size: int, limit: int) -> grpc.Status:
+    return _status(
+        code_pb2.INVALID_ARGUMENT,
+        f"batch of {size} events exceeds {limit}",
+        error_details_pb2.BadRequest(
+            field_violations=[
+                error_details_pb2.BadRequest.FieldViolation(
+                    field="events", description=f"at most {limit} per message"
+                )
+            ]
+        ),
+    )
 
 
 def refusal_status(ack: ingest_pb2.EventAck) -> grpc.Status:
@@ -111,26 +129,48 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         tenant = await self._tenant(context, "grpc_stream")
         if first is None:
             return
+        # Batches are pipelined: the next is validated and handed to Kafka while
+        # the previous waits for its acknowledgement; acks still leave in order.
+        in_flight: asyncio.Queue[asyncio.Task[list[ingest_pb2.EventAck]] | None] = asyncio.Queue()
+        slots = asyncio.Semaphore(_PIPELINE_DEPTH)
+        reader = asyncio.create_task(
+            self._read_batches(context, tenant, _prepend(first, requests), in_flight, slots)
+        )
+        try:
+            while (task := await in_flight.get()) is not None:
+                acks = await task
+                slots.release()
+                yield ingest_pb2.PublishStreamResponse(acks=acks)
+            await reader  # surfaces a refusal raised while reading
+        finally:
+            reader.cancel()
+
+    async def _read_batches(
+        self,
+        context: grpc.aio.ServicerContext,
+        tenant: str,
+        requests: AsyncIterator[ingest_pb2.PublishStreamRequest],
+        in_flight: asyncio.Queue[asyncio.Task[list[ingest_pb2.EventAck]] | None],
+        slots: asyncio.Semaphore,
+    ) -> None:
         limit = self._core.max_batch_events
-        async for request in _prepend(first, requests):
-            started = time.perf_counter()
-            if len(request.events) > limit:
-                await context.abort_with_status(
-                    _status(
-                        code_pb2.INVALID_ARGUMENT,
-                        f"batch of {len(request.events)} events exceeds {limit}",
-                        error_details_pb2.BadRequest(
-                            field_violations=[
-                                error_details_pb2.BadRequest.FieldViolation(
-                                    field="events", description=f"at most {limit} per message"
-                                )
-                            ]
-                        ),
-                    )
-                )
-            acks = await self._core.ingest(tenant, request.events)
-            INGEST_ACK_SECONDS.labels("grpc_stream").observe(time.perf_counter() - started)
-            yield ingest_pb2.PublishStreamResponse(acks=acks)
+        try:
+            async for request in requests:
+                if len(request.events) > limit:
+                    await context.abort_with_status(_batch_too_large(len(request.events), limit))
+                await slots.acquire()
+                task = asyncio.create_task(self._timed_ingest(tenant, request))
+                in_flight.put_nowait(task)
+        finally:
+            in_flight.put_nowait(None)
+
+    async def _timed_ingest(
+        self, tenant: str, request: ingest_pb2.PublishStreamRequest
+    ) -> list[ingest_pb2.EventAck]:
+        started = time.perf_counter()
+        acks = await self._core.ingest(tenant, request.events)
+        INGEST_ACK_SECONDS.labels("grpc_stream").observe(time.perf_counter() - started)
+        return acks
 
 
 async def _prepend(first: T, rest: AsyncIterator[T]) -> AsyncIterator[T]:

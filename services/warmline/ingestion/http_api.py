@@ -112,7 +112,7 @@ class IngestHttpApi:
             )
         try:
             body = json.loads(await request.read())
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             return _error(400, "invalid_json", f"the body is not JSON: {exc}")
         batch = isinstance(body, dict) and "events" in body
         raw_events = body["events"] if batch else [body]
@@ -158,7 +158,7 @@ class IngestHttpApi:
             if not isinstance(payload, dict):
                 raise WebhookRejected("invalid_payload", "the body must be a JSON object")
             events = adapter.to_events(payload)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             return _error(400, "invalid_json", f"the body is not JSON: {exc}")
         except WebhookRejected as exc:
             return _error(400, exc.reason, exc.detail)

@@ -42,6 +42,7 @@ class EventPublisher:
         self._capacity = buffer_max_events
         self._timeout_s = delivery_timeout_s
         self._in_flight = 0
+        self._enqueue = asyncio.Lock()
         INGEST_BUFFER_CAPACITY.set(buffer_max_events)
 
     @property
@@ -71,7 +72,9 @@ class EventPublisher:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._timeout_s
         try:
-            async with asyncio.timeout_at(deadline):
+            # One request at a time hands records to the producer, so concurrent
+            # requests (a pipelined stream) keep each conversation's order.
+            async with asyncio.timeout_at(deadline), self._enqueue:
                 for key, value in records:
                     future = await self._producer.send(self._topic, value, key=key)
                     future.add_done_callback(self._release)

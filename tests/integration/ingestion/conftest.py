@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 import yaml
+
+from tests.support import LoopThread, settings_for, wait_until
 from warmline.common.settings import IngestionSettings, WarmlineSettings
 from warmline.ingestion.auth import TenantDirectory, hash_key
 from warmline.ingestion.service import IngestionService
 from warmline.localkafka import LocalKafka
 from warmline.v1 import events_pb2
-
-from tests.support import LoopThread, settings_for, wait_until
 
 ACME_KEY = "acme-key-7f3a"
 GLOBEX_KEY = "globex-key-91bc"

@@ -9,8 +9,6 @@ from pathlib import Path
 import grpc
 import pytest
 from google.rpc import error_details_pb2
-from warmline.localkafka import LocalKafka
-from warmline.v1 import events_pb2, ingest_pb2, ingest_pb2_grpc
 
 from tests.integration.ingestion.conftest import (
     ACME_KEY,
@@ -20,6 +18,8 @@ from tests.integration.ingestion.conftest import (
 )
 from tests.integration.ingestion.test_ingest_grpc import auth, rich_status
 from tests.support import read_topic
+from warmline.localkafka import LocalKafka
+from warmline.v1 import events_pb2, ingest_pb2, ingest_pb2_grpc
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 import grpc
 import pytest
 from google.rpc import error_details_pb2, status_pb2
-from warmline.v1 import events_pb2, ingest_pb2, ingest_pb2_grpc
 
 from tests.integration.ingestion.conftest import (
     ACME_KEY,
@@ -17,6 +16,7 @@ from tests.integration.ingestion.conftest import (
     message,
 )
 from tests.support import read_topic
+from warmline.v1 import events_pb2, ingest_pb2, ingest_pb2_grpc
 
 pytestmark = pytest.mark.integration
 

@@ -8,10 +8,10 @@ from typing import Any
 import aiohttp
 import pytest
 from google.protobuf import json_format
-from warmline.v1 import events_pb2
 
 from tests.integration.ingestion.conftest import ACME_KEY, RunningIngestion, message
 from tests.support import read_topic
+from warmline.v1 import events_pb2
 
 pytestmark = pytest.mark.integration
 

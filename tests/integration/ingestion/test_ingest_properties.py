@@ -13,9 +13,9 @@ import pytest
 from google.protobuf import timestamp_pb2
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from warmline.v1 import events_pb2, ingest_pb2, ingest_pb2_grpc
 
 from tests.integration.ingestion.conftest import ACME_KEY, RunningIngestion
+from warmline.v1 import events_pb2, ingest_pb2, ingest_pb2_grpc
 
 pytestmark = pytest.mark.integration
 

@@ -8,11 +8,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
+from tests.unit.adapters.support import chatwoot_headers, load, raw, utc
 from warmline.ingestion.adapters.base import WebhookRejected
 from warmline.ingestion.adapters.chatwoot import ChatwootAdapter
 from warmline.v1 import events_pb2
-
-from tests.unit.adapters.support import chatwoot_headers, load, raw, utc
 
 SECRET = "cw-3f9a0c1e7b5d42a8"
 NOW = 1_773_480_100  # 2026-03-14T09:21:40Z, shortly after the fixtures' messages

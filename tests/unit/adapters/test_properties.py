@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from tests.unit.adapters.support import FIXTURES, load
 from warmline.ingestion.adapters import ADAPTERS
 from warmline.ingestion.adapters.base import PlatformAdapter, WebhookRejected
 from warmline.v1 import events_pb2
-
-from tests.unit.adapters.support import FIXTURES, load
 
 # Keys the adapters look for, so random objects sometimes reach past the first check.
 KNOWN_KEYS = [

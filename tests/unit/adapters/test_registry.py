@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
+
+from tests.unit.adapters.support import FIXTURES, load
 from warmline.common.settings import IngestionSettings
 from warmline.ingestion.adapters import ADAPTERS, get_adapter
 from warmline.ingestion.adapters.base import WebhookRejected
 from warmline.ingestion.validation import validate_event
-
-from tests.unit.adapters.support import FIXTURES, load
 
 
 def test_each_adapter_is_registered_under_its_own_name() -> None:
@@ -37,9 +38,8 @@ def test_there_are_fixtures_for_every_platform() -> None:
 
 
 @pytest.mark.parametrize("path", FIXTURE_FILES, ids=lambda p: f"{p.parent.name}/{p.stem}")
-def test_mapped_fixtures_pass_ingestion_validation(path: object) -> None:
+def test_mapped_fixtures_pass_ingestion_validation(path: Path) -> None:
     # Whatever an adapter emits must be publishable once the service adds the tenant.
-    assert hasattr(path, "parent") and hasattr(path, "stem")
     platform, name = path.parent.name, path.stem
     limits = IngestionSettings()
     now = datetime(2026, 3, 15, tzinfo=UTC)

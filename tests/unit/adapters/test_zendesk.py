@@ -7,11 +7,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
+from tests.unit.adapters.support import load, raw, utc, zendesk_signature_headers
 from warmline.ingestion.adapters.base import WebhookRejected
 from warmline.ingestion.adapters.zendesk import ZendeskAdapter
 from warmline.v1 import events_pb2
-
-from tests.unit.adapters.support import load, raw, utc, zendesk_signature_headers
 
 SECRET = "zd-8c2e41b07f6a9d35"
 NOW = 1_773_481_000  # 2026-03-14T09:36:40Z

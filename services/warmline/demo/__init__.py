@@ -1,0 +1,1 @@
+"""`warmline demo`: the main job on an embedded default."""

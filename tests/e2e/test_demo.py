@@ -1,0 +1,37 @@
+"""`make demo` end to end: a real broker, the services, the sample conversations."""
+
+from __future__ import annotations
+
+import io
+import os
+
+import pytest
+from rich.console import Console
+
+from warmline.demo.runner import run_demo, sample_conversations
+
+pytestmark = pytest.mark.e2e
+
+
+async def test_the_demo_replays_every_conversation_and_redacts_personal_data() -> None:
+    out = io.StringIO()
+    console = Console(file=out, width=200, color_system=None)
+    summary = await run_demo(console, os.environ.get("WARMLINE_KAFKA_VERSION"), turn_gap_s=0)
+    shown = out.getvalue()
+
+    expected = sum(len(turns) for turns in sample_conversations().values())
+    assert summary["events"] == expected
+    assert summary["outcomes"] == {"accepted": expected}
+    for conversation in (
+        "calm-order",
+        "billing-dispute",
+        "confused-loop",
+        "bereavement",
+        "abusive",
+        "grateful",
+    ):
+        assert f"demo/{conversation}" in shown
+    # The sample conversations carry a card number and an email; neither is shown.
+    assert "4111 1111 1111 1111" not in shown
+    assert "eli.example@example.com" not in shown
+    assert summary["redactions"] == {"[CARD]": 1, "[EMAIL]": 1}
