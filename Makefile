@@ -22,8 +22,11 @@ export PATH := $(VENV)/bin:$(PATH)
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-$(VENV)/.ready: $(LOCK)
+# The path carries the lock's hash, so the environment is rebuilt exactly when
+# the lock's content changes (not its mtime, which every clone resets).
+$(VENV)/.ready:
 	@echo "creating environment $(VENV) (first run downloads torch; later runs reuse it)"
+	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q -r $(LOCK)
 	$(PY) -m pip check
