@@ -6,6 +6,7 @@ no manual set-up; existing topics are left as they are.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 
@@ -79,8 +80,31 @@ async def ensure_topics(
                 created.append(name)
             elif code != _TOPIC_ALREADY_EXISTS:  # another replica may have won the race
                 raise TopicCreationError(f"could not create topic {name!r}: error {code} {message}")
+        await _wait_until_visible(admin, [s for s in missing if s.name in created])
         if created:
             log.info("created topics", extra={"topics": created})
         return created
     finally:
         await admin.close()
+
+
+async def _wait_until_visible(
+    admin: AIOKafkaAdminClient, specs: list[TopicSpec], timeout_s: float = 15.0
+) -> None:
+    """Return once every new topic shows all its partitions in the metadata.
+
+    The controller acknowledges a creation before every broker serves it; a
+    producer or consumer started in that gap would see an unknown topic.
+    """
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    pending = {s.name: s.partitions for s in specs}
+    while pending:
+        described = await admin.describe_topics(list(pending))
+        for topic in described:
+            if topic["error_code"] == 0 and len(topic["partitions"]) == pending.get(topic["topic"]):
+                pending.pop(topic["topic"], None)
+        if not pending:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise TopicCreationError(f"topics not visible after {timeout_s}s: {sorted(pending)}")
+        await asyncio.sleep(0.1)
