@@ -17,6 +17,8 @@ BENCH_OUT     ?= bench/results
 PROTOS        := $(wildcard protos/warmline/v1/*.proto)
 export WARMLINE_KAFKA_VERSION := $(KAFKA_VERSION)
 export PATH := $(VENV)/bin:$(PATH)
+# Always the code of this checkout, whichever clone last installed into the shared venv.
+export PYTHONPATH := $(CURDIR)/services
 
 .PHONY: help
 help: ## Show this help

@@ -14,6 +14,7 @@ import typer
 from warmline.common.logging import configure_logging
 from warmline.common.runtime import run_service
 from warmline.common.settings import load_settings
+from warmline.model import cli as model_cli
 from warmline.services import SERVICES, load_service
 
 app = typer.Typer(
@@ -103,6 +104,22 @@ def bench_ingest(
     from warmline.bench import ingest
 
     typer.echo(json.dumps(ingest.run(out, seconds), indent=2))
+
+
+@bench.command("model")
+def bench_model(
+    out: Path = typer.Option(Path("bench/results/model.json"), help="Where the JSON goes."),  # noqa: B008
+    quantize: bool = typer.Option(
+        False, help="int8 dynamic quantization (no gain on AVX2-only CPUs)."
+    ),
+) -> None:
+    """Emotion engine msgs/s and batch latency vs. one-message-at-a-time scoring."""
+    from warmline.bench import model
+
+    typer.echo(json.dumps(model.run(out, quantize=quantize), indent=2))
+
+
+app.add_typer(model_cli.app, name="model")
 
 
 def main() -> None:

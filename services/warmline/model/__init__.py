@@ -1,0 +1,1 @@
+"""Emotion model: encoder, head, calibration, engine, training and evaluation."""

@@ -1,0 +1,53 @@
+"""Length-bucketed batching and dynamic padding.
+
+Attention and the Linear layers cost time per *padded* token, so texts of similar
+length are batched together and each batch is padded only to its own longest member.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
+import torch
+
+
+def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
+    """Split indices into batches of near-equal length (sorted ascending, stable).
+
+    Callers restore the original order through the returned indices.
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be >= 1")
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def shuffled_bucket_batches(
+    lengths: Sequence[int], batch_size: int, rng: random.Random, bucket_batches: int = 50
+) -> list[list[int]]:
+    """Training batches: shuffle, sort within large buckets by length, shuffle batches.
+
+    Keeps most of the padding saving of a full sort while every epoch still sees
+    different batch compositions in a random order.
+    """
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    bucket = batch_size * bucket_batches
+    batches: list[list[int]] = []
+    for start in range(0, len(order), bucket):
+        chunk = sorted(order[start : start + bucket], key=lambda i: lengths[i])
+        batches.extend(chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size))
+    rng.shuffle(batches)
+    return batches
+
+
+def pad_ids(sequences: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-pad token id lists with 0 ([PAD]) to the longest; return ids and mask (long)."""
+    longest = max((len(seq) for seq in sequences), default=0)
+    ids = torch.zeros(len(sequences), longest, dtype=torch.long)
+    mask = torch.zeros(len(sequences), longest, dtype=torch.long)
+    for row, seq in enumerate(sequences):
+        ids[row, : len(seq)] = torch.tensor(list(seq), dtype=torch.long)
+        mask[row, : len(seq)] = 1
+    return ids, mask

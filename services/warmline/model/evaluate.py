@@ -1,0 +1,125 @@
+"""Evaluation: label, Ekman and sentiment F1 and calibration on a GoEmotions split.
+
+Group metrics (Ekman, sentiment): a text is positive for a group when any of its
+gold labels belongs to the group; the predicted group probability is the max over
+the member labels' calibrated probabilities (the same max rule as the signals in
+:mod:`warmline.model.taxonomy`). A group is predicted when that probability reaches
+the group's threshold, tuned on dev at training time and stored in ``model.json``;
+for a mapping the bundle has no thresholds for, a group is predicted when any member
+label is predicted with its own threshold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from warmline.model.data import check_labels, read_grouping, read_split
+from warmline.model.head import ModelCard
+from warmline.model.metrics import (
+    Reliability,
+    f1_per_label,
+    group_matrix,
+    micro_f1,
+    reliability,
+)
+from warmline.model.taxonomy import LABELS
+
+GROUPINGS = ("ekman", "sentiment")
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Metrics for the JSON output plus the reliability bins for the report."""
+
+    metrics: dict[str, Any]
+    reliability: Reliability
+
+
+def group_predictions(
+    probs: torch.Tensor,
+    thresholds: torch.Tensor,
+    groups: dict[str, list[str]],
+    group_thresholds: dict[str, float] | None,
+) -> torch.Tensor:
+    """0/1 predictions per group, columns in ``groups`` order (rules: module docstring)."""
+    if group_thresholds is not None and set(group_thresholds) == set(groups):
+        limits = torch.tensor([group_thresholds[name] for name in groups])
+        return (group_matrix(probs, LABELS, groups) >= limits).float()
+    label_preds = (probs >= thresholds).float()
+    return group_matrix(label_preds, LABELS, groups)
+
+
+def compute_metrics(
+    probs: torch.Tensor,
+    targets: torch.Tensor,
+    card: ModelCard,
+    groupings: dict[str, dict[str, list[str]]],
+) -> Evaluation:
+    """All metrics for calibrated ``probs`` against 0/1 ``targets`` (n, 28)."""
+    thresholds = torch.tensor(card.thresholds)
+    preds = (probs >= thresholds).float()
+    per_label = f1_per_label(preds, targets)
+    rel = reliability(probs, targets)
+    metrics: dict[str, Any] = {
+        "macro_f1": float(per_label.mean()),
+        "micro_f1": micro_f1(preds, targets),
+    }
+    for kind, groups in groupings.items():
+        gold = group_matrix(targets, LABELS, groups)
+        pred = group_predictions(probs, thresholds, groups, card.group_thresholds.get(kind))
+        group_f1 = f1_per_label(pred, gold)
+        metrics[f"{kind}_macro_f1"] = float(group_f1.mean())
+        metrics[f"{kind}_per_group_f1"] = dict(
+            zip(groups, (round(v, 4) for v in group_f1.tolist()), strict=True)
+        )
+    metrics["per_label_f1"] = dict(
+        zip(LABELS, (round(v, 4) for v in per_label.tolist()), strict=True)
+    )
+    metrics["ece"] = rel.ece
+    metrics["model_version"] = card.model_version
+    metrics["examples"] = len(targets)
+    return Evaluation(metrics=metrics, reliability=rel)
+
+
+def evaluate_split(
+    data_dir: Path,
+    split: str,
+    model_dir: Path | None = None,
+    *,
+    threads: int | None = None,
+    quantize: bool = False,
+) -> Evaluation:
+    """Score every text of ``split`` (no language gate) and compute the metrics."""
+    # Imported here so the metric helpers above stay importable without the encoder.
+    from warmline.model.engine import EmotionEngine
+
+    check_labels(data_dir)
+    engine = EmotionEngine(model_dir, threads=threads, quantize=quantize)
+    data = read_split(data_dir, split)
+    groupings = {kind: read_grouping(data_dir, kind) for kind in GROUPINGS}
+    probs = engine.probabilities(data.texts)
+    evaluation = compute_metrics(probs, data.labels, engine.card, groupings)
+    evaluation.metrics["split"] = split
+    evaluation.metrics["quantized"] = quantize
+    return evaluation
+
+
+#: Keys of the JSON summary the CLI prints, in this order.
+SUMMARY_KEYS = (
+    "macro_f1",
+    "micro_f1",
+    "ekman_macro_f1",
+    "sentiment_macro_f1",
+    "per_label_f1",
+    "ece",
+    "model_version",
+)
+
+
+def summary(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The documented JSON subset of ``metrics`` (other keys go to the report)."""
+    return {key: metrics[key] for key in SUMMARY_KEYS if key in metrics}

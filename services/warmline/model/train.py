@@ -1,0 +1,387 @@
+"""Training: MLP head on the frozen encoder, optional top-layer fine-tuning, calibration.
+
+Steps (all seeded, single-threaded by default so runs are reproducible and leave the
+second core to other work):
+
+1. Tokenize train/dev (max 64 tokens); run the encoder once per split and cache the
+   token states after the frozen lower layers plus the final mean-pooled vectors
+   (:mod:`warmline.model.features`, outside the repository).
+2. Train the MLP head with BCE on the pooled vectors; early-stop on dev macro-F1
+   (with per-label thresholds tuned on dev at each check).
+3. Optionally fine-tune the top ``finetune_layers`` encoder layers together with the
+   head, starting from the cached states; again keep the best dev macro-F1.
+4. Save the bundle, reload it through :class:`~warmline.model.engine.EmotionEngine`
+   (exactly the serving path, fp16-stored layers included), fit temperatures on dev
+   logits, then tune per-label and per-group thresholds on calibrated dev
+   probabilities, and write ``model.json`` with the dev metrics.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import save, save_file
+from torch import nn
+
+from warmline.model.batching import shuffled_bucket_batches
+from warmline.model.data import Split, check_labels, read_grouping, read_split
+from warmline.model.encoder import (
+    ENCODER_SHA256,
+    attention_bias,
+    encoder_dir,
+    load_encoder,
+    load_tokenizer,
+    mean_pool,
+)
+from warmline.model.engine import EmotionEngine
+from warmline.model.evaluate import GROUPINGS, compute_metrics
+from warmline.model.features import (
+    SplitFeatures,
+    cache_key,
+    compute_features,
+    default_cache_dir,
+    load_or_compute,
+)
+from warmline.model.head import ENCODER_TOP_FILE, HEAD_FILE, MLPHead, ModelCard
+from warmline.model.metrics import (
+    f1_per_label,
+    fit_temperature,
+    group_matrix,
+    reliability,
+    tune_thresholds,
+)
+from warmline.model.taxonomy import LABELS
+
+#: ``progress(description, total)`` returns an ``advance(n)`` callback.
+ProgressFactory = Callable[[str, int], Callable[[int], None]]
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Hyper-parameters; defaults are the ones the committed model was trained with."""
+
+    seed: int = 13
+    threads: int = 1
+    max_length: int = 64
+    feature_batch: int = 64
+    head_hidden: int = 256
+    head_dropout: float = 0.1
+    head_lr: float = 1e-3
+    head_weight_decay: float = 1e-4
+    head_batch: int = 128
+    head_max_epochs: int = 60
+    head_patience: int = 6
+    finetune_layers: int = 2
+    finetune_epochs: int = 2
+    finetune_lr: float = 8e-5
+    finetune_head_lr: float = 5e-4
+    finetune_batch: int = 32
+    finetune_checks_per_epoch: int = 3
+    per_label_temperature: bool = True
+
+
+def _quiet_progress(_: str, __: int) -> Callable[[int], None]:
+    return lambda _n: None
+
+
+def tuned_macro_f1(probs: torch.Tensor, targets: torch.Tensor) -> float:
+    """Macro-F1 with per-label thresholds tuned on the same data (model selection only)."""
+    thresholds = tune_thresholds(probs, targets)
+    return float(f1_per_label(probs >= thresholds, targets).mean())
+
+
+class TopModel(nn.Module):
+    """Fine-tunable top encoder layers + mean pooling + head, fed cached lower states."""
+
+    def __init__(self, layers: nn.ModuleList, head: MLPHead) -> None:
+        super().__init__()
+        self.layers = layers
+        self.head = head
+
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Logits from states (batch, seq, dim) that the frozen lower layers produced."""
+        bias = attention_bias(mask, hidden.dtype)
+        for layer in self.layers:
+            hidden = layer(hidden, bias)
+        out: torch.Tensor = self.head(mean_pool(hidden, mask))
+        return out
+
+
+def train_head(
+    train_x: torch.Tensor,
+    train_y: torch.Tensor,
+    dev_x: torch.Tensor,
+    dev_y: torch.Tensor,
+    config: TrainConfig,
+    progress: ProgressFactory = _quiet_progress,
+    log: Log = print,
+) -> tuple[MLPHead, float]:
+    """Train the head on pooled vectors; return the best head and its dev macro-F1."""
+    # Reseed here: building an encoder (only on a feature-cache miss) draws from the
+    # global RNG for its initial weights, so without this a cold and a warm cache
+    # would start the head from different weights.
+    torch.manual_seed(config.seed)
+    generator = torch.Generator().manual_seed(config.seed)
+    head = MLPHead(hidden=config.head_hidden, dropout=config.head_dropout)
+    optimiser = torch.optim.AdamW(
+        head.parameters(), lr=config.head_lr, weight_decay=config.head_weight_decay
+    )
+    loss_fn = nn.BCEWithLogitsLoss()
+    best, best_state, stale = -1.0, copy.deepcopy(head.state_dict()), 0
+    advance = progress("head epochs", config.head_max_epochs)
+    for epoch in range(config.head_max_epochs):
+        head.train()
+        order = torch.randperm(len(train_x), generator=generator)
+        for start in range(0, len(order), config.head_batch):
+            rows = order[start : start + config.head_batch]
+            optimiser.zero_grad()
+            loss = loss_fn(head(train_x[rows]), train_y[rows])
+            loss.backward()
+            optimiser.step()
+        head.eval()
+        with torch.inference_mode():
+            score = tuned_macro_f1(torch.sigmoid(head(dev_x)), dev_y)
+        advance(1)
+        if score > best:
+            best, best_state, stale = score, copy.deepcopy(head.state_dict()), 0
+        else:
+            stale += 1
+            if stale >= config.head_patience:
+                log(f"head: early stop after epoch {epoch + 1}")
+                advance(config.head_max_epochs - epoch - 1)  # complete the progress bar
+                break
+    head.load_state_dict(best_state)
+    head.eval()
+    log(f"head: best dev macro-F1 (thresholds tuned) {best:.4f}")
+    return head, best
+
+
+@torch.inference_mode()
+def _top_logits(model: TopModel, features: SplitFeatures, batch: int = 128) -> torch.Tensor:
+    model.eval()
+    out = torch.zeros(len(features.lengths), len(LABELS))
+    order = sorted(range(len(features.lengths)), key=lambda i: int(features.lengths[i]))
+    for start in range(0, len(order), batch):
+        rows = order[start : start + batch]
+        hidden, mask = features.padded(rows)
+        out[rows] = model(hidden, mask)
+    return out
+
+
+def finetune(
+    model: TopModel,
+    train: SplitFeatures,
+    train_y: torch.Tensor,
+    dev: SplitFeatures,
+    dev_y: torch.Tensor,
+    config: TrainConfig,
+    progress: ProgressFactory = _quiet_progress,
+    log: Log = print,
+) -> float:
+    """Fine-tune ``model`` in place (best dev checkpoint kept); return its dev macro-F1."""
+    rng = random.Random(config.seed)
+    params = [
+        {"params": list(model.layers.parameters()), "lr": config.finetune_lr},
+        {"params": list(model.head.parameters()), "lr": config.finetune_head_lr},
+    ]
+    optimiser = torch.optim.AdamW(params, weight_decay=0.01)
+    lengths = train.lengths.tolist()
+    steps_per_epoch = math.ceil(len(lengths) / config.finetune_batch)
+    total = steps_per_epoch * config.finetune_epochs
+    warmup = max(1, int(0.06 * total))
+    # Linear warm-up then linear decay, the usual schedule for BERT fine-tuning.
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimiser,
+        lambda step: min((step + 1) / warmup, max(0.0, (total - step) / max(1, total - warmup))),
+    )
+    loss_fn = nn.BCEWithLogitsLoss()
+    check_every = max(1, steps_per_epoch // config.finetune_checks_per_epoch)
+    best = tuned_macro_f1(torch.sigmoid(_top_logits(model, dev)), dev_y)
+    log(f"finetune: start dev macro-F1 {best:.4f}")
+    best_state = copy.deepcopy(model.state_dict())
+    advance = progress("fine-tune steps", total)
+    step = 0
+    for epoch in range(config.finetune_epochs):
+        for rows in shuffled_bucket_batches(lengths, config.finetune_batch, rng):
+            model.train()
+            hidden, mask = train.padded(rows)
+            optimiser.zero_grad()
+            loss = loss_fn(model(hidden, mask), train_y[rows])
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimiser.step()
+            scheduler.step()
+            step += 1
+            advance(1)
+            if step % check_every == 0 or step == total:
+                score = tuned_macro_f1(torch.sigmoid(_top_logits(model, dev)), dev_y)
+                log(f"finetune: epoch {epoch + 1} step {step}/{total} dev macro-F1 {score:.4f}")
+                if score > best:
+                    best, best_state = score, copy.deepcopy(model.state_dict())
+    model.load_state_dict(best_state)
+    model.eval()
+    return best
+
+
+def _features(
+    split: Split, config: TrainConfig, layer: int, progress: ProgressFactory
+) -> SplitFeatures:
+    tokenizer = load_tokenizer(encoder_dir(), config.max_length)
+    ids = [list(e.ids) for e in tokenizer.encode_batch(split.texts)]
+    key = cache_key(split.texts, config.max_length, layer)
+    path = default_cache_dir() / f"{split.name}-L{layer}-{key}.safetensors"
+
+    def compute() -> SplitFeatures:
+        encoder = load_encoder()
+        return compute_features(
+            encoder, ids, layer, config.feature_batch, progress(f"encode {split.name}", len(ids))
+        )
+
+    return load_or_compute(path, compute)
+
+
+def calibrate(
+    logits: torch.Tensor, targets: torch.Tensor, per_label: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Temperatures fitted on ``logits``, then thresholds tuned on the calibrated probs."""
+    temperatures = fit_temperature(logits, targets, per_label)
+    thresholds = tune_thresholds(torch.sigmoid(logits / temperatures), targets)
+    return temperatures, thresholds
+
+
+def crossfit(
+    logits: torch.Tensor, targets: torch.Tensor, per_label: bool, seed: int
+) -> dict[str, float]:
+    """2-fold estimate: calibrate on one half of dev, measure on the other, average.
+
+    The headline dev numbers reuse dev for calibration and thresholds, so they are
+    optimistic; this is a fairer preview of held-out performance.
+    """
+    order = torch.randperm(len(targets), generator=torch.Generator().manual_seed(seed))
+    halves = (order[: len(order) // 2], order[len(order) // 2 :])
+    macro, micro_ece = [], []
+    for fit, held in (halves, halves[::-1]):
+        temperatures, thresholds = calibrate(logits[fit], targets[fit], per_label)
+        probs = torch.sigmoid(logits[held] / temperatures)
+        macro.append(float(f1_per_label(probs >= thresholds, targets[held]).mean()))
+        micro_ece.append(reliability(probs, targets[held]).ece)
+    return {"macro_f1": sum(macro) / 2, "ece": sum(micro_ece) / 2}
+
+
+def _version(prefix: str, tensors: dict[str, torch.Tensor]) -> str:
+    # safetensors serialisation is deterministic (sorted names), so equal weights
+    # give equal versions; the date only orders versions for humans.
+    digest = hashlib.sha256(save(tensors)).hexdigest()[:8]
+    return f"{prefix}-{datetime.now(UTC):%Y%m%d}-{digest}"
+
+
+def train(
+    data_dir: Path,
+    out_dir: Path,
+    config: TrainConfig | None = None,
+    progress: ProgressFactory = _quiet_progress,
+    log: Log = print,
+) -> ModelCard:
+    """Train, calibrate and write a model bundle to ``out_dir``; return its card."""
+    config = config or TrainConfig()
+    started = time.monotonic()
+    torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    check_labels(data_dir)
+    train_split, dev_split = read_split(data_dir, "train"), read_split(data_dir, "dev")
+    layer = 6 - config.finetune_layers
+    train_f = _features(train_split, config, layer, progress)
+    dev_f = _features(dev_split, config, layer, progress)
+    log(f"features ready ({time.monotonic() - started:.0f} s)")
+
+    head, head_f1 = train_head(
+        train_f.pooled, train_split.labels, dev_f.pooled, dev_split.labels, config, progress, log
+    )
+    top: dict[str, torch.Tensor] = {}
+    finetune_f1 = None
+    if config.finetune_layers > 0 and config.finetune_epochs > 0:
+        encoder = load_encoder()
+        layers = nn.ModuleList(copy.deepcopy(encoder.encoder.layer[layer:]))
+        model = TopModel(layers, head)
+        finetune_f1 = finetune(
+            model, train_f, train_split.labels, dev_f, dev_split.labels, config, progress, log
+        )
+        head = model.head
+        top = {
+            f"encoder.layer.{layer + i}.{name}": value.detach().half().contiguous()
+            for i, module in enumerate(model.layers)
+            for name, value in module.state_dict().items()
+        }
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    head_state = {k: v.detach().contiguous() for k, v in head.state_dict().items()}
+    save_file(head_state, str(out_dir / HEAD_FILE))
+    (out_dir / ENCODER_TOP_FILE).unlink(missing_ok=True)
+    if top:
+        save_file(top, str(out_dir / ENCODER_TOP_FILE))
+    kind = f"ft{config.finetune_layers}" if top else "mlp"
+    card = ModelCard(
+        model_version=_version(f"minilm-l6-{kind}", {**head_state, **top}),
+        encoder_sha256=ENCODER_SHA256,
+        max_length=config.max_length,
+        head_hidden=config.head_hidden,
+        head_dropout=config.head_dropout,
+        finetuned_layers=list(range(layer, 6)) if top else [],
+    )
+    card.save(out_dir)
+
+    # Calibrate on the exact serving path: reload the bundle as the engine would.
+    engine = EmotionEngine(out_dir, threads=config.threads, verify_encoder=False)
+    dev_logits = engine.logits(dev_split.texts)
+    temperatures, thresholds = calibrate(dev_logits, dev_split.labels, config.per_label_temperature)
+    probs = torch.sigmoid(dev_logits / temperatures)
+    card.temperatures = [round(float(t), 6) for t in temperatures]
+    card.thresholds = [round(float(t), 4) for t in thresholds]
+    groupings = {kind: read_grouping(data_dir, kind) for kind in GROUPINGS}
+    for kind, groups in groupings.items():
+        gold = group_matrix(dev_split.labels, LABELS, groups)
+        limits = tune_thresholds(group_matrix(probs, LABELS, groups), gold)
+        card.group_thresholds[kind] = {
+            name: round(float(t), 4) for name, t in zip(groups, limits, strict=True)
+        }
+    dev_metrics = compute_metrics(probs, dev_split.labels, card, groupings).metrics
+    dev_metrics.pop("model_version", None)
+    dev_metrics["ece_uncalibrated"] = reliability(torch.sigmoid(dev_logits), dev_split.labels).ece
+    card.metrics = {
+        "dev": dev_metrics,
+        "dev_crossfit_2fold": crossfit(
+            dev_logits, dev_split.labels, config.per_label_temperature, config.seed
+        ),
+        "note": "dev is also the calibration/threshold split; see dev_crossfit_2fold",
+    }
+    card.training = {
+        "config": asdict(config),
+        "frozen_head_dev_macro_f1_tuned": round(head_f1, 4),
+        "finetune_dev_macro_f1_tuned": None if finetune_f1 is None else round(finetune_f1, 4),
+        "train_examples": len(train_split),
+        "dev_examples": len(dev_split),
+        "wall_seconds": round(time.monotonic() - started),
+        "torch": torch.__version__,
+    }
+    card.validate()
+    card.save(out_dir)
+    log(f"saved {card.model_version} to {out_dir}")
+    return card
+
+
+def summarize(card: ModelCard) -> dict[str, Any]:
+    """Headline numbers of a trained card, for logs."""
+    dev = card.metrics.get("dev", {})
+    keys = ("macro_f1", "micro_f1", "ekman_macro_f1", "sentiment_macro_f1", "ece")
+    return {"model_version": card.model_version, **{k: dev.get(k) for k in keys}}

@@ -1,0 +1,71 @@
+"""Train and eval end to end on a tiny synthetic GoEmotions-shaped data set."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from warmline.model.cli import app
+from warmline.model.head import ENCODER_TOP_FILE, HEAD_FILE, ModelCard
+from warmline.model.taxonomy import LABELS
+
+ANGRY = ["This is outrageous, I am furious!", "Stop wasting my time, you idiots."]
+THANKS = ["Thank you so much for your help!", "Thanks, really appreciate it."]
+NEUTRAL = ["The meeting is at noon.", "My order number is 12345."]
+
+
+def _write_data(root: Path) -> Path:
+    ids = {name: LABELS.index(name) for name in ("anger", "gratitude", "neutral")}
+    rows = [(t, ids["anger"]) for t in ANGRY] + [(t, ids["gratitude"]) for t in THANKS]
+    rows += [(t, ids["neutral"]) for t in NEUTRAL]
+    lines = [f"{text}\t{label}\tid{i}" for i, (text, label) in enumerate(rows * 3)]
+    (root / "train.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (root / "dev.tsv").write_text("\n".join(lines[: len(rows)]) + "\n", encoding="utf-8")
+    (root / "labels.txt").write_text("\n".join(LABELS) + "\n", encoding="utf-8")
+    (root / "ekman_mapping.json").write_text(
+        json.dumps({"anger": ["anger", "annoyance"], "joy": ["joy", "gratitude"]}), "utf-8"
+    )
+    (root / "sentiment_mapping.json").write_text(
+        json.dumps({"negative": ["anger"], "positive": ["gratitude", "joy"]}), "utf-8"
+    )
+    return root
+
+
+def test_train_then_eval(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WARMLINE_CACHE_DIR", str(tmp_path / "cache"))
+    data = _write_data(tmp_path)
+    out = tmp_path / "bundle"
+    runner = CliRunner()
+    args = ["train", "--data", str(data), "--out", str(out), "--seed", "3"]
+    args += ["--finetune-layers", "1", "--finetune-epochs", "1"]
+    trained = runner.invoke(app, args)
+    assert trained.exit_code == 0, trained.output
+    card = ModelCard.load(out)
+    assert card.finetuned_layers == [5]
+    assert (out / HEAD_FILE).is_file()
+    assert (out / ENCODER_TOP_FILE).is_file()
+    assert card.model_version.startswith("minilm-l6-ft1-")
+    assert set(card.group_thresholds) == {"ekman", "sentiment"}
+
+    report = tmp_path / "report.html"
+    args = ["eval", "--data", str(data), "--model", str(out), "--report", str(report)]
+    evaluated = runner.invoke(app, args)
+    assert evaluated.exit_code == 0, evaluated.output
+    result = json.loads(evaluated.stdout)
+    assert set(result) == {
+        "macro_f1",
+        "micro_f1",
+        "ekman_macro_f1",
+        "sentiment_macro_f1",
+        "per_label_f1",
+        "ece",
+        "model_version",
+    }
+    assert set(result["per_label_f1"]) == set(LABELS)
+    assert result["model_version"] == card.model_version
+    page = report.read_text(encoding="utf-8")
+    assert page.count("<svg") >= 2
+    assert "reliability" in page
