@@ -85,6 +85,10 @@ fmt: venv ## Format the code with ruff
 test: venv $(HELM) ## Run the whole suite against a real Kafka broker (KAFKA_VERSION=3.9.1 or 4.1.1)
 	WARMLINE_HELM=$(HELM) $(PY) -m pytest -q
 
+.PHONY: test-integration
+test-integration: venv ## Integration and end-to-end tests only (e.g. KAFKA_VERSION=3.9.1)
+	$(PY) -m pytest -q tests/integration tests/e2e
+
 .PHONY: test-unit
 test-unit: venv ## Unit tests only (no broker)
 	$(PY) -m pytest -q tests/unit

@@ -20,6 +20,7 @@ ServeFn = Callable[[WarmlineSettings], ServiceMain]
 # coroutine function that ``run_service`` drives until SIGTERM.
 SERVICES: dict[str, str] = {
     "ingestion": "warmline.ingestion.service:serve",
+    "scoring": "warmline.scoring.service:serve",
 }
 
 

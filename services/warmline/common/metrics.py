@@ -73,3 +73,30 @@ INGEST_AUTH_FAILURES = Counter(
     "Requests refused for a missing or unknown credential, by API.",
     ["api"],
 )
+
+# --- scoring -----------------------------------------------------------------
+SCORING_BATCH_SIZE = Histogram(
+    "warmline_scoring_batch_size",
+    "Texts per model call.",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
+)
+SCORING_INFERENCE_SECONDS = Histogram(
+    "warmline_scoring_inference_seconds",
+    "Time of one model call.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+SCORING_QUEUE_DEPTH = Gauge(
+    "warmline_scoring_queue_depth",
+    "Texts submitted to the micro-batcher and not yet scored.",
+)
+SCORING_MESSAGES = Counter(
+    "warmline_scoring_messages_total",
+    "Events passed on to the scored topic, by status (scored, unsupported_language, empty, passthrough).",
+    ["status"],
+)
+SCORING_CONSUMER_LAG = Gauge(
+    "warmline_scoring_consumer_lag",
+    "Records of the interactions topic not yet read by this consumer, by partition.",
+    ["partition"],
+)
+MODEL_INFO = Info("warmline_model", "The emotion model in use.")

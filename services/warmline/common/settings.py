@@ -106,6 +106,19 @@ class ScoringSettings(ServicePorts):
     http_port: int = 0
     metrics_port: int = 9102
     consumer_group: str = "warmline-scoring"
+    # Micro-batcher: a model batch closes at this many texts or after this wait.
+    max_batch_size: int = Field(default=64, ge=1, le=1024)
+    max_wait_ms: float = Field(default=20.0, ge=0)
+    # Records read per poll; scored together, committed together.
+    poll_max_records: int = Field(default=256, ge=1)
+    # A record larger than this is parked on the dead-letter topic unread.
+    max_record_bytes: int = Field(default=256 * 1024, ge=1024)
+    # Inference threads (torch); the asyncio loop keeps its own thread.
+    threads: int = Field(default=2, ge=1)
+    quantize: bool = False
+    device: Literal["cpu", "cuda"] = "cpu"
+    # None: the model bundle shipped inside the package.
+    model_dir: Path | None = None
 
 
 class DecisioningSettings(ServicePorts):

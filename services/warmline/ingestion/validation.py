@@ -7,7 +7,7 @@ fix the payload from the error alone.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from google.protobuf.descriptor import EnumDescriptor
 
@@ -15,7 +15,7 @@ from warmline.common.settings import IngestionSettings
 from warmline.v1 import events_pb2, ingest_pb2
 
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
-_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+_EARLIEST_S = int(datetime(2000, 1, 1, tzinfo=UTC).timestamp())
 
 Violation = ingest_pb2.FieldViolation
 
@@ -69,15 +69,16 @@ def validate_event(
     if not event.HasField("occurred_at"):
         v.append(Violation(field="occurred_at", description="required"))
     else:
-        occurred = event.occurred_at.ToDatetime(tzinfo=UTC)
-        if occurred > now + timedelta(seconds=limits.max_future_skew_s):
+        # Whole seconds are precise enough here, and far cheaper than datetimes.
+        occurred_s = event.occurred_at.seconds
+        if occurred_s > now.timestamp() + limits.max_future_skew_s:
             v.append(
                 Violation(
                     field="occurred_at",
                     description=f"more than {limits.max_future_skew_s:.0f}s in the future",
                 )
             )
-        elif occurred < _EARLIEST:
+        elif occurred_s < _EARLIEST_S:
             v.append(Violation(field="occurred_at", description="before 2000-01-01"))
 
     if len(event.metadata) > limits.max_metadata_entries:

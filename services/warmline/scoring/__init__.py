@@ -1,0 +1,1 @@
+"""The scoring service: the emotion model on the stream."""

@@ -1,0 +1,182 @@
+"""Wiring of the scoring service: model, micro-batcher, Kafka pipeline, gRPC."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+
+from warmline.common.grpc_server import GrpcServer
+from warmline.common.health import Readiness
+from warmline.common.kafka import (
+    create_consumer,
+    create_producer,
+    start_when_reachable,
+    watch_kafka,
+)
+from warmline.common.metrics import MODEL_INFO, SCORING_CONSUMER_LAG
+from warmline.common.ops_http import OpsServer
+from warmline.common.pipeline import run_pipeline
+from warmline.common.runtime import ServiceMain
+from warmline.common.settings import WarmlineSettings
+from warmline.common.topics import ensure_topics
+from warmline.model.engine import EmotionEngine, EmotionResult
+from warmline.scoring.batcher import MicroBatcher, ModelNotReady
+from warmline.scoring.grpc_api import ScoringServicer
+from warmline.scoring.handler import ScoringHandler
+from warmline.v1 import scoring_pb2, scoring_pb2_grpc
+
+log = logging.getLogger(__name__)
+
+EngineFactory = Callable[[], EmotionEngine]
+_WARM_UP = ["Hello, where is my order?", "This is the third time I ask. I am so angry."]
+
+
+def default_engine(settings: WarmlineSettings) -> EngineFactory:
+    """The engine the settings describe (threads, device, quantization, bundle)."""
+    s = settings.scoring
+    return lambda: EmotionEngine(
+        s.model_dir,
+        device=s.device,
+        threads=s.threads,
+        quantize=s.quantize,
+        batch_size=s.max_batch_size,
+    )
+
+
+class ScoringService:
+    """The running service; ``grpc.port`` is known after construction (0 picks a free one)."""
+
+    def __init__(self, settings: WarmlineSettings, engine: EngineFactory | None = None) -> None:
+        self.settings = settings
+        s = settings.scoring
+        self._engine_factory = engine or default_engine(settings)
+        self.readiness = Readiness("kafka", "model")
+        self.ops = OpsServer(self.readiness, s.host, s.metrics_port)
+        name = scoring_pb2.DESCRIPTOR.services_by_name["ScoringService"].full_name
+        self.grpc = GrpcServer(
+            [
+                (
+                    scoring_pb2_grpc.add_ScoringServiceServicer_to_server,
+                    ScoringServicer(self.score),
+                    name,
+                )
+            ],
+            self.readiness,
+            address=f"{s.host}:{s.grpc_port}",
+        )
+        self.producer = create_producer(settings, "warmline-scoring")
+        self.consumer = create_consumer(
+            settings,
+            s.consumer_group,
+            settings.topics.name("interactions"),
+            client_id="warmline-scoring",
+        )
+        self._batcher: MicroBatcher[EmotionResult] | None = None
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.pipeline: asyncio.Task[None] | None = None
+
+    async def score(self, texts: Sequence[str]) -> list[EmotionResult]:
+        """Score through the shared micro-batcher."""
+        if self._batcher is None:
+            raise ModelNotReady("the emotion model is still loading")
+        return await self._batcher.score(texts)
+
+    async def start(self) -> None:
+        """Serve health at once; load and warm the model; then join the consumer group."""
+        s = self.settings.scoring
+        await self.ops.start()
+        await self.grpc.start()
+        engine = await asyncio.to_thread(self._load_engine)
+        self._batcher = MicroBatcher(
+            engine.score, max_batch_size=s.max_batch_size, max_wait_ms=s.max_wait_ms
+        )
+        self._batcher.start()
+        self.readiness.set("model", True)
+        if not await start_when_reachable(self._connect, "scoring", self._stop):
+            return
+        self._tasks.append(
+            asyncio.create_task(watch_kafka(self.settings, self.readiness, self._stop))
+        )
+        self._tasks.append(asyncio.create_task(self._report_lag()))
+        handler = ScoringHandler(self.settings, self.score, engine.model_version)
+        self.pipeline = asyncio.create_task(
+            run_pipeline(
+                self.consumer,
+                self.producer,
+                handler,
+                self._stop,
+                max_records=s.poll_max_records,
+                delivery_timeout_s=self.settings.kafka.delivery_timeout_ms / 1000,
+            )
+        )
+        log.info(
+            "scoring serving", extra={"grpc_port": self.grpc.port, "model": engine.model_version}
+        )
+
+    def _load_engine(self) -> EmotionEngine:
+        engine = self._engine_factory()
+        engine.score(_WARM_UP)  # first call pays allocator and kernel set-up
+        MODEL_INFO.info({"version": engine.model_version, "device": str(engine.device)})
+        return engine
+
+    async def _connect(self) -> None:
+        await ensure_topics(self.settings)
+        await self.producer.start()
+        await self.consumer.start()
+
+    async def _report_lag(self) -> None:
+        while not self._stop.is_set():
+            for tp in self.consumer.assignment():
+                highwater = self.consumer.highwater(tp)
+                if highwater is not None:
+                    with contextlib.suppress(Exception):
+                        lag = highwater - await self.consumer.position(tp)
+                        SCORING_CONSUMER_LAG.labels(str(tp.partition)).set(max(0, lag))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), 5)
+
+    async def stop(self) -> None:
+        """Drain: finish and commit the batch in progress, then close everything."""
+        grace = self.settings.scoring.shutdown_grace_s
+        self._stop.set()
+        if self.pipeline is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(self.pipeline), grace)
+        await self.grpc.stop(grace)
+        if self._batcher is not None:
+            await self._batcher.close()
+        for closing in (self.consumer.stop(), self.producer.stop()):
+            # aiokafka may hang while brokers are gone (aio-libs/aiokafka#1101).
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(closing, grace)
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.ops.stop()
+
+
+def serve(settings: WarmlineSettings) -> ServiceMain:
+    """Entry point for ``warmline serve scoring``."""
+
+    async def main(stop: asyncio.Event) -> None:
+        service = ScoringService(settings)
+        starting = asyncio.create_task(service.start())
+        stopped = asyncio.create_task(stop.wait())
+        await asyncio.wait({starting, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if not starting.done():
+            starting.cancel()
+        pipeline_failed: BaseException | None = None
+        if starting.done() and not starting.cancelled() and service.pipeline is not None:
+            await asyncio.wait({service.pipeline, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            if service.pipeline.done() and not service.pipeline.cancelled():
+                pipeline_failed = service.pipeline.exception()
+        await service.stop()
+        if pipeline_failed is not None:
+            # Offsets were not committed: a restart replays the batch; let the orchestrator restart us.
+            raise pipeline_failed
+
+    return main

@@ -1,0 +1,79 @@
+"""The micro-batcher: order kept, batches bounded by size and wait, errors delivered."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Sequence
+
+from warmline.scoring.batcher import MicroBatcher
+
+
+class Recorder:
+    """A model stand-in that records the batches it was given (and their thread)."""
+
+    def __init__(self, fail_on: str | None = None) -> None:
+        self.batches: list[list[str]] = []
+        self.threads: set[str] = set()
+        self.fail_on = fail_on
+
+    def __call__(self, texts: Sequence[str]) -> list[str]:
+        self.threads.add(threading.current_thread().name)
+        if self.fail_on in texts:
+            raise RuntimeError(f"model failed on {self.fail_on!r}")
+        self.batches.append(list(texts))
+        return [t.upper() for t in texts]
+
+
+async def test_concurrent_requests_share_batches_and_keep_their_order() -> None:
+    model = Recorder()
+    batcher = MicroBatcher(model, max_batch_size=8, max_wait_ms=50)
+    batcher.start()
+    requests = [[f"r{r}t{t}" for t in range(3)] for r in range(6)]
+    results = await asyncio.gather(*(batcher.score(texts) for texts in requests))
+    await batcher.close()
+    assert results == [[t.upper() for t in texts] for texts in requests]
+    assert len(model.batches) < len(requests)  # batched, not one call per request
+    assert all(len(b) <= 8 + 2 for b in model.batches)  # a request is never split
+    assert model.threads and threading.current_thread().name not in model.threads
+
+
+async def test_a_lone_request_waits_at_most_max_wait() -> None:
+    batcher = MicroBatcher(Recorder(), max_batch_size=1000, max_wait_ms=30)
+    batcher.start()
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    assert await batcher.score(["hello"]) == ["HELLO"]
+    waited = loop.time() - started
+    await batcher.close()
+    assert waited < 1.0  # bounded by max_wait, not by a full batch that never comes
+
+
+async def test_a_model_failure_reaches_every_caller_of_that_batch_and_not_the_next() -> None:
+    model = Recorder(fail_on="boom")
+    batcher = MicroBatcher(model, max_batch_size=100, max_wait_ms=50)
+    batcher.start()
+    first, second = await asyncio.gather(
+        batcher.score(["boom"]), batcher.score(["fine"]), return_exceptions=True
+    )
+    assert isinstance(first, RuntimeError) and isinstance(second, RuntimeError)
+    assert await batcher.score(["later"]) == ["LATER"]
+    await batcher.close()
+
+
+async def test_close_finishes_what_was_submitted() -> None:
+    batcher = MicroBatcher(Recorder(), max_batch_size=4, max_wait_ms=20)
+    batcher.start()
+    pending = asyncio.gather(*(batcher.score([f"t{i}"]) for i in range(10)))
+    await asyncio.sleep(0)
+    await batcher.close()
+    assert [r[0] for r in await pending] == [f"T{i}" for i in range(10)]
+
+
+async def test_empty_requests_are_answered_without_the_model() -> None:
+    model = Recorder()
+    batcher = MicroBatcher(model, max_batch_size=4, max_wait_ms=20)
+    batcher.start()
+    assert await batcher.score([]) == []
+    await batcher.close()
+    assert model.batches == []
