@@ -119,6 +119,28 @@ def bench_model(
     typer.echo(json.dumps(model.run(out, quantize=quantize), indent=2))
 
 
+@bench.command("scoring")
+def bench_scoring(
+    out: Path = typer.Option(Path("bench/results/scoring.json"), help="Where the JSON goes."),  # noqa: B008
+    messages: int = typer.Option(1024, min=64, help="Messages scored per measurement."),
+) -> None:
+    """Scoring service msgs/s vs. the bare model, and added latency at half of saturation."""
+    from warmline.bench import scoring
+
+    typer.echo(json.dumps(scoring.run(out, messages), indent=2))
+
+
+@bench.command("all")
+def bench_all(
+    out_dir: Path = typer.Option(Path("bench/results"), help="Directory for the JSON files."),  # noqa: B008
+) -> None:
+    """Every benchmark, one JSON file each (what `make bench` runs)."""
+    from warmline.bench import ingest, model, scoring
+
+    for name, run in (("ingest", ingest.run), ("model", model.run), ("scoring", scoring.run)):
+        typer.echo(f"{name}: {json.dumps(run(out_dir / f'{name}.json'))}")
+
+
 app.add_typer(model_cli.app, name="model")
 
 

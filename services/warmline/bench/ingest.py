@@ -41,29 +41,37 @@ _BATCH = 500
 
 
 async def raw_producer_rate(settings: WarmlineSettings, seconds: float) -> float:
-    """Events/s a bare idempotent producer writes, sending batches and awaiting each."""
+    """Events/s a bare idempotent producer writes, with as many batches in flight as the stream."""
     producer = create_producer(settings, "bench-raw")
     await producer.start()
     topic = settings.topics.name("interactions")
-    sent, i = 0, 0
-    try:
-        deadline = time.perf_counter() + seconds
-        started = time.perf_counter()
-        while time.perf_counter() < deadline:
-            outputs = []
-            for _ in range(_BATCH):
-                event = sample_event(i)
-                event.tenant_id = "bench"
-                outputs.append(
-                    Output(
-                        topic,
-                        conversation_key("bench", event.conversation_id),
-                        event.SerializeToString(),
-                    )
-                )
-                i += 1
+    window = asyncio.Semaphore(8)
+    sent = 0
+
+    async def one_batch(first: int) -> None:
+        nonlocal sent
+        outputs = []
+        for i in range(first, first + _BATCH):
+            event = sample_event(i)
+            event.tenant_id = "bench"
+            key = conversation_key("bench", event.conversation_id)
+            outputs.append(Output(topic, key, event.SerializeToString()))
+        try:
             await produce_all(producer, outputs)
             sent += len(outputs)
+        finally:
+            window.release()
+
+    try:
+        tasks = []
+        started = time.perf_counter()
+        deadline = started + seconds
+        first = 0
+        while time.perf_counter() < deadline:
+            await window.acquire()
+            tasks.append(asyncio.create_task(one_batch(first)))
+            first += _BATCH
+        await asyncio.gather(*tasks)
         return sent / (time.perf_counter() - started)
     finally:
         await producer.stop()
