@@ -1,7 +1,7 @@
 """``warmline bench scoring``: the scoring service vs. the bare model, same texts, same run.
 
-1. ``model_only_msgs_per_s``: the engine scores the texts in batches of
-   ``MAX_BATCH_SIZE``, nothing else.
+1. ``model_only_msgs_per_s``: the engine scores the texts in calls of
+   ``POLL_MAX_RECORDS`` (what the service hands it per poll), nothing else.
 2. ``msgs_per_s``: the interactions topic is pre-filled with the same texts as
    customer messages; the service (consumer, micro-batcher, producer, commits)
    runs until all are on the scored topic.
@@ -75,9 +75,11 @@ async def measure(messages: int, kafka_version: str) -> dict[str, Any]:
         threads=settings.scoring.threads, batch_size=settings.scoring.max_batch_size
     )
     engine.score(texts[:64])
+    # The bare model gets the same calls the service makes: one per poll of records.
+    chunk = settings.scoring.poll_max_records
     started = time.perf_counter()
-    for i in range(0, len(texts), settings.scoring.max_batch_size):
-        engine.score(texts[i : i + settings.scoring.max_batch_size])
+    for i in range(0, len(texts), chunk):
+        engine.score(texts[i : i + chunk])
     model_only = len(texts) / (time.perf_counter() - started)
 
     with LocalKafka(version=kafka_version) as broker:

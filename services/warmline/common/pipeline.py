@@ -22,6 +22,9 @@ from warmline.v1 import deadletter_pb2
 
 log = logging.getLogger(__name__)
 
+# How long a poll waits for more records once it has some.
+_TOP_UP_MS = 5
+
 
 @dataclass(frozen=True, slots=True)
 class Output:
@@ -87,6 +90,22 @@ def next_offsets(
     return offsets
 
 
+async def _poll(
+    consumer: AIOKafkaConsumer, timeout_ms: int, max_records: int
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """Up to ``max_records`` records. Under load a fetch often returns one
+    partition's worth; topping up with short polls gives the handler full
+    batches (larger model calls) for a few milliseconds of latency."""
+    batches = await consumer.getmany(timeout_ms=timeout_ms, max_records=max_records)
+    records = [r for rs in batches.values() for r in rs]
+    while records and len(records) < max_records:
+        more = await consumer.getmany(timeout_ms=_TOP_UP_MS, max_records=max_records - len(records))
+        if not more:
+            break
+        records += [r for rs in more.values() for r in rs]
+    return records
+
+
 async def run_pipeline(
     consumer: AIOKafkaConsumer,
     producer: AIOKafkaProducer,
@@ -99,8 +118,7 @@ async def run_pipeline(
 ) -> None:
     """Run the loop until ``stop`` is set; a failed send or commit raises."""
     while not stop.is_set():
-        batches = await consumer.getmany(timeout_ms=poll_timeout_ms, max_records=max_records)
-        records = [r for partition_records in batches.values() for r in partition_records]
+        records = await _poll(consumer, poll_timeout_ms, max_records)
         if not records:
             continue
         outputs = await handler(records)
