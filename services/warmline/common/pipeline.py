@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,6 +20,11 @@ from datetime import UTC, datetime
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaTimeoutError
 
+from warmline.common.metrics import (
+    KAFKA_RECORDS_CONSUMED,
+    KAFKA_RECORDS_PRODUCED,
+    PIPELINE_BATCH_SECONDS,
+)
 from warmline.v1 import deadletter_pb2
 
 log = logging.getLogger(__name__)
@@ -115,12 +122,47 @@ async def run_pipeline(
     max_records: int = 500,
     poll_timeout_ms: int = 100,
     delivery_timeout_s: float = 30.0,
+    name: str = "pipeline",
 ) -> None:
-    """Run the loop until ``stop`` is set; a failed send or commit raises."""
-    while not stop.is_set():
-        records = await _poll(consumer, poll_timeout_ms, max_records)
-        if not records:
-            continue
-        outputs = await handler(records)
-        await produce_all(producer, outputs, delivery_timeout_s)
-        await consumer.commit(next_offsets(records))
+    """Run the loop until ``stop`` is set; a failed send or commit raises.
+
+    Batch N's acknowledgement and commit overlap the polling and handling of
+    batch N+1; N+1's records are only sent once N is committed, so the output
+    order and the commit order both follow the input order.
+    """
+    delivering: asyncio.Task[None] | None = None
+    try:
+        while not stop.is_set():
+            records = await _poll(consumer, poll_timeout_ms, max_records)
+            if delivering is not None and delivering.done():
+                delivering.result()  # surface a failed delivery at once
+            if not records:
+                continue
+            started = time.perf_counter()
+            outputs = await handler(records)
+            if delivering is not None:
+                await delivering
+            delivering = asyncio.create_task(
+                _deliver(consumer, producer, outputs, records, delivery_timeout_s, started, name)
+            )
+    finally:
+        if delivering is not None:
+            await delivering
+
+
+async def _deliver(
+    consumer: AIOKafkaConsumer,
+    producer: AIOKafkaProducer,
+    outputs: Sequence[Output],
+    records: Sequence[ConsumerRecord[bytes, bytes]],
+    timeout_s: float,
+    started: float,
+    name: str,
+) -> None:
+    await produce_all(producer, outputs, timeout_s)
+    await consumer.commit(next_offsets(records))
+    PIPELINE_BATCH_SECONDS.labels(name).observe(time.perf_counter() - started)
+    for topic, n in Counter(o.topic for o in outputs).items():
+        KAFKA_RECORDS_PRODUCED.labels(topic).inc(n)
+    for topic, n in Counter(r.topic for r in records).items():
+        KAFKA_RECORDS_CONSUMED.labels(topic).inc(n)

@@ -110,6 +110,7 @@ class ScoringService:
                 self._stop,
                 max_records=s.poll_max_records,
                 delivery_timeout_s=self.settings.kafka.delivery_timeout_ms / 1000,
+                name="scoring",
             )
         )
         log.info(

@@ -1,0 +1,202 @@
+"""Rule-based detectors over customer text (English).
+
+Each word list lives in exactly one constant below, so reviewing what the rules
+catch means reading one place. Patterns are case-insensitive regular expressions;
+they favour precision over recall because a false escalation costs an agent's time
+while a missed one is usually caught a turn later by the emotion signals.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+_PERSON = (
+    r"(?:human(?:\s+being)?|person|agent|representative|rep|manager|supervisor|operator"
+    r"|someone\s+real|somebody\s+real|real\s+(?:person|human|agent)|live\s+agent|people)"
+)
+
+#: Ways customers ask for a person. Each pattern needs a request verb or stands
+#: alone as the whole message, so "the agent said" or "my travel agent" never match.
+HUMAN_REQUEST_PATTERNS: tuple[str, ...] = (
+    rf"\b(?:talk|speak|chat)\s+(?:to|with)\s+(?:a|an|some|your|the)?\s*(?:real\s+|actual\s+|live\s+)?{_PERSON}\b",
+    rf"\b(?:can|could|may)\s+i\s+(?:please\s+)?(?:get|have|speak\s+to|talk\s+to)\s+(?:a|an)\s+(?:real\s+|actual\s+|live\s+)?{_PERSON}\b",
+    rf"\b(?:want|need|get\s+me)\s+(?:a|an)\s+(?:real\s+|actual\s+|live\s+)?{_PERSON}\b",
+    rf"\b(?:connect|transfer|put)\s+me\s+(?:through\s+)?(?:to|with)\s+(?:a|an|some|your)?\s*{_PERSON}\b",
+    # "real person" on its own, but not "I'm a real person".
+    r"(?<!i'm a )(?<!i am a )\b(?:real|actual|live)\s+(?:human|person|agent|people)\b",
+    r"\b(?:agent|human|representative|operator|manager)\s+please\b",
+    # The whole message is just the word: "operator", "Representative!!".
+    r"^\W*(?:agent|human|representative|operator|a\s+human|a\s+person)\W*$",
+)
+
+#: Sensitive topics and the phrases that reveal them. Routed to specialist care.
+SENSITIVE_TOPIC_PATTERNS: dict[str, tuple[str, ...]] = {
+    "health": (
+        r"\bhospital(?:i[sz]ed)?\b",
+        r"\bdiagnos(?:is|ed|es)\b",
+        r"\bsurgery\b",
+        r"\bchemo(?:therapy)?\b",
+        r"\bcancer\b",
+        r"\bterminal(?:ly)?\s+ill\b",
+        r"\bmedical\s+(?:emergency|condition|treatment)\b",
+    ),
+    "bereavement": (
+        r"\bpassed\s+away\b",
+        r"\bfuneral\b",
+        r"\bbereave\w*",
+        r"\bdeceased\b",
+        r"\bdeath\s+in\s+the\s+family\b",
+        # "died" only of a person: "my phone died" is not a bereavement.
+        r"\b(?:my|our|his|her)\s+(?:husband|wife|mother|father|mum|mom|dad|son|daughter"
+        r"|partner|brother|sister|grandmother|grandfather|child|grandma|grandpa)\s+"
+        r"(?:has\s+|had\s+|just\s+)?(?:died|passed)\b",
+    ),
+    "fraud": (
+        r"\bfraud\w*",
+        r"\bscam\w*",
+        r"\bstolen\s+(?:card|identity|account|credit\s+card)\b",
+        r"\bidentity\s+theft\b",
+        r"\bunauthori[sz]ed\s+(?:charge|transaction|payment|withdrawal)s?\b",
+        r"\bcharges?\s+i\s+(?:did\s+not|didn't|never)\s+make\b",
+    ),
+    "legal": (
+        r"\blawyers?\b",
+        r"\battorneys?\b",
+        r"\bsolicitors?\b",
+        r"\bsu(?:e|ing)\b",
+        r"\bcourt\b",
+        r"\blegal\s+action\b",
+        r"\bombudsman\b",
+    ),
+    "safety": (
+        r"\bsuicid\w*",
+        r"\bkill\s+myself\b",
+        r"\bend\s+my\s+life\b",
+        r"\bself[-\s]?harm\w*",
+        r"\bhurt\s+myself\b",
+        r"\bin\s+danger\b",
+        r"\bnot\s+safe\b",
+        r"\bthreaten(?:ed|ing)?\s+(?:me|my)\b",
+        r"\bdomestic\s+(?:violence|abuse)\b",
+    ),
+}
+
+#: Insults that are abusive wherever they appear.
+ABUSE_WORDS: tuple[str, ...] = (
+    r"idiot(?:s|ic)?",
+    r"moron(?:s|ic)?",
+    r"imbecile\w*",
+    r"fuck\w*",
+    r"shit\w*",
+    r"bastard\w*",
+    r"assholes?",
+    r"bitch\w*",
+    r"shut\s+up",
+)
+#: Words that insult only when aimed at the agent or bot ("you're useless"), not
+#: when a customer says "I feel stupid" or "my old phone was useless".
+TARGETED_ABUSE_WORDS: tuple[str, ...] = (
+    "useless",
+    "pathetic",
+    "stupid",
+    "dumb",
+    "incompetent",
+    "worthless",
+)
+_TARGETED = "|".join(TARGETED_ABUSE_WORDS)
+_ABUSE_PATTERNS: tuple[re.Pattern[str], ...] = (
+    re.compile(rf"\b(?P<w>{'|'.join(ABUSE_WORDS)})\b", re.IGNORECASE),
+    re.compile(
+        rf"\b(?:you|you're|youre|you\s+are|u\s+r|ur)\s+(?:so\s+|such\s+an?\s+|an?\s+|totally\s+|completely\s+)?"
+        rf"(?P<w>{_TARGETED})\b",
+        re.IGNORECASE,
+    ),
+    re.compile(
+        rf"\b(?P<w>{_TARGETED})\s+(?:bot|agent|machine|robot|assistant|service\s+rep)\b",
+        re.IGNORECASE,
+    ),
+)
+
+_HUMAN_REQUEST = tuple(re.compile(p, re.IGNORECASE) for p in HUMAN_REQUEST_PATTERNS)
+_TOPICS = {
+    topic: tuple(re.compile(p, re.IGNORECASE) for p in patterns)
+    for topic, patterns in SENSITIVE_TOPIC_PATTERNS.items()
+}
+_WORD = re.compile(r"[a-z0-9']+")
+
+
+@dataclass(frozen=True)
+class Match:
+    """The phrase a detector matched and where."""
+
+    phrase: str
+    start: int
+    end: int
+
+
+def explicit_human_request(text: str) -> Match | None:
+    """The first phrase asking for a person, or None."""
+    normalised = " ".join(text.split())
+    for pattern in _HUMAN_REQUEST:
+        found = pattern.search(normalised)
+        if found:
+            return Match(found.group(0), found.start(), found.end())
+    return None
+
+
+def sensitive_topics(text: str) -> set[str]:
+    """The sensitive topics (keys of :data:`SENSITIVE_TOPIC_PATTERNS`) the text touches."""
+    return {
+        topic for topic, patterns in _TOPICS.items() if any(p.search(text) for p in patterns)
+    }
+
+
+def abuse(text: str) -> list[tuple[int, int]]:
+    """Character spans of abusive words aimed at the agent or bot, sorted, not overlapping."""
+    spans = sorted({m.span("w") for p in _ABUSE_PATTERNS for m in p.finditer(text)})
+    merged: list[tuple[int, int]] = []
+    for start, end in spans:
+        if merged and start < merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def mask(text: str, spans: Iterable[tuple[int, int]]) -> str:
+    """Replace each word inside ``spans`` with its first letter and asterisks."""
+
+    def hide(word: re.Match[str]) -> str:
+        return word.group(0)[0] + "*" * (len(word.group(0)) - 1)
+
+    out: list[str] = []
+    cursor = 0
+    for start, end in sorted(spans):
+        out.append(text[cursor:start])
+        out.append(re.sub(r"\w+", hide, text[start:end]))
+        cursor = end
+    out.append(text[cursor:])
+    return "".join(out)
+
+
+def shingles(text: str) -> set[tuple[str, ...]]:
+    """Word bigrams of the normalised text; single words for one-word messages."""
+    words = _WORD.findall(text.lower())
+    if len(words) < 2:
+        return {(w,) for w in words}
+    return {(a, b) for a, b in zip(words, words[1:], strict=False)}
+
+
+def jaccard(a: set[tuple[str, ...]], b: set[tuple[str, ...]]) -> float:
+    """Jaccard similarity; two empty sets count as unrelated."""
+    if not a or not b:
+        return 0.0
+    return len(a & b) / len(a | b)
+
+
+def near_duplicate(text: str, previous: Sequence[str], threshold: float) -> bool:
+    """True when ``text`` repeats one of ``previous`` (the customer going round in circles)."""
+    mine = shingles(text)
+    return any(jaccard(mine, shingles(p)) >= threshold for p in previous)

@@ -1,0 +1,137 @@
+"""Per-conversation and per-customer state, as plain JSON-safe data.
+
+Both classes round-trip through ``to_dict``/``from_dict`` so a stream table can
+store them as JSON; timestamps are epoch seconds (floats) for the same reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+#: Customer turns kept on the trajectory that travels with a decision.
+TRAJECTORY_LENGTH = 8
+#: Customer messages a new one is compared with to spot a confusion loop.
+RECENT_TEXTS = 3
+#: Event ids remembered per conversation so an at-least-once replay is a no-op.
+RECENT_EVENT_IDS = 64
+
+
+@dataclass
+class TrajectoryEntry:
+    """One scored customer turn."""
+
+    event_id: str
+    occurred_at: float
+    signals: dict[str, float]
+    dominant_emotion: str
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrajectoryEntry:
+        """Rebuild an entry from :func:`dataclasses.asdict` output."""
+        return cls(
+            event_id=str(data["event_id"]),
+            occurred_at=float(data["occurred_at"]),
+            signals={str(k): float(v) for k, v in data["signals"].items()},
+            dominant_emotion=str(data["dominant_emotion"]),
+        )
+
+
+@dataclass
+class ConversationState:
+    """What decisioning remembers about one conversation between events."""
+
+    tenant_id: str = ""
+    conversation_id: str = ""
+    customer_id: str = ""
+    channel: int = 0
+    customer_tier: int = 0
+    ewma_negativity: float = 0.0
+    negative_streak: int = 0
+    # Consecutive scored turns with the EWMA under the de-escalation threshold.
+    calm_streak: int = 0
+    peaks: dict[str, float] = field(default_factory=dict)
+    customer_turns: int = 0
+    bot_turns: int = 0
+    confusion_loops: int = 0
+    explicit_request: bool = False
+    sensitive_topics: set[str] = field(default_factory=set)
+    abuse_seen: bool = False
+    # Queue suggested by routing keywords in the customer's own words.
+    keyword_queue: str = ""
+    last_action: int = 0
+    last_priority: int = 0
+    last_queue: str = ""
+    last_decision_id: str = ""
+    # Customer turn of the last de-escalation, for the re-escalation cooldown.
+    deescalated_at_turn: int = -1
+    ended: bool = False
+    trajectory: list[TrajectoryEntry] = field(default_factory=list)
+    recent_texts: list[str] = field(default_factory=list)
+    recent_event_ids: list[str] = field(default_factory=list)
+    last_activity: float = 0.0
+    last_customer_text: str = ""
+    model_version: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict; sets become sorted lists so output is deterministic."""
+        data = asdict(self)
+        data["sensitive_topics"] = sorted(self.sensitive_topics)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ConversationState:
+        """Rebuild a state from :meth:`to_dict` output."""
+        values = dict(data)
+        values["sensitive_topics"] = set(values.get("sensitive_topics", ()))
+        values["trajectory"] = [TrajectoryEntry.from_dict(p) for p in values.get("trajectory", ())]
+        return cls(**values)
+
+    def push_trajectory(self, entry: TrajectoryEntry) -> None:
+        """Append a turn, keeping only the last :data:`TRAJECTORY_LENGTH`."""
+        self.trajectory = [*self.trajectory, entry][-TRAJECTORY_LENGTH:]
+
+    def push_text(self, text: str) -> None:
+        """Remember a customer message for confusion-loop comparison."""
+        self.recent_texts = [*self.recent_texts, text][-RECENT_TEXTS:]
+
+    def seen(self, event_id: str) -> bool:
+        """Record ``event_id``; True when it was already processed (a replay)."""
+        if event_id in self.recent_event_ids:
+            return True
+        self.recent_event_ids = [*self.recent_event_ids, event_id][-RECENT_EVENT_IDS:]
+        return False
+
+
+@dataclass
+class CustomerHistory:
+    """A customer's recent escalations and false alarms, as epoch seconds."""
+
+    escalations: list[float] = field(default_factory=list)
+    false_alarms: list[float] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CustomerHistory:
+        """Rebuild a history from :meth:`to_dict` output."""
+        return cls(
+            escalations=[float(t) for t in data.get("escalations", ())],
+            false_alarms=[float(t) for t in data.get("false_alarms", ())],
+        )
+
+    def prune(self, now: float, window_days: int) -> None:
+        """Forget everything older than the window, so the table stays small."""
+        cutoff = now - window_days * 86400
+        self.escalations = [t for t in self.escalations if t >= cutoff]
+        self.false_alarms = [t for t in self.false_alarms if t >= cutoff]
+
+    def counts(self, now: float, window_days: int) -> tuple[int, int]:
+        """Escalations and false alarms within the window ending at ``now``."""
+        cutoff = now - window_days * 86400
+        return (
+            sum(1 for t in self.escalations if t >= cutoff),
+            sum(1 for t in self.false_alarms if t >= cutoff),
+        )
