@@ -65,6 +65,8 @@ async def test_ops_page_serves_metrics_liveness_and_readiness() -> None:
             async with http.get(f"{base}/healthz") as r:
                 assert r.status == 200
             async with http.get(f"{base}/metrics") as r:
-                assert "warmline_ready" in await r.text()
+                page = await r.text()
+                assert "warmline_ready 1.0" in page
+                assert 'warmline_build_info{version="' in page
     finally:
         await ops.stop()

@@ -10,7 +10,8 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
 from warmline.common.health import Readiness
-from warmline.common.metrics import READY
+from warmline import __version__
+from warmline.common.metrics import BUILD_INFO, READY
 
 
 def ops_app(readiness: Readiness, registry: CollectorRegistry = REGISTRY) -> web.Application:
@@ -41,6 +42,7 @@ class OpsServer:
 
     def __init__(self, readiness: Readiness, host: str, port: int) -> None:
         readiness.subscribe(lambda ready: READY.set(1 if ready else 0))
+        BUILD_INFO.info({"version": __version__})
         self._runner = web.AppRunner(ops_app(readiness), access_log=None)
         self._host = host
         self._port = port

@@ -7,6 +7,7 @@ import random
 import pytest
 import torch
 
+from warmline.bench.model import BUILTIN_TEXTS
 from warmline.model.encoder import ENCODER_SHA256
 from warmline.model.engine import EmotionEngine, Status
 from warmline.model.head import HEAD_FILE, ModelCard
@@ -23,31 +24,9 @@ from warmline.model.taxonomy import LABELS, SIGNALS, TAXONOMY_VERSION
 QUANTIZED_MAX_ABS_DIFF = 0.25
 QUANTIZED_MEAN_ABS_DIFF = 0.01
 
-SENTENCES: list[str] = [
-    "I've been on hold for over an hour, this is ridiculous.",
-    "Thank you so much, that fixed it!",
-    "I don't understand why I was charged twice.",
-    "Can you tell me when my order will arrive?",
-    "This is the third time I'm calling about the same problem.",
-    "Great, thanks for the quick help.",
-    "My package arrived damaged and nobody answers my emails.",
-    "I'm worried my account was hacked.",
-    "ok",
-    "Cancel my subscription. Now.",
-    "I'm not sure which plan is right for me, can you explain the difference?",
-    "Honestly the new app is so much better, well done.",
-    "Why does nobody ever call back when they promise to?",
-    "I'm so sorry, I entered the wrong address myself.",
-    "My father passed away and I need to close his account.",
-    "Whatever, just fix it.",
-    "The technician was lovely and explained everything.",
-    "Is there a fee for changing my flight?",
-    "I'm really frustrated, the internet drops every evening.",
-    "That's a relief, thanks for sorting it out so fast!",
-    "I was told a refund would come in 5 days, it's been a month.",
-    "Could you reset my password please?",
-    "You people are useless.",
-    "I'm confused, the bill says one thing and the website another.",
+# The benchmark's contact-center sentences: the texts the engine must handle well.
+SENTENCES: list[str] = list(BUILTIN_TEXTS)
+SENTENCES += [
     "Wow, I did not expect that to work on the first try.",
     "I'm scared I'll lose all my photos.",
     "This is disgusting, there was a hair in my food.",

@@ -1,0 +1,222 @@
+"""The escalation policy: versioned YAML, validated with pydantic, per-tenant overrides.
+
+A policy file holds the defaults at the top level, a ``version`` (recorded in
+every decision and part of its id) and an optional ``tenants`` section whose
+entries are partial overrides deep-merged over the defaults. Every tenant's
+effective policy is validated at load, so a bad override fails the whole file
+instead of surfacing at the first event from that tenant.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+PriorityName = Literal["low", "normal", "high", "urgent"]
+_M = TypeVar("_M", bound=BaseModel)
+_V = TypeVar("_V")
+
+#: Reason codes a policy can name; decide.py emits exactly these.
+REASON_CODES: tuple[str, ...] = (
+    "sustained_negativity",
+    "negative_streak",
+    "peak_anger",
+    "confusion_loop",
+    "explicit_request",
+    "sensitive_topic",
+    "abuse",
+    "repeat_contact",
+)
+TOPICS: tuple[str, ...] = ("health", "bereavement", "fraud", "legal", "safety")
+DEFAULT_POLICY_PATH = Path(__file__).with_name("default_policy.yaml")
+
+# Digits and braces in an opening line would mean it states an amount, a date or
+# a placeholder fact; openers only acknowledge how the customer feels.
+_FACTUAL = re.compile(r"[0-9{}]")
+
+
+class PolicyError(ValueError):
+    """A policy file that cannot be used; the message names the file and field."""
+
+
+class _Strict(BaseModel):
+    # Unknown keys are errors: a typo in a threshold name must not silently
+    # fall back to the default.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Thresholds(_Strict):
+    """When each escalation rule fires."""
+
+    ewma_alpha: float = Field(gt=0, le=1)
+    negativity_threshold: float = Field(ge=0, le=1)
+    negative_turn_threshold: float = Field(ge=0, le=1)
+    streak_length: int = Field(ge=1)
+    peak_anger: float = Field(ge=0, le=1)
+    confusion_loops: int = Field(ge=1)
+    similarity: float = Field(gt=0, le=1)
+    bot_turns: int = Field(ge=1)
+    confusion_signal: float = Field(ge=0, le=1)
+
+
+class Hysteresis(_Strict):
+    """When an escalation is withdrawn and how soon it may return."""
+
+    deescalate_below: float = Field(ge=0, le=1)
+    deescalate_turns: int = Field(ge=1)
+    reescalate_cooldown_turns: int = Field(ge=0)
+
+
+class Routing(_Strict):
+    """Queue selection: sensitive topic, then reason, then keywords, then the default."""
+
+    default_queue: str = Field(min_length=1)
+    topics: dict[str, str]
+    reasons: dict[str, str]
+    keywords: dict[str, list[str]]
+
+    @field_validator("topics")
+    @classmethod
+    def _known_topics(cls, value: dict[str, str]) -> dict[str, str]:
+        return _only(value, TOPICS, "topic")
+
+    @field_validator("reasons")
+    @classmethod
+    def _known_reasons(cls, value: dict[str, str]) -> dict[str, str]:
+        return _only(value, REASON_CODES, "reason code")
+
+
+class PriorityRules(_Strict):
+    """How reasons, topics, tier and history combine into a priority."""
+
+    reasons: dict[str, PriorityName]
+    topics: dict[str, PriorityName]
+    tier_boost: dict[Literal["standard", "premium", "vip"], int]
+    repeat_contact_min: int = Field(ge=1)
+    repeat_contact_boost: int = Field(ge=0)
+    false_alarm_min: int = Field(ge=1)
+    false_alarm_dampen: int = Field(ge=0)
+
+    @field_validator("reasons")
+    @classmethod
+    def _known_reasons(cls, value: dict[str, PriorityName]) -> dict[str, PriorityName]:
+        return _only(value, REASON_CODES, "reason code")
+
+    @field_validator("topics")
+    @classmethod
+    def _known_topics(cls, value: dict[str, PriorityName]) -> dict[str, PriorityName]:
+        return _only(value, TOPICS, "topic")
+
+
+class OpeningLines(_Strict):
+    """Suggested first lines, keyed by reason then dominant emotion ("*" matches any)."""
+
+    default: str = Field(min_length=1)
+    templates: dict[str, dict[str, str]]
+
+    @field_validator("default")
+    @classmethod
+    def _default_states_no_facts(cls, value: str) -> str:
+        return _no_facts(value)
+
+    @field_validator("templates")
+    @classmethod
+    def _templates_state_no_facts(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        _only(value, (*REASON_CODES, "*"), "reason code")
+        for by_emotion in value.values():
+            for line in by_emotion.values():
+                _no_facts(line)
+        return value
+
+
+class PolicyBody(_Strict):
+    """One tenant's effective policy."""
+
+    shadow: bool
+    history_window_days: int = Field(ge=1)
+    thresholds: Thresholds
+    hysteresis: Hysteresis
+    routing: Routing
+    priority: PriorityRules
+    opening_lines: OpeningLines
+
+
+class _Document(PolicyBody):
+    version: str = Field(min_length=1)
+    tenants: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+class Policy:
+    """A loaded policy: the version, the defaults and each tenant's merged policy."""
+
+    def __init__(self, version: str, defaults: PolicyBody, tenants: Mapping[str, PolicyBody]):
+        self.version = version
+        self.defaults = defaults
+        self.tenants = dict(tenants)
+
+    def for_tenant(self, tenant_id: str) -> PolicyBody:
+        """The effective policy of ``tenant_id`` (the defaults when it has no overrides)."""
+        return self.tenants.get(tenant_id, self.defaults)
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """``override`` over ``base``: mappings merge key by key, anything else replaces."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def parse_policy(text: str, source: str = "<policy>") -> Policy:
+    """Parse and validate policy YAML; raises :class:`PolicyError` naming the field."""
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"{source}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise PolicyError(f"{source}: the top level must be a mapping")
+    document = _validate(_Document, raw, source, prefix="")
+    base = {k: v for k, v in raw.items() if k not in ("version", "tenants")}
+    tenants = {
+        tenant: _validate(PolicyBody, deep_merge(base, override or {}), source, f"tenants.{tenant}.")
+        for tenant, override in document.tenants.items()
+    }
+    defaults = PolicyBody.model_validate(base)
+    return Policy(document.version, defaults, tenants)
+
+
+def load_policy(path: Path = DEFAULT_POLICY_PATH) -> Policy:
+    """Read and validate the policy file at ``path``."""
+    return parse_policy(path.read_text(encoding="utf-8"), str(path))
+
+
+def _validate(model: type[_M], raw: Any, source: str, prefix: str) -> _M:
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{prefix}{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise PolicyError(f"{source}: {problems}") from exc
+
+
+def _only(value: dict[str, _V], allowed: tuple[str, ...], what: str) -> dict[str, _V]:
+    unknown = sorted(set(value) - set(allowed))
+    if unknown:
+        raise ValueError(f"unknown {what}(s) {unknown}; expected one of {list(allowed)}")
+    return value
+
+
+def _no_facts(line: str) -> str:
+    if _FACTUAL.search(line):
+        raise ValueError("opening lines acknowledge feelings only: no digits or placeholders")
+    return line
