@@ -1,4 +1,4 @@
-"""`make demo` end to end: a real broker, the services, the sample conversations."""
+"""`make demo` end to end: a real broker, ingestion and scoring, the sample conversations."""
 
 from __future__ import annotations
 
@@ -35,3 +35,12 @@ async def test_the_demo_replays_every_conversation_and_redacts_personal_data() -
     assert "4111 1111 1111 1111" not in shown
     assert "eli.example@example.com" not in shown
     assert summary["redactions"] == {"[CARD]": 1, "[EMAIL]": 1}
+    # Every customer message came out of the scoring service with its emotion;
+    # the angry and abusive customers read far more negative than the calm ones.
+    peak = summary["peak_negativity"]
+    assert isinstance(peak, dict)
+    assert set(peak) == set(sample_conversations())
+    for upset in ("billing-dispute", "abusive"):
+        for calm in ("calm-order", "grateful"):
+            assert peak[upset] > 2 * peak[calm], (upset, calm, peak)
+    assert " neg " in shown

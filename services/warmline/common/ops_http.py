@@ -9,8 +9,8 @@ from __future__ import annotations
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
-from warmline.common.health import Readiness
 from warmline import __version__
+from warmline.common.health import Readiness
 from warmline.common.metrics import BUILD_INFO, READY
 
 

@@ -1,5 +1,6 @@
-"""The embedded default: a real local broker, the services that exist, and
-sample conversations replayed as live traffic, shown as they land on Kafka."""
+"""The embedded default: a real local broker, the services that exist (ingestion,
+scoring), and sample conversations replayed as live traffic, shown as they come
+out of the scoring service with the emotion read in each customer message."""
 
 from __future__ import annotations
 
@@ -20,12 +21,18 @@ from rich.console import Console
 from rich.table import Table
 
 from warmline.bench.common import percentile
-from warmline.common.settings import IngestionSettings, KafkaSettings, WarmlineSettings
+from warmline.common.settings import (
+    IngestionSettings,
+    KafkaSettings,
+    ScoringSettings,
+    WarmlineSettings,
+)
 from warmline.ingestion.auth import TenantDirectory, hash_key
 from warmline.ingestion.client import IngestClient, read_events
 from warmline.ingestion.service import IngestionService
 from warmline.localkafka import LocalKafka
-from warmline.v1 import events_pb2
+from warmline.scoring.service import ScoringService
+from warmline.v1 import events_pb2, scoring_pb2
 
 DEMO_TENANT = "demo"
 _DEMO_KEY = "demo-key"
@@ -57,8 +64,14 @@ def interleaved(
         yield from (event for event in turn if event is not None)
 
 
+def dominant_emotion(scores: scoring_pb2.EmotionScores) -> str:
+    """The most probable label other than neutral."""
+    emotions = {k: v for k, v in scores.labels.items() if k != "neutral"}
+    return max(emotions, key=emotions.__getitem__) if emotions else "-"
+
+
 class _Show:
-    """Reads the interactions topic and prints each event as it lands."""
+    """Reads the scored topic and prints each event as it lands, with its emotion."""
 
     def __init__(self, console: Console, settings: WarmlineSettings) -> None:
         self.console = console
@@ -66,10 +79,11 @@ class _Show:
         self.latencies_ms: list[float] = []
         self.seen: Counter[str] = Counter()
         self.redactions: Counter[str] = Counter()
+        self.peak_negativity: dict[str, float] = {}
 
     async def run(self, expected: int, stop: asyncio.Event, assigned: asyncio.Event) -> None:
         consumer = AIOKafkaConsumer(
-            self.settings.topics.name("interactions"),
+            self.settings.topics.name("scored"),
             bootstrap_servers=self.settings.kafka.bootstrap_servers,
             auto_offset_reset="earliest",
             group_id="warmline-demo-console",
@@ -81,11 +95,12 @@ class _Show:
                 if consumer.assignment():
                     assigned.set()
                 for record in (r for rs in batches.values() for r in rs):
-                    self._print(events_pb2.InteractionEvent.FromString(record.value or b""))
+                    self._print(scoring_pb2.ScoredEvent.FromString(record.value or b""))
         finally:
             await consumer.stop()
 
-    def _print(self, event: events_pb2.InteractionEvent) -> None:
+    def _print(self, scored: scoring_pb2.ScoredEvent) -> None:
+        event = scored.event
         ingested = event.ingested_at.ToDatetime(tzinfo=UTC)
         self.latencies_ms.append((datetime.now(UTC) - ingested).total_seconds() * 1000)
         self.seen[event.conversation_id] += 1
@@ -95,9 +110,17 @@ class _Show:
         text = (
             event.text or events_pb2.EventKind.Name(event.kind).removeprefix("EVENT_KIND_").lower()
         )
+        emotion = ""
+        if scored.scores.status == scoring_pb2.SCORE_STATUS_SCORED:
+            negativity = scored.scores.signals.negativity
+            peak = self.peak_negativity.get(event.conversation_id, 0.0)
+            self.peak_negativity[event.conversation_id] = max(peak, negativity)
+            colour = "red" if negativity >= 0.3 else "green"
+            emotion = f"[{colour}]{dominant_emotion(scored.scores):<14} neg {negativity:.2f}[/] "
         self.console.print(
             f"[dim]{event.tenant_id}/[/dim][bold]{event.conversation_id:<16}[/bold] "
-            f"[{_ROLE_STYLE.get(event.role, '')}]{role:<8} {text}[/]",
+            f"[{_ROLE_STYLE.get(event.role, '')}]{role:<8}[/] {emotion}"
+            f"[{_ROLE_STYLE.get(event.role, '')}]{text}[/]",
             highlight=False,
         )
 
@@ -135,9 +158,13 @@ async def _with_broker(
         ingestion=IngestionSettings(
             host="127.0.0.1", grpc_port=0, http_port=0, metrics_port=0, api_keys_file=keys
         ),
+        scoring=ScoringSettings(host="127.0.0.1", grpc_port=0, metrics_port=0, max_wait_ms=5),
     )
     service = IngestionService(settings, TenantDirectory.from_file(keys))
     await service.start()
+    console.print("Loading the emotion model and starting the scoring service...")
+    scoring = ScoringService(settings)
+    await scoring.start()
     stop = asyncio.Event()
     show = _Show(console, settings)
     console.print(
@@ -164,13 +191,15 @@ async def _with_broker(
             await asyncio.wait_for(watcher, 5)
         await client.close()
         await service.stop()
+        await scoring.stop()
     return {
         "conversations": len(conversations),
         "events": len(events),
         "outcomes": dict(outcomes),
         "redactions": {k: v for k, v in show.redactions.items() if v},
-        "ingest_to_kafka_read_ms_p50": round(percentile(show.latencies_ms, 50), 1),
-        "ingest_to_kafka_read_ms_p99": round(percentile(show.latencies_ms, 99), 1),
+        "peak_negativity": {k: round(v, 2) for k, v in show.peak_negativity.items()},
+        "ingest_to_scored_ms_p50": round(percentile(show.latencies_ms, 50), 1),
+        "ingest_to_scored_ms_p99": round(percentile(show.latencies_ms, 99), 1),
         "seconds": round(time.perf_counter() - started, 1),
     }
 
