@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 _PERSON = (
     r"(?:human(?:\s+being)?|person|agent|representative|rep|manager|supervisor|operator"
@@ -66,7 +67,9 @@ SENSITIVE_TOPIC_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\battorneys?\b",
         r"\bsolicitors?\b",
         r"\bsu(?:e|ing)\b",
-        r"\bcourt\b",
+        # Court as a place of law, not a food court or a tennis court.
+        r"\b(?:to|in)\s+court\b",
+        r"\bcourt\s+(?:case|order|action|claim)\b",
         r"\blegal\s+action\b",
         r"\bombudsman\b",
     ),
@@ -148,9 +151,7 @@ def explicit_human_request(text: str) -> Match | None:
 
 def sensitive_topics(text: str) -> set[str]:
     """The sensitive topics (keys of :data:`SENSITIVE_TOPIC_PATTERNS`) the text touches."""
-    return {
-        topic for topic, patterns in _TOPICS.items() if any(p.search(text) for p in patterns)
-    }
+    return {topic for topic, patterns in _TOPICS.items() if any(p.search(text) for p in patterns)}
 
 
 def abuse(text: str) -> list[tuple[int, int]]:
@@ -186,7 +187,7 @@ def shingles(text: str) -> set[tuple[str, ...]]:
     words = _WORD.findall(text.lower())
     if len(words) < 2:
         return {(w,) for w in words}
-    return {(a, b) for a, b in zip(words, words[1:], strict=False)}
+    return set(pairwise(words))
 
 
 def jaccard(a: set[tuple[str, ...]], b: set[tuple[str, ...]]) -> float:

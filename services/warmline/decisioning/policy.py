@@ -96,7 +96,7 @@ class PriorityRules(_Strict):
 
     reasons: dict[str, PriorityName]
     topics: dict[str, PriorityName]
-    tier_boost: dict[Literal["standard", "premium", "vip"], int]
+    tier_boost: dict[str, int]
     repeat_contact_min: int = Field(ge=1)
     repeat_contact_boost: int = Field(ge=0)
     false_alarm_min: int = Field(ge=1)
@@ -112,6 +112,11 @@ class PriorityRules(_Strict):
     def _known_topics(cls, value: dict[str, PriorityName]) -> dict[str, PriorityName]:
         return _only(value, TOPICS, "topic")
 
+    @field_validator("tier_boost")
+    @classmethod
+    def _known_tiers(cls, value: dict[str, int]) -> dict[str, int]:
+        return _only(value, ("standard", "premium", "vip"), "tier")
+
 
 class OpeningLines(_Strict):
     """Suggested first lines, keyed by reason then dominant emotion ("*" matches any)."""
@@ -126,7 +131,9 @@ class OpeningLines(_Strict):
 
     @field_validator("templates")
     @classmethod
-    def _templates_state_no_facts(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    def _templates_state_no_facts(
+        cls, value: dict[str, dict[str, str]]
+    ) -> dict[str, dict[str, str]]:
         _only(value, (*REASON_CODES, "*"), "reason code")
         for by_emotion in value.values():
             for line in by_emotion.values():
@@ -186,7 +193,9 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
     document = _validate(_Document, raw, source, prefix="")
     base = {k: v for k, v in raw.items() if k not in ("version", "tenants")}
     tenants = {
-        tenant: _validate(PolicyBody, deep_merge(base, override or {}), source, f"tenants.{tenant}.")
+        tenant: _validate(
+            PolicyBody, deep_merge(base, override or {}), source, f"tenants.{tenant}."
+        )
         for tenant, override in document.tenants.items()
     }
     defaults = PolicyBody.model_validate(base)

@@ -66,12 +66,13 @@ class IngestCore:
     async def ingest(self, tenant_id: str, events: Sequence[Event]) -> list[Ack]:
         """Acknowledge each event, in order. Never raises for a bad event."""
         now = datetime.now(UTC)
+        now_s = now.timestamp()
         acks: list[Ack | None] = [None] * len(events)
         fresh: list[int] = []
         waits: list[tuple[int, asyncio.Future[bool]]] = []
         batch_ids: set[str] = set()
         for i, event in enumerate(events):
-            ack = self._precheck(tenant_id, event, now)
+            ack = self._precheck(tenant_id, event, now_s)
             if ack is None:
                 key = (tenant_id, event.event_id)
                 if event.event_id in batch_ids or self._dedupe.seen(*key):
@@ -101,7 +102,7 @@ class IngestCore:
         self._count(tenant_id, events, result)
         return result
 
-    def _precheck(self, tenant_id: str, event: Event, now: datetime) -> Ack | None:
+    def _precheck(self, tenant_id: str, event: Event, now_s: float) -> Ack | None:
         if event.tenant_id and event.tenant_id != tenant_id:
             return Ack(
                 event_id=event.event_id,
@@ -114,7 +115,7 @@ class IngestCore:
                     )
                 ],
             )
-        violations = validate_event(event, self._limits, now)
+        violations = validate_event(event, self._limits, now_s)
         if violations:
             return Ack(
                 event_id=event.event_id,

@@ -10,12 +10,18 @@ UNAVAILABLE instead of piling up in memory.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import functools
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
+from aiokafka.partitioner import DefaultPartitioner
 
 from warmline.common.metrics import INGEST_BUFFER_CAPACITY, INGEST_BUFFER_EVENTS
+
+_PARTITIONER = DefaultPartitioner()
+_PARTITION_CACHE_SIZE = 200_000
 
 
 class PublishUnavailable(Exception):
@@ -43,6 +49,8 @@ class EventPublisher:
         self._timeout_s = delivery_timeout_s
         self._in_flight = 0
         self._enqueue = asyncio.Lock()
+        self._partitions: dict[bytes, int] = {}
+        self._partition_count = 0
         INGEST_BUFFER_CAPACITY.set(buffer_max_events)
 
     @property
@@ -50,9 +58,44 @@ class EventPublisher:
         """Records handed to the producer and not yet resolved."""
         return self._in_flight
 
-    def _release(self, _: object = None) -> None:
-        self._in_flight -= 1
+    def _release(self, count: int, _: object = None) -> None:
+        self._in_flight -= count
         INGEST_BUFFER_EVENTS.set(self._in_flight)
+
+    def _partition_of(self, key: bytes, partitions: list[int]) -> int:
+        # murmur2 in pure Python costs more than the rest of a send; keys repeat
+        # (one per conversation), so remember them.
+        if len(partitions) != self._partition_count:
+            self._partitions.clear()
+            self._partition_count = len(partitions)
+        partition = self._partitions.get(key)
+        if partition is None:
+            if len(self._partitions) >= _PARTITION_CACHE_SIZE:
+                self._partitions.clear()
+            partition = self._partitions[key] = _PARTITIONER(key, partitions, partitions)
+        return partition
+
+    async def _send_batches(
+        self, records: Sequence[tuple[bytes, bytes]]
+    ) -> AsyncIterator[tuple[asyncio.Future[object], int]]:
+        """Hand records to the producer as one batch per partition (far cheaper
+        than a ``send`` per record), keeping the order within each partition, and
+        partitioned exactly as the Java client and ``send`` would."""
+        partitions = sorted(await self._producer.partitions_for(self._topic))
+        builders: dict[int, tuple[Any, int]] = {}
+        for key, value in records:
+            partition = self._partition_of(key, partitions)
+            builder, count = builders.get(partition) or (self._producer.create_batch(), 0)
+            if builder.append(key=key, value=value, timestamp=None) is None:  # batch full
+                yield (
+                    await self._producer.send_batch(builder, self._topic, partition=partition),
+                    count,
+                )
+                builder, count = self._producer.create_batch(), 0
+                builder.append(key=key, value=value, timestamp=None)
+            builders[partition] = (builder, count + 1)
+        for partition, (builder, count) in builders.items():
+            yield await self._producer.send_batch(builder, self._topic, partition=partition), count
 
     async def publish(self, records: Sequence[tuple[bytes, bytes]]) -> None:
         """Write ``(key, value)`` records in order; return once Kafka acknowledged all.
@@ -69,22 +112,22 @@ class EventPublisher:
         self._in_flight += len(records)
         INGEST_BUFFER_EVENTS.set(self._in_flight)
         futures: list[asyncio.Future[object]] = []
+        handed = 0
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._timeout_s
         try:
             # One request at a time hands records to the producer, so concurrent
             # requests (a pipelined stream) keep each conversation's order.
             async with asyncio.timeout_at(deadline), self._enqueue:
-                for key, value in records:
-                    future = await self._producer.send(self._topic, value, key=key)
-                    future.add_done_callback(self._release)
+                async for future, count in self._send_batches(records):
+                    future.add_done_callback(functools.partial(self._release, count))
                     futures.append(future)
+                    handed += count
         except (KafkaError, TimeoutError) as exc:
             raise PublishUnavailable("kafka_unavailable", f"send failed: {exc!r}") from exc
         finally:
             # Records never handed to the producer have no callback to free them.
-            for _ in range(len(records) - len(futures)):
-                self._release()
+            self._release(len(records) - handed)
         # asyncio.wait, unlike gather, leaves the futures running on timeout: the
         # producer keeps the records and their buffer slots until it is done.
         _, pending = await asyncio.wait(futures, timeout=max(0.0, deadline - loop.time()))

@@ -12,8 +12,9 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})+\b")
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b")
@@ -93,18 +94,19 @@ class Redacted:
     """Text with personal data replaced, and how many of each kind were found."""
 
     text: str
-    counts: Counter[str]
+    counts: Mapping[str, int]
 
 
 _HAS_DIGIT = re.compile(r"\d")
+_NOTHING: Mapping[str, int] = MappingProxyType({})
 
 
 def redact_pii(text: str) -> Redacted:
     """Replace emails, IBANs, card numbers, SSNs, IPs and phone numbers by placeholders."""
-    counts: Counter[str] = Counter()
     # Most messages hold no digit and no '@': skip the patterns cheaply (hot path).
     if "@" not in text and not _HAS_DIGIT.search(text):
-        return Redacted(text, counts)
+        return Redacted(text, _NOTHING)
+    counts: Counter[str] = Counter()
     for rule in _RULES:
 
         def replace(match: re.Match[str], rule: _Rule = rule) -> str:

@@ -43,9 +43,9 @@ def _identifier(
 
 
 def validate_event(
-    event: events_pb2.InteractionEvent, limits: IngestionSettings, now: datetime
+    event: events_pb2.InteractionEvent, limits: IngestionSettings, now_s: float
 ) -> list[Violation]:
-    """Everything wrong with ``event``; an empty list means it may be published."""
+    """Everything wrong with ``event`` at epoch time ``now_s``; empty means it may be published."""
     v: list[Violation] = []
     _identifier(v, "event_id", event.event_id, limits.max_id_chars)
     _identifier(v, "conversation_id", event.conversation_id, limits.max_id_chars)
@@ -71,7 +71,7 @@ def validate_event(
     else:
         # Whole seconds are precise enough here, and far cheaper than datetimes.
         occurred_s = event.occurred_at.seconds
-        if occurred_s > now.timestamp() + limits.max_future_skew_s:
+        if occurred_s > now_s + limits.max_future_skew_s:
             v.append(
                 Violation(
                     field="occurred_at",

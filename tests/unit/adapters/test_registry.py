@@ -45,4 +45,4 @@ def test_mapped_fixtures_pass_ingestion_validation(path: Path) -> None:
     now = datetime(2026, 3, 15, tzinfo=UTC)
     for event in get_adapter(platform).to_events(load(platform, name)):
         event.tenant_id = "acme"
-        assert validate_event(event, limits, now) == [], event.event_id
+        assert validate_event(event, limits, now.timestamp()) == [], event.event_id

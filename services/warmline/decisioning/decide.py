@@ -1,0 +1,285 @@
+"""Apply one scored event to a conversation's state and decide whether to hand over.
+
+The function is pure apart from mutating the state objects it is given, and takes
+the clock as an argument, so replaying the same events with the same policy and
+the same ``now`` values reproduces the same decisions, ids included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, MutableMapping, Sequence
+from datetime import datetime, timedelta
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from warmline.common.keys import derived_id
+from warmline.decisioning import detectors, rules
+from warmline.decisioning.policy import Policy, PolicyBody
+from warmline.decisioning.rules import Finding, Turn
+from warmline.decisioning.state import ConversationState, CustomerHistory, TrajectoryEntry
+from warmline.v1 import escalation_pb2, events_pb2, feedback_pb2, scoring_pb2
+
+Decision = escalation_pb2.EscalationDecision
+_ESCALATED = (escalation_pb2.DECISION_ACTION_ESCALATE, escalation_pb2.DECISION_ACTION_UPDATE)
+_ENDINGS = (events_pb2.EVENT_KIND_CONVERSATION_ENDED, events_pb2.EVENT_KIND_HANDOFF_COMPLETED)
+_SIGNAL_NAMES = tuple(f.name for f in scoring_pb2.Signals.DESCRIPTOR.fields)
+
+
+def apply_event(
+    state: ConversationState,
+    scored: scoring_pb2.ScoredEvent,
+    policy: Policy,
+    now: datetime,
+    history: CustomerHistory | None = None,
+) -> Decision | None:
+    """Update ``state`` (and ``history`` on escalation) from ``scored``; the decision, if any.
+
+    ``now`` must be timezone-aware; it stamps ``decided_at`` and the idle clock.
+
+    Events must arrive in conversation order. A replayed event id is ignored, and
+    nothing happens after the conversation ended.
+    """
+    event = scored.event
+    if state.ended or state.seen(event.event_id):
+        return None
+    body = policy.for_tenant(event.tenant_id)
+    _identify(state, event)
+    state.last_activity = now.timestamp()
+    if event.kind in _ENDINGS:
+        state.ended = True
+        if state.last_action not in _ESCALATED:
+            return None
+        return _emit(
+            state,
+            scored,
+            policy,
+            body,
+            now,
+            escalation_pb2.DECISION_ACTION_RESOLVED,
+            state.last_priority,
+            state.last_queue,
+            [],
+            history,
+        )
+    if event.kind != events_pb2.EVENT_KIND_MESSAGE:
+        return None
+    if event.role == events_pb2.ROLE_BOT:
+        state.bot_turns += 1
+        return None
+    # Agent and system messages are never read for emotion: only the customer's are.
+    if event.role != events_pb2.ROLE_CUSTOMER:
+        return None
+    turn = _observe_customer(state, scored, body)
+    return _decide(state, turn, scored, policy, body, now, history)
+
+
+def apply_feedback(history: CustomerHistory, feedback: feedback_pb2.Feedback) -> None:
+    """Count an agent's false-alarm verdict against the customer's history."""
+    if feedback.verdict == feedback_pb2.VERDICT_FALSE_ALARM:
+        history.false_alarms.append(_seconds(feedback.submitted_at))
+
+
+def expire(
+    states: MutableMapping[str, ConversationState], now: datetime, ttl: timedelta
+) -> list[str]:
+    """Drop conversations idle for longer than ``ttl``; returns the keys removed."""
+    cutoff = (now - ttl).timestamp()
+    stale = [key for key, state in states.items() if state.last_activity < cutoff]
+    for key in stale:
+        del states[key]
+    return stale
+
+
+def dominant_emotion(labels: Mapping[str, float]) -> str:
+    """The most probable label other than neutral ("" without labels); ties by name."""
+    candidates = [(-p, name) for name, p in labels.items() if name != "neutral"]
+    return min(candidates)[1] if candidates else ""
+
+
+def _identify(state: ConversationState, event: events_pb2.InteractionEvent) -> None:
+    state.tenant_id = state.tenant_id or event.tenant_id
+    state.conversation_id = state.conversation_id or event.conversation_id
+    state.customer_id = state.customer_id or event.customer_id
+    state.channel = state.channel or event.channel
+    # The tier can be upgraded mid-conversation; keep the latest known one.
+    state.customer_tier = event.customer_tier or state.customer_tier
+
+
+def _observe_customer(
+    state: ConversationState, scored: scoring_pb2.ScoredEvent, policy: PolicyBody
+) -> Turn:
+    event = scored.event
+    text = event.text
+    thresholds = policy.thresholds
+    state.customer_turns += 1
+    state.last_customer_text = text
+    state.explicit_request |= detectors.explicit_human_request(text) is not None
+    state.sensitive_topics |= detectors.sensitive_topics(text)
+    state.abuse_seen |= bool(detectors.abuse(text))
+    looped = detectors.near_duplicate(text, state.recent_texts, thresholds.similarity)
+    state.confusion_loops += int(looped)
+    state.push_text(text)
+    state.keyword_queue = rules.keyword_queue(text, policy.routing.keywords) or state.keyword_queue
+    scores = scored.scores
+    if not scored.HasField("scores") or scores.status != scoring_pb2.SCORE_STATUS_SCORED:
+        return Turn(signals={}, looped=looped)
+    signals = {name: float(getattr(scores.signals, name)) for name in _SIGNAL_NAMES}
+    negativity = signals["negativity"]
+    alpha = thresholds.ewma_alpha
+    state.ewma_negativity = alpha * negativity + (1 - alpha) * state.ewma_negativity
+    is_negative = negativity >= thresholds.negative_turn_threshold
+    state.negative_streak = state.negative_streak + 1 if is_negative else 0
+    is_calm = state.ewma_negativity < policy.hysteresis.deescalate_below
+    state.calm_streak = state.calm_streak + 1 if is_calm else 0
+    for name, value in signals.items():
+        state.peaks[name] = max(state.peaks.get(name, 0.0), value)
+    state.model_version = scores.model_version or state.model_version
+    state.push_trajectory(
+        TrajectoryEntry(
+            event_id=event.event_id,
+            occurred_at=_seconds(event.occurred_at),
+            signals=signals,
+            dominant_emotion=dominant_emotion(scores.labels),
+        )
+    )
+    return Turn(signals=signals, looped=looped)
+
+
+def _decide(
+    state: ConversationState,
+    turn: Turn,
+    scored: scoring_pb2.ScoredEvent,
+    policy: Policy,
+    body: PolicyBody,
+    now: datetime,
+    history: CustomerHistory | None,
+) -> Decision | None:
+    escalations, false_alarms = _counts(history, now, body)
+    findings = rules.evaluate(state, turn, body, escalations)
+    triggers = [f for f in findings if f.code not in rules.SUPPORTING]
+    if state.last_action in _ESCALATED:
+        if triggers:
+            level = rules.priority(findings, state, body, false_alarms)
+            # Same or lower priority: the agent already has it; say nothing.
+            if level <= state.last_priority:
+                return None
+            action = escalation_pb2.DECISION_ACTION_UPDATE
+        elif rules.may_deescalate(state, body):
+            return _emit(
+                state,
+                scored,
+                policy,
+                body,
+                now,
+                escalation_pb2.DECISION_ACTION_DEESCALATE,
+                state.last_priority,
+                state.last_queue,
+                [],
+                history,
+            )
+        else:
+            return None
+    elif triggers:
+        level = rules.priority(findings, state, body, false_alarms)
+        if _cooling_down(state, body) and level <= state.last_priority:
+            return None
+        action = escalation_pb2.DECISION_ACTION_ESCALATE
+    else:
+        return None
+    queue = rules.route(findings, state, body)
+    decision = _emit(state, scored, policy, body, now, action, level, queue, findings, history)
+    if action == escalation_pb2.DECISION_ACTION_ESCALATE and history is not None:
+        history.escalations.append(now.timestamp())
+        history.prune(now.timestamp(), body.history_window_days)
+    return decision
+
+
+def _cooling_down(state: ConversationState, policy: PolicyBody) -> bool:
+    if state.last_action != escalation_pb2.DECISION_ACTION_DEESCALATE:
+        return False
+    since = state.customer_turns - state.deescalated_at_turn
+    return since < policy.hysteresis.reescalate_cooldown_turns
+
+
+def _counts(history: CustomerHistory | None, now: datetime, policy: PolicyBody) -> tuple[int, int]:
+    if history is None:
+        return 0, 0
+    return history.counts(now.timestamp(), policy.history_window_days)
+
+
+def _emit(
+    state: ConversationState,
+    scored: scoring_pb2.ScoredEvent,
+    policy: Policy,
+    body: PolicyBody,
+    now: datetime,
+    action: escalation_pb2.DecisionAction.ValueType,
+    level: int,
+    queue: str,
+    findings: Sequence[Finding],
+    history: CustomerHistory | None,
+) -> Decision:
+    event = scored.event
+    decision_id = derived_id(state.tenant_id, state.conversation_id, event.event_id, policy.version)
+    state.last_action = action
+    state.last_priority = level
+    state.last_queue = queue
+    state.last_decision_id = decision_id
+    if action == escalation_pb2.DECISION_ACTION_DEESCALATE:
+        state.deescalated_at_turn = state.customer_turns
+    emotion = state.trajectory[-1].dominant_emotion if state.trajectory else ""
+    opening = ""
+    if action in _ESCALATED and findings:
+        opening = rules.opening_line(findings[0].code, emotion, body.opening_lines)
+    escalations, false_alarms = _counts(history, now, body)
+    spans = detectors.abuse(state.last_customer_text)
+    decided_at = Timestamp()
+    decided_at.FromDatetime(now)
+    return Decision(
+        decision_id=decision_id,
+        tenant_id=state.tenant_id,
+        conversation_id=state.conversation_id,
+        customer_id=state.customer_id,
+        action=action,
+        queue=queue,
+        priority=escalation_pb2.Priority.ValueType(level),
+        reasons=[escalation_pb2.Reason(code=f.code, explanation=f.explanation) for f in findings],
+        trajectory=[_point(p) for p in state.trajectory],
+        dominant_emotion=emotion,
+        opening_line=opening,
+        customer_history=escalation_pb2.CustomerHistory(
+            escalations_in_window=escalations,
+            false_alarms_in_window=false_alarms,
+            window_days=body.history_window_days,
+        ),
+        policy_version=policy.version,
+        model_version=scored.scores.model_version or state.model_version,
+        trigger_event_id=event.event_id,
+        timings=escalation_pb2.DecisionTimings(
+            occurred_at=event.occurred_at,
+            ingested_at=event.ingested_at,
+            scored_at=scored.scored_at,
+            decided_at=decided_at,
+        ),
+        last_customer_text=detectors.mask(state.last_customer_text, spans),
+        abusive=state.abuse_seen,
+        shadow=body.shadow,
+        channel=events_pb2.Channel.ValueType(state.channel),
+        customer_tier=events_pb2.CustomerTier.ValueType(state.customer_tier),
+    )
+
+
+def _point(entry: TrajectoryEntry) -> escalation_pb2.TrajectoryPoint:
+    occurred = Timestamp()
+    occurred.FromMicroseconds(round(entry.occurred_at * 1_000_000))
+    return escalation_pb2.TrajectoryPoint(
+        event_id=entry.event_id,
+        occurred_at=occurred,
+        signals=scoring_pb2.Signals(**entry.signals),
+        dominant_emotion=entry.dominant_emotion,
+    )
+
+
+def _seconds(stamp: Timestamp) -> float:
+    # Timestamp.ToDatetime() is naive, and .timestamp() would read it as local time.
+    return stamp.seconds + stamp.nanos / 1e9

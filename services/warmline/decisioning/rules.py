@@ -1,0 +1,176 @@
+"""From state to reasons, priority, queue and opening line, as the policy says."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from warmline.decisioning.policy import TOPICS, OpeningLines, PolicyBody
+from warmline.decisioning.state import ConversationState
+from warmline.v1 import escalation_pb2, events_pb2
+
+#: Order in which reasons are listed; the first one picks the opening line.
+PRECEDENCE: tuple[str, ...] = (
+    "sensitive_topic",
+    "abuse",
+    "explicit_request",
+    "peak_anger",
+    "confusion_loop",
+    "negative_streak",
+    "sustained_negativity",
+    "repeat_contact",
+)
+#: Reasons that stay true for the rest of the conversation and so block de-escalation.
+STICKY: frozenset[str] = frozenset({"sensitive_topic", "abuse", "explicit_request"})
+#: Reasons that only strengthen another; they never escalate on their own.
+SUPPORTING: frozenset[str] = frozenset({"repeat_contact"})
+
+_LEVELS: dict[str, int] = {
+    "low": escalation_pb2.PRIORITY_LOW,
+    "normal": escalation_pb2.PRIORITY_NORMAL,
+    "high": escalation_pb2.PRIORITY_HIGH,
+    "urgent": escalation_pb2.PRIORITY_URGENT,
+}
+_TIERS: dict[int, str] = {
+    events_pb2.CUSTOMER_TIER_STANDARD: "standard",
+    events_pb2.CUSTOMER_TIER_PREMIUM: "premium",
+    events_pb2.CUSTOMER_TIER_VIP: "vip",
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One reason code with the sentence an agent reads."""
+
+    code: str
+    explanation: str
+
+
+@dataclass(frozen=True)
+class Turn:
+    """What the current customer turn showed: its signals (empty if unscored) and repetition."""
+
+    signals: Mapping[str, float]
+    looped: bool
+
+
+def evaluate(
+    state: ConversationState, turn: Turn, policy: PolicyBody, prior_escalations: int
+) -> list[Finding]:
+    """Every reason that holds after ``turn``, in :data:`PRECEDENCE` order."""
+    t = policy.thresholds
+    found: list[Finding] = []
+    if state.sensitive_topics:
+        topics = ", ".join(sorted(state.sensitive_topics))
+        found.append(
+            Finding("sensitive_topic", f"The customer raised a sensitive topic: {topics}.")
+        )
+    if state.abuse_seen:
+        found.append(
+            Finding("abuse", "The customer used abusive language towards the agent or bot.")
+        )
+    if state.explicit_request:
+        found.append(Finding("explicit_request", "The customer asked to speak with a person."))
+    anger = turn.signals.get("anger", 0.0)
+    if anger >= t.peak_anger:
+        found.append(
+            Finding("peak_anger", f"The latest message reads as very angry (anger {anger:.2f}).")
+        )
+    confusion = turn.signals.get("confusion", 0.0)
+    if turn.looped and state.confusion_loops >= t.confusion_loops:
+        found.append(
+            Finding(
+                "confusion_loop",
+                f"The customer has repeated themselves {state.confusion_loops} times without getting anywhere.",
+            )
+        )
+    elif state.bot_turns >= t.bot_turns and confusion >= t.confusion_signal:
+        found.append(
+            Finding(
+                "confusion_loop",
+                f"The bot has replied {state.bot_turns} times and the customer is still confused.",
+            )
+        )
+    if turn.signals and state.negative_streak >= t.streak_length:
+        found.append(
+            Finding(
+                "negative_streak",
+                f"The last {state.negative_streak} customer messages were all negative.",
+            )
+        )
+    if turn.signals and state.ewma_negativity >= t.negativity_threshold:
+        found.append(
+            Finding(
+                "sustained_negativity",
+                f"Negativity has stayed high across recent messages (weighted average "
+                f"{state.ewma_negativity:.2f}, threshold {t.negativity_threshold:.2f}).",
+            )
+        )
+    if found and prior_escalations >= policy.priority.repeat_contact_min:
+        found.append(
+            Finding(
+                "repeat_contact",
+                f"This customer was escalated {prior_escalations} time(s) in the last "
+                f"{policy.history_window_days} days.",
+            )
+        )
+    return found
+
+
+def may_deescalate(state: ConversationState, policy: PolicyBody) -> bool:
+    """True once negativity stayed under the lower threshold long enough and nothing sticky holds."""
+    sticky = state.explicit_request or state.abuse_seen or bool(state.sensitive_topics)
+    return not sticky and state.calm_streak >= policy.hysteresis.deescalate_turns
+
+
+def priority(
+    findings: Sequence[Finding], state: ConversationState, policy: PolicyBody, false_alarms: int
+) -> int:
+    """The ``Priority`` enum value for ``findings``, tier and history, within LOW..URGENT."""
+    rules = policy.priority
+    codes = {f.code for f in findings}
+    level: int = max(_LEVELS[rules.reasons.get(code, "normal")] for code in codes)
+    for topic in state.sensitive_topics:
+        if topic in rules.topics:
+            level = max(level, _LEVELS[rules.topics[topic]])
+    level += rules.tier_boost.get(_TIERS.get(state.customer_tier, "standard"), 0)
+    if "repeat_contact" in codes:
+        level += rules.repeat_contact_boost
+    # A customer whose escalations were often false alarms gets less weight, but
+    # only for emotion-based reasons: a request for a person is always honoured.
+    if false_alarms >= rules.false_alarm_min and not codes & STICKY:
+        level -= rules.false_alarm_dampen
+    return max(_LEVELS["low"], min(_LEVELS["urgent"], level))
+
+
+def route(findings: Sequence[Finding], state: ConversationState, policy: PolicyBody) -> str:
+    """The queue: sensitive topic first, then a reason's queue, then keywords, then the default."""
+    routing = policy.routing
+    topics = [t for t in TOPICS if t in state.sensitive_topics and t in routing.topics]
+    if topics:
+        # The most urgent topic decides; ties go to the order of TOPICS.
+        ranked = sorted(topics, key=lambda t: -_LEVELS[policy.priority.topics.get(t, "high")])
+        return routing.topics[ranked[0]]
+    for finding in findings:
+        if finding.code in routing.reasons:
+            return routing.reasons[finding.code]
+    return state.keyword_queue or routing.default_queue
+
+
+def keyword_queue(text: str, keywords: Mapping[str, Sequence[str]]) -> str:
+    """The first queue (in policy order) one of whose keywords occurs in ``text``, or ""."""
+    for queue, words in keywords.items():
+        for word in words:
+            if re.search(rf"\b{re.escape(word)}\b", text, re.IGNORECASE):
+                return queue
+    return ""
+
+
+def opening_line(reason: str, emotion: str, lines: OpeningLines) -> str:
+    """The template for (reason, emotion), falling back through wildcards to the default."""
+    for key_reason, key_emotion in ((reason, emotion), (reason, "*"), ("*", emotion)):
+        line = lines.templates.get(key_reason, {}).get(key_emotion)
+        if line:
+            return line
+    return lines.default

@@ -1,0 +1,398 @@
+"""The decision core, fed hand-built scored events."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from warmline.common.keys import derived_id
+from warmline.decisioning.decide import apply_event, apply_feedback, dominant_emotion, expire
+from warmline.decisioning.policy import Policy
+from warmline.decisioning.state import ConversationState, CustomerHistory
+from warmline.v1 import escalation_pb2, events_pb2, feedback_pb2, scoring_pb2
+
+from .support import DEFAULT, T0, Conversation, negative, policy_with
+
+E = escalation_pb2
+Decision = escalation_pb2.EscalationDecision
+
+
+def run(
+    events: list[scoring_pb2.ScoredEvent],
+    policy: Policy = DEFAULT,
+    state: ConversationState | None = None,
+    history: CustomerHistory | None = None,
+) -> list[Decision | None]:
+    """Apply events in order, one second apart, returning each outcome."""
+    state = state if state is not None else ConversationState()
+    return [
+        apply_event(state, e, policy, T0 + timedelta(seconds=i + 1), history)
+        for i, e in enumerate(events)
+    ]
+
+
+def codes(decision: Decision | None) -> set[str]:
+    assert decision is not None
+    return {r.code for r in decision.reasons}
+
+
+# Isolate one rule at a time by switching the others far out of reach.
+ONLY_SUSTAINED = policy_with("\ntenants:\n  acme:\n    thresholds: {streak_length: 99}\n")
+
+
+def test_calm_conversation_never_escalates() -> None:
+    c = Conversation()
+    texts = ["hi, my order hasn't arrived", "it was order from tuesday", "ok, thank you", "great"]
+    events = []
+    for text in texts:
+        events += [c.customer(text), c.other(events_pb2.ROLE_BOT, "Let me check that for you.")]
+    events.append(c.other(events_pb2.ROLE_SYSTEM, kind=events_pb2.EVENT_KIND_CONVERSATION_ENDED))
+    assert run(events) == [None] * len(events)
+
+
+def test_sustained_negativity_fires_and_not_on_one_bad_turn() -> None:
+    c = Conversation()
+    outcomes = run(
+        [c.customer("ugh", negative(0.9)), c.customer("ugh", negative(0.9))], ONLY_SUSTAINED
+    )
+    assert outcomes[0] is None
+    assert codes(outcomes[1]) == {"sustained_negativity"}
+    assert outcomes[1] is not None and outcomes[1].action == E.DECISION_ACTION_ESCALATE
+
+
+def test_negative_streak_fires_and_resets_on_a_calm_turn() -> None:
+    c = Conversation()
+    mild = negative(0.5)
+    decision = run([c.customer("a", mild), c.customer("b", mild), c.customer("c", mild)])[2]
+    assert codes(decision) == {"negative_streak"}
+    c = Conversation()
+    calm_break = [
+        c.customer("a", mild),
+        c.customer("b", mild),
+        c.customer("fine"),
+        c.customer("c", mild),
+    ]
+    assert run(calm_break) == [None] * 4
+
+
+def test_peak_anger_fires_high_and_not_below_threshold() -> None:
+    c = Conversation()
+    decision = run([c.customer("this is outrageous", {"anger": 0.9, "negativity": 0.4})])[0]
+    assert codes(decision) == {"peak_anger"}
+    assert decision is not None and decision.priority == E.PRIORITY_HIGH
+    c = Conversation()
+    assert run([c.customer("hmm", {"anger": 0.6, "negativity": 0.4})]) == [None]
+
+
+def test_confusion_loop_from_repeated_messages() -> None:
+    c = Conversation()
+    bot = "Sorry, I didn't get that."
+    events = []
+    for _ in range(3):
+        events += [
+            c.customer("how do I reset my router password"),
+            c.other(events_pb2.ROLE_BOT, bot),
+        ]
+    outcomes = run(events)
+    assert outcomes[:4] == [None] * 4
+    assert codes(outcomes[4]) == {"confusion_loop"}
+    assert outcomes[4] is not None and outcomes[4].queue == "technical"
+
+
+def test_confusion_loop_from_many_bot_turns_only_when_still_confused() -> None:
+    c = Conversation()
+    bots = [c.other(events_pb2.ROLE_BOT, f"answer {i}") for i in range(6)]
+    assert codes(run([*bots, c.customer("what?", {"confusion": 0.7})])[-1]) == {"confusion_loop"}
+    c = Conversation()
+    bots = [c.other(events_pb2.ROLE_BOT, f"answer {i}") for i in range(6)]
+    assert run([*bots, c.customer("ok got it", {"confusion": 0.1})])[-1] is None
+
+
+def test_explicit_request_escalates_even_when_calm() -> None:
+    c = Conversation()
+    decision = run([c.customer("can I talk to a human please")])[0]
+    assert codes(decision) == {"explicit_request"}
+    assert decision is not None and decision.priority == E.PRIORITY_NORMAL
+    assert decision.queue == "general"
+    c = Conversation()
+    assert run([c.customer("the agent said it would arrive today")]) == [None]
+
+
+@pytest.mark.parametrize(
+    ("text", "priority"),
+    [
+        ("my husband passed away and I need to close his account", E.PRIORITY_HIGH),
+        ("I don't feel safe, he is threatening me", E.PRIORITY_URGENT),
+    ],
+)
+def test_sensitive_topics_go_to_specialist_care(text: str, priority: int) -> None:
+    decision = run([Conversation().customer(text)])[0]
+    assert codes(decision) == {"sensitive_topic"}
+    assert decision is not None and decision.queue == "specialist_care"
+    assert decision.priority == priority
+
+
+def test_no_sensitive_topic_in_ordinary_text() -> None:
+    assert run([Conversation().customer("my phone died, can you check my plan")]) == [None]
+
+
+def test_abuse_goes_to_supervisor_with_masked_text() -> None:
+    decision = run([Conversation().customer("you useless idiot bot")])[0]
+    assert codes(decision) == {"abuse"}
+    assert decision is not None and decision.queue == "supervisor"
+    assert decision.abusive is True
+    assert decision.last_customer_text == "you u****** i**** bot"
+    assert run([Conversation().customer("I feel stupid, I forgot my pin")]) == [None]
+
+
+def test_repeat_contact_supports_but_never_triggers() -> None:
+    history = CustomerHistory(escalations=[(T0 - timedelta(days=3)).timestamp()])
+    calm = run([Conversation().customer("hello again")], history=history)
+    assert calm == [None]
+    decision = run([Conversation().customer("talk to a human")], history=history)[0]
+    assert codes(decision) == {"explicit_request", "repeat_contact"}
+    assert decision is not None and decision.priority == E.PRIORITY_HIGH
+    assert decision.customer_history.escalations_in_window == 1
+    assert decision.customer_history.window_days == 30
+    # Escalations outside the window do not count.
+    old = CustomerHistory(escalations=[(T0 - timedelta(days=45)).timestamp()])
+    assert codes(run([Conversation().customer("talk to a human")], history=old)[0]) == {
+        "explicit_request"
+    }
+
+
+def test_escalation_is_recorded_in_history_and_false_alarms_dampen() -> None:
+    history = CustomerHistory()
+    run([Conversation().customer("talk to a human")], history=history)
+    assert len(history.escalations) == 1
+    feedback = feedback_pb2.Feedback(verdict=feedback_pb2.VERDICT_FALSE_ALARM)
+    feedback.submitted_at.FromDatetime(T0)
+    quiet = CustomerHistory()
+    apply_feedback(quiet, feedback)
+    apply_feedback(quiet, feedback)
+    apply_feedback(quiet, feedback_pb2.Feedback(verdict=feedback_pb2.VERDICT_USEFUL))
+    assert len(quiet.false_alarms) == 2
+    c = Conversation()
+    mild = negative(0.5)
+    decision = run(
+        [c.customer("a", mild), c.customer("b", mild), c.customer("c", mild)], history=quiet
+    )[2]
+    assert decision is not None and decision.priority == E.PRIORITY_LOW
+
+
+def test_tier_raises_priority() -> None:
+    vip = Conversation(tier=events_pb2.CUSTOMER_TIER_VIP)
+    decision = run([vip.customer("talk to a human")])[0]
+    assert decision is not None and decision.priority == E.PRIORITY_HIGH
+    assert decision.customer_tier == events_pb2.CUSTOMER_TIER_VIP
+
+
+def test_keyword_routing() -> None:
+    decision = run([Conversation().customer("I was overcharged on my bill, get me a person")])[0]
+    assert decision is not None and decision.queue == "billing"
+
+
+def test_escalates_once_then_updates_only_on_priority_rise() -> None:
+    c = Conversation()
+    events = [
+        c.customer("a", negative(0.9)),
+        c.customer("b", negative(0.9)),  # ESCALATE, normal
+        c.customer("c", negative(0.9)),  # still normal: nothing new
+        c.customer("talk to a human"),  # explicit request is normal too: nothing
+        c.customer("now!", {"anger": 0.95, "negativity": 0.9}),  # high: UPDATE
+        c.customer("NOW!", {"anger": 0.95, "negativity": 0.9}),  # still high: nothing
+    ]
+    outcomes = run(events, ONLY_SUSTAINED)
+    actions = [o.action if o else None for o in outcomes]
+    assert actions == [None, E.DECISION_ACTION_ESCALATE, None, None, E.DECISION_ACTION_UPDATE, None]
+    update = outcomes[4]
+    assert update is not None and update.priority == E.PRIORITY_HIGH
+    assert update.trigger_event_id == "e5"
+
+
+def test_hysteresis_no_flapping_then_deescalate_and_cooldown() -> None:
+    c = Conversation()
+    rising = [c.customer("x", negative(0.9)), c.customer("x", negative(0.9))]
+    # Oscillating around the threshold: neither a second escalation nor a de-escalation.
+    wobble = [c.customer(f"w{i}", negative(0.3 if i % 2 == 0 else 0.8)) for i in range(8)]
+    calm = [c.customer(f"calm {i}", negative(0.0)) for i in range(4)]
+    again = [c.customer(f"again {i}", negative(0.9)) for i in range(3)]
+    outcomes = run([*rising, *wobble, *calm, *again], ONLY_SUSTAINED)
+    actions = [(i, o.action) for i, o in enumerate(outcomes) if o]
+    escalate, deescalate = E.DECISION_ACTION_ESCALATE, E.DECISION_ACTION_DEESCALATE
+    # The weighted negativity first dips under 0.3 at index 11, so the third calm
+    # turn in a row is 13. Index 15 would re-escalate at the same priority inside
+    # the cooldown; 16 is after it.
+    assert actions == [(1, escalate), (13, deescalate), (16, escalate)]
+    withdrawn = outcomes[13]
+    assert withdrawn is not None and withdrawn.queue == "general" and not withdrawn.reasons
+
+
+def test_sticky_reasons_block_deescalation() -> None:
+    c = Conversation()
+    events = [
+        c.customer("I want a real person"),
+        *[c.customer(f"ok {i}", negative(0.0)) for i in range(5)],
+    ]
+    outcomes = run(events)
+    assert [o.action for o in outcomes if o] == [E.DECISION_ACTION_ESCALATE]
+
+
+def test_resolved_on_end_only_when_escalated() -> None:
+    c = Conversation()
+    end = c.other(events_pb2.ROLE_SYSTEM, kind=events_pb2.EVENT_KIND_CONVERSATION_ENDED)
+    outcomes = run([c.customer("talk to a human"), end, c.customer("talk to a human")])
+    assert outcomes[1] is not None and outcomes[1].action == E.DECISION_ACTION_RESOLVED
+    assert outcomes[1].queue == "general" and outcomes[1].priority == E.PRIORITY_NORMAL
+    assert outcomes[2] is None
+    c = Conversation()
+    handoff = c.other(events_pb2.ROLE_SYSTEM, kind=events_pb2.EVENT_KIND_HANDOFF_COMPLETED)
+    assert run([c.customer("hi"), handoff]) == [None, None]
+
+
+def test_decision_ids_are_deterministic_across_runs() -> None:
+    def conversation() -> list[scoring_pb2.ScoredEvent]:
+        c = Conversation()
+        return [c.customer("a", negative(0.9)), c.customer("talk to a human", negative(0.9))]
+
+    first = [d.SerializeToString(deterministic=True) for d in run(conversation()) if d]
+    second = [d.SerializeToString(deterministic=True) for d in run(conversation()) if d]
+    assert first == second and len(first) == 1
+    decision = Decision.FromString(first[0])
+    assert decision.decision_id == derived_id("acme", "c1", "e2", DEFAULT.version)
+
+
+def test_replayed_event_is_ignored() -> None:
+    c = Conversation()
+    event = c.customer("talk to a human")
+    state = ConversationState()
+    assert run([event], state=state)[0] is not None
+    assert run([event], state=state) == [None]
+    assert state.customer_turns == 1
+
+
+def test_agent_messages_are_never_read() -> None:
+    c = Conversation()
+    state = ConversationState()
+    agent = c.other(
+        events_pb2.ROLE_AGENT, "you idiot, I'll get a real person, my mother passed away"
+    )
+    assert run([agent], state=state) == [None]
+    assert not state.abuse_seen and not state.explicit_request and not state.sensitive_topics
+    assert state.customer_turns == 0 and state.bot_turns == 0
+
+
+def test_unscored_customer_turns_still_run_text_rules() -> None:
+    c = Conversation()
+    event = c.customer("talk to a human")
+    event.scores.status = scoring_pb2.SCORE_STATUS_UNSUPPORTED_LANGUAGE
+    state = ConversationState()
+    assert codes(run([event], state=state)[0]) == {"explicit_request"}
+    assert state.trajectory == [] and state.ewma_negativity == 0.0
+
+
+def test_decision_payload() -> None:
+    c = Conversation()
+    labels = {"neutral": 0.95, "anger": 0.7, "annoyance": 0.6}
+    events = [
+        c.customer("this is taking forever", negative(0.9), labels),
+        c.customer("still waiting", negative(0.9), labels),
+    ]
+    decision = run(events, ONLY_SUSTAINED)[1]
+    assert decision is not None
+    assert decision.dominant_emotion == "anger"
+    assert [p.event_id for p in decision.trajectory] == ["e1", "e2"]
+    assert decision.trajectory[0].occurred_at.ToDatetime() == (T0 + timedelta(seconds=1)).replace(
+        tzinfo=None
+    )
+    assert decision.trajectory[1].signals.negativity == pytest.approx(0.9)
+    assert decision.opening_line.startswith("I can hear how frustrating")
+    assert decision.model_version == "m-test" and decision.policy_version == DEFAULT.version
+    assert decision.channel == events_pb2.CHANNEL_CHAT
+    assert decision.last_customer_text == "still waiting" and not decision.abusive
+    timings = decision.timings
+    assert (
+        timings.occurred_at.ToDatetime()
+        < timings.ingested_at.ToDatetime()
+        < timings.scored_at.ToDatetime()
+    )
+    assert timings.decided_at.ToDatetime() == (T0 + timedelta(seconds=2)).replace(tzinfo=None)
+    assert decision.shadow is False
+
+
+def test_trajectory_keeps_last_eight_points() -> None:
+    c = Conversation()
+    state = ConversationState()
+    run([c.customer(f"turn {i}") for i in range(12)], state=state)
+    assert [p.event_id for p in state.trajectory] == [f"e{i}" for i in range(5, 13)]
+
+
+def test_shadow_flag_comes_from_tenant_policy() -> None:
+    policy = policy_with("\ntenants:\n  acme:\n    shadow: true\n")
+    decision = run([Conversation().customer("talk to a human")], policy)[0]
+    assert decision is not None and decision.shadow is True
+    other = run([Conversation(tenant="globex").customer("talk to a human")], policy)[0]
+    assert other is not None and other.shadow is False
+
+
+def test_opening_line_by_reason_and_emotion_with_tenant_override() -> None:
+    grief = {"grief": 0.8, "sadness": 0.6}
+    text = "my mother passed away"
+    decision = run([Conversation().customer(text, negative(0.3), grief)])[0]
+    assert decision is not None
+    assert decision.opening_line.startswith("I'm so sorry for your loss")
+    fear = run([Conversation().customer(text, negative(0.3), {"fear": 0.9})])[0]
+    assert fear is not None and fear.opening_line.startswith("I can hear this is worrying")
+    policy = policy_with(
+        "\ntenants:\n  acme:\n    opening_lines:\n      templates:\n"
+        "        sensitive_topic: {grief: We are so sorry. Take all the time you need.}\n"
+    )
+    custom = run([Conversation().customer(text, negative(0.3), grief)], policy)[0]
+    assert (
+        custom is not None and custom.opening_line == "We are so sorry. Take all the time you need."
+    )
+    # The override replaced only that key; other emotions keep the default lines.
+    fear = run([Conversation().customer(text, negative(0.3), {"fear": 0.9})], policy)[0]
+    assert fear is not None and fear.opening_line.startswith("I can hear this is worrying")
+
+
+def test_dominant_emotion_ignores_neutral() -> None:
+    assert dominant_emotion({"neutral": 0.9, "joy": 0.2, "anger": 0.2}) == "anger"
+    assert dominant_emotion({"neutral": 0.9}) == ""
+
+
+def test_expire_drops_idle_conversations() -> None:
+    busy, idle = (
+        ConversationState(last_activity=T0.timestamp()),
+        ConversationState(last_activity=(T0 - timedelta(hours=3)).timestamp()),
+    )
+    states = {"acme/busy": busy, "acme/idle": idle}
+    assert expire(states, T0 + timedelta(minutes=5), timedelta(hours=1)) == ["acme/idle"]
+    assert list(states) == ["acme/busy"]
+
+
+def test_state_round_trips_through_json() -> None:
+    c = Conversation()
+    state = ConversationState()
+    history = CustomerHistory()
+    run(
+        [c.customer("my card was used for fraud", negative(0.6)), c.customer("talk to a human")],
+        state=state,
+        history=history,
+    )
+    restored = ConversationState.from_dict(json.loads(json.dumps(state.to_dict())))
+    assert restored == state
+    assert restored.sensitive_topics == {"fraud"}
+    assert CustomerHistory.from_dict(json.loads(json.dumps(history.to_dict()))) == history
+
+
+def test_history_prunes_outside_the_window() -> None:
+    now = T0.timestamp()
+    history = CustomerHistory(
+        escalations=[now - 40 * 86400, now - 86400], false_alarms=[now - 31 * 86400]
+    )
+    assert history.counts(now, 30) == (1, 0)
+    history.prune(now, 30)
+    assert history == CustomerHistory(escalations=[now - 86400], false_alarms=[])

@@ -1,0 +1,123 @@
+"""Rule-based detectors: positives and the false positives they must avoid."""
+
+from __future__ import annotations
+
+import pytest
+
+from warmline.decisioning.detectors import (
+    abuse,
+    explicit_human_request,
+    mask,
+    near_duplicate,
+    sensitive_topics,
+)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I want to talk to a human",
+        "can I speak to a real person please",
+        "Can I get a human?",
+        "let me speak to a manager",
+        "operator!!",
+        "Representative",
+        "agent please",
+        "live agent",
+        "is there someone real I can chat with? talk to someone real",
+        "just transfer me to an agent",
+        "I need a person, not a bot",
+    ],
+)
+def test_human_request_phrasings(text: str) -> None:
+    assert explicit_human_request(text) is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "the agent said I would get a refund",
+        "my travel agent booked the wrong flight",
+        "I'm a real person with a real problem",
+        "the operator of the site is down",
+        "how do I change my password",
+    ],
+)
+def test_human_request_false_positives(text: str) -> None:
+    assert explicit_human_request(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "topics"),
+    [
+        ("my father passed away last week", {"bereavement"}),
+        ("we just had the funeral", {"bereavement"}),
+        ("my wife died and the account is in her name", {"bereavement"}),
+        ("there's an unauthorised charge, I think it's a scam", {"fraud"}),
+        ("my card was stolen", set()),
+        ("someone used my stolen card", {"fraud"}),
+        ("I'll talk to my lawyer and take legal action", {"legal"}),
+        ("I will sue you", {"legal"}),
+        ("see you in court", {"legal"}),
+        ("I want to kill myself", {"safety"}),
+        ("my ex is threatening me", {"safety"}),
+        ("I'm in hospital after surgery", {"health"}),
+        ("I got the diagnosis yesterday", {"health"}),
+    ],
+)
+def test_sensitive_topics(text: str, topics: set[str]) -> None:
+    assert sensitive_topics(text) == topics
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my phone died again",
+        "I'll pursue this with the shop",
+        "the threat of rain",
+        "the food court is closed",
+        "my internet is not working",
+    ],
+)
+def test_sensitive_topic_false_positives(text: str) -> None:
+    assert sensitive_topics(text) == set()
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("you idiot", "you i****"),
+        ("You're useless", "You're u******"),
+        ("shut up, stupid bot", "s*** u*, s***** bot"),
+        ("this is fucking ridiculous, you moron", "this is f****** ridiculous, you m****"),
+    ],
+)
+def test_abuse_is_found_and_masked(text: str, masked: str) -> None:
+    spans = abuse(text)
+    assert spans
+    assert mask(text, spans) == masked
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I feel stupid for missing the email",
+        "my old phone was useless",
+        "it's a pathetic situation but not your fault",
+        "thank you so much",
+    ],
+)
+def test_abuse_false_positives(text: str) -> None:
+    assert abuse(text) == []
+
+
+def test_mask_without_spans_is_identity() -> None:
+    assert mask("all good", []) == "all good"
+
+
+def test_near_duplicate_catches_rephrased_repeats_only() -> None:
+    previous = ["I still can't log into my account", "ok thanks"]
+    assert near_duplicate("i still CAN'T log into my account!!", previous, 0.6)
+    assert near_duplicate("I still can't log into my account at all", previous, 0.6)
+    assert not near_duplicate("what are your opening hours", previous, 0.6)
+    assert not near_duplicate("anything", [], 0.6)
