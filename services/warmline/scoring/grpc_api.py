@@ -6,7 +6,7 @@ import grpc
 
 from warmline.scoring.batcher import ModelNotReady
 from warmline.scoring.convert import to_proto
-from warmline.scoring.handler import Score
+from warmline.scoring.handler import Score, unsupported_language
 from warmline.v1 import scoring_pb2, scoring_pb2_grpc
 
 # One request may not monopolise the batcher; larger jobs belong on the stream.
@@ -36,6 +36,11 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
             await context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT, f"texts: each at most {MAX_TEXT_CHARS} characters"
             )
+        if unsupported_language(request.language):
+            unsupported = scoring_pb2.EmotionScores(
+                status=scoring_pb2.SCORE_STATUS_UNSUPPORTED_LANGUAGE
+            )
+            return scoring_pb2.ScoreResponse(results=[unsupported] * len(request.texts))
         try:
             results = await self._score(list(request.texts))
         except ModelNotReady as exc:

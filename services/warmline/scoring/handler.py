@@ -39,10 +39,15 @@ def needs_scores(event: events_pb2.InteractionEvent) -> bool:
     return event.role == events_pb2.ROLE_CUSTOMER and event.kind == events_pb2.EVENT_KIND_MESSAGE
 
 
+def unsupported_language(language: str) -> bool:
+    """A declared BCP 47 language that is not English (empty means undeclared)."""
+    language = language.lower()
+    return bool(language) and language != "en" and not language.startswith("en-")
+
+
 def declared_unsupported(event: events_pb2.InteractionEvent) -> bool:
     """The platform told us the language, and it is not English."""
-    language = event.language.lower()
-    return bool(language) and language != "en" and not language.startswith("en-")
+    return unsupported_language(event.language)
 
 
 def _decode(record: ConsumerRecord[bytes, bytes], max_bytes: int) -> events_pb2.InteractionEvent:

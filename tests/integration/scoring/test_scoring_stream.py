@@ -96,6 +96,7 @@ async def test_grpc_score_answers_in_order_and_refuses_empty_requests(scoring: H
                 texts=["I love this, thank you!", "", "I am so angry right now"]
             )
         )
+        spanish = await stub.Score(scoring_pb2.ScoreRequest(texts=["estoy harto"], language="es"))
         with pytest.raises(grpc.aio.AioRpcError) as empty:
             await stub.Score(scoring_pb2.ScoreRequest())
     statuses = [r.status for r in reply.results]
@@ -106,6 +107,7 @@ async def test_grpc_score_answers_in_order_and_refuses_empty_requests(scoring: H
     ]
     assert reply.results[2].signals.anger > reply.results[0].signals.anger
     assert empty.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert [r.status for r in spanish.results] == [scoring_pb2.SCORE_STATUS_UNSUPPORTED_LANGUAGE]
 
 
 async def test_two_replicas_split_the_partitions_and_score_each_event_once(
