@@ -21,6 +21,7 @@ ServeFn = Callable[[WarmlineSettings], ServiceMain]
 SERVICES: dict[str, str] = {
     "ingestion": "warmline.ingestion.service:serve",
     "scoring": "warmline.scoring.service:serve",
+    "decisioning": "warmline.decisioning.service:serve",
 }
 
 

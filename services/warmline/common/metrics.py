@@ -100,3 +100,24 @@ SCORING_CONSUMER_LAG = Gauge(
     ["partition"],
 )
 MODEL_INFO = Info("warmline_model", "The emotion model in use.")
+
+# --- decisioning -------------------------------------------------------------
+DECISIONS = Counter(
+    "warmline_decisions_total",
+    "Escalation decisions produced, by action, queue and shadow (true/false).",
+    ["action", "queue", "shadow"],
+)
+DECISION_REASONS = Counter(
+    "warmline_decision_reasons_total",
+    "Reasons attached to produced decisions, by reason code.",
+    ["reason"],
+)
+DECISIONING_CONVERSATIONS = Gauge(
+    "warmline_decisioning_conversations",
+    "Conversation states held by this decisioning worker.",
+)
+POLICY_INFO = Info("warmline_policy", "The escalation policy in force.")
+POLICY_RELOAD_ERRORS = Counter(
+    "warmline_policy_reload_errors_total",
+    "Policy file reloads rejected (unreadable or invalid); the previous policy stays in force.",
+)

@@ -129,6 +129,12 @@ class DecisioningSettings(ServicePorts):
     metrics_port: int = 9103
     app_id: str = "warmline-decisioning"
     data_dir: Path = Path("/tmp/warmline-decisioning")
+    # YAML escalation policy; None: the default_policy.yaml shipped in the package.
+    policy_file: Path | None = None
+    # How often the policy file is checked for changes (and idle conversations expired).
+    policy_reload_s: float = Field(default=5.0, gt=0)
+    # A conversation with no event for this long is forgotten.
+    conversation_ttl_s: float = Field(default=86_400.0, gt=0)
 
 
 class NotificationSettings(ServicePorts):

@@ -1,0 +1,89 @@
+"""Wiring of the decisioning service: policy, Faust app, ops page, readiness."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from warmline.common.health import Readiness
+from warmline.common.kafka import start_when_reachable, watch_kafka
+from warmline.common.ops_http import OpsServer
+from warmline.common.runtime import ServiceMain
+from warmline.common.settings import WarmlineSettings
+from warmline.common.topics import ensure_topics
+from warmline.decisioning.app import DecisioningApp
+from warmline.decisioning.policy import DEFAULT_POLICY_PATH
+from warmline.decisioning.policy_store import PolicyStore
+
+log = logging.getLogger(__name__)
+
+
+class DecisioningService:
+    """The running service. The Faust app is a ``mode.Service`` started on this loop."""
+
+    def __init__(self, settings: WarmlineSettings) -> None:
+        self.settings = settings
+        d = settings.decisioning
+        self.readiness = Readiness("kafka", "policy")
+        self.ops = OpsServer(self.readiness, d.host, d.metrics_port)
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.stream: DecisioningApp | None = None
+        self._started = False
+
+    async def start(self) -> None:
+        """Serve health at once; load the policy; create topics; start the Faust app."""
+        await self.ops.start()
+        path = self.settings.decisioning.policy_file or DEFAULT_POLICY_PATH
+        policies = await asyncio.to_thread(PolicyStore.from_path, path)
+        self.readiness.set("policy", True)
+        if not await start_when_reachable(
+            lambda: ensure_topics(self.settings), "decisioning", self._stop
+        ):
+            return
+        self._tasks.append(
+            asyncio.create_task(watch_kafka(self.settings, self.readiness, self._stop))
+        )
+        self.stream = DecisioningApp(self.settings, policies)
+        await self.stream.app.start()
+        self._started = True
+        log.info(
+            "decisioning serving",
+            extra={"app_id": self.settings.decisioning.app_id, "policy": policies.current.version},
+        )
+
+    async def stop(self) -> None:
+        """Stop the Faust app (commits acknowledged offsets), then the rest."""
+        self._stop.set()
+        if self.stream is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(
+                    self.stream.app.stop(), self.settings.decisioning.shutdown_grace_s
+                )
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.ops.stop()
+
+
+def serve(settings: WarmlineSettings) -> ServiceMain:
+    """Entry point for ``warmline serve decisioning``."""
+
+    async def main(stop: asyncio.Event) -> None:
+        service = DecisioningService(settings)
+        starting = asyncio.create_task(service.start())
+        stopped = asyncio.create_task(stop.wait())
+        await asyncio.wait({starting, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if not starting.done():
+            starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await starting
+        elif starting.exception() is None:
+            await stopped
+        await service.stop()
+        if starting.done() and not starting.cancelled() and starting.exception() is not None:
+            raise starting.exception()  # type: ignore[misc]
+
+    return main
