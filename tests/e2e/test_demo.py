@@ -1,4 +1,4 @@
-"""`make demo` end to end: a real broker, ingestion and scoring, the sample conversations."""
+"""`make demo` end to end: a real broker, ingestion, scoring and decisioning, the sample conversations."""
 
 from __future__ import annotations
 
@@ -44,3 +44,11 @@ async def test_the_demo_replays_every_conversation_and_redacts_personal_data() -
         for calm in ("calm-order", "grateful"):
             assert peak[upset] > 2 * peak[calm], (upset, calm, peak)
     assert " neg " in shown
+    # The decisioning service hands over exactly the conversations that need a person.
+    escalated = summary["escalated"]
+    assert isinstance(escalated, dict)
+    assert set(escalated) == {"billing-dispute", "confused-loop", "bereavement", "abusive"}
+    assert "sensitive_topic" in escalated["bereavement"]
+    assert "abuse" in escalated["abusive"]
+    assert "opening line:" in shown
+    assert "abusive -> queue supervisor" in shown

@@ -154,7 +154,7 @@ def _decide(
     now: datetime,
     history: CustomerHistory | None,
 ) -> Decision | None:
-    escalations, false_alarms = _counts(history, now, body)
+    escalations, false_alarms = _counts(history, state, now, body)
     findings = rules.evaluate(state, turn, body, escalations)
     triggers = [f for f in findings if f.code not in rules.SUPPORTING]
     if state.last_action in _ESCALATED:
@@ -188,6 +188,8 @@ def _decide(
         return None
     queue = rules.route(findings, state, body)
     decision = _emit(state, scored, policy, body, now, action, level, queue, findings, history)
+    if action == escalation_pb2.DECISION_ACTION_ESCALATE and not state.escalated_at:
+        state.escalated_at = now.timestamp()
     if action == escalation_pb2.DECISION_ACTION_ESCALATE and history is not None:
         history.escalations.append(now.timestamp())
         history.prune(now.timestamp(), body.history_window_days)
@@ -201,10 +203,16 @@ def _cooling_down(state: ConversationState, policy: PolicyBody) -> bool:
     return since < policy.hysteresis.reescalate_cooldown_turns
 
 
-def _counts(history: CustomerHistory | None, now: datetime, policy: PolicyBody) -> tuple[int, int]:
+def _counts(
+    history: CustomerHistory | None, state: ConversationState, now: datetime, policy: PolicyBody
+) -> tuple[int, int]:
+    """Previous escalations and false alarms of the customer, not counting this conversation's."""
     if history is None:
         return 0, 0
-    return history.counts(now.timestamp(), policy.history_window_days)
+    escalations, false_alarms = history.counts(now.timestamp(), policy.history_window_days)
+    if state.escalated_at:
+        escalations -= sum(1 for t in history.escalations if t >= state.escalated_at)
+    return max(0, escalations), false_alarms
 
 
 def _emit(
@@ -231,7 +239,7 @@ def _emit(
     opening = ""
     if action in _ESCALATED and findings:
         opening = rules.opening_line(findings[0].code, emotion, body.opening_lines)
-    escalations, false_alarms = _counts(history, now, body)
+    escalations, false_alarms = _counts(history, state, now, body)
     spans = detectors.abuse(state.last_customer_text)
     decided_at = Timestamp()
     decided_at.FromDatetime(now)

@@ -70,6 +70,9 @@ class ConversationState:
     recent_texts: list[str] = field(default_factory=list)
     recent_event_ids: list[str] = field(default_factory=list)
     last_activity: float = 0.0
+    # When this conversation first escalated (epoch s; 0: never). The customer's
+    # history before that moment is "previous contacts"; after it, it is this one.
+    escalated_at: float = 0.0
     last_customer_text: str = ""
     model_version: str = ""
 

@@ -22,21 +22,26 @@ from rich.table import Table
 
 from warmline.bench.common import percentile
 from warmline.common.settings import (
+    DecisioningSettings,
     IngestionSettings,
     KafkaSettings,
     ScoringSettings,
     WarmlineSettings,
 )
+from warmline.decisioning.service import DecisioningService
 from warmline.ingestion.auth import TenantDirectory, hash_key
 from warmline.ingestion.client import IngestClient, read_events
 from warmline.ingestion.service import IngestionService
 from warmline.localkafka import LocalKafka
+from warmline.localkafka.broker import free_port
 from warmline.scoring.service import ScoringService
-from warmline.v1 import events_pb2, scoring_pb2
+from warmline.v1 import escalation_pb2, events_pb2, scoring_pb2
 
 DEMO_TENANT = "demo"
 _DEMO_KEY = "demo-key"
 _TURN_GAP_S = 0.25
+# How long the console keeps listening for decisions after the last event.
+_DECISION_SETTLE_S = 3.0
 _ROLE_STYLE = {
     events_pb2.ROLE_CUSTOMER: "bold yellow",
     events_pb2.ROLE_BOT: "cyan",
@@ -80,22 +85,34 @@ class _Show:
         self.seen: Counter[str] = Counter()
         self.redactions: Counter[str] = Counter()
         self.peak_negativity: dict[str, float] = {}
+        self.escalations: dict[str, list[escalation_pb2.EscalationDecision]] = defaultdict(list)
 
     async def run(self, expected: int, stop: asyncio.Event, assigned: asyncio.Event) -> None:
+        escalations = self.settings.topics.name("escalations")
         consumer = AIOKafkaConsumer(
             self.settings.topics.name("scored"),
+            escalations,
             bootstrap_servers=self.settings.kafka.bootstrap_servers,
             auto_offset_reset="earliest",
             group_id="warmline-demo-console",
         )
         await consumer.start()
         try:
-            while sum(self.seen.values()) < expected and not stop.is_set():
+            settle_until: float | None = None
+            loop = asyncio.get_running_loop()
+            while not stop.is_set() and (settle_until is None or loop.time() < settle_until):
                 batches = await consumer.getmany(timeout_ms=200)
                 if consumer.assignment():
                     assigned.set()
                 for record in (r for rs in batches.values() for r in rs):
-                    self._print(scoring_pb2.ScoredEvent.FromString(record.value or b""))
+                    if record.topic == escalations:
+                        self._escalation(
+                            escalation_pb2.EscalationDecision.FromString(record.value or b"")
+                        )
+                    else:
+                        self._print(scoring_pb2.ScoredEvent.FromString(record.value or b""))
+                if settle_until is None and sum(self.seen.values()) >= expected:
+                    settle_until = loop.time() + _DECISION_SETTLE_S
         finally:
             await consumer.stop()
 
@@ -122,6 +139,25 @@ class _Show:
             f"[{_ROLE_STYLE.get(event.role, '')}]{role:<8}[/] {emotion}"
             f"[{_ROLE_STYLE.get(event.role, '')}]{text}[/]",
             highlight=False,
+        )
+
+    def _escalation(self, decision: escalation_pb2.EscalationDecision) -> None:
+        self.escalations[decision.conversation_id].append(decision)
+        action = escalation_pb2.DecisionAction.Name(decision.action).removeprefix(
+            "DECISION_ACTION_"
+        )
+        priority = escalation_pb2.Priority.Name(decision.priority).removeprefix("PRIORITY_")
+        reasons = ", ".join(r.code for r in decision.reasons)
+        self.console.print(
+            f"  [bold white on red] {action} [/] [bold]{decision.conversation_id}[/bold] -> queue "
+            f"[bold]{decision.queue}[/bold], priority {priority}, reasons: {reasons}"
+            + (" [magenta](abusive: text masked for the agent)[/]" if decision.abusive else ""),
+            highlight=False,
+        )
+        for reason in decision.reasons:
+            self.console.print(f"    [dim]- {reason.explanation}[/]", highlight=False)
+        self.console.print(
+            f'    [italic cyan]opening line: "{decision.opening_line}"[/]', highlight=False
         )
 
 
@@ -159,12 +195,21 @@ async def _with_broker(
             host="127.0.0.1", grpc_port=0, http_port=0, metrics_port=0, api_keys_file=keys
         ),
         scoring=ScoringSettings(host="127.0.0.1", grpc_port=0, metrics_port=0, max_wait_ms=5),
+        decisioning=DecisioningSettings(
+            host="127.0.0.1",
+            http_port=free_port(),
+            metrics_port=0,
+            data_dir=keys.parent / "decisioning",
+        ),
     )
     service = IngestionService(settings, TenantDirectory.from_file(keys))
     await service.start()
     console.print("Loading the emotion model and starting the scoring service...")
     scoring = ScoringService(settings)
     await scoring.start()
+    console.print("Starting the decisioning service (faust-streaming)...")
+    decisioning = DecisioningService(settings)
+    await decisioning.start()
     stop = asyncio.Event()
     show = _Show(console, settings)
     console.print(
@@ -192,12 +237,17 @@ async def _with_broker(
         await client.close()
         await service.stop()
         await scoring.stop()
+        await decisioning.stop()
     return {
         "conversations": len(conversations),
         "events": len(events),
         "outcomes": dict(outcomes),
         "redactions": {k: v for k, v in show.redactions.items() if v},
         "peak_negativity": {k: round(v, 2) for k, v in show.peak_negativity.items()},
+        "escalated": {
+            conversation: sorted({r.code for d in decisions for r in d.reasons})
+            for conversation, decisions in show.escalations.items()
+        },
         "ingest_to_scored_ms_p50": round(percentile(show.latencies_ms, 50), 1),
         "ingest_to_scored_ms_p99": round(percentile(show.latencies_ms, 99), 1),
         "seconds": round(time.perf_counter() - started, 1),

@@ -65,16 +65,12 @@ def test_sustained_negativity_fires_and_not_on_one_bad_turn() -> None:
 def test_negative_streak_fires_and_resets_on_a_calm_turn() -> None:
     c = Conversation()
     mild = negative(0.5)
-    decision = run([c.customer("a", mild), c.customer("b", mild), c.customer("c", mild)])[2]
-    assert codes(decision) == {"negative_streak"}
+    first, second = run([c.customer("a", mild), c.customer("b", mild)])
+    assert first is None  # one negative turn is not a streak (default length 2)
+    assert codes(second) == {"negative_streak"}
     c = Conversation()
-    calm_break = [
-        c.customer("a", mild),
-        c.customer("b", mild),
-        c.customer("fine"),
-        c.customer("c", mild),
-    ]
-    assert run(calm_break) == [None] * 4
+    calm_break = [c.customer("a", mild), c.customer("fine"), c.customer("c", mild)]
+    assert run(calm_break) == [None] * 3
 
 
 def test_peak_anger_fires_high_and_not_below_threshold() -> None:
@@ -176,10 +172,26 @@ def test_escalation_is_recorded_in_history_and_false_alarms_dampen() -> None:
     assert len(quiet.false_alarms) == 2
     c = Conversation()
     mild = negative(0.5)
-    decision = run(
-        [c.customer("a", mild), c.customer("b", mild), c.customer("c", mild)], history=quiet
-    )[2]
+    decision = run([c.customer("a", mild), c.customer("b", mild)], history=quiet)[1]
     assert decision is not None and decision.priority == E.PRIORITY_LOW
+
+
+def test_a_conversation_is_not_its_own_repeat_contact() -> None:
+    history = CustomerHistory()
+    c = Conversation()
+    decisions = run(
+        [c.customer("I want to talk to a human"), c.customer("my mother died last week")],
+        history=history,
+    )
+    escalate, update = decisions
+    assert escalate is not None and update is not None
+    assert update.action == E.DECISION_ACTION_UPDATE
+    assert "repeat_contact" not in codes(update)
+    assert update.customer_history.escalations_in_window == 0
+    # A later conversation of the same customer is a repeat contact.
+    later = Conversation()
+    [again] = run([later.customer("get me an agent please")], history=history)
+    assert "repeat_contact" in codes(again)
 
 
 def test_tier_raises_priority() -> None:

@@ -25,7 +25,7 @@ def test_default_policy_loads() -> None:
     ("old", "new", "field"),
     [
         ("ewma_alpha: 0.4", "ewma_alpha: lots", "thresholds.ewma_alpha"),
-        ("streak_length: 3", "streak_length: -1", "thresholds.streak_length"),
+        ("streak_length: 2", "streak_length: -1", "thresholds.streak_length"),
         ("deescalate_below: 0.3", "deescalate_below: -0.2", "hysteresis.deescalate_below"),
         ("  bot_turns: 6", "  bot_turns: 6\n  bot_turn: 7", "thresholds.bot_turn"),
         ("shadow: false", "shadow: maybe", "shadow"),
