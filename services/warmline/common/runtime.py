@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 ServiceMain = Callable[[asyncio.Event], Awaitable[None]]
 
@@ -24,3 +26,44 @@ def run_service(main: ServiceMain) -> None:
         await main(stop)
 
     asyncio.run(_run())
+
+
+class ManagedService(Protocol):
+    """What every Warmline service offers its process."""
+
+    async def start(self) -> None:
+        """Serve; may wait for dependencies (Kafka, the model) before returning."""
+
+    async def stop(self) -> None:
+        """Drain in-flight work and release everything."""
+
+    def crashed(self) -> asyncio.Task[None] | None:
+        """Background work whose end means the service can no longer do its job."""
+
+
+async def serve_until_stopped(service: ManagedService, stop: asyncio.Event) -> None:
+    """Start ``service``, run until ``stop`` is set or it fails, then stop it gracefully.
+
+    A failure (in start-up or in the work ``crashed`` returns) is re-raised after
+    the graceful stop, so the process exits non-zero and the orchestrator
+    restarts it; uncommitted input is replayed then.
+    """
+    starting = asyncio.create_task(service.start())
+    stopped = asyncio.create_task(stop.wait())
+    failure: BaseException | None = None
+    await asyncio.wait({starting, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    if not starting.done():
+        starting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await starting
+    elif (failure := starting.exception()) is None:
+        work = service.crashed()
+        await asyncio.wait(
+            {stopped} | ({work} if work else set()), return_when=asyncio.FIRST_COMPLETED
+        )
+        if work is not None and work.done() and not work.cancelled():
+            failure = work.exception()
+    stopped.cancel()
+    await service.stop()
+    if failure is not None:
+        raise failure

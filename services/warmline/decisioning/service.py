@@ -9,7 +9,7 @@ import logging
 from warmline.common.health import Readiness
 from warmline.common.kafka import start_when_reachable, watch_kafka
 from warmline.common.ops_http import OpsServer
-from warmline.common.runtime import ServiceMain
+from warmline.common.runtime import ServiceMain, serve_until_stopped
 from warmline.common.settings import WarmlineSettings
 from warmline.common.topics import ensure_topics
 from warmline.decisioning.app import DecisioningApp
@@ -53,6 +53,10 @@ class DecisioningService:
             extra={"app_id": self.settings.decisioning.app_id, "policy": policies.current.version},
         )
 
+    def crashed(self) -> asyncio.Task[None] | None:
+        """None: the Faust app supervises its own agents."""
+        return None
+
     async def stop(self) -> None:
         """Stop the Faust app (commits acknowledged offsets), then the rest."""
         self._stop.set()
@@ -72,18 +76,6 @@ def serve(settings: WarmlineSettings) -> ServiceMain:
     """Entry point for ``warmline serve decisioning``."""
 
     async def main(stop: asyncio.Event) -> None:
-        service = DecisioningService(settings)
-        starting = asyncio.create_task(service.start())
-        stopped = asyncio.create_task(stop.wait())
-        await asyncio.wait({starting, stopped}, return_when=asyncio.FIRST_COMPLETED)
-        if not starting.done():
-            starting.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await starting
-        elif starting.exception() is None:
-            await stopped
-        await service.stop()
-        if starting.done() and not starting.cancelled() and starting.exception() is not None:
-            raise starting.exception()  # type: ignore[misc]
+        await serve_until_stopped(DecisioningService(settings), stop)
 
     return main

@@ -13,7 +13,7 @@ from warmline.common.grpc_server import GrpcServer
 from warmline.common.health import Readiness
 from warmline.common.kafka import create_producer, start_when_reachable, watch_kafka
 from warmline.common.ops_http import OpsServer
-from warmline.common.runtime import ServiceMain
+from warmline.common.runtime import ServiceMain, serve_until_stopped
 from warmline.common.settings import IngestionSettings, WarmlineSettings
 from warmline.common.topics import ensure_topics
 from warmline.ingestion.auth import CredentialsError, TenantDirectory
@@ -120,6 +120,10 @@ class IngestionService:
         await ensure_topics(self.settings)
         await self.producer.start()
 
+    def crashed(self) -> asyncio.Task[None] | None:
+        """None: requests fail one by one, never the service as a whole."""
+        return None
+
     async def stop(self) -> None:
         """Drain: refuse new work, finish in-flight requests, flush the producer."""
         self._stop.set()
@@ -136,15 +140,9 @@ class IngestionService:
 
 def serve(settings: WarmlineSettings) -> ServiceMain:
     """Entry point for ``warmline serve ingestion``."""
-    tenants = load_tenants(settings.ingestion)
+    tenants = load_tenants(settings.ingestion)  # fail fast on a bad credentials file
 
     async def main(stop: asyncio.Event) -> None:
-        service = IngestionService(settings, tenants)
-        starting = asyncio.create_task(service.start())
-        await stop.wait()
-        starting.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await starting
-        await service.stop()
+        await serve_until_stopped(IngestionService(settings, tenants), stop)
 
     return main

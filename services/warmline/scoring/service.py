@@ -18,7 +18,7 @@ from warmline.common.kafka import (
 from warmline.common.metrics import MODEL_INFO, SCORING_CONSUMER_LAG
 from warmline.common.ops_http import OpsServer
 from warmline.common.pipeline import run_pipeline
-from warmline.common.runtime import ServiceMain
+from warmline.common.runtime import ServiceMain, serve_until_stopped
 from warmline.common.settings import WarmlineSettings
 from warmline.common.topics import ensure_topics
 from warmline.model.engine import EmotionEngine, EmotionResult
@@ -77,6 +77,10 @@ class ScoringService:
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.pipeline: asyncio.Task[None] | None = None
+
+    def crashed(self) -> asyncio.Task[None] | None:
+        """The pipeline: if it fails (Kafka refused a write), the service stops."""
+        return self.pipeline
 
     async def score(self, texts: Sequence[str]) -> list[EmotionResult]:
         """Score through the shared micro-batcher."""
@@ -164,20 +168,6 @@ def serve(settings: WarmlineSettings) -> ServiceMain:
     """Entry point for ``warmline serve scoring``."""
 
     async def main(stop: asyncio.Event) -> None:
-        service = ScoringService(settings)
-        starting = asyncio.create_task(service.start())
-        stopped = asyncio.create_task(stop.wait())
-        await asyncio.wait({starting, stopped}, return_when=asyncio.FIRST_COMPLETED)
-        if not starting.done():
-            starting.cancel()
-        pipeline_failed: BaseException | None = None
-        if starting.done() and not starting.cancelled() and service.pipeline is not None:
-            await asyncio.wait({service.pipeline, stopped}, return_when=asyncio.FIRST_COMPLETED)
-            if service.pipeline.done() and not service.pipeline.cancelled():
-                pipeline_failed = service.pipeline.exception()
-        await service.stop()
-        if pipeline_failed is not None:
-            # Offsets were not committed: a restart replays the batch; let the orchestrator restart us.
-            raise pipeline_failed
+        await serve_until_stopped(ScoringService(settings), stop)
 
     return main
