@@ -28,7 +28,7 @@ ServiceName = StrEnum("ServiceName", {name: name for name in SERVICES})  # type:
 
 @app.command()
 def serve(
-    service: ServiceName = typer.Argument(..., help="Which service to run."),  # noqa: B008
+    service: ServiceName = typer.Argument(..., help="Which service to run."),
 ) -> None:
     """Run one service until SIGTERM/Ctrl-C (settings from WARMLINE_* variables)."""
     settings = load_settings()
@@ -39,7 +39,7 @@ def serve(
 
 @app.command()
 def replay(
-    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="JSONL, one event a line."),  # noqa: B008
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="JSONL, one event a line."),
     target: str = typer.Option("localhost:50051", help="Ingestion gRPC address."),
     api_key: str = typer.Option(..., envvar="WARMLINE_API_KEY", help="The tenant's API key."),
     batch_size: int = typer.Option(100, min=1, max=1000, help="Events per stream message."),
@@ -75,6 +75,50 @@ def demo() -> None:
     print_summary(console, summary)
 
 
+class LabelKind(StrEnum):
+    """Where a backtest's emotions come from."""
+
+    emotion = "emotion"
+    escalation = "escalation"
+
+
+@app.command()
+def backtest(
+    input_file: Path = typer.Option(
+        ..., "--input", exists=True, dir_okay=False, help="Labelled JSONL."
+    ),
+    policy: Path | None = typer.Option(
+        None, exists=True, dir_okay=False, help="Policy YAML (default: packaged)."
+    ),
+    labels: LabelKind = typer.Option(
+        LabelKind.escalation, help="emotion: gold labels replace the model."
+    ),
+    report: Path | None = typer.Option(None, help="Write an HTML report with trajectories here."),
+) -> None:
+    """Replay labelled conversations through the policy; print precision, recall, lateness."""
+    from warmline.decisioning.backtest import BacktestInputError, read_conversations, run_backtest
+    from warmline.decisioning.backtest_report import render_report
+    from warmline.decisioning.policy import DEFAULT_POLICY_PATH, PolicyError, load_policy
+
+    try:
+        conversations = read_conversations(input_file)
+        loaded = load_policy(policy or DEFAULT_POLICY_PATH)
+    except (BacktestInputError, PolicyError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    scorer = None
+    if labels is LabelKind.escalation:
+        from warmline.model.engine import EmotionEngine
+        from warmline.scoring.convert import to_proto
+
+        engine = EmotionEngine()
+        scorer = lambda texts: [to_proto(r) for r in engine.score(texts)]  # noqa: E731
+    metrics, outcomes = run_backtest(conversations, loaded, scorer)
+    if report is not None:
+        report.write_text(render_report(metrics, outcomes))
+    typer.echo(json.dumps(metrics))
+
+
 keys = typer.Typer(help="Tenant API keys.", no_args_is_help=True)
 app.add_typer(keys, name="keys")
 
@@ -97,7 +141,7 @@ app.add_typer(bench, name="bench")
 
 @bench.command("ingest")
 def bench_ingest(
-    out: Path = typer.Option(Path("bench/results/ingest.json"), help="Where the JSON goes."),  # noqa: B008
+    out: Path = typer.Option(Path("bench/results/ingest.json"), help="Where the JSON goes."),
     seconds: float = typer.Option(10.0, min=1.0, help="Duration of each measurement."),
 ) -> None:
     """Ingestion events/s over one stream vs. a bare producer, and ack latency at 5,000/s."""
@@ -108,7 +152,7 @@ def bench_ingest(
 
 @bench.command("model")
 def bench_model(
-    out: Path = typer.Option(Path("bench/results/model.json"), help="Where the JSON goes."),  # noqa: B008
+    out: Path = typer.Option(Path("bench/results/model.json"), help="Where the JSON goes."),
     quantize: bool = typer.Option(
         False, help="int8 dynamic quantization (no gain on AVX2-only CPUs)."
     ),
@@ -121,7 +165,7 @@ def bench_model(
 
 @bench.command("scoring")
 def bench_scoring(
-    out: Path = typer.Option(Path("bench/results/scoring.json"), help="Where the JSON goes."),  # noqa: B008
+    out: Path = typer.Option(Path("bench/results/scoring.json"), help="Where the JSON goes."),
     messages: int = typer.Option(1024, min=64, help="Messages scored per measurement."),
 ) -> None:
     """Scoring service msgs/s vs. the bare model, and added latency at half of saturation."""
@@ -132,7 +176,7 @@ def bench_scoring(
 
 @bench.command("all")
 def bench_all(
-    out_dir: Path = typer.Option(Path("bench/results"), help="Directory for the JSON files."),  # noqa: B008
+    out_dir: Path = typer.Option(Path("bench/results"), help="Directory for the JSON files."),
 ) -> None:
     """Every benchmark, one JSON file each (what `make bench` runs)."""
     from warmline.bench import ingest, model, scoring

@@ -51,8 +51,8 @@ def _progress_factory(progress: Progress) -> Callable[[str, int], Callable[[int]
 
 @app.command("train")
 def train_command(
-    data: Path = typer.Option(DEFAULT_DATA_DIR, "--data", help="GoEmotions directory."),  # noqa: B008
-    out: Path = typer.Option(DEFAULT_MODEL_DIR, "--out", help="Where to write the bundle."),  # noqa: B008
+    data: Path = typer.Option(DEFAULT_DATA_DIR, "--data", help="GoEmotions directory."),
+    out: Path = typer.Option(DEFAULT_MODEL_DIR, "--out", help="Where to write the bundle."),
     seed: int = typer.Option(13, "--seed", help="Seed for every random choice."),
     finetune_layers: int = typer.Option(
         2, "--finetune-layers", min=0, max=6, help="Top encoder layers to fine-tune (0: head only)."
@@ -83,11 +83,11 @@ def train_command(
 
 @app.command("eval")
 def eval_command(
-    data: Path = typer.Option(DEFAULT_DATA_DIR, "--data", help="GoEmotions directory."),  # noqa: B008
-    split: SplitName = typer.Option(SplitName.dev, "--split"),  # noqa: B008
-    output: OutputFormat = typer.Option(OutputFormat.json, "--format"),  # noqa: B008
-    report: Path | None = typer.Option(None, "--report", help="Write an HTML report here."),  # noqa: B008
-    model: Path = typer.Option(DEFAULT_MODEL_DIR, "--model", help="Model bundle directory."),  # noqa: B008
+    data: Path = typer.Option(DEFAULT_DATA_DIR, "--data", help="GoEmotions directory."),
+    split: SplitName = typer.Option(SplitName.dev, "--split"),
+    output: OutputFormat = typer.Option(OutputFormat.json, "--format"),
+    report: Path | None = typer.Option(None, "--report", help="Write an HTML report here."),
+    model: Path = typer.Option(DEFAULT_MODEL_DIR, "--model", help="Model bundle directory."),
     quantize: bool = typer.Option(False, "--quantize", help="Evaluate the int8 engine."),
     threads: int | None = typer.Option(None, "--threads", min=1),
 ) -> None:

@@ -1,0 +1,185 @@
+"""``warmline backtest``: replay labelled conversations through the decision policy.
+
+Input: the replay JSONL (one ``InteractionEvent`` a line, the proto's JSON
+mapping), where lines may carry two extra keys, removed before parsing:
+
+* ``gold_escalation_turn`` (on any line of a conversation): the 0-based index of
+  the customer turn at which a person should have stepped in, or ``null`` when
+  the conversation should not escalate. Conversations without it are replayed
+  but not counted in the metrics.
+* ``gold_labels`` (on customer messages): GoEmotions label names. With
+  ``--labels emotion`` they replace the model: each gold label scores 1.0, the
+  rest 0.0, so the policy is judged apart from the model. With ``--labels
+  escalation`` (default) the committed emotion model scores the texts.
+
+The same ``apply_event`` the service runs decides, one conversation at a time,
+with the events' own timestamps as the clock, so a backtest is reproducible.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from google.protobuf import json_format
+
+from warmline.decisioning.decide import apply_event
+from warmline.decisioning.policy import Policy
+from warmline.decisioning.state import ConversationState, CustomerHistory
+from warmline.model.taxonomy import LABELS, TAXONOMY_VERSION, signals
+from warmline.v1 import escalation_pb2, events_pb2, scoring_pb2
+
+Scorer = Callable[[Sequence[str]], list[scoring_pb2.EmotionScores]]
+_NOT_GIVEN = object()
+
+
+class BacktestInputError(ValueError):
+    """The input file is malformed; the message names the line."""
+
+
+@dataclass
+class Conversation:
+    """One labelled conversation of the input."""
+
+    events: list[events_pb2.InteractionEvent] = field(default_factory=list)
+    gold_labels: dict[str, list[str]] = field(default_factory=dict)
+    gold_turn: object = _NOT_GIVEN
+
+
+@dataclass
+class Outcome:
+    """What the policy did with one conversation."""
+
+    conversation_id: str
+    gold_turn: int | None
+    fired_turn: int | None
+    negativity: list[float]
+    reasons: list[str]
+
+
+def read_conversations(path: Path) -> dict[str, Conversation]:
+    """Conversations of ``path`` in file order, with their gold annotations."""
+    conversations: dict[str, Conversation] = defaultdict(Conversation)
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            raw: dict[str, Any] = json.loads(line)
+            gold_turn = raw.pop("gold_escalation_turn", _NOT_GIVEN)
+            gold_labels = raw.pop("gold_labels", None)
+            event = json_format.ParseDict(raw, events_pb2.InteractionEvent())
+        except (ValueError, AttributeError, json_format.ParseError) as exc:
+            raise BacktestInputError(f"{path}:{number}: {exc}") from exc
+        if gold_turn is not _NOT_GIVEN and not (gold_turn is None or isinstance(gold_turn, int)):
+            raise BacktestInputError(
+                f"{path}:{number}: gold_escalation_turn must be an integer or null"
+            )
+        if gold_labels is not None and not (
+            isinstance(gold_labels, list) and all(label in LABELS for label in gold_labels)
+        ):
+            raise BacktestInputError(f"{path}:{number}: gold_labels must be GoEmotions label names")
+        conversation = conversations[event.conversation_id]
+        conversation.events.append(event)
+        if gold_turn is not _NOT_GIVEN:
+            conversation.gold_turn = gold_turn
+        if gold_labels is not None:
+            conversation.gold_labels[event.event_id] = gold_labels
+    return dict(conversations)
+
+
+def gold_label_scores(labels: Sequence[str]) -> scoring_pb2.EmotionScores:
+    """Scores that say exactly the gold labels, for judging the policy alone."""
+    probs = {label: 1.0 if label in labels else 0.0 for label in LABELS}
+    return scoring_pb2.EmotionScores(
+        status=scoring_pb2.SCORE_STATUS_SCORED,
+        labels=probs,
+        signals=scoring_pb2.Signals(**signals(probs)),
+        predicted_labels=list(labels),
+        model_version="gold-labels",
+        taxonomy_version=TAXONOMY_VERSION,
+    )
+
+
+def _is_customer_message(event: events_pb2.InteractionEvent) -> bool:
+    return event.role == events_pb2.ROLE_CUSTOMER and event.kind == events_pb2.EVENT_KIND_MESSAGE
+
+
+def replay(
+    conversation: Conversation, policy: Policy, scores: dict[str, scoring_pb2.EmotionScores]
+) -> Outcome:
+    """Run one conversation through the policy."""
+    state, history = ConversationState(), CustomerHistory()
+    customer_turn, fired, negativity, reasons = -1, None, [], []
+    for event in conversation.events:
+        if not event.tenant_id:
+            event.tenant_id = "backtest"
+        scored = scoring_pb2.ScoredEvent(event=event)
+        if _is_customer_message(event):
+            customer_turn += 1
+            scored.scores.CopyFrom(scores[event.event_id])
+            negativity.append(scored.scores.signals.negativity)
+        now = (
+            event.occurred_at.ToDatetime(tzinfo=UTC)
+            if event.HasField("occurred_at")
+            else datetime.now(UTC)
+        )
+        decision = apply_event(state, scored, policy, now, history)
+        if (
+            decision is not None
+            and decision.action == escalation_pb2.DECISION_ACTION_ESCALATE
+            and fired is None
+        ):
+            fired = max(customer_turn, 0)
+            reasons = [r.code for r in decision.reasons]
+    gold = conversation.gold_turn if isinstance(conversation.gold_turn, int) else None
+    return Outcome(conversation.events[0].conversation_id, gold, fired, negativity, reasons)
+
+
+def run_backtest(
+    conversations: dict[str, Conversation], policy: Policy, scorer: Scorer | None
+) -> tuple[dict[str, Any], list[Outcome]]:
+    """Metrics over the labelled conversations, and every conversation's outcome."""
+    texts: dict[str, str] = {}
+    scores: dict[str, scoring_pb2.EmotionScores] = {}
+    for conversation in conversations.values():
+        for event in filter(_is_customer_message, conversation.events):
+            if scorer is None:
+                scores[event.event_id] = gold_label_scores(
+                    conversation.gold_labels.get(event.event_id, [])
+                )
+            else:
+                texts[event.event_id] = event.text
+    if scorer is not None and texts:
+        scores.update(zip(texts, scorer(list(texts.values())), strict=True))
+    outcomes = [replay(c, policy, scores) for c in conversations.values()]
+    labelled = [
+        o
+        for o, c in zip(outcomes, conversations.values(), strict=True)
+        if c.gold_turn is not _NOT_GIVEN
+    ]
+    tp = [o for o in labelled if o.fired_turn is not None and o.gold_turn is not None]
+    fp = sum(1 for o in labelled if o.fired_turn is not None and o.gold_turn is None)
+    fn = sum(1 for o in labelled if o.fired_turn is None and o.gold_turn is not None)
+    precision = len(tp) / (len(tp) + fp) if tp or fp else 0.0
+    recall = len(tp) / (len(tp) + fn) if tp or fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    late = [max(0, (o.fired_turn or 0) - (o.gold_turn or 0)) for o in tp]
+    alerts = sum(1 for o in outcomes if o.fired_turn is not None)
+    metrics = {
+        "precision": round(precision, 4),
+        "recall": round(recall, 4),
+        "f1": round(f1, 4),
+        "median_turns_late": statistics.median(late) if late else None,
+        "alerts_per_100_conversations": round(100 * alerts / len(outcomes), 2) if outcomes else 0.0,
+        "conversations": len(outcomes),
+        "labelled_conversations": len(labelled),
+        "policy_version": policy.version,
+        "labels": "escalation" if scorer is not None else "emotion",
+    }
+    return metrics, outcomes
