@@ -67,3 +67,12 @@ async def serve_until_stopped(service: ManagedService, stop: asyncio.Event) -> N
     await service.stop()
     if failure is not None:
         raise failure
+
+
+async def cancel_all(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel background tasks and wait until each has ended."""
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -9,7 +9,7 @@ import logging
 from warmline.common.health import Readiness
 from warmline.common.kafka import start_when_reachable, watch_kafka
 from warmline.common.ops_http import OpsServer
-from warmline.common.runtime import ServiceMain, serve_until_stopped
+from warmline.common.runtime import ServiceMain, cancel_all, serve_until_stopped
 from warmline.common.settings import WarmlineSettings
 from warmline.common.topics import ensure_topics
 from warmline.decisioning.app import DecisioningApp
@@ -65,10 +65,7 @@ class DecisioningService:
                 await asyncio.wait_for(
                     self.stream.app.stop(), self.settings.decisioning.shutdown_grace_s
                 )
-        for task in self._tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_all(self._tasks)
         await self.ops.stop()
 
 

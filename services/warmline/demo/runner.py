@@ -31,6 +31,7 @@ from warmline.common.settings import (
 from warmline.decisioning.service import DecisioningService
 from warmline.ingestion.auth import TenantDirectory, hash_key
 from warmline.ingestion.client import IngestClient, read_events
+from warmline.ingestion.redaction import PII_KINDS
 from warmline.ingestion.service import IngestionService
 from warmline.localkafka import LocalKafka
 from warmline.localkafka.broker import free_port
@@ -121,8 +122,8 @@ class _Show:
         ingested = event.ingested_at.ToDatetime(tzinfo=UTC)
         self.latencies_ms.append((datetime.now(UTC) - ingested).total_seconds() * 1000)
         self.seen[event.conversation_id] += 1
-        for placeholder in ("[EMAIL]", "[CARD]", "[PHONE]", "[IBAN]", "[SSN]", "[IP]"):
-            self.redactions[placeholder] += event.text.count(placeholder)
+        for kind in PII_KINDS:
+            self.redactions[f"[{kind}]"] += event.text.count(f"[{kind}]")
         role = events_pb2.Role.Name(event.role).removeprefix("ROLE_").lower()
         text = (
             event.text or events_pb2.EventKind.Name(event.kind).removeprefix("EVENT_KIND_").lower()

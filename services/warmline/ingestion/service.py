@@ -13,7 +13,7 @@ from warmline.common.grpc_server import GrpcServer
 from warmline.common.health import Readiness
 from warmline.common.kafka import create_producer, start_when_reachable, watch_kafka
 from warmline.common.ops_http import OpsServer
-from warmline.common.runtime import ServiceMain, serve_until_stopped
+from warmline.common.runtime import ServiceMain, cancel_all, serve_until_stopped
 from warmline.common.settings import IngestionSettings, WarmlineSettings
 from warmline.common.topics import ensure_topics
 from warmline.ingestion.auth import CredentialsError, TenantDirectory
@@ -86,7 +86,7 @@ class IngestionService:
         self._http = web.AppRunner(IngestHttpApi(self.core, tenants).app(), access_log=None)
         self.http_port = s.http_port
         self._stop = asyncio.Event()
-        self._tasks: list[asyncio.Task[object]] = []
+        self._tasks: list[asyncio.Task[None]] = []
 
     @property
     def grpc_port(self) -> int:
@@ -133,8 +133,7 @@ class IngestionService:
         # aiokafka's stop() may hang while brokers are gone (aio-libs/aiokafka#1101).
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.producer.stop(), self.settings.ingestion.shutdown_grace_s)
-        for task in self._tasks:
-            await task
+        await cancel_all(self._tasks)
         await self.ops.stop()
 
 

@@ -18,7 +18,7 @@ from warmline.common.kafka import (
 from warmline.common.metrics import MODEL_INFO, SCORING_CONSUMER_LAG
 from warmline.common.ops_http import OpsServer
 from warmline.common.pipeline import run_pipeline
-from warmline.common.runtime import ServiceMain, serve_until_stopped
+from warmline.common.runtime import ServiceMain, cancel_all, serve_until_stopped
 from warmline.common.settings import WarmlineSettings
 from warmline.common.topics import ensure_topics
 from warmline.model.engine import EmotionEngine, EmotionResult
@@ -157,10 +157,7 @@ class ScoringService:
             # aiokafka may hang while brokers are gone (aio-libs/aiokafka#1101).
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(closing, grace)
-        for task in self._tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_all(self._tasks)
         await self.ops.stop()
 
 
