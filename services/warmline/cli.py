@@ -126,7 +126,7 @@ app.add_typer(keys, name="keys")
 @keys.command("new")
 def keys_new(tenant: str = typer.Argument(..., help="Tenant id.")) -> None:
     """Create an API key; print it once, and the entry for the credentials file."""
-    from warmline.ingestion.auth import hash_key
+    from warmline.common.credentials import hash_key
 
     key = f"wl_{tenant}_{secrets.token_urlsafe(24)}"
     typer.echo(f"api key (give it to the platform, it is not stored): {key}")

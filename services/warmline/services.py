@@ -22,6 +22,7 @@ SERVICES: dict[str, str] = {
     "ingestion": "warmline.ingestion.service:serve",
     "scoring": "warmline.scoring.service:serve",
     "decisioning": "warmline.decisioning.service:serve",
+    "notification": "warmline.notification.service:serve",
 }
 
 

@@ -24,7 +24,15 @@ ENV_FILE = ROOT / ".env"
 # ${NAME}, ${NAME:?message}, ${NAME:-default} and the other compose forms.
 COMPOSE_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)[^}]*\}")
 PORT_FIELDS = ("grpc_port", "http_port", "metrics_port")
-TOPIC_FIELDS = ("prefix", "interactions", "scored", "escalations", "feedback", "deadletter")
+TOPIC_FIELDS = (
+    "prefix",
+    "interactions",
+    "scored",
+    "escalations",
+    "feedback",
+    "deadletter",
+    "agent_actions",
+)
 
 
 def read_env_file() -> dict[str, str]:

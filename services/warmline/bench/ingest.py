@@ -26,12 +26,12 @@ import yaml
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from warmline.bench.common import percentile, sample_event, write_result
+from warmline.common.credentials import hash_key
 from warmline.common.kafka import create_producer
 from warmline.common.keys import conversation_key
 from warmline.common.pipeline import Output, produce_all
 from warmline.common.settings import KafkaSettings, WarmlineSettings
 from warmline.common.topics import ensure_topics
-from warmline.ingestion.auth import hash_key
 from warmline.localkafka import LocalKafka
 from warmline.localkafka.broker import free_port
 from warmline.v1 import ingest_pb2, ingest_pb2_grpc

@@ -121,3 +121,62 @@ POLICY_RELOAD_ERRORS = Counter(
     "warmline_policy_reload_errors_total",
     "Policy file reloads rejected (unreadable or invalid); the previous policy stays in force.",
 )
+
+# --- notification ------------------------------------------------------------
+NOTIFICATION_CONSOLES = Gauge(
+    "warmline_notification_consoles",
+    "Connected agent consoles, by API (grpc, sse).",
+    ["api"],
+)
+NOTIFICATION_DELIVERIES = Counter(
+    "warmline_notification_deliveries_total",
+    "Escalations handed to console streams, by kind (new, reoffer, supervisor, after_hold).",
+    ["kind"],
+)
+NOTIFICATION_DELIVERY_SECONDS = Histogram(
+    "warmline_notification_delivery_seconds",
+    "Time from reading a decision from Kafka to writing it to a console stream.",
+    buckets=_LATENCY_BUCKETS,
+)
+NOTIFICATION_END_TO_END_SECONDS = Histogram(
+    "warmline_notification_end_to_end_seconds",
+    "Time from the triggering event's ingestion to its decision reaching a console.",
+    buckets=_LATENCY_BUCKETS,
+)
+NOTIFICATION_CLAIM_SECONDS = Histogram(
+    "warmline_notification_claim_seconds",
+    "Time from an escalation's decision to its claim by an agent.",
+    buckets=(1, 5, 10, 30, 60, 120, 300, 600, 1800),
+)
+NOTIFICATION_CLAIMS = Counter(
+    "warmline_notification_claims_total",
+    "Claim requests answered, by outcome (granted, refused).",
+    ["outcome"],
+)
+NOTIFICATION_HIGH_INTENSITY_CLAIMS = Counter(
+    "warmline_notification_high_intensity_claims_total",
+    "High-priority or abusive escalations taken by agents, by queue (agents' exposure).",
+    ["queue"],
+)
+NOTIFICATION_EXPOSED_AGENTS = Gauge(
+    "warmline_notification_exposed_agents",
+    "Connected agents at or over the exposure limit, by queue (a count, never names).",
+    ["queue"],
+)
+NOTIFICATION_OPEN_ESCALATIONS = Gauge(
+    "warmline_notification_open_escalations",
+    "Open escalations this replica knows of.",
+)
+NOTIFICATION_DISCONNECTED_SLOW = Counter(
+    "warmline_notification_slow_consoles_total",
+    "Console streams ended because they fell too far behind (they resume from their cursor).",
+)
+NOTIFICATION_FEEDBACK = Counter(
+    "warmline_notification_feedback_total",
+    "Agent feedback written to the feedback topic, by verdict.",
+    ["verdict"],
+)
+NOTIFICATION_REVEALS = Counter(
+    "warmline_notification_reveals_total",
+    "Masked abusive texts an agent chose to reveal.",
+)

@@ -46,6 +46,7 @@ class TopicSettings(_Section):
     escalations: str = "warmline.escalations.v1"
     feedback: str = "warmline.feedback.v1"
     deadletter: str = "warmline.deadletter.v1"
+    agent_actions: str = "warmline.agent-actions.v1"
     partitions: int = Field(default=6, ge=1)
     replication_factor: int = Field(default=1, ge=1)
     # Retention of the event topics; dead letters are kept longer for forensics.
@@ -143,9 +144,30 @@ class NotificationSettings(ServicePorts):
     grpc_port: int = 50054
     http_port: int = 8084
     metrics_port: int = 9104
-    consumer_group: str = "warmline-notification"
     # YAML file of agent tokens scoped to a tenant and queues (a mounted Secret in k8s).
     agent_tokens_file: Path | None = None
+    # Every replica reads the whole escalation stream (consoles may connect to any
+    # replica); at start it reads back this far, so reconnecting consoles resume.
+    history_s: float = Field(default=86_400.0, gt=0)
+    max_retained_decisions: int = Field(default=200_000, ge=100)
+    # An idle stream gets a heartbeat this often; a console that hears nothing
+    # for three heartbeats reconnects.
+    heartbeat_s: float = Field(default=10.0, gt=0)
+    # Unclaimed escalations are offered again after this long, and raised to the
+    # supervisor queue after the second timeout.
+    reoffer_after_s: float = Field(default=60.0, gt=0)
+    supervisor_after_s: float = Field(default=180.0, gt=0)
+    supervisor_queue: str = "supervisor"
+    # Agent well-being: an agent who took this many high-intensity (high or
+    # urgent priority, or abusive) escalations within the window is offered the
+    # next one only after less exposed agents had it for protected_hold_s.
+    exposure_window_s: float = Field(default=3_600.0, gt=0)
+    exposure_limit: int = Field(default=3, ge=1)
+    protected_hold_s: float = Field(default=30.0, ge=0)
+    # Deliveries queued for one console; a console this far behind is disconnected
+    # (it resumes from its cursor) instead of holding memory for everyone.
+    max_pending_per_console: int = Field(default=1_000, ge=10)
+    max_comment_chars: int = Field(default=2_000, ge=1)
 
 
 class WarmlineSettings(BaseSettings):

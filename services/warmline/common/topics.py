@@ -44,6 +44,7 @@ def declared_topics(settings: WarmlineSettings) -> list[TopicSpec]:
         TopicSpec(t.name("scored"), t.partitions, t.replication_factor, events),
         TopicSpec(t.name("escalations"), t.partitions, t.replication_factor, events),
         TopicSpec(t.name("feedback"), t.partitions, t.replication_factor, events),
+        TopicSpec(t.name("agent_actions"), t.partitions, t.replication_factor, events),
         TopicSpec(
             t.name("deadletter"),
             t.partitions,
@@ -108,3 +109,17 @@ async def _wait_until_visible(
         if asyncio.get_running_loop().time() > deadline:
             raise TopicCreationError(f"topics not visible after {timeout_s}s: {sorted(pending)}")
         await asyncio.sleep(0.1)
+
+
+async def partition_counts(settings: WarmlineSettings, names: list[str]) -> dict[str, int]:
+    """How many partitions each named topic has (as the cluster reports it now)."""
+    admin: AIOKafkaAdminClient = admin_client(settings)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(names)
+    finally:
+        await admin.close()
+    counts = {t["topic"]: len(t["partitions"]) for t in described if t["error_code"] == 0}
+    if missing := sorted(set(names) - set(counts)):
+        raise TopicCreationError(f"topics not found: {missing}")
+    return counts

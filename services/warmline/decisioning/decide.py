@@ -270,6 +270,7 @@ def _emit(
             decided_at=decided_at,
         ),
         last_customer_text=detectors.mask(state.last_customer_text, spans),
+        unmasked_customer_text=state.last_customer_text if spans else "",
         abusive=state.abuse_seen,
         shadow=body.shadow,
         channel=events_pb2.Channel.ValueType(state.channel),

@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from warmline.bench.common import percentile
+from warmline.common.credentials import hash_key
 from warmline.common.settings import (
     DecisioningSettings,
     IngestionSettings,
@@ -29,7 +30,7 @@ from warmline.common.settings import (
     WarmlineSettings,
 )
 from warmline.decisioning.service import DecisioningService
-from warmline.ingestion.auth import TenantDirectory, hash_key
+from warmline.ingestion.auth import TenantDirectory
 from warmline.ingestion.client import IngestClient, read_events
 from warmline.ingestion.redaction import PII_KINDS
 from warmline.ingestion.service import IngestionService

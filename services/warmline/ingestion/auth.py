@@ -8,26 +8,22 @@ stored as SHA-256 hashes and compared in constant time. The file is YAML::
         api_key_sha256: ["<hex digest of the key>", ...]   # several: rotation
         webhook_secrets: {chatwoot: "<secret>", zendesk: "<secret>"}
 
-``warmline keys hash`` prints the digest of a new key.
+``warmline keys new`` prints a new key and its digest.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
+from warmline.common.credentials import hash_key
+
 
 class CredentialsError(ValueError):
     """The credentials file is missing or malformed; the message says where."""
-
-
-def hash_key(api_key: str) -> str:
-    """The stored form of an API key."""
-    return hashlib.sha256(api_key.encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,11 +88,3 @@ class TenantDirectory:
         """The tenant's secret for a platform's webhooks, or None when not configured."""
         tenant = self._tenants.get(tenant_id)
         return None if tenant is None else tenant.webhook_secrets.get(platform)
-
-
-def bearer_token(value: str | None) -> str | None:
-    """The token of an ``authorization: Bearer <token>`` header value."""
-    if not value:
-        return None
-    scheme, _, token = value.partition(" ")
-    return token.strip() or None if scheme.lower() == "bearer" else None

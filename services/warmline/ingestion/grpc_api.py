@@ -17,8 +17,9 @@ from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from warmline.common.credentials import bearer_token
 from warmline.common.metrics import INGEST_ACK_SECONDS, INGEST_AUTH_FAILURES
-from warmline.ingestion.auth import TenantDirectory, bearer_token
+from warmline.ingestion.auth import TenantDirectory
 from warmline.ingestion.core import (
     INVALID_ARGUMENT,
     RATE_LIMITED,

@@ -220,6 +220,7 @@ class EscalationDecision(_message.Message):
     SHADOW_FIELD_NUMBER: _builtins.int
     CHANNEL_FIELD_NUMBER: _builtins.int
     CUSTOMER_TIER_FIELD_NUMBER: _builtins.int
+    UNMASKED_CUSTOMER_TEXT_FIELD_NUMBER: _builtins.int
     decision_id: _builtins.str
     """Deterministic: hash(tenant, conversation, trigger event, policy version)."""
     tenant_id: _builtins.str
@@ -242,6 +243,11 @@ class EscalationDecision(_message.Message):
     """Decided in shadow mode: recorded, never shown to agents."""
     channel: _events_pb2.Channel.ValueType
     customer_tier: _events_pb2.CustomerTier.ValueType
+    unmasked_customer_text: _builtins.str
+    """The last customer message unmasked; set only when `abusive`. The
+    notification service strips it before delivery and returns it to an agent
+    only on request (`NotificationService.Reveal`).
+    """
     @_builtins.property
     def reasons(self) -> _containers.RepeatedCompositeFieldContainer[Global___Reason]: ...
     @_builtins.property
@@ -274,10 +280,11 @@ class EscalationDecision(_message.Message):
         shadow: _builtins.bool = ...,
         channel: _events_pb2.Channel.ValueType = ...,
         customer_tier: _events_pb2.CustomerTier.ValueType = ...,
+        unmasked_customer_text: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["customer_history", b"customer_history", "timings", b"timings"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["abusive", b"abusive", "action", b"action", "channel", b"channel", "conversation_id", b"conversation_id", "customer_history", b"customer_history", "customer_id", b"customer_id", "customer_tier", b"customer_tier", "decision_id", b"decision_id", "dominant_emotion", b"dominant_emotion", "last_customer_text", b"last_customer_text", "model_version", b"model_version", "opening_line", b"opening_line", "policy_version", b"policy_version", "priority", b"priority", "queue", b"queue", "reasons", b"reasons", "shadow", b"shadow", "tenant_id", b"tenant_id", "timings", b"timings", "trajectory", b"trajectory", "trigger_event_id", b"trigger_event_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["abusive", b"abusive", "action", b"action", "channel", b"channel", "conversation_id", b"conversation_id", "customer_history", b"customer_history", "customer_id", b"customer_id", "customer_tier", b"customer_tier", "decision_id", b"decision_id", "dominant_emotion", b"dominant_emotion", "last_customer_text", b"last_customer_text", "model_version", b"model_version", "opening_line", b"opening_line", "policy_version", b"policy_version", "priority", b"priority", "queue", b"queue", "reasons", b"reasons", "shadow", b"shadow", "tenant_id", b"tenant_id", "timings", b"timings", "trajectory", b"trajectory", "trigger_event_id", b"trigger_event_id", "unmasked_customer_text", b"unmasked_customer_text"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

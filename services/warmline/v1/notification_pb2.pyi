@@ -28,11 +28,14 @@ class SubscribeRequest(_message.Message):
     QUEUES_FIELD_NUMBER: _builtins.int
     AGENT_ID_FIELD_NUMBER: _builtins.int
     RESUME_CURSOR_FIELD_NUMBER: _builtins.int
+    TENANT_ID_FIELD_NUMBER: _builtins.int
     agent_id: _builtins.str
     resume_cursor: _builtins.str
     """Opaque cursor from the last delivery this console acknowledged; empty to
     start from what is currently open.
     """
+    tenant_id: _builtins.str
+    """Optional; when set it must be the tenant of the agent token."""
     @_builtins.property
     def queues(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
@@ -41,10 +44,11 @@ class SubscribeRequest(_message.Message):
         queues: _abc.Iterable[_builtins.str] | None = ...,
         agent_id: _builtins.str = ...,
         resume_cursor: _builtins.str = ...,
+        tenant_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "queues", b"queues", "resume_cursor", b"resume_cursor"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "queues", b"queues", "resume_cursor", b"resume_cursor", "tenant_id", b"tenant_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -58,10 +62,13 @@ class Delivery(_message.Message):
     CURSOR_FIELD_NUMBER: _builtins.int
     DELIVERED_AT_FIELD_NUMBER: _builtins.int
     REOFFER_FIELD_NUMBER: _builtins.int
+    HOLDER_AGENT_ID_FIELD_NUMBER: _builtins.int
     cursor: _builtins.str
     """Cursor to resume from after this delivery."""
     reoffer: _builtins.bool
     """Set when this is a re-offer of an unclaimed escalation."""
+    holder_agent_id: _builtins.str
+    """The agent who already holds the escalation, when one does."""
     @_builtins.property
     def decision(self) -> _escalation_pb2.EscalationDecision: ...
     @_builtins.property
@@ -73,14 +80,42 @@ class Delivery(_message.Message):
         cursor: _builtins.str = ...,
         delivered_at: _timestamp_pb2.Timestamp | None = ...,
         reoffer: _builtins.bool = ...,
+        holder_agent_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["decision", b"decision", "delivered_at", b"delivered_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cursor", b"cursor", "decision", b"decision", "delivered_at", b"delivered_at", "reoffer", b"reoffer"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cursor", b"cursor", "decision", b"decision", "delivered_at", b"delivered_at", "holder_agent_id", b"holder_agent_id", "reoffer", b"reoffer"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Delivery: _TypeAlias = Delivery  # noqa: Y015
+
+@_typing.final
+class ClaimNotice(_message.Message):
+    """Another agent took an escalation this console was offered."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DECISION_ID_FIELD_NUMBER: _builtins.int
+    CONVERSATION_ID_FIELD_NUMBER: _builtins.int
+    HOLDER_AGENT_ID_FIELD_NUMBER: _builtins.int
+    decision_id: _builtins.str
+    conversation_id: _builtins.str
+    holder_agent_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        decision_id: _builtins.str = ...,
+        conversation_id: _builtins.str = ...,
+        holder_agent_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["conversation_id", b"conversation_id", "decision_id", b"decision_id", "holder_agent_id", b"holder_agent_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ClaimNotice: _TypeAlias = ClaimNotice  # noqa: Y015
 
 @_typing.final
 class Heartbeat(_message.Message):
@@ -108,21 +143,25 @@ class SubscribeResponse(_message.Message):
 
     DELIVERY_FIELD_NUMBER: _builtins.int
     HEARTBEAT_FIELD_NUMBER: _builtins.int
+    CLAIMED_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def delivery(self) -> Global___Delivery: ...
     @_builtins.property
     def heartbeat(self) -> Global___Heartbeat: ...
+    @_builtins.property
+    def claimed(self) -> Global___ClaimNotice: ...
     def __init__(
         self,
         *,
         delivery: Global___Delivery | None = ...,
         heartbeat: Global___Heartbeat | None = ...,
+        claimed: Global___ClaimNotice | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["delivery", b"delivery", "heartbeat", b"heartbeat", "payload", b"payload"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["claimed", b"claimed", "delivery", b"delivery", "heartbeat", b"heartbeat", "payload", b"payload"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["delivery", b"delivery", "heartbeat", b"heartbeat", "payload", b"payload"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["claimed", b"claimed", "delivery", b"delivery", "heartbeat", b"heartbeat", "payload", b"payload"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["delivery", "heartbeat"]  # noqa: Y015
+    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["delivery", "heartbeat", "claimed"]  # noqa: Y015
     _WhichOneofArgType_payload: _TypeAlias = _typing.Literal["payload", b"payload"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_payload) -> _WhichOneofReturnType_payload | None: ...
 
@@ -297,3 +336,106 @@ class RevealResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RevealResponse: _TypeAlias = RevealResponse  # noqa: Y015
+
+@_typing.final
+class Claimed(_message.Message):
+    """An agent took an escalation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ESCALATION_ID_FIELD_NUMBER: _builtins.int
+    DECISION_ID_FIELD_NUMBER: _builtins.int
+    CONVERSATION_ID_FIELD_NUMBER: _builtins.int
+    QUEUE_FIELD_NUMBER: _builtins.int
+    HIGH_INTENSITY_FIELD_NUMBER: _builtins.int
+    escalation_id: _builtins.str
+    """The first decision of the escalation (its ESCALATE), whichever decision of
+    it the agent claimed: one agent holds a conversation's escalation.
+    """
+    decision_id: _builtins.str
+    conversation_id: _builtins.str
+    queue: _builtins.str
+    high_intensity: _builtins.bool
+    """High priority or abusive: counts towards the agent's recent exposure."""
+    def __init__(
+        self,
+        *,
+        escalation_id: _builtins.str = ...,
+        decision_id: _builtins.str = ...,
+        conversation_id: _builtins.str = ...,
+        queue: _builtins.str = ...,
+        high_intensity: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["conversation_id", b"conversation_id", "decision_id", b"decision_id", "escalation_id", b"escalation_id", "high_intensity", b"high_intensity", "queue", b"queue"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Claimed: _TypeAlias = Claimed  # noqa: Y015
+
+@_typing.final
+class Acked(_message.Message):
+    """A console confirmed what it showed, up to this cursor."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CURSOR_FIELD_NUMBER: _builtins.int
+    cursor: _builtins.str
+    def __init__(
+        self,
+        *,
+        cursor: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cursor", b"cursor"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Acked: _TypeAlias = Acked  # noqa: Y015
+
+@_typing.final
+class AgentAction(_message.Message):
+    """What an agent did at a console, written to `warmline.agent-actions.v1`.
+    Every notification replica, and a restarted one, rebuilds claims, resume
+    cursors and exposure from this topic; the first claim in the log wins.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACTION_ID_FIELD_NUMBER: _builtins.int
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    AGENT_ID_FIELD_NUMBER: _builtins.int
+    ACTED_AT_FIELD_NUMBER: _builtins.int
+    CLAIMED_FIELD_NUMBER: _builtins.int
+    ACKED_FIELD_NUMBER: _builtins.int
+    action_id: _builtins.str
+    """Deterministic: hash(tenant, agent, what was done)."""
+    tenant_id: _builtins.str
+    agent_id: _builtins.str
+    @_builtins.property
+    def acted_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def claimed(self) -> Global___Claimed: ...
+    @_builtins.property
+    def acked(self) -> Global___Acked: ...
+    def __init__(
+        self,
+        *,
+        action_id: _builtins.str = ...,
+        tenant_id: _builtins.str = ...,
+        agent_id: _builtins.str = ...,
+        acted_at: _timestamp_pb2.Timestamp | None = ...,
+        claimed: Global___Claimed | None = ...,
+        acked: Global___Acked | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["acked", b"acked", "acted_at", b"acted_at", "action", b"action", "claimed", b"claimed"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["acked", b"acked", "acted_at", b"acted_at", "action", b"action", "action_id", b"action_id", "agent_id", b"agent_id", "claimed", b"claimed", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_action: _TypeAlias = _typing.Literal["claimed", "acked"]  # noqa: Y015
+    _WhichOneofArgType_action: _TypeAlias = _typing.Literal["action", b"action"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_action) -> _WhichOneofReturnType_action | None: ...
+
+Global___AgentAction: _TypeAlias = AgentAction  # noqa: Y015

@@ -1,0 +1,1 @@
+"""The notification service: escalations on agents' consoles, claims, feedback."""

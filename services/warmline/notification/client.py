@@ -1,0 +1,143 @@
+"""A gRPC client for agent consoles (the terminal console, the demo, benchmarks).
+
+:meth:`ConsoleClient.follow` keeps a console subscribed: it remembers the cursor
+of the last delivery, and when the stream breaks or goes silent for three
+heartbeats it reconnects from that cursor, so nothing is missed or repeated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+
+import grpc
+
+from warmline.v1 import feedback_pb2, notification_pb2, notification_pb2_grpc
+
+log = logging.getLogger(__name__)
+
+Response = notification_pb2.SubscribeResponse
+
+# Codes after which reconnecting cannot help: the caller must fix something.
+_FATAL = {
+    grpc.StatusCode.UNAUTHENTICATED,
+    grpc.StatusCode.PERMISSION_DENIED,
+    grpc.StatusCode.INVALID_ARGUMENT,
+}
+
+
+class ConsoleClient:
+    """One agent's connection to the notification service."""
+
+    def __init__(self, target: str, token: str, agent_id: str = "") -> None:
+        self._channel = grpc.aio.insecure_channel(target)
+        self._stub = notification_pb2_grpc.NotificationServiceStub(self._channel)
+        self._metadata = (("authorization", f"Bearer {token}"),)
+        self.agent_id = agent_id
+        self.cursor = ""
+
+    async def close(self) -> None:
+        """Close the channel."""
+        await self._channel.close()
+
+    def subscribe(
+        self, queues: Sequence[str], *, tenant_id: str = "", resume_cursor: str | None = None
+    ) -> grpc.aio.UnaryStreamCall[notification_pb2.SubscribeRequest, Response]:
+        """One Subscribe call (no reconnection); from ``resume_cursor`` or the client's cursor."""
+        request = notification_pb2.SubscribeRequest(
+            queues=list(queues),
+            agent_id=self.agent_id,
+            tenant_id=tenant_id,
+            resume_cursor=self.cursor if resume_cursor is None else resume_cursor,
+        )
+        return self._stub.Subscribe(request, metadata=self._metadata)
+
+    async def follow(
+        self,
+        queues: Sequence[str],
+        *,
+        tenant_id: str = "",
+        heartbeat_s: float = 10.0,
+        stop: asyncio.Event | None = None,
+    ) -> AsyncIterator[Response]:
+        """Every delivery and notice, across reconnections, until ``stop`` is set.
+
+        Heartbeats are consumed here; a refusal (bad token, scope) is raised.
+        """
+        stop = stop or asyncio.Event()
+        delay = 0.2
+        while not stop.is_set():
+            call = self.subscribe(queues, tenant_id=tenant_id)
+            try:
+                async for response in _until_silent(call, 3 * heartbeat_s, stop):
+                    delay = 0.2
+                    if response.WhichOneof("payload") == "heartbeat":
+                        continue
+                    if response.WhichOneof("payload") == "delivery" and response.delivery.cursor:
+                        self.cursor = response.delivery.cursor
+                    yield response
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() in _FATAL:
+                    raise
+                log.warning("console stream broke; reconnecting", extra={"code": str(exc.code())})
+            finally:
+                call.cancel()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            delay = min(delay * 2, 5.0)
+
+    async def claim(self, decision_id: str) -> notification_pb2.ClaimResponse:
+        """Take an escalation."""
+        request = notification_pb2.ClaimRequest(decision_id=decision_id, agent_id=self.agent_id)
+        return await self._stub.Claim(request, metadata=self._metadata)
+
+    async def ack(self, cursor: str | None = None) -> None:
+        """Confirm deliveries up to ``cursor`` (default: the last one received)."""
+        request = notification_pb2.AckRequest(agent_id=self.agent_id, cursor=cursor or self.cursor)
+        await self._stub.Ack(request, metadata=self._metadata)
+
+    async def feedback(
+        self, decision_id: str, verdict: feedback_pb2.Verdict.ValueType, comment: str = ""
+    ) -> str:
+        """Send a verdict on an escalation; returns the feedback id."""
+        request = notification_pb2.SubmitFeedbackRequest(
+            decision_id=decision_id, agent_id=self.agent_id, verdict=verdict, comment=comment
+        )
+        response = await self._stub.SubmitFeedback(request, metadata=self._metadata)
+        return response.feedback_id
+
+    async def reveal(self, decision_id: str) -> str:
+        """The unmasked text of an abusive escalation."""
+        request = notification_pb2.RevealRequest(decision_id=decision_id, agent_id=self.agent_id)
+        response = await self._stub.Reveal(request, metadata=self._metadata)
+        return response.text
+
+
+async def _until_silent(
+    call: grpc.aio.UnaryStreamCall[notification_pb2.SubscribeRequest, Response],
+    silence_s: float,
+    stop: asyncio.Event,
+) -> AsyncIterator[Response]:
+    """The call's responses; ends when nothing, not even a heartbeat, came for ``silence_s``."""
+    stream = call.__aiter__()
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        while True:
+            nxt = asyncio.ensure_future(stream.__anext__())
+            done, _ = await asyncio.wait({nxt, stopping}, timeout=silence_s, return_when=asyncio.FIRST_COMPLETED)
+            if nxt not in done:
+                nxt.cancel()
+                with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration, grpc.aio.AioRpcError):
+                    await nxt
+                if not done:
+                    log.warning("console stream silent; reconnecting")
+                return
+            try:
+                response = nxt.result()
+            except StopAsyncIteration:
+                return
+            yield response
+    finally:
+        stopping.cancel()

@@ -1,0 +1,200 @@
+"""The browser door: the console page, an SSE stream, and JSON actions.
+
+``GET /`` serves the console. ``GET /v1/stream?queues=a,b`` is a
+Server-Sent-Events stream (event types ``delivery``, ``claimed``,
+``heartbeat``; each delivery's SSE id is its resume cursor, so a reconnecting
+client sends it back as ``Last-Event-ID``). ``POST /v1/claim``, ``/v1/ack``,
+``/v1/feedback`` and ``/v1/reveal`` take JSON. Every call carries the agent
+token as ``Authorization: Bearer <token>``; the page reads its stream with
+``fetch`` so the token never sits in a URL.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from importlib import resources
+from typing import Any
+
+from aiohttp import web
+from google.protobuf import json_format
+from google.protobuf.message import Message
+
+from warmline.common.credentials import bearer_token
+from warmline.notification.core import NotificationCore, Refusal, Refused
+from warmline.notification.grpc_api import heartbeat, next_item, observe_delivery
+from warmline.notification.hub import CLOSE
+from warmline.notification.tokens import AgentScope
+from warmline.v1 import feedback_pb2
+
+_STATUS = {
+    Refusal.UNAUTHENTICATED: 401,
+    Refusal.PERMISSION_DENIED: 403,
+    Refusal.INVALID_ARGUMENT: 400,
+    Refusal.NOT_FOUND: 404,
+    Refusal.FAILED_PRECONDITION: 409,
+    Refusal.UNAVAILABLE: 503,
+}
+_MAX_BODY_BYTES = 64 * 1024
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def refusal_response(refused: Refused) -> web.Response:
+    """The HTTP response of a refusal."""
+    body: dict[str, Any] = {"error": refused.reason.value, "message": refused.message}
+    if refused.field:
+        body["field"] = refused.field
+    return web.json_response(body, status=_STATUS[refused.reason])
+
+
+def as_json(message: Message) -> str:
+    """A protobuf message in its JSON mapping, on one line."""
+    return json.dumps(
+        json_format.MessageToDict(message, preserving_proto_field_name=True),
+        separators=(",", ":"),
+    )
+
+
+def console_page() -> bytes:
+    """The console's HTML, shipped inside the package."""
+    return resources.files("warmline.notification.web").joinpath("console.html").read_bytes()
+
+
+class ConsoleHttpApi:
+    """aiohttp routes of the console bridge."""
+
+    def __init__(self, core: NotificationCore, heartbeat_s: float) -> None:
+        self.core = core
+        self.heartbeat_s = heartbeat_s
+        self._page = console_page()
+
+    def app(self) -> web.Application:
+        """The aiohttp application."""
+        app = web.Application(client_max_size=_MAX_BODY_BYTES)
+        app.router.add_get("/", self.page)
+        app.router.add_get("/v1/stream", self.stream)
+        app.router.add_post("/v1/claim", self._action(self.claim))
+        app.router.add_post("/v1/ack", self._action(self.ack))
+        app.router.add_post("/v1/feedback", self._action(self.feedback))
+        app.router.add_post("/v1/reveal", self._action(self.reveal))
+        return app
+
+    async def page(self, _: web.Request) -> web.Response:
+        """The console page."""
+        return web.Response(
+            body=self._page,
+            content_type="text/html",
+            headers={"Cache-Control": "no-store", "Content-Security-Policy": _CSP},
+        )
+
+    def _scope(self, request: web.Request) -> AgentScope:
+        return self.core.authenticate(bearer_token(request.headers.get("Authorization")))
+
+    async def stream(self, request: web.Request) -> web.StreamResponse:
+        """The console's SSE stream."""
+        try:
+            scope = self._scope(request)
+            queues = [q for q in request.query.get("queues", "").split(",") if q]
+            cursor = request.headers.get("Last-Event-ID") or request.query.get("cursor", "")
+            sub = self.core.subscribe(
+                scope,
+                queues=queues,
+                agent_id=request.query.get("agent_id", ""),
+                tenant_id=request.query.get("tenant_id", ""),
+                resume_cursor=cursor,
+                api="sse",
+            )
+        except Refused as refused:
+            return refusal_response(refused)
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "text/event-stream",
+                "Cache-Control": "no-store",
+                "X-Accel-Buffering": "no",  # proxies must not hold events back
+            }
+        )
+        try:
+            await response.prepare(request)
+            await response.write(b": subscribed\n\n")
+            while True:
+                item = await next_item(sub, self.heartbeat_s)
+                if item is CLOSE:
+                    await response.write(b"event: closed\ndata: {}\n\n")
+                    break
+                message = heartbeat() if item is None else item.response
+                kind = message.WhichOneof("payload") or "heartbeat"
+                payload = getattr(message, kind)
+                lines = f"event: {kind}\n"
+                if item is not None and kind == "delivery":
+                    observe_delivery(item)
+                    lines += f"id: {message.delivery.cursor}\n"
+                lines += f"data: {as_json(payload)}\n\n"
+                await response.write(lines.encode())
+        except (ConnectionResetError, ConnectionError):
+            pass  # the browser went away; the cursor lets it resume
+        finally:
+            self.core.hub.unsubscribe(sub)
+        return response
+
+    def _action(
+        self, handle: Callable[[AgentScope, dict[str, Any]], Awaitable[dict[str, Any]]]
+    ) -> Handler:
+        async def route(request: web.Request) -> web.StreamResponse:
+            try:
+                scope = self._scope(request)
+                try:
+                    body = await request.json()
+                except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                    raise Refused(
+                        Refusal.INVALID_ARGUMENT, f"body: not JSON ({exc})", "body"
+                    ) from exc
+                if not isinstance(body, dict):
+                    raise Refused(Refusal.INVALID_ARGUMENT, "body: expected a JSON object", "body")
+                return web.json_response(await handle(scope, body))
+            except Refused as refused:
+                return refusal_response(refused)
+
+        return route
+
+    async def claim(self, scope: AgentScope, body: dict[str, Any]) -> dict[str, Any]:
+        """``{"decision_id"}`` -> ``{"granted", "holder_agent_id"}``."""
+        outcome = await self.core.claim(scope, _text(body, "agent_id"), _text(body, "decision_id"))
+        return {"granted": outcome.granted, "holder_agent_id": outcome.holder_agent_id}
+
+    async def ack(self, scope: AgentScope, body: dict[str, Any]) -> dict[str, Any]:
+        """``{"cursor"}`` -> ``{}``."""
+        await self.core.ack(scope, _text(body, "agent_id"), _text(body, "cursor"))
+        return {}
+
+    async def feedback(self, scope: AgentScope, body: dict[str, Any]) -> dict[str, Any]:
+        """``{"decision_id", "verdict", "comment"}`` -> ``{"feedback_id"}``."""
+        name = _text(body, "verdict").upper()
+        if not name.startswith("VERDICT_"):
+            name = f"VERDICT_{name}"  # the page sends "useful", "false_alarm", ...
+        verdict = dict(feedback_pb2.Verdict.items()).get(name, feedback_pb2.VERDICT_UNSPECIFIED)
+        feedback_id = await self.core.feedback(
+            scope,
+            _text(body, "agent_id"),
+            _text(body, "decision_id"),
+            verdict,
+            _text(body, "comment"),
+        )
+        return {"feedback_id": feedback_id}
+
+    async def reveal(self, scope: AgentScope, body: dict[str, Any]) -> dict[str, Any]:
+        """``{"decision_id"}`` -> ``{"text"}``."""
+        return {
+            "text": self.core.reveal(scope, _text(body, "agent_id"), _text(body, "decision_id"))
+        }
+
+
+def _text(body: dict[str, Any], field: str) -> str:
+    value = body.get(field, "")
+    if not isinstance(value, str):
+        raise Refused(Refusal.INVALID_ARGUMENT, f"{field}: expected a string", field)
+    return value
+
+
+# The page loads nothing from elsewhere; inline script and style are its own.
+_CSP = "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:"

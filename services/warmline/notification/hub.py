@@ -1,0 +1,259 @@
+"""Fan-out: each decision to the consoles that should see it, now or after a hold.
+
+A console's subscription is a queue of responses its stream (gRPC or SSE)
+drains. Putting is synchronous, so a subscription's backlog and its live
+deliveries are ordered by construction: nothing arrives between computing the
+backlog and registering for what comes next.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from warmline.common.metrics import (
+    NOTIFICATION_CONSOLES,
+    NOTIFICATION_DELIVERIES,
+    NOTIFICATION_DISCONNECTED_SLOW,
+    NOTIFICATION_EXPOSED_AGENTS,
+)
+from warmline.notification.board import Board, ClaimResult, Escalation, Record, high_intensity
+from warmline.notification.cursor import encode_cursor, merge
+from warmline.notification.tokens import AgentScope
+from warmline.v1 import escalation_pb2, notification_pb2
+
+log = logging.getLogger(__name__)
+
+Response = notification_pb2.SubscribeResponse
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A response waiting in a console's queue; ``read_at`` is when its record was
+    read from Kafka (monotonic), for the delivery-latency metric."""
+
+    response: Response
+    read_at: float | None = None
+
+
+# Put in a queue to end the stream: the console fell too far behind.
+CLOSE = Outgoing(Response())
+
+
+@dataclass(eq=False)
+class Subscription:
+    """One connected console."""
+
+    scope: AgentScope
+    queues: frozenset[str]
+    api: str
+    pending: asyncio.Queue[Outgoing] = field(default_factory=asyncio.Queue)
+    closed: bool = False
+
+    @property
+    def agent_id(self) -> str:
+        """The agent at this console."""
+        return self.scope.agent_id
+
+
+@dataclass(frozen=True, slots=True)
+class HubSettings:
+    """The notification settings the hub needs."""
+
+    supervisor_queue: str
+    exposure_limit: int
+    protected_hold_s: float
+    max_pending: int
+
+
+def delivery(
+    record: Record, cursor: str, *, reoffer: bool = False, holder: str | None = None
+) -> Response:
+    """The response carrying one decision."""
+    response = Response(
+        delivery=notification_pb2.Delivery(
+            decision=record.decision, cursor=cursor, reoffer=reoffer, holder_agent_id=holder or ""
+        )
+    )
+    response.delivery.delivered_at.FromDatetime(datetime.now(UTC))
+    return response
+
+
+class Hub:
+    """Registers consoles and hands each decision to those that should see it."""
+
+    def __init__(
+        self, board: Board, settings: HubSettings, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.board = board
+        self.settings = settings
+        self._clock = clock
+        self._by_tenant: dict[str, set[Subscription]] = {}
+        self._held: dict[str, asyncio.TimerHandle] = {}
+
+    # --- consoles -------------------------------------------------------------
+    def subscribe(
+        self, scope: AgentScope, queues: frozenset[str], start: dict[int, int] | None, api: str
+    ) -> Subscription:
+        """Register a console and queue its backlog.
+
+        ``start`` is a resume position: everything of the console's queues after
+        it is queued first. Without one the console gets the escalations open
+        now that it could take.
+        """
+        sub = Subscription(scope, queues, api)
+        supervisor = self.settings.supervisor_queue
+        if start is None:
+            backlog = self.board.open_for(scope.tenant_id, queues, scope.agent_id, supervisor)
+            # A snapshot, not a stretch of the log: only its last delivery carries
+            # a cursor, so a console cut off half-way gets the whole snapshot again.
+            for n, record in enumerate(backlog, start=1):
+                cursor = encode_cursor(self.board.positions) if n == len(backlog) else ""
+                self._put(sub, self._delivery(record, cursor), backlog=True)
+        else:
+            position = merge(start, {})
+            for record in self.board.since(scope.tenant_id, queues, start):
+                position[record.partition] = record.offset + 1
+                self._put(sub, self._delivery(record, encode_cursor(position)), backlog=True)
+        self._by_tenant.setdefault(scope.tenant_id, set()).add(sub)
+        NOTIFICATION_CONSOLES.labels(api).inc()
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        """Forget a console whose stream ended."""
+        subs = self._by_tenant.get(sub.scope.tenant_id)
+        if subs is not None and sub in subs:
+            subs.discard(sub)
+            NOTIFICATION_CONSOLES.labels(sub.api).dec()
+
+    def consoles(self) -> int:
+        """Connected consoles."""
+        return sum(len(s) for s in self._by_tenant.values())
+
+    # --- the stream -----------------------------------------------------------
+    def publish(self, record: Record, read_at: float) -> None:
+        """Hand a decision just read to every console of its tenant and queue.
+
+        A new high-intensity escalation goes first to agents below the exposure
+        limit; the others get it after the hold, if nobody took it meanwhile.
+        """
+        decision = record.decision
+        targets = [s for s in self._by_tenant.get(decision.tenant_id, ()) if self._wants(s, record)]
+        if not targets:
+            return
+        cursor = encode_cursor(self.board.positions)
+        holder = self.board.holder(record.escalation_id)
+        now = self._clock()
+        protected = (
+            decision.action == escalation_pb2.DECISION_ACTION_ESCALATE
+            and high_intensity(decision)
+            and self.settings.protected_hold_s > 0
+        )
+        exposed = [s for s in targets if protected and self._exposed(s, now)]
+        if len(exposed) == len(targets):
+            exposed = []  # nobody less exposed is here: nobody waits
+        response = delivery(record, cursor, holder=holder)
+        for sub in targets:
+            if sub not in exposed:
+                self._put(sub, Outgoing(response, read_at))
+        NOTIFICATION_DELIVERIES.labels("new").inc(len(targets) - len(exposed))
+        if exposed:
+            self._hold(record, exposed)
+        self._count_exposed(decision.queue, targets, now)
+
+    def claimed(self, claim: ClaimResult) -> None:
+        """Tell the tenant's consoles that an escalation has a holder."""
+        self._release_cancelled(claim.escalation_id)
+        notice = Response(
+            claimed=notification_pb2.ClaimNotice(
+                decision_id=claim.decision_id,
+                conversation_id=claim.conversation_id,
+                holder_agent_id=claim.agent_id,
+            )
+        )
+        supervisor = self.settings.supervisor_queue
+        for sub in list(self._by_tenant.get(claim.tenant_id, ())):
+            if claim.queue in sub.queues or supervisor in sub.queues:
+                self._put(sub, Outgoing(notice))
+
+    def reoffer(self, escalation: Escalation, to_supervisor: bool) -> int:
+        """Offer an unclaimed escalation again, to its queue or to the supervisor queue."""
+        queue = self.settings.supervisor_queue if to_supervisor else escalation.queue
+        response = delivery(escalation.latest, encode_cursor(self.board.positions), reoffer=True)
+        sent = 0
+        for sub in list(self._by_tenant.get(escalation.tenant_id, ())):
+            if queue in sub.queues:
+                self._put(sub, Outgoing(response))
+                sent += 1
+        NOTIFICATION_DELIVERIES.labels("supervisor" if to_supervisor else "reoffer").inc(sent)
+        return sent
+
+    # --- helpers --------------------------------------------------------------
+    def _wants(self, sub: Subscription, record: Record) -> bool:
+        return record.decision.queue in sub.queues
+
+    def _exposed(self, sub: Subscription, now: float) -> bool:
+        exposure = self.board.exposure(sub.scope.tenant_id, sub.agent_id, now)
+        return exposure >= self.settings.exposure_limit
+
+    def _count_exposed(self, queue: str, subs: Iterable[Subscription], now: float) -> None:
+        agents = {s.agent_id for s in subs if self._exposed(s, now)}
+        NOTIFICATION_EXPOSED_AGENTS.labels(queue).set(len(agents))
+
+    def _delivery(self, record: Record, cursor: str) -> Outgoing:
+        holder = self.board.holder(record.escalation_id)
+        return Outgoing(delivery(record, cursor, holder=holder))
+
+    def _hold(self, record: Record, exposed: list[Subscription]) -> None:
+        def release() -> None:
+            self._held.pop(record.escalation_id, None)
+            escalation = self.board.escalation(record.decision.tenant_id, record.escalation_id)
+            if escalation is None or not escalation.open:
+                return
+            if self.board.holder(record.escalation_id) is not None:
+                return
+            response = delivery(record, encode_cursor(self.board.positions), reoffer=True)
+            for sub in exposed:
+                if not sub.closed:
+                    self._put(sub, Outgoing(response))
+            NOTIFICATION_DELIVERIES.labels("after_hold").inc(len(exposed))
+
+        loop = asyncio.get_running_loop()
+        self._held[record.escalation_id] = loop.call_later(self.settings.protected_hold_s, release)
+
+    def _release_cancelled(self, escalation_id: str) -> None:
+        handle = self._held.pop(escalation_id, None)
+        if handle is not None:
+            handle.cancel()
+
+    def _put(self, sub: Subscription, item: Outgoing, *, backlog: bool = False) -> None:
+        if sub.closed:
+            return
+        # A backlog may be long; the limit is for live deliveries piling up behind it.
+        if not backlog and sub.pending.qsize() >= self.settings.max_pending:
+            # Too far behind: end its stream; it resumes from its last cursor.
+            sub.closed = True
+            self.unsubscribe(sub)
+            sub.pending.put_nowait(CLOSE)
+            NOTIFICATION_DISCONNECTED_SLOW.inc()
+            log.warning(
+                "console too slow, disconnected",
+                extra={"tenant": sub.scope.tenant_id, "pending": sub.pending.qsize()},
+            )
+            return
+        sub.pending.put_nowait(item)
+
+    def close_all(self) -> None:
+        """End every stream (service shutdown)."""
+        for subs in list(self._by_tenant.values()):
+            for sub in list(subs):
+                sub.closed = True
+                self.unsubscribe(sub)
+                sub.pending.put_nowait(CLOSE)
+        for handle in self._held.values():
+            handle.cancel()
+        self._held.clear()
