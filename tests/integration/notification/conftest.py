@@ -104,9 +104,7 @@ async def _build(settings: WarmlineSettings, agents: AgentDirectory) -> Notifica
 
 
 @pytest.fixture
-def make_notification(
-    kafka_broker: LocalKafka, tmp_path: Path
-) -> Iterator[Any]:
+def make_notification(kafka_broker: LocalKafka, tmp_path: Path) -> Iterator[Any]:
     """A factory of replicas (default settings plus overrides), all stopped afterwards."""
     started: list[Running] = []
 
@@ -185,9 +183,7 @@ async def publish(
 class Console:
     """A test console: a raw Subscribe call read in the background."""
 
-    def __init__(
-        self, client: ConsoleClient, queues: list[str], cursor: str | None = None
-    ) -> None:
+    def __init__(self, client: ConsoleClient, queues: list[str], cursor: str | None = None) -> None:
         self.client = client
         self.call = client.subscribe(queues, resume_cursor=cursor)
         self.received: list[notification_pb2.SubscribeResponse] = []
