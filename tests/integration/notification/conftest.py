@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+import contextlib
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -187,11 +188,16 @@ class Console:
         self.client = client
         self.call = client.subscribe(queues, resume_cursor=cursor)
         self.received: list[notification_pb2.SubscribeResponse] = []
+        self._arrived = asyncio.Event()
         self._task = asyncio.ensure_future(self._read())
 
     async def _read(self) -> None:
-        async for response in self.call:
-            self.received.append(response)
+        try:
+            async for response in self.call:
+                self.received.append(response)
+                self._arrived.set()
+        finally:
+            self._arrived.set()
 
     async def wait_subscribed(self) -> None:
         """Return once the service registered the subscription (it sends headers then)."""
@@ -200,17 +206,25 @@ class Console:
     def deliveries(self) -> list[notification_pb2.Delivery]:
         return [r.delivery for r in self.received if r.WhichOneof("payload") == "delivery"]
 
+    def notices(self) -> list[notification_pb2.ClaimNotice]:
+        return [r.claimed for r in self.received if r.WhichOneof("payload") == "claimed"]
+
     def conversations(self) -> list[str]:
         return [d.decision.conversation_id for d in self.deliveries()]
 
-    async def wait_for(self, count: int, within_s: float = 15.0) -> list[notification_pb2.Delivery]:
-        """Wait until at least ``count`` deliveries arrived."""
+    async def until(self, condition: Callable[[], bool], within_s: float = 15.0) -> None:
+        """Wait until ``condition`` holds; fail if the stream ends first."""
         async with asyncio.timeout(within_s):
-            while len(self.deliveries()) < count:
+            while not condition():
                 if self._task.done():
                     self._task.result()
                     raise AssertionError(f"stream ended after {self.conversations()}")
-                await asyncio.sleep(0.02)
+                self._arrived.clear()
+                await self._arrived.wait()
+
+    async def wait_for(self, count: int, within_s: float = 15.0) -> list[notification_pb2.Delivery]:
+        """Wait until at least ``count`` deliveries arrived."""
+        await self.until(lambda: len(self.deliveries()) >= count, within_s)
         return self.deliveries()
 
     async def quiet(self, seconds: float) -> None:
@@ -219,10 +233,8 @@ class Console:
 
     async def close(self) -> None:
         self.call.cancel()
-        try:
+        with contextlib.suppress(asyncio.CancelledError, grpc.aio.AioRpcError):
             await self._task
-        except (asyncio.CancelledError, grpc.aio.AioRpcError):
-            pass
 
 
 @pytest.fixture

@@ -46,10 +46,8 @@ async def test_a_claim_race_across_two_replicas_has_exactly_one_winner(
         for client, _ in claimants:
             await client.close()
     # Consoles hear who took it.
-    async with asyncio.timeout(10):
-        while not any(r.WhichOneof("payload") == "claimed" for r in watcher.received):
-            await asyncio.sleep(0.05)
-    notice = next(r.claimed for r in watcher.received if r.WhichOneof("payload") == "claimed")
+    await watcher.until(lambda: bool(watcher.notices()))
+    notice = watcher.notices()[0]
     assert notice.holder_agent_id == winners[0] and notice.conversation_id == "race"
 
 
