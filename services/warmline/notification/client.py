@@ -126,10 +126,14 @@ async def _until_silent(
     try:
         while True:
             nxt = asyncio.ensure_future(stream.__anext__())
-            done, _ = await asyncio.wait({nxt, stopping}, timeout=silence_s, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                {nxt, stopping}, timeout=silence_s, return_when=asyncio.FIRST_COMPLETED
+            )
             if nxt not in done:
                 nxt.cancel()
-                with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration, grpc.aio.AioRpcError):
+                with contextlib.suppress(
+                    asyncio.CancelledError, StopAsyncIteration, grpc.aio.AioRpcError
+                ):
                     await nxt
                 if not done:
                     log.warning("console stream silent; reconnecting")

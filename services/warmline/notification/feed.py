@@ -72,9 +72,7 @@ class Feed:
 
     async def start(self) -> None:
         """Connect, assign every partition and seek ``history_s`` back."""
-        counts = await partition_counts(
-            self.settings, [self.escalations_topic, self.actions_topic]
-        )
+        counts = await partition_counts(self.settings, [self.escalations_topic, self.actions_topic])
         await self._consumer.start()
         partitions = [TopicPartition(t, p) for t, n in counts.items() for p in range(n)]
         self._consumer.assign(partitions)
