@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
-from warmline.common.settings import WarmlineSettings
+from warmline.common.settings import (
+    KafkaSettings,
+    NotificationSettings,
+    TopicSettings,
+    WarmlineSettings,
+    settings_env,
+)
 
 
 def test_nested_environment_variables_reach_their_section(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -34,3 +43,21 @@ def test_an_unknown_setting_is_refused_not_ignored(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("WARMLINE_KAFKA__BOOTSTRAP_SERVER", "typo:9092")
     with pytest.raises(ValidationError, match="bootstrap_server"):
         WarmlineSettings()
+
+
+def test_settings_env_rebuilds_the_same_settings_in_another_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    original = WarmlineSettings(
+        kafka=KafkaSettings(bootstrap_servers="b1:9092,b2:9092", linger_ms=7),
+        topics=TopicSettings(prefix="staging.", partitions=12),
+        notification=NotificationSettings(
+            grpc_port=6000, agent_tokens_file=Path("/etc/agents.yaml"), heartbeat_s=2.5
+        ),
+        log_format="text",
+    )
+    for key in [k for k in os.environ if k.startswith("WARMLINE_")]:
+        monkeypatch.delenv(key)
+    for key, value in settings_env(original).items():
+        monkeypatch.setenv(key, value)
+    assert WarmlineSettings() == original

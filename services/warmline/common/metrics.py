@@ -136,7 +136,8 @@ NOTIFICATION_DELIVERIES = Counter(
 NOTIFICATION_DELIVERY_SECONDS = Histogram(
     "warmline_notification_delivery_seconds",
     "Time from reading a decision from Kafka to writing it to a console stream.",
-    buckets=_LATENCY_BUCKETS,
+    # Finer than the others: the fan-out target is 20 ms at p99.
+    buckets=(0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.25, 1.0),
 )
 NOTIFICATION_END_TO_END_SECONDS = Histogram(
     "warmline_notification_end_to_end_seconds",

@@ -194,3 +194,23 @@ class WarmlineSettings(BaseSettings):
 def load_settings() -> WarmlineSettings:
     """Settings of this process, read from the environment once."""
     return WarmlineSettings()
+
+
+def settings_env(settings: WarmlineSettings) -> dict[str, str]:
+    """The ``WARMLINE_*`` variables that reproduce ``settings`` in another process
+    (what benchmarks and tests pass to ``warmline serve``). Unset options are left out."""
+    env: dict[str, str] = {}
+
+    def add(prefix: str, model: BaseModel) -> None:
+        for name in type(model).model_fields:
+            value = getattr(model, name)
+            key = f"{prefix}{name.upper()}"
+            if isinstance(value, BaseModel):
+                add(f"{key}__", value)
+            elif isinstance(value, bool):
+                env[key] = "true" if value else "false"
+            elif value is not None:
+                env[key] = str(value)
+
+    add("WARMLINE_", settings)
+    return env
