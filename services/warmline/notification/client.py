@@ -31,16 +31,29 @@ _FATAL = {
 class ConsoleClient:
     """One agent's connection to the notification service."""
 
-    def __init__(self, target: str, token: str, agent_id: str = "") -> None:
-        self._channel = grpc.aio.insecure_channel(target)
+    def __init__(
+        self,
+        target: str,
+        token: str,
+        agent_id: str = "",
+        *,
+        channel: grpc.aio.Channel | None = None,
+    ) -> None:
+        self._owns_channel = channel is None
+        self._channel = channel or grpc.aio.insecure_channel(target)
         self._stub = notification_pb2_grpc.NotificationServiceStub(self._channel)
         self._metadata = (("authorization", f"Bearer {token}"),)
         self.agent_id = agent_id
         self.cursor = ""
 
+    def as_agent(self, token: str, agent_id: str) -> ConsoleClient:
+        """Another agent on this client's connection (a bridge serving many consoles)."""
+        return ConsoleClient("", token, agent_id, channel=self._channel)
+
     async def close(self) -> None:
-        """Close the channel."""
-        await self._channel.close()
+        """Close the channel, unless it is shared with the client that made this one."""
+        if self._owns_channel:
+            await self._channel.close()
 
     def subscribe(
         self, queues: Sequence[str], *, tenant_id: str = "", resume_cursor: str | None = None

@@ -64,6 +64,8 @@ def observe_delivery(item: Outgoing) -> None:
 
 async def next_item(sub: Subscription, heartbeat_s: float) -> Outgoing | None:
     """The next response for a console, or None when it is time for a heartbeat."""
+    if not sub.pending.empty():
+        return sub.pending.get_nowait()  # no timer task when work is waiting
     try:
         return await asyncio.wait_for(sub.pending.get(), heartbeat_s)
     except TimeoutError:
