@@ -13,7 +13,7 @@ import typer
 
 from warmline.common.logging import configure_logging
 from warmline.common.runtime import run_service
-from warmline.common.settings import load_settings
+from warmline.common.settings import NotificationSettings, load_settings
 from warmline.model import cli as model_cli
 from warmline.services import SERVICES, load_service
 
@@ -75,6 +75,33 @@ def demo() -> None:
     print_summary(console, summary)
 
 
+@app.command("console")
+def agent_console(
+    tenant: str = typer.Option(..., help="The tenant; it must be the agent token's."),
+    queue: list[str] = typer.Option(
+        [], "--queue", help="A queue to watch (repeat); default: the token's queues."
+    ),
+    target: str = typer.Option(
+        f"localhost:{NotificationSettings().grpc_port}", help="Notification gRPC address."
+    ),
+    token: str = typer.Option(..., envvar="WARMLINE_AGENT_TOKEN", help="The agent token."),
+    agent: str = typer.Option("", help="Agent id (default: the token's agent)."),
+) -> None:
+    """Watch escalations arrive live in the terminal until Ctrl-C, then print a summary."""
+    from rich.console import Console
+
+    from warmline.notification.terminal import ConsoleRefused, console_until_interrupted
+
+    console = Console()
+    configure_logging("console", "WARNING", "text")
+    try:
+        view = asyncio.run(console_until_interrupted(target, token, agent, tenant, queue, console))
+    except ConsoleRefused as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    console.print(view.summary(), highlight=False)
+
+
 class LabelKind(StrEnum):
     """Where a backtest's emotions come from."""
 
@@ -119,7 +146,7 @@ def backtest(
     typer.echo(json.dumps(metrics))
 
 
-keys = typer.Typer(help="Tenant API keys.", no_args_is_help=True)
+keys = typer.Typer(help="Tenant API keys and agent tokens.", no_args_is_help=True)
 app.add_typer(keys, name="keys")
 
 
@@ -133,6 +160,25 @@ def keys_new(tenant: str = typer.Argument(..., help="Tenant id.")) -> None:
     typer.echo(
         f"credentials file entry:\ntenants:\n  {tenant}:\n    api_key_sha256: [{hash_key(key)}]"
     )
+
+
+@keys.command("new-agent")
+def keys_new_agent(
+    agent: str = typer.Argument(..., help="Agent id."),
+    tenant: str = typer.Option(..., help="The agent's tenant."),
+    queue: list[str] = typer.Option(
+        ..., "--queue", help="A queue the agent may watch (repeat); '*' for every queue."
+    ),
+) -> None:
+    """Create an agent token; print it once, and the entry for the agent tokens file."""
+    import yaml
+
+    from warmline.common.credentials import hash_key
+
+    token = f"wla_{tenant}_{secrets.token_urlsafe(24)}"
+    entry = {"token_sha256": hash_key(token), "tenant": tenant, "agent_id": agent, "queues": queue}
+    typer.echo(f"agent token (give it to the agent, it is not stored): {token}")
+    typer.echo("agent tokens file entry:\n" + yaml.safe_dump({"agents": [entry]}, sort_keys=False))
 
 
 bench = typer.Typer(help="Benchmarks; each writes its result as JSON.", no_args_is_help=True)
@@ -172,6 +218,19 @@ def bench_scoring(
     from warmline.bench import scoring
 
     typer.echo(json.dumps(scoring.run(out, messages), indent=2))
+
+
+@bench.command("notification")
+def bench_notification(
+    out: Path = typer.Option(Path("bench/results/notification.json"), help="Where the JSON goes."),
+    streams: int = typer.Option(2_000, min=10, help="Concurrent console streams."),
+    rate: float = typer.Option(200.0, min=1.0, help="Decisions per second (10 consoles each)."),
+    seconds: float = typer.Option(10.0, min=1.0, help="Duration of the measurement."),
+) -> None:
+    """Console streams per process, deliveries/s and fan-out latency from the record read."""
+    from warmline.bench import notification
+
+    typer.echo(json.dumps(notification.run(out, streams, rate, seconds), indent=2))
 
 
 @bench.command("all")

@@ -1,4 +1,4 @@
-"""`make demo` end to end: a real broker, ingestion, scoring and decisioning, the sample conversations."""
+"""`make demo` end to end: a real broker, the four services, the sample conversations."""
 
 from __future__ import annotations
 
@@ -52,3 +52,19 @@ async def test_the_demo_replays_every_conversation_and_redacts_personal_data() -
     assert "abuse" in escalated["abusive"]
     assert "opening line:" in shown
     assert "abusive -> queue supervisor" in shown
+    # Each escalation reached the demo agent's console through the notification
+    # service, abusive words masked, and the summary says how long that took.
+    delivered = summary["delivered"]
+    assert isinstance(delivered, dict)
+    assert set(delivered) == set(escalated)
+    assert all(count >= 1 for count in delivered.values())
+    assert "(abusive, masked)" in shown
+    by_reason = summary["escalations_by_reason"]
+    assert isinstance(by_reason, dict)
+    assert by_reason["abuse"] == 1 and by_reason["sensitive_topic"] >= 1
+    p50, p99 = summary["ingest_to_console_ms_p50"], summary["ingest_to_console_ms_p99"]
+    assert isinstance(p50, float) and isinstance(p99, float)
+    assert 0 < p50 <= p99
+    # A user can open the browser console while the demo runs.
+    assert "Agent console in a browser: http://127.0.0.1:" in shown
+    assert "with the agent token wla_demo_" in shown

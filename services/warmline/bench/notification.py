@@ -100,6 +100,18 @@ class _Consoles:
         self._agents = agents
         self._target = target
         self._tasks: list[asyncio.Task[None]] = []
+        self._arrived = asyncio.Event()
+
+    async def reach(self, count: int, within_s: float) -> bool:
+        """Wait until ``count`` deliveries arrived in all; False if they did not in time."""
+        try:
+            async with asyncio.timeout(within_s):
+                while self.received < count:
+                    self._arrived.clear()
+                    await self._arrived.wait()
+        except TimeoutError:
+            return False
+        return True
 
     async def open(self) -> None:
         channels = [
@@ -121,6 +133,7 @@ class _Consoles:
                 if response.WhichOneof("payload") != "delivery":
                     continue
                 self.received += 1
+                self._arrived.set()
                 decided = response.delivery.decision.timings.decided_at
                 age = datetime.now(UTC) - decided.ToDatetime(tzinfo=UTC)
                 self.latencies_ms.append(age.total_seconds() * 1000)
@@ -167,7 +180,7 @@ async def _publish(
 
 def _histogram(metrics_url: str, name: str) -> list[tuple[float, float]]:
     """(upper bound, cumulative count) of a histogram on a /metrics page."""
-    with urllib.request.urlopen(metrics_url, timeout=5) as page:  # noqa: S310 - our own service
+    with urllib.request.urlopen(metrics_url, timeout=5) as page:
         text = page.read().decode()
     buckets = []
     for family in text_string_to_metric_families(text):
@@ -199,9 +212,7 @@ def _wait_ready(metrics_port: int, timeout_s: float = 60.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(  # noqa: S310 - our own service
-                f"http://127.0.0.1:{metrics_port}/readyz", timeout=2
-            ):
+            with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/readyz", timeout=2):
                 return
         except OSError:
             time.sleep(0.2)
@@ -240,10 +251,7 @@ async def measure(streams: int, rate: float, seconds: float, kafka_version: str)
             started = time.perf_counter()
             sent = await _publish(settings, agents, rate, seconds)
             expected = warm_received + sent * _PER_QUEUE
-            deadline = time.perf_counter() + 30
-            while consoles.received < expected and time.perf_counter() < deadline:
-                await asyncio.sleep(0.05)
-            if consoles.received < expected:
+            if not await consoles.reach(expected, within_s=30):
                 raise RuntimeError(
                     f"consoles received {consoles.received - warm_received} of "
                     f"{sent * _PER_QUEUE} deliveries within 30 s"

@@ -1,16 +1,19 @@
-"""The embedded default: a real local broker, the services that exist (ingestion,
-scoring), and sample conversations replayed as live traffic, shown as they come
-out of the scoring service with the emotion read in each customer message."""
+"""The embedded default: a real local broker, the four services, and sample
+conversations replayed as live traffic. Each event is shown as it comes out of
+the scoring service with the emotion read in each customer message; each
+escalation as an agent console receives it from the notification service.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import itertools
+import secrets
 import tempfile
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -26,9 +29,11 @@ from warmline.common.settings import (
     DecisioningSettings,
     IngestionSettings,
     KafkaSettings,
+    NotificationSettings,
     ScoringSettings,
     WarmlineSettings,
 )
+from warmline.decisioning.policy import DEFAULT_POLICY_PATH, load_policy
 from warmline.decisioning.service import DecisioningService
 from warmline.ingestion.auth import TenantDirectory
 from warmline.ingestion.client import IngestClient, read_events
@@ -36,11 +41,15 @@ from warmline.ingestion.redaction import PII_KINDS
 from warmline.ingestion.service import IngestionService
 from warmline.localkafka import LocalKafka
 from warmline.localkafka.broker import free_port
+from warmline.notification.client import ConsoleClient
+from warmline.notification.service import NotificationService, load_agents
+from warmline.notification.terminal import ConsoleView, announcement
 from warmline.scoring.service import ScoringService
-from warmline.v1 import escalation_pb2, events_pb2, scoring_pb2
+from warmline.v1 import escalation_pb2, events_pb2, notification_pb2, scoring_pb2
 
 DEMO_TENANT = "demo"
 _DEMO_KEY = "demo-key"
+_DEMO_AGENT = "demo-agent"
 _TURN_GAP_S = 0.25
 # How long the console keeps listening for decisions after the last event.
 _DECISION_SETTLE_S = 3.0
@@ -87,13 +96,10 @@ class _Show:
         self.seen: Counter[str] = Counter()
         self.redactions: Counter[str] = Counter()
         self.peak_negativity: dict[str, float] = {}
-        self.escalations: dict[str, list[escalation_pb2.EscalationDecision]] = defaultdict(list)
 
     async def run(self, expected: int, stop: asyncio.Event, assigned: asyncio.Event) -> None:
-        escalations = self.settings.topics.name("escalations")
         consumer = AIOKafkaConsumer(
             self.settings.topics.name("scored"),
-            escalations,
             bootstrap_servers=self.settings.kafka.bootstrap_servers,
             auto_offset_reset="earliest",
             group_id="warmline-demo-console",
@@ -107,12 +113,7 @@ class _Show:
                 if consumer.assignment():
                     assigned.set()
                 for record in (r for rs in batches.values() for r in rs):
-                    if record.topic == escalations:
-                        self._escalation(
-                            escalation_pb2.EscalationDecision.FromString(record.value or b"")
-                        )
-                    else:
-                        self._print(scoring_pb2.ScoredEvent.FromString(record.value or b""))
+                    self._print(scoring_pb2.ScoredEvent.FromString(record.value or b""))
                 if settle_until is None and sum(self.seen.values()) >= expected:
                     settle_until = loop.time() + _DECISION_SETTLE_S
         finally:
@@ -143,24 +144,64 @@ class _Show:
             highlight=False,
         )
 
-    def _escalation(self, decision: escalation_pb2.EscalationDecision) -> None:
-        self.escalations[decision.conversation_id].append(decision)
-        action = escalation_pb2.DecisionAction.Name(decision.action).removeprefix(
-            "DECISION_ACTION_"
-        )
-        priority = escalation_pb2.Priority.Name(decision.priority).removeprefix("PRIORITY_")
-        reasons = ", ".join(r.code for r in decision.reasons)
-        self.console.print(
-            f"  [bold white on red] {action} [/] [bold]{decision.conversation_id}[/bold] -> queue "
-            f"[bold]{decision.queue}[/bold], priority {priority}, reasons: {reasons}"
-            + (" [magenta](abusive: text masked for the agent)[/]" if decision.abusive else ""),
-            highlight=False,
-        )
-        for reason in decision.reasons:
-            self.console.print(f"    [dim]- {reason.explanation}[/]", highlight=False)
-        self.console.print(
-            f'    [italic cyan]opening line: "{decision.opening_line}"[/]', highlight=False
-        )
+
+class _AgentConsole:
+    """The demo agent's console: escalations as the notification service delivers them."""
+
+    def __init__(self, console: Console, client: ConsoleClient, queues: list[str]) -> None:
+        self.console = console
+        self.client = client
+        self.queues = queues
+        self.view = ConsoleView(DEMO_TENANT, queues)
+        self.latencies_ms: list[float] = []
+        self.decisions: dict[str, list[escalation_pb2.EscalationDecision]] = defaultdict(list)
+        self._seen: set[str] = set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        async for response in self.client.follow(self.queues, tenant_id=DEMO_TENANT, stop=stop):
+            self.view.apply(response)
+            if response.WhichOneof("payload") == "claimed":
+                notice = response.claimed
+                self.console.print(
+                    f"  [green]{notice.conversation_id} taken by {notice.holder_agent_id}[/]",
+                    highlight=False,
+                )
+            elif response.WhichOneof("payload") == "delivery":
+                self._delivered(response.delivery)
+
+    def _delivered(self, delivery: notification_pb2.Delivery) -> None:
+        decision = delivery.decision
+        # Re-offers repeat a decision already counted; its latency is the first delivery's.
+        if decision.decision_id not in self._seen:
+            self._seen.add(decision.decision_id)
+            self.decisions[decision.conversation_id].append(decision)
+            ingested = decision.timings.ingested_at.ToDatetime(tzinfo=UTC)
+            self.latencies_ms.append((datetime.now(UTC) - ingested).total_seconds() * 1000)
+        self.console.print(announcement(delivery))
+
+    def escalated(self) -> dict[str, list[str]]:
+        """Reason codes of each conversation's delivered decisions."""
+        return {
+            conversation: sorted({r.code for d in decisions for r in d.reasons})
+            for conversation, decisions in self.decisions.items()
+        }
+
+
+def demo_queues(supervisor_queue: str) -> list[str]:
+    """Every queue the default policy routes the demo tenant to, and the supervisor queue."""
+    routing = load_policy(DEFAULT_POLICY_PATH).for_tenant(DEMO_TENANT).routing
+    queues = {routing.default_queue, supervisor_queue, *routing.keywords}
+    return sorted(queues | set(routing.topics.values()) | set(routing.reasons.values()))
+
+
+def _write_agent_tokens(path: Path, token: str, queues: list[str]) -> None:
+    entry = {
+        "token_sha256": hash_key(token),
+        "tenant": DEMO_TENANT,
+        "agent_id": _DEMO_AGENT,
+        "queues": queues,
+    }
+    path.write_text(yaml.safe_dump({"agents": [entry]}))
 
 
 async def run_demo(
@@ -183,15 +224,19 @@ async def run_demo(
             await asyncio.to_thread(broker.cleanup)
 
 
-async def _with_broker(
-    console: Console,
-    broker: LocalKafka,
-    keys: Path,
-    conversations: dict[str, list[events_pb2.InteractionEvent]],
-    events: list[events_pb2.InteractionEvent],
-    turn_gap_s: float,
-) -> dict[str, object]:
-    settings = WarmlineSettings(
+def _demo_settings(broker: LocalKafka, keys: Path, agent_token: str) -> WarmlineSettings:
+    """Every service on 127.0.0.1 and free ports; the demo agent's token file next to ``keys``."""
+    agents_file = keys.parent / "agents.yaml"
+    notification = NotificationSettings(
+        host="127.0.0.1",
+        grpc_port=0,
+        http_port=0,
+        metrics_port=0,
+        shutdown_grace_s=1,
+        agent_tokens_file=agents_file,
+    )
+    _write_agent_tokens(agents_file, agent_token, demo_queues(notification.supervisor_queue))
+    return WarmlineSettings(
         kafka=KafkaSettings(bootstrap_servers=broker.bootstrap_servers),
         ingestion=IngestionSettings(
             host="127.0.0.1", grpc_port=0, http_port=0, metrics_port=0, api_keys_file=keys
@@ -203,55 +248,120 @@ async def _with_broker(
             metrics_port=0,
             data_dir=keys.parent / "decisioning",
         ),
+        notification=notification,
     )
-    service = IngestionService(settings, TenantDirectory.from_file(keys))
-    await service.start()
-    console.print("Loading the emotion model and starting the scoring service...")
-    scoring = ScoringService(settings)
-    await scoring.start()
-    console.print("Starting the decisioning service (faust-streaming)...")
-    decisioning = DecisioningService(settings)
-    await decisioning.start()
+
+
+async def _until(condition: Callable[[], bool], within_s: float, what: str) -> None:
+    """Poll ``condition``; fail naming ``what`` after ``within_s`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within_s
+    while not condition():
+        if loop.time() > deadline:
+            raise TimeoutError(f"demo: waited {within_s:.0f} s for {what}")
+        await asyncio.sleep(0.05)
+
+
+async def _with_broker(
+    console: Console,
+    broker: LocalKafka,
+    keys: Path,
+    conversations: dict[str, list[events_pb2.InteractionEvent]],
+    events: list[events_pb2.InteractionEvent],
+    turn_gap_s: float,
+) -> dict[str, object]:
+    agent_token = f"wla_{DEMO_TENANT}_{secrets.token_urlsafe(16)}"
+    settings = _demo_settings(broker, keys, agent_token)
+    # Whatever happens (an error, Ctrl-C while the model loads), every service
+    # started so far is stopped, the last started first.
+    async with contextlib.AsyncExitStack() as running:
+        ingestion = IngestionService(settings, TenantDirectory.from_file(keys))
+        running.push_async_callback(ingestion.stop)
+        await ingestion.start()
+        console.print("Loading the emotion model and starting the scoring service...")
+        scoring = ScoringService(settings)
+        running.push_async_callback(scoring.stop)
+        await scoring.start()
+        console.print("Starting the decisioning service (faust-streaming)...")
+        decisioning = DecisioningService(settings)
+        running.push_async_callback(decisioning.stop)
+        await decisioning.start()
+        console.print("Starting the notification service (agent consoles)...")
+        notification = NotificationService(settings, load_agents(settings))
+        running.push_async_callback(notification.stop)
+        await notification.start()
+        await _until(lambda: notification.readiness.ready, 60, "the notification service")
+        console.print(
+            f"Kafka {broker.version} at {broker.bootstrap_servers}; ingestion gRPC "
+            f":{ingestion.grpc_port}, HTTP :{ingestion.http_port}; notification gRPC "
+            f":{notification.grpc_port}\n[bold]Agent console[/bold] in a browser: "
+            f"http://127.0.0.1:{notification.http_port}/ with the agent token "
+            f"[bold]{agent_token}[/bold]",
+            highlight=False,
+        )
+        agent = _AgentConsole(
+            console,
+            ConsoleClient(f"127.0.0.1:{notification.grpc_port}", agent_token, _DEMO_AGENT),
+            demo_queues(settings.notification.supervisor_queue),
+        )
+        running.push_async_callback(agent.client.close)
+        ingest = IngestClient(f"127.0.0.1:{ingestion.grpc_port}", _DEMO_KEY)
+        running.push_async_callback(ingest.close)
+        summary = await _replay(
+            console, _Show(console, settings), agent, notification, ingest, events, turn_gap_s
+        )
+    return {"conversations": len(conversations), **summary}
+
+
+async def _replay(
+    console: Console,
+    show: _Show,
+    agent: _AgentConsole,
+    notification: NotificationService,
+    ingest: IngestClient,
+    events: list[events_pb2.InteractionEvent],
+    turn_gap_s: float,
+) -> dict[str, object]:
+    """Send the events as live traffic while both views print; their summary."""
     stop = asyncio.Event()
-    show = _Show(console, settings)
-    console.print(
-        f"Kafka {broker.version} at {broker.bootstrap_servers}; ingestion gRPC :{service.grpc_port}, "
-        f"HTTP :{service.http_port}, metrics :{service.ops.port}\n"
-        f"Replaying {len(conversations)} conversations ({len(events)} events) as live traffic:\n"
-    )
     assigned = asyncio.Event()
-    watcher = asyncio.create_task(show.run(len(events), stop, assigned))
-    await asyncio.wait_for(assigned.wait(), 60)  # measure latency, not the group join
-    client = IngestClient(f"127.0.0.1:{service.grpc_port}", _DEMO_KEY)
-    started = time.perf_counter()
+    agent_task = asyncio.create_task(agent.run(stop))
+    show_task = asyncio.create_task(show.run(len(events), stop, assigned))
     outcomes: Counter[str] = Counter()
     try:
+        await _until(lambda: notification.hub.consoles() > 0, 30, "the demo console to subscribe")
+        await asyncio.wait_for(assigned.wait(), 60)  # measure latency, not the group join
+        console.print(f"Replaying {len(events)} events as live traffic:\n")
+        started = time.perf_counter()
         for event in events:
             event.occurred_at.FromDatetime(datetime.now(UTC))
-            summary = await client.publish([event])
-            outcomes.update(summary.outcomes)
+            published = await ingest.publish([event])
+            outcomes.update(published.outcomes)
             await asyncio.sleep(turn_gap_s)
-        await asyncio.wait_for(watcher, 30)
+        await asyncio.wait_for(show_task, 30)  # it settles a few seconds after the last event
+        stop.set()
+        await asyncio.wait_for(agent_task, 10)
     finally:
         stop.set()
-        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-            await asyncio.wait_for(watcher, 5)
-        await client.close()
-        await service.stop()
-        await scoring.stop()
-        await decisioning.stop()
+        for task in (show_task, agent_task):
+            task.cancel()
+        await asyncio.gather(show_task, agent_task, return_exceptions=True)
+    console.print(agent.view.render())
+    escalated = agent.escalated()
     return {
-        "conversations": len(conversations),
         "events": len(events),
         "outcomes": dict(outcomes),
         "redactions": {k: v for k, v in show.redactions.items() if v},
         "peak_negativity": {k: round(v, 2) for k, v in show.peak_negativity.items()},
-        "escalated": {
-            conversation: sorted({r.code for d in decisions for r in d.reasons})
-            for conversation, decisions in show.escalations.items()
-        },
+        "escalated": escalated,
+        "escalations_by_reason": dict(
+            Counter(code for codes in escalated.values() for code in codes).most_common()
+        ),
+        "delivered": {c: len(ds) for c, ds in agent.decisions.items()},
         "ingest_to_scored_ms_p50": round(percentile(show.latencies_ms, 50), 1),
         "ingest_to_scored_ms_p99": round(percentile(show.latencies_ms, 99), 1),
+        "ingest_to_console_ms_p50": round(percentile(agent.latencies_ms, 50), 1),
+        "ingest_to_console_ms_p99": round(percentile(agent.latencies_ms, 99), 1),
         "seconds": round(time.perf_counter() - started, 1),
     }
 

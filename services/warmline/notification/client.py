@@ -104,7 +104,10 @@ class ConsoleClient:
     async def claim(self, decision_id: str) -> notification_pb2.ClaimResponse:
         """Take an escalation."""
         request = notification_pb2.ClaimRequest(decision_id=decision_id, agent_id=self.agent_id)
-        return await self._stub.Claim(request, metadata=self._metadata)
+        response: notification_pb2.ClaimResponse = await self._stub.Claim(
+            request, metadata=self._metadata
+        )
+        return response
 
     async def ack(self, cursor: str | None = None) -> None:
         """Confirm deliveries up to ``cursor`` (default: the last one received)."""
@@ -118,13 +121,17 @@ class ConsoleClient:
         request = notification_pb2.SubmitFeedbackRequest(
             decision_id=decision_id, agent_id=self.agent_id, verdict=verdict, comment=comment
         )
-        response = await self._stub.SubmitFeedback(request, metadata=self._metadata)
+        response: notification_pb2.SubmitFeedbackResponse = await self._stub.SubmitFeedback(
+            request, metadata=self._metadata
+        )
         return response.feedback_id
 
     async def reveal(self, decision_id: str) -> str:
         """The unmasked text of an abusive escalation."""
         request = notification_pb2.RevealRequest(decision_id=decision_id, agent_id=self.agent_id)
-        response = await self._stub.Reveal(request, metadata=self._metadata)
+        response: notification_pb2.RevealResponse = await self._stub.Reveal(
+            request, metadata=self._metadata
+        )
         return response.text
 
 
