@@ -81,12 +81,22 @@ fmt: venv ## Format the code with ruff
 	$(PY) -m ruff format services tests bench
 	$(PY) -m ruff check --fix services tests bench
 
+CHROMIUM ?= /usr/bin/chromium
+export WARMLINE_CHROMIUM := $(CHROMIUM)
+
+.PHONY: browser
+browser: ## Install Debian's chromium for the browser test when it is missing (root or sudo)
+	@test -x $(CHROMIUM) || { \
+	  sudo=$$([ "$$(id -u)" = 0 ] || echo "sudo -n"); export DEBIAN_FRONTEND=noninteractive; \
+	  $$sudo apt-get install -y chromium \
+	  || { $$sudo apt-get update && $$sudo apt-get install -y chromium; }; }
+
 .PHONY: test
-test: venv $(HELM) ## Run the whole suite against a real Kafka broker (KAFKA_VERSION=3.9.1 or 4.1.1)
+test: venv $(HELM) browser ## Run the whole suite against a real Kafka broker (KAFKA_VERSION=3.9.1 or 4.1.1)
 	WARMLINE_HELM=$(HELM) $(PY) -m pytest -q
 
 .PHONY: test-integration
-test-integration: venv ## Integration and end-to-end tests only (e.g. KAFKA_VERSION=3.9.1)
+test-integration: venv browser ## Integration and end-to-end tests only (e.g. KAFKA_VERSION=3.9.1)
 	$(PY) -m pytest -q tests/integration tests/e2e
 
 .PHONY: test-unit

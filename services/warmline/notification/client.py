@@ -56,7 +56,12 @@ class ConsoleClient:
             await self._channel.close()
 
     def subscribe(
-        self, queues: Sequence[str], *, tenant_id: str = "", resume_cursor: str | None = None
+        self,
+        queues: Sequence[str],
+        *,
+        tenant_id: str = "",
+        resume_cursor: str | None = None,
+        resend_open: bool = False,
     ) -> grpc.aio.UnaryStreamCall[notification_pb2.SubscribeRequest, Response]:
         """One Subscribe call (no reconnection); from ``resume_cursor`` or the client's cursor."""
         request = notification_pb2.SubscribeRequest(
@@ -64,6 +69,7 @@ class ConsoleClient:
             agent_id=self.agent_id,
             tenant_id=tenant_id,
             resume_cursor=self.cursor if resume_cursor is None else resume_cursor,
+            resend_open=resend_open,
         )
         return self._stub.Subscribe(request, metadata=self._metadata)
 
@@ -82,7 +88,8 @@ class ConsoleClient:
         stop = stop or asyncio.Event()
         delay = 0.2
         while not stop.is_set():
-            call = self.subscribe(queues, tenant_id=tenant_id)
+            # The first connection has shown nothing yet: it wants what is open.
+            call = self.subscribe(queues, tenant_id=tenant_id, resend_open=not self.cursor)
             try:
                 async for response in _until_silent(call, 3 * heartbeat_s, stop):
                     delay = 0.2

@@ -119,6 +119,7 @@ class NotificationCore:
         tenant_id: str,
         resume_cursor: str,
         api: str,
+        resend_open: bool = False,
     ) -> Subscription:
         """Register a console for its queues, from its cursor or its last ack."""
         self.check_agent(scope, agent_id)
@@ -136,11 +137,14 @@ class NotificationCore:
             raise Refused(
                 Refusal.PERMISSION_DENIED, f"this token does not cover queue(s) {refused}"
             )
-        start = self._parse_cursor(resume_cursor, "resume_cursor") if resume_cursor else None
-        if start is None:
-            start = self.board.acked(scope.tenant_id, scope.agent_id)
         self._ready()
-        return self.hub.subscribe(scope, wanted, start, api)
+        if resume_cursor:
+            start = self._parse_cursor(resume_cursor, "resume_cursor")
+            return self.hub.subscribe(scope, wanted, start, api)
+        # No cursor: resume from the agent's last ack (nothing acknowledged is
+        # re-sent), plus what is still open before it for a console that asks.
+        acked = self.board.acked(scope.tenant_id, scope.agent_id)
+        return self.hub.subscribe(scope, wanted, acked, api, console_kept_nothing=resend_open)
 
     # --- claim --------------------------------------------------------------------
     async def claim(self, scope: AgentScope, agent_id: str, decision_id: str) -> ClaimOutcome:

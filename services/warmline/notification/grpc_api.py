@@ -105,6 +105,7 @@ class NotificationServicer(notification_pb2_grpc.NotificationServiceServicer):
                 tenant_id=request.tenant_id,
                 resume_cursor=request.resume_cursor,
                 api="grpc",
+                resend_open=request.resend_open,
             )
         except Refused as refused:
             await context.abort_with_status(refusal_status(refused))

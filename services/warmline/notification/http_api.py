@@ -1,12 +1,15 @@
 """The browser door: the console page, an SSE stream, and JSON actions.
 
 ``GET /`` serves the console. ``GET /v1/stream?queues=a,b`` is a
-Server-Sent-Events stream (event types ``delivery``, ``claimed``,
-``heartbeat``; each delivery's SSE id is its resume cursor, so a reconnecting
-client sends it back as ``Last-Event-ID``). ``POST /v1/claim``, ``/v1/ack``,
-``/v1/feedback`` and ``/v1/reveal`` take JSON. Every call carries the agent
-token as ``Authorization: Bearer <token>``; the page reads its stream with
-``fetch`` so the token never sits in a URL.
+Server-Sent-Events stream: first a ``subscribed`` event naming the agent (so
+the page tells its own claims from others'), then ``delivery``, ``claimed`` and
+``heartbeat`` events. Each delivery's SSE id is its resume cursor, so a
+reconnecting client sends it back as ``Last-Event-ID``; a page that connects
+without one (after a reload) resumes from its agent's last ack, with the
+escalations still open before it.
+``POST /v1/claim``, ``/v1/ack``, ``/v1/feedback`` and ``/v1/reveal`` take JSON.
+Every call carries the agent token as ``Authorization: Bearer <token>``; the
+page reads its stream with ``fetch`` so the token never sits in a URL.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from google.protobuf.message import Message
 from warmline.common.credentials import bearer_token
 from warmline.notification.core import NotificationCore, Refusal, Refused
 from warmline.notification.grpc_api import heartbeat, next_item, observe_delivery
-from warmline.notification.hub import CLOSE
+from warmline.notification.hub import CLOSE, Response, Subscription
 from warmline.notification.tokens import AgentScope
 from warmline.v1 import feedback_pb2
 
@@ -54,6 +57,15 @@ def as_json(message: Message) -> str:
         json_format.MessageToDict(message, preserving_proto_field_name=True),
         separators=(",", ":"),
     )
+
+
+def sse_event(message: Response) -> bytes:
+    """One stream response as an SSE event; a delivery's id is its resume cursor."""
+    kind = message.WhichOneof("payload") or "heartbeat"
+    lines = f"event: {kind}\n"
+    if kind == "delivery" and message.delivery.cursor:
+        lines += f"id: {message.delivery.cursor}\n"
+    return f"{lines}data: {as_json(getattr(message, kind))}\n\n".encode()
 
 
 def console_page() -> bytes:
@@ -93,17 +105,17 @@ class ConsoleHttpApi:
 
     async def stream(self, request: web.Request) -> web.StreamResponse:
         """The console's SSE stream."""
+        cursor = request.headers.get("Last-Event-ID") or request.query.get("cursor", "")
         try:
             scope = self._scope(request)
-            queues = [q for q in request.query.get("queues", "").split(",") if q]
-            cursor = request.headers.get("Last-Event-ID") or request.query.get("cursor", "")
             sub = self.core.subscribe(
                 scope,
-                queues=queues,
+                queues=[q for q in request.query.get("queues", "").split(",") if q],
                 agent_id=request.query.get("agent_id", ""),
                 tenant_id=request.query.get("tenant_id", ""),
                 resume_cursor=cursor,
                 api="sse",
+                resend_open=request.query.get("resend_open") == "1",
             )
         except Refused as refused:
             return refusal_response(refused)
@@ -116,26 +128,37 @@ class ConsoleHttpApi:
         )
         try:
             await response.prepare(request)
-            await response.write(b": subscribed\n\n")
-            while True:
-                item = await next_item(sub, self.heartbeat_s)
-                if item is CLOSE:
-                    await response.write(b"event: closed\ndata: {}\n\n")
-                    break
-                message = heartbeat() if item is None else item.response
-                kind = message.WhichOneof("payload") or "heartbeat"
-                payload = getattr(message, kind)
-                lines = f"event: {kind}\n"
-                if item is not None and kind == "delivery":
-                    observe_delivery(item)
-                    lines += f"id: {message.delivery.cursor}\n"
-                lines += f"data: {as_json(payload)}\n\n"
-                await response.write(lines.encode())
+            await response.write(self._hello(sub))
+            await self._relay(sub, response)
         except (ConnectionResetError, ConnectionError):
             pass  # the browser went away; the cursor lets it resume
         finally:
             self.core.hub.unsubscribe(sub)
         return response
+
+    def _hello(self, sub: Subscription) -> bytes:
+        """The first event: who the page is signed in as, and how often it hears from us."""
+        hello = {
+            "agent_id": sub.agent_id,
+            "tenant_id": sub.scope.tenant_id,
+            "queues": sorted(sub.queues),
+            "heartbeat_s": self.heartbeat_s,
+        }
+        return f"event: subscribed\ndata: {json.dumps(hello, separators=(',', ':'))}\n\n".encode()
+
+    async def _relay(self, sub: Subscription, response: web.StreamResponse) -> None:
+        """Write the subscription's deliveries, claims and heartbeats until it closes."""
+        while True:
+            item = await next_item(sub, self.heartbeat_s)
+            if item is CLOSE:
+                await response.write(b"event: closed\ndata: {}\n\n")
+                return
+            if item is None:
+                await response.write(sse_event(heartbeat()))
+                continue
+            if item.response.WhichOneof("payload") == "delivery":
+                observe_delivery(item)
+            await response.write(sse_event(item.response))
 
     def _action(
         self, handle: Callable[[AgentScope, dict[str, Any]], Awaitable[dict[str, Any]]]

@@ -97,13 +97,21 @@ class Hub:
 
     # --- consoles -------------------------------------------------------------
     def subscribe(
-        self, scope: AgentScope, queues: frozenset[str], start: dict[int, int] | None, api: str
+        self,
+        scope: AgentScope,
+        queues: frozenset[str],
+        start: dict[int, int] | None,
+        api: str,
+        *,
+        console_kept_nothing: bool = False,
     ) -> Subscription:
         """Register a console and queue its backlog.
 
         ``start`` is a resume position: everything of the console's queues after
         it is queued first. Without one the console gets the escalations open
-        now that it could take.
+        now that it could take. ``console_kept_nothing`` (a reloaded page resumed
+        from its agent's last ack) also re-sends the open escalations before
+        ``start``, which the console showed once but no longer has.
         """
         sub = Subscription(scope, queues, api)
         supervisor = self.settings.supervisor_queue
@@ -115,6 +123,13 @@ class Hub:
                 cursor = encode_cursor(self.board.positions) if n == len(backlog) else ""
                 self._put(sub, self._delivery(record, cursor), backlog=True)
         else:
+            if console_kept_nothing:
+                still_open = self.board.open_for(
+                    scope.tenant_id, queues, scope.agent_id, supervisor
+                )
+                for record in still_open:
+                    if record.offset < start.get(record.partition, 0):
+                        self._put(sub, self._delivery(record, ""), backlog=True)
             position = merge(start, {})
             for record in self.board.since(scope.tenant_id, queues, start):
                 position[record.partition] = record.offset + 1

@@ -27,7 +27,7 @@ from warmline.v1 import escalation_pb2 as warmline_dot_v1_dot_escalation__pb2
 from warmline.v1 import feedback_pb2 as warmline_dot_v1_dot_feedback__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ewarmline/v1/notification.proto\x12\x0bwarmline.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cwarmline/v1/escalation.proto\x1a\x1awarmline/v1/feedback.proto\"^\n\x10SubscribeRequest\x12\x0e\n\x06queues\x18\x01 \x03(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x15\n\rresume_cursor\x18\x03 \x01(\t\x12\x11\n\ttenant_id\x18\x04 \x01(\t\"\xa9\x01\n\x08\x44\x65livery\x12\x31\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0b\x32\x1f.warmline.v1.EscalationDecision\x12\x0e\n\x06\x63ursor\x18\x02 \x01(\t\x12\x30\n\x0c\x64\x65livered_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07reoffer\x18\x04 \x01(\x08\x12\x17\n\x0fholder_agent_id\x18\x05 \x01(\t\"T\n\x0b\x43laimNotice\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x02 \x01(\t\x12\x17\n\x0fholder_agent_id\x18\x03 \x01(\t\"8\n\tHeartbeat\x12+\n\x07sent_at\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa3\x01\n\x11SubscribeResponse\x12)\n\x08\x64\x65livery\x18\x01 \x01(\x0b\x32\x15.warmline.v1.DeliveryH\x00\x12+\n\theartbeat\x18\x02 \x01(\x0b\x32\x16.warmline.v1.HeartbeatH\x00\x12+\n\x07\x63laimed\x18\x03 \x01(\x0b\x32\x18.warmline.v1.ClaimNoticeH\x00\x42\t\n\x07payload\"5\n\x0c\x43laimRequest\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\"9\n\rClaimResponse\x12\x0f\n\x07granted\x18\x01 \x01(\x08\x12\x17\n\x0fholder_agent_id\x18\x02 \x01(\t\".\n\nAckRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x0e\n\x06\x63ursor\x18\x02 \x01(\t\"\r\n\x0b\x41\x63kResponse\"v\n\x15SubmitFeedbackRequest\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12%\n\x07verdict\x18\x03 \x01(\x0e\x32\x14.warmline.v1.Verdict\x12\x0f\n\x07\x63omment\x18\x04 \x01(\t\"-\n\x16SubmitFeedbackResponse\x12\x13\n\x0b\x66\x65\x65\x64\x62\x61\x63k_id\x18\x01 \x01(\t\"6\n\rRevealRequest\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\"\x1e\n\x0eRevealResponse\x12\x0c\n\x04text\x18\x01 \x01(\t\"u\n\x07\x43laimed\x12\x15\n\rescalation_id\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x02 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x03 \x01(\t\x12\r\n\x05queue\x18\x04 \x01(\t\x12\x16\n\x0ehigh_intensity\x18\x05 \x01(\x08\"\x17\n\x05\x41\x63ked\x12\x0e\n\x06\x63ursor\x18\x01 \x01(\t\"\xcb\x01\n\x0b\x41gentAction\x12\x11\n\taction_id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x03 \x01(\t\x12,\n\x08\x61\x63ted_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x07\x63laimed\x18\x05 \x01(\x0b\x32\x14.warmline.v1.ClaimedH\x00\x12#\n\x05\x61\x63ked\x18\x06 \x01(\x0b\x32\x12.warmline.v1.AckedH\x00\x42\x08\n\x06\x61\x63tion2\xfb\x02\n\x13NotificationService\x12L\n\tSubscribe\x12\x1d.warmline.v1.SubscribeRequest\x1a\x1e.warmline.v1.SubscribeResponse0\x01\x12>\n\x05\x43laim\x12\x19.warmline.v1.ClaimRequest\x1a\x1a.warmline.v1.ClaimResponse\x12\x38\n\x03\x41\x63k\x12\x17.warmline.v1.AckRequest\x1a\x18.warmline.v1.AckResponse\x12Y\n\x0eSubmitFeedback\x12\".warmline.v1.SubmitFeedbackRequest\x1a#.warmline.v1.SubmitFeedbackResponse\x12\x41\n\x06Reveal\x12\x1a.warmline.v1.RevealRequest\x1a\x1b.warmline.v1.RevealResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ewarmline/v1/notification.proto\x12\x0bwarmline.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cwarmline/v1/escalation.proto\x1a\x1awarmline/v1/feedback.proto\"s\n\x10SubscribeRequest\x12\x0e\n\x06queues\x18\x01 \x03(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x15\n\rresume_cursor\x18\x03 \x01(\t\x12\x11\n\ttenant_id\x18\x04 \x01(\t\x12\x13\n\x0bresend_open\x18\x05 \x01(\x08\"\xa9\x01\n\x08\x44\x65livery\x12\x31\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0b\x32\x1f.warmline.v1.EscalationDecision\x12\x0e\n\x06\x63ursor\x18\x02 \x01(\t\x12\x30\n\x0c\x64\x65livered_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07reoffer\x18\x04 \x01(\x08\x12\x17\n\x0fholder_agent_id\x18\x05 \x01(\t\"T\n\x0b\x43laimNotice\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x02 \x01(\t\x12\x17\n\x0fholder_agent_id\x18\x03 \x01(\t\"8\n\tHeartbeat\x12+\n\x07sent_at\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa3\x01\n\x11SubscribeResponse\x12)\n\x08\x64\x65livery\x18\x01 \x01(\x0b\x32\x15.warmline.v1.DeliveryH\x00\x12+\n\theartbeat\x18\x02 \x01(\x0b\x32\x16.warmline.v1.HeartbeatH\x00\x12+\n\x07\x63laimed\x18\x03 \x01(\x0b\x32\x18.warmline.v1.ClaimNoticeH\x00\x42\t\n\x07payload\"5\n\x0c\x43laimRequest\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\"9\n\rClaimResponse\x12\x0f\n\x07granted\x18\x01 \x01(\x08\x12\x17\n\x0fholder_agent_id\x18\x02 \x01(\t\".\n\nAckRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x0e\n\x06\x63ursor\x18\x02 \x01(\t\"\r\n\x0b\x41\x63kResponse\"v\n\x15SubmitFeedbackRequest\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12%\n\x07verdict\x18\x03 \x01(\x0e\x32\x14.warmline.v1.Verdict\x12\x0f\n\x07\x63omment\x18\x04 \x01(\t\"-\n\x16SubmitFeedbackResponse\x12\x13\n\x0b\x66\x65\x65\x64\x62\x61\x63k_id\x18\x01 \x01(\t\"6\n\rRevealRequest\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\"\x1e\n\x0eRevealResponse\x12\x0c\n\x04text\x18\x01 \x01(\t\"u\n\x07\x43laimed\x12\x15\n\rescalation_id\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x02 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x03 \x01(\t\x12\r\n\x05queue\x18\x04 \x01(\t\x12\x16\n\x0ehigh_intensity\x18\x05 \x01(\x08\"\x17\n\x05\x41\x63ked\x12\x0e\n\x06\x63ursor\x18\x01 \x01(\t\"\xcb\x01\n\x0b\x41gentAction\x12\x11\n\taction_id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x03 \x01(\t\x12,\n\x08\x61\x63ted_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x07\x63laimed\x18\x05 \x01(\x0b\x32\x14.warmline.v1.ClaimedH\x00\x12#\n\x05\x61\x63ked\x18\x06 \x01(\x0b\x32\x12.warmline.v1.AckedH\x00\x42\x08\n\x06\x61\x63tion2\xfb\x02\n\x13NotificationService\x12L\n\tSubscribe\x12\x1d.warmline.v1.SubscribeRequest\x1a\x1e.warmline.v1.SubscribeResponse0\x01\x12>\n\x05\x43laim\x12\x19.warmline.v1.ClaimRequest\x1a\x1a.warmline.v1.ClaimResponse\x12\x38\n\x03\x41\x63k\x12\x17.warmline.v1.AckRequest\x1a\x18.warmline.v1.AckResponse\x12Y\n\x0eSubmitFeedback\x12\".warmline.v1.SubmitFeedbackRequest\x1a#.warmline.v1.SubmitFeedbackResponse\x12\x41\n\x06Reveal\x12\x1a.warmline.v1.RevealRequest\x1a\x1b.warmline.v1.RevealResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,37 +35,37 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'warmline.v1.notification_pb
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_SUBSCRIBEREQUEST']._serialized_start=138
-  _globals['_SUBSCRIBEREQUEST']._serialized_end=232
-  _globals['_DELIVERY']._serialized_start=235
-  _globals['_DELIVERY']._serialized_end=404
-  _globals['_CLAIMNOTICE']._serialized_start=406
-  _globals['_CLAIMNOTICE']._serialized_end=490
-  _globals['_HEARTBEAT']._serialized_start=492
-  _globals['_HEARTBEAT']._serialized_end=548
-  _globals['_SUBSCRIBERESPONSE']._serialized_start=551
-  _globals['_SUBSCRIBERESPONSE']._serialized_end=714
-  _globals['_CLAIMREQUEST']._serialized_start=716
-  _globals['_CLAIMREQUEST']._serialized_end=769
-  _globals['_CLAIMRESPONSE']._serialized_start=771
-  _globals['_CLAIMRESPONSE']._serialized_end=828
-  _globals['_ACKREQUEST']._serialized_start=830
-  _globals['_ACKREQUEST']._serialized_end=876
-  _globals['_ACKRESPONSE']._serialized_start=878
-  _globals['_ACKRESPONSE']._serialized_end=891
-  _globals['_SUBMITFEEDBACKREQUEST']._serialized_start=893
-  _globals['_SUBMITFEEDBACKREQUEST']._serialized_end=1011
-  _globals['_SUBMITFEEDBACKRESPONSE']._serialized_start=1013
-  _globals['_SUBMITFEEDBACKRESPONSE']._serialized_end=1058
-  _globals['_REVEALREQUEST']._serialized_start=1060
-  _globals['_REVEALREQUEST']._serialized_end=1114
-  _globals['_REVEALRESPONSE']._serialized_start=1116
-  _globals['_REVEALRESPONSE']._serialized_end=1146
-  _globals['_CLAIMED']._serialized_start=1148
-  _globals['_CLAIMED']._serialized_end=1265
-  _globals['_ACKED']._serialized_start=1267
-  _globals['_ACKED']._serialized_end=1290
-  _globals['_AGENTACTION']._serialized_start=1293
-  _globals['_AGENTACTION']._serialized_end=1496
-  _globals['_NOTIFICATIONSERVICE']._serialized_start=1499
-  _globals['_NOTIFICATIONSERVICE']._serialized_end=1878
+  _globals['_SUBSCRIBEREQUEST']._serialized_end=253
+  _globals['_DELIVERY']._serialized_start=256
+  _globals['_DELIVERY']._serialized_end=425
+  _globals['_CLAIMNOTICE']._serialized_start=427
+  _globals['_CLAIMNOTICE']._serialized_end=511
+  _globals['_HEARTBEAT']._serialized_start=513
+  _globals['_HEARTBEAT']._serialized_end=569
+  _globals['_SUBSCRIBERESPONSE']._serialized_start=572
+  _globals['_SUBSCRIBERESPONSE']._serialized_end=735
+  _globals['_CLAIMREQUEST']._serialized_start=737
+  _globals['_CLAIMREQUEST']._serialized_end=790
+  _globals['_CLAIMRESPONSE']._serialized_start=792
+  _globals['_CLAIMRESPONSE']._serialized_end=849
+  _globals['_ACKREQUEST']._serialized_start=851
+  _globals['_ACKREQUEST']._serialized_end=897
+  _globals['_ACKRESPONSE']._serialized_start=899
+  _globals['_ACKRESPONSE']._serialized_end=912
+  _globals['_SUBMITFEEDBACKREQUEST']._serialized_start=914
+  _globals['_SUBMITFEEDBACKREQUEST']._serialized_end=1032
+  _globals['_SUBMITFEEDBACKRESPONSE']._serialized_start=1034
+  _globals['_SUBMITFEEDBACKRESPONSE']._serialized_end=1079
+  _globals['_REVEALREQUEST']._serialized_start=1081
+  _globals['_REVEALREQUEST']._serialized_end=1135
+  _globals['_REVEALRESPONSE']._serialized_start=1137
+  _globals['_REVEALRESPONSE']._serialized_end=1167
+  _globals['_CLAIMED']._serialized_start=1169
+  _globals['_CLAIMED']._serialized_end=1286
+  _globals['_ACKED']._serialized_start=1288
+  _globals['_ACKED']._serialized_end=1311
+  _globals['_AGENTACTION']._serialized_start=1314
+  _globals['_AGENTACTION']._serialized_end=1517
+  _globals['_NOTIFICATIONSERVICE']._serialized_start=1520
+  _globals['_NOTIFICATIONSERVICE']._serialized_end=1899
 # @@protoc_insertion_point(module_scope)

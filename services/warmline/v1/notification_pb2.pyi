@@ -29,6 +29,7 @@ class SubscribeRequest(_message.Message):
     AGENT_ID_FIELD_NUMBER: _builtins.int
     RESUME_CURSOR_FIELD_NUMBER: _builtins.int
     TENANT_ID_FIELD_NUMBER: _builtins.int
+    RESEND_OPEN_FIELD_NUMBER: _builtins.int
     agent_id: _builtins.str
     resume_cursor: _builtins.str
     """Opaque cursor from the last delivery this console acknowledged; empty to
@@ -36,6 +37,11 @@ class SubscribeRequest(_message.Message):
     """
     tenant_id: _builtins.str
     """Optional; when set it must be the tenant of the agent token."""
+    resend_open: _builtins.bool
+    """Without a cursor the stream resumes from the agent's last Ack. A console
+    that kept nothing (a reloaded page) sets this to also get the escalations
+    still open before that point; otherwise nothing acknowledged is re-sent.
+    """
     @_builtins.property
     def queues(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
@@ -45,10 +51,11 @@ class SubscribeRequest(_message.Message):
         agent_id: _builtins.str = ...,
         resume_cursor: _builtins.str = ...,
         tenant_id: _builtins.str = ...,
+        resend_open: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "queues", b"queues", "resume_cursor", b"resume_cursor", "tenant_id", b"tenant_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "queues", b"queues", "resend_open", b"resend_open", "resume_cursor", b"resume_cursor", "tenant_id", b"tenant_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -184,9 +184,16 @@ async def publish(
 class Console:
     """A test console: a raw Subscribe call read in the background."""
 
-    def __init__(self, client: ConsoleClient, queues: list[str], cursor: str | None = None) -> None:
+    def __init__(
+        self,
+        client: ConsoleClient,
+        queues: list[str],
+        cursor: str | None = None,
+        *,
+        resend_open: bool = False,
+    ) -> None:
         self.client = client
-        self.call = client.subscribe(queues, resume_cursor=cursor)
+        self.call = client.subscribe(queues, resume_cursor=cursor, resend_open=resend_open)
         self.received: list[notification_pb2.SubscribeResponse] = []
         self._arrived = asyncio.Event()
         self._task = asyncio.ensure_future(self._read())

@@ -173,6 +173,16 @@ async def test_a_restarted_service_replays_nothing_the_agent_acknowledged(
     await again.quiet(1.0)
     assert again.conversations() == ["while-down"]
 
+    # A console that kept nothing (a reloaded page) also asks for what is still
+    # open; those come back first, without a cursor (a snapshot, not the log).
+    fresh = Console(restarted.client("bob"), ["billing"], resend_open=True)
+    consoles.append(fresh)
+    got = await fresh.wait_for(3)
+    await fresh.quiet(1.0)
+    assert sorted(fresh.conversations()[:2]) == ["seen-1", "seen-2"]
+    assert fresh.conversations()[2:] == ["while-down"]
+    assert [bool(d.cursor) for d in got] == [False, False, True]
+
 
 async def test_acks_with_a_malformed_cursor_are_refused(make_notification: Any) -> None:
     replica = make_notification()

@@ -1,0 +1,303 @@
+"""The agent console in a real browser: Debian's chromium, driven by Playwright,
+against a notification service on the session broker.
+
+Each test asserts what an agent sees on the page and saves screenshots to
+``$WARMLINE_TEST_ARTIFACTS`` (default ``test-artifacts/`` at the repository root).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.async_api import Browser, BrowserContext, Locator, Page, async_playwright, expect
+
+from tests.integration.notification.conftest import decision, publish, token
+from tests.support import read_topic, wait_until
+from warmline.v1 import escalation_pb2, feedback_pb2, scoring_pb2
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = Path(os.environ.get("WARMLINE_CHROMIUM", "/usr/bin/chromium"))
+# Headless and quiet: no sandbox (containers run as root), no calls home.
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(
+    os.environ.get("WARMLINE_TEST_ARTIFACTS", Path(__file__).parents[2] / "test-artifacts")
+)
+# Generous: two cores host the broker, the service and the browser at once.
+SEEN_WITHIN_MS = 20_000
+NEGATIVITY = [0.1, 0.25, 0.4, 0.7, 0.9]
+
+OpenConsole = Callable[..., Awaitable[Page]]
+
+
+def ensure_chromium() -> Path:
+    """Debian's chromium, installed with apt-get when missing (as root, or with sudo)."""
+    if CHROMIUM.exists():
+        return CHROMIUM
+    apt = shutil.which("apt-get")
+    sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
+    if apt is None or (sudo and shutil.which("sudo") is None):
+        pytest.skip(f"{CHROMIUM} is missing and cannot be installed here (needs apt-get as root)")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = [*sudo, apt, "install", "-y", "chromium"]
+    if subprocess.run(install, env=env, check=False).returncode != 0:
+        # A fresh image has no package lists yet.
+        subprocess.run([*sudo, apt, "update"], env=env, check=True)
+        subprocess.run(install, env=env, check=True)
+    if not CHROMIUM.exists():
+        pytest.skip(f"installing chromium did not provide {CHROMIUM}")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    """One headless chromium for the module."""
+    executable = await asyncio.to_thread(ensure_chromium)
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(
+            executable_path=str(executable), args=CHROMIUM_ARGS
+        )
+        yield launched
+        await launched.close()
+
+
+@pytest.fixture
+async def open_console(browser: Browser) -> AsyncIterator[OpenConsole]:
+    """Opens the console of a replica in a fresh browser context (one per agent).
+
+    Afterwards it checks that no page threw an uncaught error or hit the
+    content security policy.
+    """
+    contexts: list[BrowserContext] = []
+    problems: list[str] = []
+
+    async def open_page(replica: Any) -> Page:
+        context = await browser.new_context(viewport={"width": 1100, "height": 800})
+        contexts.append(context)
+        page = await context.new_page()
+        page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+        page.on(
+            "console",
+            lambda message: (
+                problems.append(f"console: {message.text}")
+                if "Content Security Policy" in message.text
+                else None
+            ),
+        )
+        await page.goto(replica.http_base + "/")
+        return page
+
+    yield open_page
+    for context in contexts:
+        await context.close()
+    assert problems == []
+
+
+async def sign_in(page: Page, agent: str, queues: str = "billing", secret: str = "") -> None:
+    """Fill in the sign-in form as an agent would."""
+    await page.get_by_label("Token").fill(secret or token(agent))
+    await page.get_by_label("Queues").fill(queues)
+    await page.get_by_role("button", name="Connect").click()
+
+
+async def signed_in(page: Page, agent: str, queues: str = "billing") -> None:
+    """Sign in and wait until the console says it is live."""
+    await sign_in(page, agent, queues)
+    await expect(page.locator("#status")).to_contain_text(
+        f"live as {agent}", timeout=SEEN_WITHIN_MS
+    )
+
+
+def card(page: Page, conversation: str) -> Locator:
+    """The card of one conversation."""
+    return page.locator(f'section.card[data-conversation="{conversation}"]')
+
+
+async def screenshot(page: Page, name: str) -> None:
+    """Keep what the agent saw, for whoever reads the test run (Playwright makes the folder)."""
+    await page.screenshot(path=str(ARTIFACTS / f"console-{name}.png"), full_page=True)
+
+
+def with_trajectory(d: escalation_pb2.EscalationDecision) -> escalation_pb2.EscalationDecision:
+    """The decision with one trajectory point per customer turn, more negative each time."""
+    d.priority = escalation_pb2.PRIORITY_HIGH
+    d.reasons[0].explanation = "Negativity rose over the last five customer turns."
+    for n, value in enumerate(NEGATIVITY, start=1):
+        d.trajectory.append(
+            escalation_pb2.TrajectoryPoint(
+                event_id=f"turn-{n}",
+                signals=scoring_pb2.Signals(negativity=value, anger=value),
+                dominant_emotion="anger",
+            )
+        )
+    return d
+
+
+async def test_an_escalation_appears_live_with_what_the_agent_needs(
+    make_notification: Any, open_console: OpenConsole
+) -> None:
+    replica = make_notification()
+    page = await open_console(replica)
+    await expect(page.get_by_text("No escalations yet.")).to_be_visible()
+    await signed_in(page, "alice", "billing,general")
+
+    await publish(replica.settings, [with_trajectory(decision("live-1", "general"))])
+
+    shown = card(page, "live-1")
+    await expect(shown).to_be_visible(timeout=SEEN_WITHIN_MS)
+    await expect(page.get_by_text("No escalations yet.")).to_be_hidden()
+    await expect(shown.locator(".reason")).to_contain_text(
+        "Negativity rose over the last five customer turns."
+    )
+    await expect(shown.locator(".priority")).to_have_text("priority HIGH")
+    await expect(shown.locator(".queue")).to_have_text("queue general")
+    await expect(shown.locator(".opening")).to_contain_text("I can see this has been frustrating.")
+    await expect(shown.locator(".text")).to_have_text("I was charged twice")
+    points = shown.locator("svg.spark circle")
+    await expect(points).to_have_count(len(NEGATIVITY))
+    # Higher negativity sits higher on the chart (smaller y).
+    heights = [float(await p.get_attribute("cy") or "nan") for p in await points.all()]
+    assert heights == sorted(heights, reverse=True) and len(set(heights)) == len(NEGATIVITY)
+    await expect(points.last.locator("title")).to_have_text("turn 5: negativity 0.90")
+    await screenshot(page, "live-escalation")
+
+
+async def test_abusive_text_stays_masked_until_the_agent_reveals_it(
+    make_notification: Any, open_console: OpenConsole
+) -> None:
+    replica = make_notification()
+    page = await open_console(replica)
+    await signed_in(page, "bob")
+    abusive = decision(
+        "abuse-1",
+        abusive=True,
+        text="You are a **** useless ****",
+        unmasked="You are a damn useless idiot",
+    )
+    await publish(replica.settings, [abusive])
+
+    shown = card(page, "abuse-1")
+    await expect(shown.locator(".text")).to_have_text(
+        "You are a **** useless ****", timeout=SEEN_WITHIN_MS
+    )
+    await expect(shown).to_contain_text("abusive language masked")
+    await expect(shown).not_to_contain_text("idiot")
+    await screenshot(page, "abusive-masked")
+
+    await shown.get_by_role("button", name="Reveal text").click()
+    await expect(shown.locator(".text")).to_have_text("You are a damn useless idiot")
+    await expect(shown.get_by_role("button", name="Reveal text")).to_be_disabled()
+    await screenshot(page, "abusive-revealed")
+
+
+async def test_a_claim_shows_on_the_claimants_console_and_on_everyone_elses(
+    make_notification: Any, open_console: OpenConsole
+) -> None:
+    replica = make_notification()
+    alice = await open_console(replica)
+    bob = await open_console(replica)
+    await signed_in(alice, "alice")
+    await signed_in(bob, "bob")
+    await publish(replica.settings, [decision("claim-1")])
+    await expect(card(bob, "claim-1")).to_be_visible(timeout=SEEN_WITHIN_MS)
+
+    await card(alice, "claim-1").get_by_role("button", name="Claim").click()
+
+    await expect(card(bob, "claim-1").locator(".holder")).to_have_text(
+        "taken by alice", timeout=SEEN_WITHIN_MS
+    )
+    await expect(card(bob, "claim-1").get_by_role("button", name="Claim")).to_be_disabled()
+    # Alice's console heard the same notice by now; it still knows she holds it.
+    await expect(card(alice, "claim-1").locator(".holder")).to_have_text("you have it")
+    await expect(card(alice, "claim-1").get_by_role("button", name="Claim")).to_be_disabled()
+    await screenshot(alice, "claim-claimant")
+    await screenshot(bob, "claim-other-agent")
+
+
+async def test_false_alarm_feedback_reaches_the_feedback_topic(
+    make_notification: Any, open_console: OpenConsole
+) -> None:
+    replica = make_notification()
+    page = await open_console(replica)
+    await signed_in(page, "carol")
+    sent = decision("feedback-1")
+    await publish(replica.settings, [sent])
+
+    await card(page, "feedback-1").get_by_role("button", name="False alarm").click()
+
+    await expect(card(page, "feedback-1").locator(".note")).to_have_text(
+        "Feedback sent: false alarm", timeout=SEEN_WITHIN_MS
+    )
+    settings = replica.settings
+    records = await read_topic(
+        settings.kafka.bootstrap_servers, settings.topics.name("feedback"), 1
+    )
+    feedback = feedback_pb2.Feedback.FromString(records[0].value or b"")
+    assert feedback.verdict == feedback_pb2.VERDICT_FALSE_ALARM
+    assert (feedback.decision_id, feedback.agent_id) == (sent.decision_id, "carol")
+    await screenshot(page, "feedback-sent")
+
+
+async def test_a_wrong_token_is_told_and_the_right_one_connects(
+    make_notification: Any, open_console: OpenConsole
+) -> None:
+    replica = make_notification()
+    page = await open_console(replica)
+
+    await sign_in(page, "bob", secret="not-a-token")
+
+    status = page.locator("#status")
+    await expect(status).to_contain_text("unknown agent token", timeout=SEEN_WITHIN_MS)
+    await expect(status).to_have_class("down")
+    await screenshot(page, "wrong-token")
+    await signed_in(page, "bob")
+
+
+async def test_a_reloaded_console_keeps_its_cards_and_gets_what_came_meanwhile(
+    make_notification: Any, open_console: OpenConsole
+) -> None:
+    replica = make_notification()
+    page = await open_console(replica)
+    await signed_in(page, "alice")
+    await publish(replica.settings, [decision("before-1"), decision("before-2")])
+    await expect(card(page, "before-2")).to_be_visible(timeout=SEEN_WITHIN_MS)
+    await expect(card(page, "before-1")).to_be_visible(timeout=SEEN_WITHIN_MS)
+    await card(page, "before-1").get_by_role("button", name="Claim").click()
+    await expect(card(page, "before-1").locator(".holder")).to_have_text(
+        "you have it", timeout=SEEN_WITHIN_MS
+    )
+    # The console acknowledges what it showed; the service keeps that for the agent.
+    board = replica.service.board
+    await asyncio.to_thread(
+        wait_until,
+        lambda: board.acked("acme", "alice") == dict(board.positions),
+        SEEN_WITHIN_MS / 1000,
+        "alice's acknowledgement",
+    )
+
+    await page.reload()
+    await expect(page.locator("section.card")).to_have_count(0)
+    await publish(replica.settings, [decision("meanwhile-1")])
+    await signed_in(page, "alice")
+
+    for conversation in ("before-1", "before-2", "meanwhile-1"):
+        await expect(card(page, conversation)).to_be_visible(timeout=SEEN_WITHIN_MS)
+    await expect(page.locator("section.card")).to_have_count(3)
+    await expect(card(page, "before-1").locator(".holder")).to_have_text("you have it")
+    await screenshot(page, "after-reload")
