@@ -16,6 +16,8 @@ import pytest
 import yaml
 
 from warmline.common.settings import ServicePorts, WarmlineSettings
+from warmline.ingestion.auth import TenantDirectory
+from warmline.notification.tokens import AgentDirectory
 from warmline.services import SERVICES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -169,3 +171,17 @@ def test_published_ports_equal_settings(
         published = compose["services"][name]["ports"]
         assert {int(p.rpartition(":")[2]) for p in published} == expected, name
         assert all(p.split(":")[0] == p.split(":")[1] for p in published), name
+
+
+def test_compose_mounts_the_credentials_each_service_requires(compose: dict[str, Any]) -> None:
+    # Without them `serve ingestion` and `serve notification` refuse to start.
+    loaders = {
+        "ingestion": ("WARMLINE_INGESTION__API_KEYS_FILE", TenantDirectory.from_file),
+        "notification": ("WARMLINE_NOTIFICATION__AGENT_TOKENS_FILE", AgentDirectory.from_file),
+    }
+    for name, (variable, load) in loaders.items():
+        service = compose["services"][name]
+        inside = service["environment"][variable]
+        mounts = dict(v.rsplit(":", 1)[0].split(":", 1)[::-1] for v in service["volumes"])
+        assert inside in mounts, f"{name}: {inside} is not mounted"
+        load(ROOT / mounts[inside])  # parses with the service's own loader
