@@ -220,6 +220,18 @@ def bench_scoring(
     typer.echo(json.dumps(scoring.run(out, messages), indent=2))
 
 
+@bench.command("decisioning")
+def bench_decisioning(
+    out: Path = typer.Option(Path("bench/results/decisioning.json"), help="Where the JSON goes."),
+    events: int = typer.Option(50_000, min=1_000, help="Scored events in the topic."),
+    conversations: int = typer.Option(2_000, min=1, help="Conversations they belong to."),
+) -> None:
+    """Decisioning worker events/s vs. a bare aiokafka consume-produce-commit loop."""
+    from warmline.bench import decisioning
+
+    typer.echo(json.dumps(decisioning.run(out, events, conversations), indent=2))
+
+
 @bench.command("notification")
 def bench_notification(
     out: Path = typer.Option(Path("bench/results/notification.json"), help="Where the JSON goes."),
@@ -238,9 +250,14 @@ def bench_all(
     out_dir: Path = typer.Option(Path("bench/results"), help="Directory for the JSON files."),
 ) -> None:
     """Every benchmark, one JSON file each (what `make bench` runs)."""
-    from warmline.bench import ingest, model, scoring
+    from warmline.bench import decisioning, ingest, model, scoring
 
-    for name, run in (("ingest", ingest.run), ("model", model.run), ("scoring", scoring.run)):
+    for name, run in (
+        ("ingest", ingest.run),
+        ("model", model.run),
+        ("scoring", scoring.run),
+        ("decisioning", decisioning.run),
+    ):
         typer.echo(f"{name}: {json.dumps(run(out_dir / f'{name}.json'))}")
 
 

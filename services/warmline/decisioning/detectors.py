@@ -123,8 +123,10 @@ _ABUSE_PATTERNS: tuple[re.Pattern[str], ...] = (
 )
 
 _HUMAN_REQUEST = tuple(re.compile(p, re.IGNORECASE) for p in HUMAN_REQUEST_PATTERNS)
+# One alternation per topic: a single search per topic finds a match exactly when
+# one of its patterns would, at a fraction of the cost (this runs on every message).
 _TOPICS = {
-    topic: tuple(re.compile(p, re.IGNORECASE) for p in patterns)
+    topic: re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
     for topic, patterns in SENSITIVE_TOPIC_PATTERNS.items()
 }
 _WORD = re.compile(r"[a-z0-9']+")
@@ -151,7 +153,7 @@ def explicit_human_request(text: str) -> Match | None:
 
 def sensitive_topics(text: str) -> set[str]:
     """The sensitive topics (keys of :data:`SENSITIVE_TOPIC_PATTERNS`) the text touches."""
-    return {topic for topic, patterns in _TOPICS.items() if any(p.search(text) for p in patterns)}
+    return {topic for topic, pattern in _TOPICS.items() if pattern.search(text)}
 
 
 def abuse(text: str) -> list[tuple[int, int]]:

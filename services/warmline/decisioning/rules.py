@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -161,10 +162,15 @@ def route(findings: Sequence[Finding], state: ConversationState, policy: PolicyB
 def keyword_queue(text: str, keywords: Mapping[str, Sequence[str]]) -> str:
     """The first queue (in policy order) one of whose keywords occurs in ``text``, or ""."""
     for queue, words in keywords.items():
-        for word in words:
-            if re.search(rf"\b{re.escape(word)}\b", text, re.IGNORECASE):
-                return queue
+        if words and _any_word(tuple(words)).search(text):
+            return queue
     return ""
+
+
+@functools.lru_cache(maxsize=256)
+def _any_word(words: tuple[str, ...]) -> re.Pattern[str]:
+    """One compiled search for any of ``words`` as whole words (this runs on every message)."""
+    return re.compile(rf"\b(?:{'|'.join(re.escape(w) for w in words)})\b", re.IGNORECASE)
 
 
 def opening_line(reason: str, emotion: str, lines: OpeningLines) -> str:

@@ -1,0 +1,237 @@
+"""``warmline bench decisioning``: the Faust decisioning worker vs. a bare aiokafka loop.
+
+The scored topic is pre-filled with synthetic ``ScoredEvent`` records over many
+conversations (calm, annoyed and angry turns, a few asking for a person), then
+both consumers read all of them, one after the other, on the same broker:
+
+1. ``raw_loop_events_per_s``: a bare aiokafka consume -> transform (decode the
+   protobuf, encode a small output) -> produce -> commit loop, acks=all, in
+   batches of the worker's size (``BATCH_MAX``), each acknowledged before the
+   next, which is the worker's contract too; ``raw_loop_500_events_per_s``: the
+   same loop with 500-record batches, where aiokafka is no longer bound by the
+   round trip per batch (context for the ratio, which uses the like-for-like loop);
+2. ``events_per_s``: one decisioning worker (``DecisioningService``: the Faust
+   app, its table and changelog, decisions to the escalations topic).
+
+Both rates run from the first record read to the last one handled, so group
+joins and the app's start-up are reported apart (``*_startup_s``), not mixed in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from warmline.bench.common import write_result
+from warmline.common.kafka import create_consumer, create_producer
+from warmline.common.keys import conversation_key
+from warmline.common.metrics import DECISIONS, KAFKA_RECORDS_CONSUMED
+from warmline.common.pipeline import Output, next_offsets, produce_all
+from warmline.common.settings import DecisioningSettings, KafkaSettings, WarmlineSettings
+from warmline.common.topics import TopicSpec, declared_topics, ensure_topics
+from warmline.decisioning.app import BATCH_MAX
+from warmline.decisioning.service import DecisioningService
+from warmline.localkafka import LocalKafka
+from warmline.v1 import escalation_pb2, events_pb2, scoring_pb2
+
+_TEXTS = (
+    ("Where is my order? It was due yesterday.", 0.2),
+    ("I have been charged twice for the same subscription.", 0.45),
+    ("Thanks, that fixed it!", 0.02),
+    ("This is the third time I am asking the same question.", 0.6),
+    ("Still nothing. This is ridiculous.", 0.85),
+    ("ok", 0.1),
+)
+_HUMAN = "Can I talk to a real person please"
+_FILL_CHUNK = 5_000
+
+
+def scored_events(count: int, conversations: int) -> list[tuple[bytes, bytes]]:
+    """``count`` serialized customer turns, round-robin over ``conversations``.
+
+    Turn texts and negativity cycle with an offset per conversation, so each one
+    sours (a streak of annoyed turns) at a turn of its own and escalates once;
+    every 40th conversation also asks for a person.
+    """
+    start = datetime.now(UTC)
+    records = []
+    for i in range(count):
+        conv, turn = i % conversations, i // conversations
+        text, negativity = _TEXTS[(turn + conv) % len(_TEXTS)]
+        if conv % 40 == 0 and turn == 3:
+            text = _HUMAN
+        event = events_pb2.InteractionEvent(
+            event_id=f"bench-{i}", tenant_id="bench", conversation_id=f"conv-{conv}",
+            customer_id=f"cust-{conv}", channel=events_pb2.CHANNEL_CHAT,
+            role=events_pb2.ROLE_CUSTOMER, kind=events_pb2.EVENT_KIND_MESSAGE,
+            text=text, language="en",
+        )  # fmt: skip
+        event.occurred_at.FromDatetime(start + timedelta(milliseconds=i))
+        scored = scoring_pb2.ScoredEvent(
+            event=event,
+            scores=scoring_pb2.EmotionScores(
+                status=scoring_pb2.SCORE_STATUS_SCORED,
+                labels={"annoyance": negativity, "neutral": 1 - negativity},
+                signals=scoring_pb2.Signals(
+                    negativity=negativity, frustration=negativity, neutral=1 - negativity
+                ),
+                model_version="bench",
+            ),
+        )
+        records.append(
+            (conversation_key("bench", event.conversation_id), scored.SerializeToString())
+        )
+    return records
+
+
+async def _fill(settings: WarmlineSettings, records: list[tuple[bytes, bytes]]) -> None:
+    producer = create_producer(settings, "bench-fill")
+    await producer.start()
+    topic = settings.topics.name("scored")
+    try:
+        for i in range(0, len(records), _FILL_CHUNK):
+            chunk = records[i : i + _FILL_CHUNK]
+            await produce_all(producer, [Output(topic, k, v) for k, v in chunk], timeout_s=120)
+    finally:
+        await producer.stop()
+
+
+def _transform(value: bytes) -> bytes:
+    """What the bare loop does per record: decode it, encode a small output."""
+    scored = scoring_pb2.ScoredEvent.FromString(value)
+    event = scored.event
+    return escalation_pb2.EscalationDecision(
+        decision_id=event.event_id,
+        tenant_id=event.tenant_id,
+        conversation_id=event.conversation_id,
+        trigger_event_id=event.event_id,
+    ).SerializeToString()
+
+
+async def raw_loop(
+    settings: WarmlineSettings, out_topic: str, count: int, batch: int
+) -> tuple[float, float]:
+    """Consume ``count`` scored records, produce one output each, commit per batch.
+
+    Returns (events/s from the first record read to the last commit, start-up seconds).
+    """
+    started = time.perf_counter()
+    consumer = create_consumer(
+        settings, f"bench-raw-{uuid.uuid4().hex[:8]}", settings.topics.name("scored"),
+        client_id="bench-raw",
+    )  # fmt: skip
+    producer = create_producer(settings, "bench-raw")
+    await asyncio.gather(consumer.start(), producer.start())
+    first: float | None = None
+    done = 0
+    try:
+        while done < count:
+            batches = await consumer.getmany(timeout_ms=100, max_records=batch)
+            records = [r for rs in batches.values() for r in rs]
+            if not records:
+                continue
+            first = first or time.perf_counter()
+            await produce_all(
+                producer, [Output(out_topic, r.key, _transform(r.value)) for r in records]
+            )
+            await consumer.commit(next_offsets(records))
+            done += len(records)
+        assert first is not None
+        return count / (time.perf_counter() - first), first - started
+    finally:
+        await asyncio.gather(consumer.stop(), producer.stop())
+
+
+def _consumed(topic: str) -> float:
+    return sum(
+        sample.value
+        for metric in KAFKA_RECORDS_CONSUMED.collect()
+        for sample in metric.samples
+        if sample.name.endswith("_total") and sample.labels["topic"] == topic
+    )
+
+
+async def service_rate(settings: WarmlineSettings, count: int) -> tuple[float, float, float]:
+    """Run one decisioning worker until it has handled ``count`` records.
+
+    Returns (events/s from its first record to its last, start-up seconds, decisions).
+    Records are counted by the worker's own ``warmline_kafka_records_consumed_total``.
+    """
+    topic = settings.topics.name("scored")
+    before = _consumed(topic)
+    decisions_before = _decisions()
+    service = DecisioningService(settings)
+    started = time.perf_counter()
+    await service.start()
+    first: float | None = None
+    done_at_first = 0.0
+    try:
+        while (done := _consumed(topic) - before) < count:
+            if done and first is None:
+                first, done_at_first = time.perf_counter(), done
+            await asyncio.sleep(0.02)
+        finished = time.perf_counter()
+    finally:
+        await service.stop()
+    if first is None:  # everything was handled before the first look
+        first, done_at_first = started, 0.0
+    rate = (count - done_at_first) / (finished - first)
+    return rate, first - started, _decisions() - decisions_before
+
+
+def _decisions() -> float:
+    return sum(
+        sample.value
+        for metric in DECISIONS.collect()
+        for sample in metric.samples
+        if sample.name.endswith("_total")
+    )
+
+
+async def measure(count: int, conversations: int, kafka_version: str) -> dict[str, Any]:
+    """Fill the scored topic, then time the bare loop and the worker over it."""
+    records = scored_events(count, conversations)
+    with LocalKafka(version=kafka_version) as broker, tempfile.TemporaryDirectory() as data:
+        settings = WarmlineSettings(
+            kafka=KafkaSettings(bootstrap_servers=broker.bootstrap_servers),
+            decisioning=DecisioningSettings(
+                host="127.0.0.1", metrics_port=0, app_id="bench-decisioning", data_dir=Path(data)
+            ),
+        )
+        t = settings.topics
+        raw_out = TopicSpec(t.name("scored") + ".bench-raw", t.partitions, t.replication_factor, {})
+        await ensure_topics(settings, [*declared_topics(settings), raw_out])
+        await _fill(settings, records)
+        raw_rate, raw_startup = await raw_loop(settings, raw_out.name, count, BATCH_MAX)
+        raw_500_rate, _ = await raw_loop(settings, raw_out.name, count, 500)
+        rate, startup, decisions = await service_rate(settings, count)
+    return {
+        "events_per_s": round(rate, 1),
+        "raw_loop_events_per_s": round(raw_rate, 1),
+        "ratio_to_raw": round(rate / raw_rate, 3),
+        "raw_loop_500_events_per_s": round(raw_500_rate, 1),
+        "ratio_to_raw_500": round(rate / raw_500_rate, 3),
+        "startup_s": round(startup, 2),
+        "raw_loop_startup_s": round(raw_startup, 2),
+        "events": count,
+        "conversations": conversations,
+        "decisions": int(decisions),
+        "partitions": settings.topics.partitions,
+        "batch_max": BATCH_MAX,
+        "kafka_version": kafka_version,
+        "targets": {"events_per_s": 5000, "ratio_to_raw": 0.3},
+    }
+
+
+def run(
+    out: Path, events: int = 50_000, conversations: int = 2_000, kafka_version: str | None = None
+) -> dict[str, Any]:
+    """Measure and write the JSON result to ``out``."""
+    version = kafka_version or os.environ.get("WARMLINE_KAFKA_VERSION") or LocalKafka.version
+    return write_result(out, asyncio.run(measure(events, conversations, version)))

@@ -1,0 +1,107 @@
+"""Two decisioning workers in one group on the real broker share the scored topic."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.integration.decisioning.test_decisioning_stream import (
+    Hosted,
+    decisioning_settings,
+    decisions,
+    publish,
+    scored,
+)
+from tests.support import read_topic, wait_until
+from warmline.common.settings import WarmlineSettings
+from warmline.localkafka import LocalKafka
+from warmline.v1 import escalation_pb2, scoring_pb2
+
+pytestmark = pytest.mark.integration
+
+PARTITIONS = 4
+
+
+def worker_settings(base: WarmlineSettings, data_dir: Path, http_port: int) -> WarmlineSettings:
+    """Same group and topics as ``base``; local state and web port of its own."""
+    return base.model_copy(
+        update={
+            "decisioning": base.decisioning.model_copy(
+                update={"data_dir": data_dir, "http_port": http_port}
+            )
+        }
+    )
+
+
+def scored_partitions(worker: Hosted) -> set[int]:
+    """The partitions of the scored topic the worker's consumer owns now."""
+    topic = worker.settings.topics.name("scored")
+
+    async def owned() -> set[int]:
+        assert worker.service.stream is not None
+        return {
+            tp.partition
+            for tp in worker.service.stream.app.consumer.assignment()
+            if tp.topic == topic
+        }
+
+    return worker.host.run(owned())
+
+
+def traffic(angry: int, calm: int) -> list[scoring_pb2.ScoredEvent]:
+    """Angry conversations escalate exactly once (two very negative turns), calm ones never."""
+    events = []
+    for n in range(angry):
+        events += [scored(f"angry-{n}-{t}", f"angry-{n}", "Still broken!", 0.9) for t in range(2)]
+    for n in range(calm):
+        events += [
+            scored(f"calm-{n}-{t}", f"calm-{n}", "Thanks, that helps.", 0.05) for t in range(2)
+        ]
+    return events
+
+
+async def test_two_workers_split_the_partitions_and_decide_each_escalation_once(
+    kafka_broker: LocalKafka, tmp_path: Path
+) -> None:
+    base = decisioning_settings(kafka_broker.bootstrap_servers, tmp_path / "a")
+    base = base.model_copy(
+        update={"topics": base.topics.model_copy(update={"partitions": PARTITIONS})}
+    )
+    first = Hosted(worker_settings(base, tmp_path / "a", 6071))
+    second: Hosted | None = None
+    try:
+        second = Hosted(worker_settings(base, tmp_path / "b", 6072))
+        workers = (first, second)
+        # Publish only once the group has settled, so no rebalance replays a batch.
+        wait_until(
+            lambda: (
+                all(scored_partitions(w) for w in workers)
+                and set().union(*(scored_partitions(w) for w in workers)) == set(range(PARTITIONS))
+            ),
+            timeout=60,
+            what="both workers own scored partitions",
+        )
+        owned = [scored_partitions(w) for w in workers]
+        angry = 24
+        await publish(base, traffic(angry=angry, calm=12))
+        records = await read_topic(
+            base.kafka.bootstrap_servers,
+            base.topics.name("escalations"),
+            angry,
+            within_s=45,
+            settle=3.0,
+        )
+    finally:
+        if second is not None:
+            second.stop()
+        first.stop()
+
+    out = decisions(records)
+    assert sorted(d.conversation_id for d in out) == sorted(f"angry-{n}" for n in range(angry))
+    assert all(d.action == escalation_pb2.DECISION_ACTION_ESCALATE for d in out)
+    assert len({d.decision_id for d in out}) == len(out)
+    # Each worker owned part of the topic, and each decided on conversations of its own.
+    assert not owned[0] & owned[1]
+    for mine in owned:
+        assert any(r.partition in mine for r in records)
