@@ -97,6 +97,7 @@ class _Consoles:
         self.calls: list[Any] = []
         self.latencies_ms: list[float] = []
         self.received = 0
+        self.errors: list[str] = []
         self._agents = agents
         self._target = target
         self._tasks: list[asyncio.Task[None]] = []
@@ -137,8 +138,8 @@ class _Consoles:
                 decided = response.delivery.decision.timings.decided_at
                 age = datetime.now(UTC) - decided.ToDatetime(tzinfo=UTC)
                 self.latencies_ms.append(age.total_seconds() * 1000)
-        except grpc.aio.AioRpcError:
-            pass
+        except grpc.aio.AioRpcError as exc:
+            self.errors.append(f"{exc.code().name}: {exc.details()}")
 
     async def close(self) -> None:
         for call in self.calls:
@@ -254,7 +255,8 @@ async def measure(streams: int, rate: float, seconds: float, kafka_version: str)
             if not await consoles.reach(expected, within_s=30):
                 raise RuntimeError(
                     f"consoles received {consoles.received - warm_received} of "
-                    f"{sent * _PER_QUEUE} deliveries within 30 s"
+                    f"{sent * _PER_QUEUE} deliveries within 30 s; "
+                    f"{len(consoles.errors)} streams failed: {sorted(set(consoles.errors))[:3]}"
                 )
             elapsed = time.perf_counter() - started
             buckets = await asyncio.to_thread(

@@ -27,14 +27,18 @@ from warmline.v1 import notification_pb2, notification_pb2_grpc
 
 log = logging.getLogger(__name__)
 
-# Server-side keepalive: a console that vanished without closing its stream
-# (laptop lid, dropped Wi-Fi) is noticed within about a minute.
-_KEEPALIVE = (
+_SERVER_OPTIONS = (
+    # Server-side keepalive: a console that vanished without closing its stream
+    # (laptop lid, dropped Wi-Fi) is noticed within about a minute.
     ("grpc.keepalive_time_ms", 20_000),
     ("grpc.keepalive_timeout_ms", 10_000),
     ("grpc.keepalive_permit_without_calls", 1),
     ("grpc.http2.min_recv_ping_interval_without_data_ms", 5_000),
     ("grpc.http2.max_pings_without_data", 0),
+    # gRPC core cancels new calls beyond 1,000 not yet picked up by the server;
+    # every console reconnecting at once after a replica restart is such a burst.
+    ("grpc.server.max_pending_requests", 20_000),
+    ("grpc.server.max_pending_requests_hard_limit", 30_000),
 )
 
 
@@ -82,7 +86,7 @@ class NotificationService:
             ],
             self.readiness,
             address=f"{n.host}:{n.grpc_port}",
-            options=_KEEPALIVE,
+            options=_SERVER_OPTIONS,
         )
         self._http = web.AppRunner(ConsoleHttpApi(self.core, n.heartbeat_s).app(), access_log=None)
         self.http_port = n.http_port

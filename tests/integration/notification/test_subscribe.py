@@ -176,3 +176,20 @@ async def test_an_undecodable_decision_is_dead_lettered_and_the_next_one_deliver
     letter = deadletter_pb2.DeadLetter.FromString(letters[0].value or b"")
     assert letter.consumer == "notification" and letter.reason == "undecodable"
     assert letter.original_value == b"\xff\xfe not protobuf"
+
+
+async def test_a_burst_of_reconnecting_consoles_is_served_in_full(make_notification: Any) -> None:
+    # After a replica restart every console reconnects at once; gRPC's default
+    # would cancel calls beyond 1,000 waiting to be picked up.
+    replica = make_notification()
+    shared = replica.client("bob")
+    calls = [shared.subscribe(["billing"]) for _ in range(1_500)]
+    try:
+        await asyncio.wait_for(asyncio.gather(*(c.initial_metadata() for c in calls)), 60)
+        await publish(replica.settings, [decision("burst")])
+        firsts = await asyncio.wait_for(asyncio.gather(*(c.read() for c in calls)), 60)
+        assert {f.delivery.decision.conversation_id for f in firsts} == {"burst"}
+    finally:
+        for call in calls:
+            call.cancel()
+        await shared.close()
