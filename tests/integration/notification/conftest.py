@@ -78,14 +78,8 @@ class Running:
 
 def notification_settings(bootstrap: str, **overrides: Any) -> WarmlineSettings:
     """Settings on free ports; ``overrides`` go to the notification section."""
-    section = NotificationSettings(
-        host="127.0.0.1",
-        grpc_port=0,
-        http_port=0,
-        metrics_port=0,
-        shutdown_grace_s=1,
-        **overrides,
-    )
+    ports: dict[str, Any] = {"grpc_port": 0, "http_port": 0, "metrics_port": 0}
+    section = NotificationSettings(host="127.0.0.1", shutdown_grace_s=1, **(ports | overrides))
     return settings_for(bootstrap, notification=section)
 
 
