@@ -9,6 +9,8 @@ claim of an escalation in the agent-actions log is the one that holds.
 
 from __future__ import annotations
 
+import itertools
+from bisect import bisect_left
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -19,6 +21,14 @@ Decision = escalation_pb2.EscalationDecision
 
 _CLOSING = (escalation_pb2.DECISION_ACTION_DEESCALATE, escalation_pb2.DECISION_ACTION_RESOLVED)
 _HIGH_PRIORITY = escalation_pb2.PRIORITY_HIGH
+
+
+def _offset(record: Record) -> int:
+    return record.offset
+
+
+def _sequence(record: Record) -> int:
+    return record.sequence
 
 
 def stamp_seconds(decision: Decision) -> float:
@@ -40,6 +50,8 @@ class Record:
     offset: int
     decision: Decision
     escalation_id: str
+    #: Position in this replica's feed order.
+    sequence: int = 0
 
 
 @dataclass(slots=True)
@@ -78,7 +90,13 @@ class Board:
     """The replica's view of the escalation stream and what agents did with it."""
 
     def __init__(self, *, max_records: int, exposure_window_s: float) -> None:
+        # Retained records three ways: all in feed order (for eviction), per
+        # tenant (what a console may see) and per partition (offsets ascending),
+        # so resuming costs a binary search, not a scan of everything retained.
         self._records: deque[Record] = deque()
+        self._by_tenant: dict[str, deque[Record]] = {}
+        self._by_partition: dict[int, deque[Record]] = {}
+        self._sequence = 0
         self._max_records = max_records
         self._escalations: OrderedDict[str, Escalation] = OrderedDict()
         self._by_decision: dict[str, Escalation] = {}
@@ -105,14 +123,14 @@ class Board:
         if current is None or decision.action == escalation_pb2.DECISION_ACTION_ESCALATE:
             if current is not None:
                 self._close(current)
-            record = Record(partition, offset, shown, decision.decision_id)
+            record = Record(partition, offset, shown, decision.decision_id, self._sequence)
             current = Escalation(
                 decision.decision_id, decision.tenant_id, record, stamp_seconds(decision)
             )
             self._escalations[current.escalation_id] = current
             self._open_by_conversation[key] = current
         else:
-            record = Record(partition, offset, shown, current.escalation_id)
+            record = Record(partition, offset, shown, current.escalation_id, self._sequence)
             current.latest = record
         current.decision_ids.append(decision.decision_id)
         self._by_decision[decision.decision_id] = current
@@ -120,7 +138,10 @@ class Board:
             current.unmasked_text = unmasked
         if decision.action in _CLOSING:
             self._close(current)
+        self._sequence += 1
         self._records.append(record)
+        self._by_tenant.setdefault(decision.tenant_id, deque()).append(record)
+        self._by_partition.setdefault(partition, deque()).append(record)
         self._evict()
         return record
 
@@ -156,8 +177,11 @@ class Board:
 
     def _evict(self) -> None:
         while len(self._records) > self._max_records:
-            self._records.popleft()
-        # Closed escalations go once their records are gone; open ones stay claimable.
+            # The oldest record overall is the oldest of its tenant and partition.
+            gone = self._records.popleft()
+            self._by_tenant[gone.decision.tenant_id].popleft()
+            self._by_partition[gone.partition].popleft()
+        # Escalations beyond the bound go oldest first; one open that long is stale.
         while len(self._escalations) > self._max_records:
             _, oldest = self._escalations.popitem(last=False)
             self._close(oldest)
@@ -193,12 +217,20 @@ class Board:
         self, tenant_id: str, queues: frozenset[str], positions: Mapping[int, int]
     ) -> list[Record]:
         """The tenant's records for ``queues`` at or after ``positions``, in stream order."""
+        records = self._by_tenant.get(tenant_id)
+        if not records:
+            return []
+        # The earliest record, in feed order, that any partition still has to give.
+        first = self._sequence
+        for partition, in_partition in self._by_partition.items():
+            at = bisect_left(in_partition, positions.get(partition, 0), key=_offset)
+            if at < len(in_partition):
+                first = min(first, in_partition[at].sequence)
+        start = bisect_left(records, first, key=_sequence)
         return [
             r
-            for r in self._records
-            if r.offset >= positions.get(r.partition, 0)
-            and r.decision.tenant_id == tenant_id
-            and r.decision.queue in queues
+            for r in itertools.islice(records, start, None)
+            if r.offset >= positions.get(r.partition, 0) and r.decision.queue in queues
         ]
 
     def open_for(

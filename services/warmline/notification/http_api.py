@@ -130,7 +130,7 @@ class ConsoleHttpApi:
             await response.prepare(request)
             await response.write(self._hello(sub))
             await self._relay(sub, response)
-        except (ConnectionResetError, ConnectionError):
+        except ConnectionError:
             pass  # the browser went away; the cursor lets it resume
         finally:
             self.core.hub.unsubscribe(sub)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 from tests.unit.notification.support import NOW, claim, decision
 from warmline.notification.board import Board
 from warmline.v1 import escalation_pb2
@@ -146,3 +148,33 @@ def test_acks_keep_the_furthest_position_per_partition() -> None:
     b.apply_ack("acme", "alice", {0: 3, 1: 4})
     assert b.acked("acme", "alice") == {0: 5, 1: 4}
     assert b.acked("globex", "alice") is None
+
+
+def test_resuming_finds_exactly_what_a_full_scan_would() -> None:
+    rng = random.Random(7)
+    b = Board(max_records=400, exposure_window_s=3600)
+    offsets = dict.fromkeys(range(4), 0)
+    everything = []
+    for n in range(1000):
+        partition = rng.randrange(4)
+        tenant = rng.choice(["acme", "globex"])
+        queue = rng.choice(["billing", "general"])
+        record = b.apply_decision(
+            partition, offsets[partition], decision(f"c{n}", f"d{n}", tenant=tenant, queue=queue)
+        )
+        offsets[partition] += 1
+        everything.append(record)
+    retained = everything[-400:]
+    for _ in range(50):
+        start = {p: rng.randrange(0, offsets[p] + 1) for p in range(4) if rng.random() < 0.9}
+        queues = frozenset(rng.sample(["billing", "general"], rng.randint(1, 2)))
+        expected = [
+            r.decision.decision_id
+            for r in retained
+            if r is not None
+            and r.decision.tenant_id == "acme"
+            and r.decision.queue in queues
+            and r.offset >= start.get(r.partition, 0)
+        ]
+        found = [r.decision.decision_id for r in b.since("acme", queues, start)]
+        assert found == expected
