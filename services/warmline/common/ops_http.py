@@ -37,13 +37,11 @@ def ops_app(readiness: Readiness, registry: CollectorRegistry = REGISTRY) -> web
     return app
 
 
-class OpsServer:
-    """Runs :func:`ops_app` on a port until stopped."""
+class HttpListener:
+    """Runs an aiohttp application on a port until stopped."""
 
-    def __init__(self, readiness: Readiness, host: str, port: int) -> None:
-        readiness.subscribe(lambda ready: READY.set(1 if ready else 0))
-        BUILD_INFO.info({"version": __version__})
-        self._runner = web.AppRunner(ops_app(readiness), access_log=None)
+    def __init__(self, app: web.Application, host: str, port: int) -> None:
+        self._runner = web.AppRunner(app, access_log=None)
         self._host = host
         self._port = port
         self.port = port
@@ -56,5 +54,14 @@ class OpsServer:
         self.port = int(self._runner.addresses[0][1])  # the real port when 0 was asked
 
     async def stop(self) -> None:
-        """Stop serving."""
+        """Stop serving; open connections are closed."""
         await self._runner.cleanup()
+
+
+class OpsServer(HttpListener):
+    """Runs :func:`ops_app` on the service's metrics port."""
+
+    def __init__(self, readiness: Readiness, host: str, port: int) -> None:
+        readiness.subscribe(lambda ready: READY.set(1 if ready else 0))
+        BUILD_INFO.info({"version": __version__})
+        super().__init__(ops_app(readiness), host, port)

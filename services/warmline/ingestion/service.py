@@ -7,12 +7,11 @@ import contextlib
 import logging
 
 import grpc
-from aiohttp import web
 
 from warmline.common.grpc_server import GrpcServer
 from warmline.common.health import Readiness
 from warmline.common.kafka import create_producer, start_when_reachable, watch_kafka
-from warmline.common.ops_http import OpsServer
+from warmline.common.ops_http import HttpListener, OpsServer
 from warmline.common.runtime import ServiceMain, cancel_all, serve_until_stopped
 from warmline.common.settings import IngestionSettings, WarmlineSettings
 from warmline.common.topics import ensure_topics
@@ -83,8 +82,7 @@ class IngestionService:
             address=f"{s.host}:{s.grpc_port}",
             credentials=server_credentials(s),
         )
-        self._http = web.AppRunner(IngestHttpApi(self.core, tenants).app(), access_log=None)
-        self.http_port = s.http_port
+        self.http = HttpListener(IngestHttpApi(self.core, tenants).app(), s.host, s.http_port)
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -93,15 +91,16 @@ class IngestionService:
         """The bound gRPC port."""
         return self.grpc.port
 
+    @property
+    def http_port(self) -> int:
+        """The bound HTTP port."""
+        return self.http.port
+
     async def start(self) -> None:
         """Serve; become ready once Kafka is reachable and the topics exist."""
-        s = self.settings.ingestion
         await self.ops.start()
         await self.grpc.start()
-        await self._http.setup()
-        site = web.TCPSite(self._http, s.host, s.http_port)
-        await site.start()
-        self.http_port = int(self._http.addresses[0][1])
+        await self.http.start()
         if not await start_when_reachable(self._connect, "ingestion", self._stop):
             return
         self._tasks.append(
@@ -129,7 +128,7 @@ class IngestionService:
         self._stop.set()
         self.readiness.set("kafka", False)
         await self.grpc.stop(self.settings.ingestion.shutdown_grace_s)
-        await self._http.cleanup()
+        await self.http.stop()
         # aiokafka's stop() may hang while brokers are gone (aio-libs/aiokafka#1101).
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.producer.stop(), self.settings.ingestion.shutdown_grace_s)

@@ -7,12 +7,10 @@ import contextlib
 import logging
 import time
 
-from aiohttp import web
-
 from warmline.common.grpc_server import GrpcServer
 from warmline.common.health import Readiness
 from warmline.common.kafka import create_producer, start_when_reachable, watch_kafka
-from warmline.common.ops_http import OpsServer
+from warmline.common.ops_http import HttpListener, OpsServer
 from warmline.common.runtime import ServiceMain, cancel_all, serve_until_stopped
 from warmline.common.settings import WarmlineSettings
 from warmline.common.topics import ensure_topics
@@ -88,8 +86,9 @@ class NotificationService:
             address=f"{n.host}:{n.grpc_port}",
             options=_SERVER_OPTIONS,
         )
-        self._http = web.AppRunner(ConsoleHttpApi(self.core, n.heartbeat_s).app(), access_log=None)
-        self.http_port = n.http_port
+        self.http = HttpListener(
+            ConsoleHttpApi(self.core, n.heartbeat_s).app(), n.host, n.http_port
+        )
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._feed_task: asyncio.Task[None] | None = None
@@ -99,14 +98,16 @@ class NotificationService:
         """The bound gRPC port."""
         return self.grpc.port
 
+    @property
+    def http_port(self) -> int:
+        """The bound HTTP port (the browser console)."""
+        return self.http.port
+
     async def start(self) -> None:
         """Serve; ready once Kafka answers and the escalation log is read up to now."""
-        n = self.settings.notification
         await self.ops.start()
         await self.grpc.start()
-        await self._http.setup()
-        await web.TCPSite(self._http, n.host, n.http_port).start()
-        self.http_port = int(self._http.addresses[0][1])
+        await self.http.start()
         if not await start_when_reachable(self._connect, "notification", self._stop):
             return
         self._feed_task = asyncio.create_task(self.feed.run(self._stop))
@@ -156,7 +157,7 @@ class NotificationService:
         self.readiness.set("kafka", False)
         self.hub.close_all()
         await self.grpc.stop(self.settings.notification.shutdown_grace_s)
-        await self._http.cleanup()
+        await self.http.stop()
         if self._feed_task is not None:
             await cancel_all([self._feed_task])
         with contextlib.suppress(Exception):
