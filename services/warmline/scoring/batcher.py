@@ -3,8 +3,11 @@
 Callers (the Kafka pipeline and the gRPC ``Score`` RPC) submit texts and await
 their results. A batch closes when it holds ``max_batch_size`` texts or its
 oldest text has waited ``max_wait_ms``; under load batches fill at once, when
-quiet a lone text waits at most ``max_wait_ms``. Inference runs on one worker
-thread, so the asyncio loop never blocks.
+quiet a lone text waits at most ``max_wait_ms``. A caller that will send nothing
+more until its texts are scored (the Kafka pipeline, which hands over a whole
+poll) submits with ``wait_for_more=False``: its batch closes with whatever is
+already queued instead of waiting. Inference runs on one worker thread, so the
+asyncio loop never blocks.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ class _Request(Generic[R]):
     texts: Sequence[str]
     future: asyncio.Future[list[R]]
     enqueued: float
+    wait_for_more: bool = True
 
 
 class MicroBatcher(Generic[R]):
@@ -53,12 +57,17 @@ class MicroBatcher(Generic[R]):
         """Start batching on the running loop."""
         self._worker = asyncio.create_task(self._run())
 
-    async def score(self, texts: Sequence[str]) -> list[R]:
-        """Results for ``texts``, in order; raises what the model raised."""
+    async def score(self, texts: Sequence[str], *, wait_for_more: bool = True) -> list[R]:
+        """Results for ``texts``, in order; raises what the model raised.
+
+        ``wait_for_more=False``: do not hold the batch open for other callers.
+        """
         if not texts:
             return []
         loop = asyncio.get_running_loop()
-        request: _Request[R] = _Request(texts, loop.create_future(), time.monotonic())
+        request: _Request[R] = _Request(
+            texts, loop.create_future(), time.monotonic(), wait_for_more
+        )
         self._pending_texts += len(texts)
         SCORING_QUEUE_DEPTH.set(self._pending_texts)
         await self._queue.put(request)
@@ -79,7 +88,7 @@ class MicroBatcher(Generic[R]):
                 break
             batch = [first]
             size = len(first.texts)
-            deadline = first.enqueued + self._max_wait_s
+            deadline = first.enqueued + (self._max_wait_s if first.wait_for_more else 0.0)
             while size < self._max_batch:
                 timeout = deadline - time.monotonic()
                 try:
@@ -95,6 +104,8 @@ class MicroBatcher(Generic[R]):
                     break
                 batch.append(nxt)
                 size += len(nxt.texts)
+                if not nxt.wait_for_more:
+                    deadline = 0.0  # take what is queued, then go
             await self._run_batch(batch, size)
 
     async def _run_batch(self, batch: list[_Request[R]], size: int) -> None:

@@ -88,6 +88,13 @@ class ScoringService:
             raise ModelNotReady("the emotion model is still loading")
         return await self._batcher.score(texts)
 
+    async def score_poll(self, texts: Sequence[str]) -> list[EmotionResult]:
+        """Score one poll of the stream: the pipeline sends nothing more until it is
+        scored, so its batch does not wait for other callers."""
+        if self._batcher is None:
+            raise ModelNotReady("the emotion model is still loading")
+        return await self._batcher.score(texts, wait_for_more=False)
+
     async def start(self) -> None:
         """Serve health at once; load and warm the model; then join the consumer group."""
         s = self.settings.scoring
@@ -105,7 +112,7 @@ class ScoringService:
             asyncio.create_task(watch_kafka(self.settings, self.readiness, self._stop))
         )
         self._tasks.append(asyncio.create_task(self._report_lag()))
-        handler = ScoringHandler(self.settings, self.score, engine.model_version)
+        handler = ScoringHandler(self.settings, self.score_poll, engine.model_version)
         self.pipeline = asyncio.create_task(
             run_pipeline(
                 self.consumer,

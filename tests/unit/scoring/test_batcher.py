@@ -75,3 +75,21 @@ async def test_empty_requests_are_answered_without_the_model() -> None:
     assert await batcher.score([]) == []
     await batcher.close()
     assert model.batches == []
+
+
+async def test_a_caller_with_nothing_more_to_send_does_not_wait_for_the_batch_to_fill() -> None:
+    model = Recorder()
+    # A wait far longer than the test's own timeout: only not waiting can pass.
+    batcher = MicroBatcher(model, max_batch_size=64, max_wait_ms=600_000)
+    batcher.start()
+    try:
+        poll = await asyncio.wait_for(batcher.score(["a", "b"], wait_for_more=False), 30)
+        assert poll == ["A", "B"]
+        # A waiting request is closed early by a poll that joins it.
+        waiting = asyncio.ensure_future(batcher.score(["c"]))
+        await asyncio.sleep(0)
+        joined = await asyncio.wait_for(batcher.score(["d"], wait_for_more=False), 30)
+        assert joined == ["D"] and await waiting == ["C"]
+        assert model.batches == [["a", "b"], ["c", "d"]]
+    finally:
+        await batcher.close()
