@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
+import threading
 from collections.abc import Sequence
 
 import pytest
@@ -129,3 +131,46 @@ async def test_a_stopped_broker_surfaces_as_an_error_not_a_hang(kafka_broker: Lo
             await asyncio.wait_for(producer.stop(), 2)
     finally:
         broker.cleanup()
+
+
+def test_only_a_kafka_broker_counts_as_ready_on_its_port(kafka_broker: LocalKafka) -> None:
+    from warmline.localkafka import broker as local
+
+    assert local._metadata_ok(kafka_broker.port)
+    # Something else answering on the port (here an HTTP server) is not a broker.
+    with socket.socket() as http:
+        http.bind(("127.0.0.1", 0))
+        http.listen()
+        port = http.getsockname()[1]
+
+        def answer() -> None:
+            conn, _ = http.accept()
+            with conn:
+                conn.recv(64)
+                conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+
+        server = threading.Thread(target=answer, daemon=True)
+        server.start()
+        assert not local._metadata_ok(port)
+        server.join(5)
+    assert not local._metadata_ok(local.free_port())  # nobody there
+
+
+def test_a_port_taken_before_the_broker_binds_it_is_chosen_again(
+    kafka_broker: LocalKafka, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from warmline.localkafka import broker as local
+
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        taken = squatter.getsockname()[1]
+        chosen = iter([taken])
+        real_free_port = local.free_port
+        monkeypatch.setattr(local, "free_port", lambda: next(chosen, None) or real_free_port())
+        broker = LocalKafka(version=kafka_broker.version).start()
+        try:
+            assert broker.port != taken
+            assert local._metadata_ok(broker.port)
+        finally:
+            broker.cleanup()

@@ -26,6 +26,10 @@ class BrokerError(RuntimeError):
     """The local broker could not be resolved, formatted or started."""
 
 
+class PortTaken(BrokerError):
+    """Another process bound a chosen port between choosing it and Kafka binding it."""
+
+
 def free_port() -> int:
     """A TCP port that is free on loopback right now."""
     with socket.socket() as s:
@@ -162,9 +166,24 @@ class LocalKafka:
         return ["java", heap, "-XX:+UseSerialGC", log_flag, "-cp", classpath, *args]
 
     def start(self, timeout_s: float = 60.0) -> LocalKafka:
-        """Format storage if needed, start the broker and wait until it accepts clients."""
+        """Format storage if needed, start the broker and wait until it accepts clients.
+
+        Ports chosen here (port 0) are chosen again if another process took one
+        before the broker bound it.
+        """
         if self.running:
             return self
+        attempts = 3 if self.port == 0 and self._controller_port == 0 else 1
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._start_once(timeout_s)
+            except PortTaken:
+                if attempt == attempts:
+                    raise
+                self.port = self._controller_port = 0
+        raise AssertionError("unreachable")
+
+    def _start_once(self, timeout_s: float) -> LocalKafka:
         classpath = resolve_classpath(self.version)
         config = self._prepare()
         assert self.data_dir is not None
@@ -191,6 +210,9 @@ class LocalKafka:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if not self.running:
+                log = self.data_dir / "broker.log" if self.data_dir else None
+                if log is not None and "Address already in use" in log.read_text(errors="replace"):
+                    raise PortTaken(f"a port of the broker was taken; see {log}")
                 raise BrokerError(f"Kafka exited during start-up; see {self.data_dir}/broker.log")
             if _metadata_ok(self.port):
                 return
@@ -240,13 +262,20 @@ def _cluster_id() -> str:
 
 
 def _metadata_ok(port: int) -> bool:
-    """True when the broker answers an ApiVersions request on ``port``."""
+    """True when a Kafka broker answers an ApiVersions request on ``port``."""
     # ApiVersions v0: size, api_key=18, api_version=0, correlation_id=1, client_id="w".
     request = bytes.fromhex("00120000000000010001") + b"w"
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=1.0) as s:
             s.sendall(len(request).to_bytes(4, "big") + request)
-            header = s.recv(4)
-            return len(header) == 4
+            header = b""
+            while len(header) < 8:
+                chunk = s.recv(8 - len(header))
+                if not chunk:
+                    return False
+                header += chunk
     except OSError:
         return False
+    # A Kafka response echoes the correlation id; anything else on the port is not Kafka.
+    size, correlation = int.from_bytes(header[:4], "big"), int.from_bytes(header[4:], "big")
+    return 0 < size < 1 << 20 and correlation == 1
