@@ -1,8 +1,9 @@
 """The escalation decisioning core: per-conversation state, detectors, policy, decisions.
 
-Everything here is pure: no Kafka and no clock of its own. The streaming app keeps
-:class:`~warmline.decisioning.state.ConversationState` and
-:class:`~warmline.decisioning.state.CustomerHistory` in its tables (as the dicts
-their ``to_dict`` returns) and calls :func:`~warmline.decisioning.decide.apply_event`
-for each scored event, in order.
+The core is pure: no Kafka and no clock of its own. The streaming app (``app``)
+keeps each :class:`~warmline.decisioning.state.ConversationState` in a table (as
+the dict its ``to_dict`` returns), builds the customer's
+:class:`~warmline.decisioning.state.CustomerHistory` from the shared history table
+(``history``), and calls :func:`~warmline.decisioning.decide.apply_event` for each
+scored event, in order.
 """

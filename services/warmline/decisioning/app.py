@@ -3,12 +3,15 @@
 One agent reads ``ScoredEvent`` records from the scored topic in small batches,
 keeps each conversation's :class:`ConversationState` in a Faust table keyed by
 the record key (``tenant/conversation``), and produces every decision to the
-escalations topic under the same key. A second agent counts agents' false-alarm
-feedback into the customer history kept with the conversation.
+escalations topic under the same key. Escalations, and the false alarms a second
+agent reads from agents' feedback, are recorded in the customer history, a
+GlobalTable shared by all of a customer's conversations on every worker (see
+:mod:`warmline.decisioning.history`).
 
-State store: ``memory://`` (rocksdict is not installed). The table is backed by a
-compacted changelog topic, so a restarted worker restores its partitions' states
-from Kafka before it processes new records.
+State store: ``memory://`` (rocksdict is not installed). Both tables are backed by
+compacted changelog topics, so a restarted worker restores its partitions'
+states, and the whole customer history, from Kafka before it processes new
+records.
 
 Delivery: at-least-once. Input offsets are acknowledged only after the batch's
 decisions were acknowledged by the brokers; a replayed event is recognised by
@@ -40,9 +43,15 @@ from warmline.common.metrics import (
     POLICY_RELOAD_ERRORS,
 )
 from warmline.common.settings import WarmlineSettings
-from warmline.decisioning.decide import Decision, apply_event, apply_feedback, expire
+from warmline.decisioning.decide import Decision, apply_event, expire
+from warmline.decisioning.history import (
+    HistoryEntry,
+    HistoryIndex,
+    escalation_entry,
+    false_alarm_entry,
+)
 from warmline.decisioning.policy_store import PolicyStore, ReloadStatus
-from warmline.decisioning.state import ConversationState, CustomerHistory
+from warmline.decisioning.state import ConversationState
 from warmline.v1 import deadletter_pb2, escalation_pb2, feedback_pb2, scoring_pb2
 
 log = logging.getLogger(__name__)
@@ -54,6 +63,9 @@ BATCH_WITHIN_S = 0.05
 #: Conversations whose decoded state is kept between batches (JSON decoding is
 #: a large share of the time per event; the table stays the source of truth).
 DECODED_CACHE_MAX = 10_000
+#: Seconds between scans for history entries past their window. Windows are days
+#: long, and a scan visits every entry, so it need not run on every timer tick.
+HISTORY_PRUNE_EVERY_S = 600.0
 
 
 def store_url() -> str:
@@ -65,26 +77,24 @@ def store_url() -> str:
     return "rocksdb://"
 
 
-def encode_entry(state: ConversationState, history: CustomerHistory) -> bytes:
-    """The table value: the conversation's state and its customer history, as JSON."""
-    return json.dumps(
-        {"state": state.to_dict(), "history": history.to_dict()}, separators=(",", ":")
-    ).encode()
+def encode_entry(state: ConversationState) -> bytes:
+    """The conversations table value: the conversation's state, as JSON."""
+    return json.dumps({"state": state.to_dict()}, separators=(",", ":")).encode()
 
 
-def decode_entry(raw: bytes | None) -> tuple[ConversationState, CustomerHistory]:
-    """Inverse of :func:`encode_entry`; fresh objects for a missing key."""
+def decode_entry(raw: bytes | None) -> ConversationState:
+    """Inverse of :func:`encode_entry`; a fresh state for a missing key.
+
+    Values written before the history moved to its own table also carry a
+    per-conversation ``history``, which is ignored.
+    """
     if not raw:
-        return ConversationState(), CustomerHistory()
-    data = json.loads(raw)
-    return (
-        ConversationState.from_dict(data["state"]),
-        CustomerHistory.from_dict(data.get("history", {})),
-    )
+        return ConversationState()
+    return ConversationState.from_dict(json.loads(raw)["state"])
 
 
 class DecisioningApp:
-    """The Faust app, its topics, table, agents and timer, built from settings.
+    """The Faust app, its topics, tables, agents and timer, built from settings.
 
     Build it inside the running event loop that will drive it.
     """
@@ -140,8 +150,24 @@ class DecisioningApp:
             partitions=topics.partitions,
             use_partitioner=True,
         )
+        # Customers' escalations and false alarms, one entry per key (see ``history``).
+        # One partition: the writes are few, and every worker reads all of them anyway.
+        # Applied one record at a time, also after recovery, so other workers' entries
+        # show up at once (a larger recovery buffer would hold them back).
+        self.history_table = self.app.GlobalTable(
+            "customer_history",
+            key_type=bytes,
+            value_type=bytes,
+            partitions=1,
+            use_partitioner=True,
+            recovery_buffer_size=1,
+            on_changelog_event=self._on_history_record,
+        )
+        self.history_table.on_recover(self._rebuild_history)
+        self.history = HistoryIndex()
         # Decoded table entries of recently written conversations (see ``_load``).
-        self._decoded: dict[bytes, tuple[bytes, ConversationState, CustomerHistory]] = {}
+        self._decoded: dict[bytes, tuple[bytes, ConversationState]] = {}
+        self._history_pruned_at = 0.0
         self.app.agent(self.scored, name="decide")(self._decide_agent)
         self.app.agent(self.feedback, name="feedback")(self._feedback_agent)
         self.app.timer(d.policy_reload_s, name="maintenance")(self._maintenance)
@@ -162,7 +188,7 @@ class DecisioningApp:
         """
         pending: list[Awaitable[Any]] = []
         decisions: list[Decision] = []
-        entries: dict[bytes, tuple[ConversationState, CustomerHistory]] = {}
+        states: dict[bytes, ConversationState] = {}
         policy = self.policies.current
         for event in events:
             key: bytes = event.key or b""
@@ -174,15 +200,23 @@ class DecisioningApp:
                     await self._dead_letter(event.message, key, value, "undecodable", exc)
                 )
                 continue
-            entry = entries.get(key)
-            if entry is None:
-                entry = entries[key] = self._load(key)
-            decision = apply_event(entry[0], scored, policy, datetime.now(UTC), entry[1])
+            state = states.get(key)
+            if state is None:
+                state = states[key] = self._load(key)
+            customer_id = state.customer_id or scored.event.customer_id
+            history = self.history.history(scored.event.tenant_id, customer_id)
+            now = datetime.now(UTC)
+            decision = apply_event(state, scored, policy, now, history)
             if decision is not None:
+                if decision.action == escalation_pb2.DECISION_ACTION_ESCALATE:
+                    # ``now`` exactly: the state's ``escalated_at`` is compared with it.
+                    record = escalation_entry(decision, now.timestamp())
+                    if record is not None:
+                        self._record(record)
                 decisions.append(decision)
                 pending.append(await self._publish(key, decision))
-        for key, (state, history) in entries.items():
-            self._store(key, state, history)
+        for key, state in states.items():
+            self._store(key, state)
         DECISIONING_CONVERSATIONS.set(len(self.table))
         if pending:
             await asyncio.gather(*pending)
@@ -190,19 +224,18 @@ class DecisioningApp:
             KAFKA_RECORDS_CONSUMED.labels(topic).inc(count)
         return decisions
 
-    def _load(self, key: bytes) -> tuple[ConversationState, CustomerHistory]:
+    def _load(self, key: bytes) -> ConversationState:
         """The entry of ``key``, decoded from the table unless the same bytes were decoded before.
 
         The cached objects are taken out while they are worked on and put back by
         :meth:`_store`, so a batch that fails halfway never leaves half-applied
-        objects behind; and a table value that changed under the cache (written by
-        the feedback agent, or restored from the changelog) does not match, so it
-        is decoded afresh.
+        objects behind; and a table value that changed under the cache (restored
+        from the changelog) does not match, so it is decoded afresh.
         """
         raw = self.table.get(key)
         cached = self._decoded.pop(key, None)
         if cached is not None and raw is not None and cached[0] == raw:
-            return cached[1], cached[2]
+            return cached[1]
         return decode_entry(raw)
 
     def _peek(self, key: bytes, raw: bytes) -> ConversationState:
@@ -210,12 +243,12 @@ class DecisioningApp:
         cached = self._decoded.get(key)
         if cached is not None and cached[0] == raw:
             return cached[1]
-        return decode_entry(raw)[0]
+        return decode_entry(raw)
 
-    def _store(self, key: bytes, state: ConversationState, history: CustomerHistory) -> None:
-        raw = encode_entry(state, history)
+    def _store(self, key: bytes, state: ConversationState) -> None:
+        raw = encode_entry(state)
         self.table[key] = raw
-        self._decoded[key] = (raw, state, history)
+        self._decoded[key] = (raw, state)
         if len(self._decoded) > DECODED_CACHE_MAX:
             # Dicts keep insertion order and entries are re-inserted on use: this is the LRU.
             del self._decoded[next(iter(self._decoded))]
@@ -248,9 +281,11 @@ class DecisioningApp:
         log.warning("record dead-lettered", extra={"reason": reason, "topic": message.topic})
         return await self.deadletter.send(key=key, value=letter.SerializeToString())
 
-    async def _feedback_agent(self, stream: Any) -> None:
+    async def _feedback_agent(self, stream: Any) -> AsyncIterator[list[HistoryEntry]]:
+        # Yields each batch's false alarms, like the decide agent yields its decisions.
         async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
             pending: list[Awaitable[Any]] = []
+            false_alarms: list[HistoryEntry] = []
             for event in events:
                 key: bytes = event.key or b""
                 value: bytes = event.value or b""
@@ -261,19 +296,55 @@ class DecisioningApp:
                         await self._dead_letter(event.message, key, value, "undecodable", exc)
                     )
                     continue
-                raw = self.table.get(key)
-                if raw is None:
-                    continue  # conversation already expired: nothing to count against
-                state, history = decode_entry(raw)
-                apply_feedback(history, feedback)
-                self.table[key] = encode_entry(state, history)
+                record = false_alarm_entry(feedback)
+                if record is not None:
+                    self._record(record)
+                    false_alarms.append(record[1])
             if pending:
                 await asyncio.gather(*pending)
+            yield false_alarms
+
+    # --- customer history -------------------------------------------------
+    def _record(self, record: tuple[bytes, HistoryEntry]) -> None:
+        """Write a history entry (once: a replay finds it indexed already)."""
+        key, entry = record
+        if key in self.history:
+            return
+        self.history_table[key] = entry.encode()
+        self.history.add(key, entry)
+
+    async def _on_history_record(self, event: Any) -> None:
+        # Every record of the history changelog, other workers' and our own, live
+        # and during recovery; applying one twice changes nothing. The message's
+        # raw value, because that is where a tombstone shows as None.
+        self.history.apply(event.message.key, event.message.value)
+
+    async def _rebuild_history(self) -> None:
+        # After a recovery the table holds everything, also what a persistent
+        # store kept from before the restart and so was never read as a record.
+        self.history.rebuild(self.history_table.items())
+
+    def prune_history(self, now: datetime) -> list[bytes]:
+        """Delete history entries older than their tenant's history window."""
+        policy = self.policies.current
+        stale = self.history.expired(
+            now.timestamp(), lambda tenant: policy.for_tenant(tenant).history_window_days
+        )
+        for key in stale:
+            self.history.discard(key)
+            # Every worker prunes; one that saw another's tombstone has nothing to delete.
+            if key in self.history_table:
+                del self.history_table[key]
+        return stale
 
     # --- timer ------------------------------------------------------------
     async def _maintenance(self) -> None:
+        now = datetime.now(UTC)
         self.reload_policy()
-        self.expire_idle(datetime.now(UTC))
+        self.expire_idle(now)
+        if now.timestamp() - self._history_pruned_at >= HISTORY_PRUNE_EVERY_S:
+            self._history_pruned_at = now.timestamp()
+            self.prune_history(now)
 
     def reload_policy(self) -> None:
         """Swap in a changed policy file; a bad one is counted and the old policy kept."""

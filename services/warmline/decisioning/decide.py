@@ -17,7 +17,7 @@ from warmline.decisioning import detectors, rules
 from warmline.decisioning.policy import Policy, PolicyBody
 from warmline.decisioning.rules import Finding, Turn
 from warmline.decisioning.state import ConversationState, CustomerHistory, TrajectoryEntry
-from warmline.v1 import escalation_pb2, events_pb2, feedback_pb2, scoring_pb2
+from warmline.v1 import escalation_pb2, events_pb2, scoring_pb2
 
 Decision = escalation_pb2.EscalationDecision
 _ESCALATED = (escalation_pb2.DECISION_ACTION_ESCALATE, escalation_pb2.DECISION_ACTION_UPDATE)
@@ -71,12 +71,6 @@ def apply_event(
         return None
     turn = _observe_customer(state, scored, body)
     return _decide(state, turn, scored, policy, body, now, history)
-
-
-def apply_feedback(history: CustomerHistory, feedback: feedback_pb2.Feedback) -> None:
-    """Count an agent's false-alarm verdict against the customer's history."""
-    if feedback.verdict == feedback_pb2.VERDICT_FALSE_ALARM:
-        history.false_alarms.append(_seconds(feedback.submitted_at))
 
 
 def expire(

@@ -1,7 +1,7 @@
 """Per-conversation and per-customer state, as plain JSON-safe data.
 
-Both classes round-trip through ``to_dict``/``from_dict`` so a stream table can
-store them as JSON; timestamps are epoch seconds (floats) for the same reason.
+A conversation's state round-trips through ``to_dict``/``from_dict`` so a stream
+table can store it as JSON; timestamps are epoch seconds (floats) for the same reason.
 """
 
 from __future__ import annotations
@@ -128,22 +128,14 @@ _STATE_FIELDS = fields(ConversationState)
 
 @dataclass
 class CustomerHistory:
-    """A customer's recent escalations and false alarms, as epoch seconds."""
+    """A customer's recent escalations and false alarms, as epoch seconds.
+
+    The streaming app builds one from the shared history table for each event
+    (:mod:`warmline.decisioning.history`); the backtest keeps one per conversation.
+    """
 
     escalations: list[float] = field(default_factory=list)
     false_alarms: list[float] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-safe dict."""
-        return {"escalations": list(self.escalations), "false_alarms": list(self.false_alarms)}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> CustomerHistory:
-        """Rebuild a history from :meth:`to_dict` output."""
-        return cls(
-            escalations=[float(t) for t in data.get("escalations", ())],
-            false_alarms=[float(t) for t in data.get("false_alarms", ())],
-        )
 
     def prune(self, now: float, window_days: int) -> None:
         """Forget everything older than the window, so the table stays small."""

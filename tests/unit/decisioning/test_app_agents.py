@@ -1,8 +1,8 @@
-"""The decisioning Faust app's real ``decide`` agent, driven with ``agent.test_context()``.
+"""The decisioning Faust app's real agents, driven with ``agent.test_context()``.
 
-No broker: the table lives in ``memory://`` and the app's producer is replaced
+No broker: the tables live in ``memory://`` and the app's producer is replaced
 by one that keeps every record, so each test reads what the worker would have
-written to the escalations topic and to the table's changelog.
+written to the escalations topic and to the tables' changelogs.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -24,9 +25,10 @@ from warmline.common.settings import DecisioningSettings, WarmlineSettings
 from warmline.decisioning import app as decisioning_app
 from warmline.decisioning.app import DecisioningApp, decode_entry, encode_entry
 from warmline.decisioning.decide import apply_event
+from warmline.decisioning.history import ESCALATION, HistoryEntry
 from warmline.decisioning.policy import DEFAULT_POLICY_PATH
 from warmline.decisioning.policy_store import PolicyStore
-from warmline.v1 import escalation_pb2, scoring_pb2
+from warmline.v1 import escalation_pb2, feedback_pb2, scoring_pb2
 
 from .support import DEFAULT, Conversation, negative
 
@@ -89,7 +91,9 @@ class Worker:
         self.stream.app.producer = self.producer  # type: ignore[assignment]
         self.escalations = self.stream.escalations.get_topic_name()
         self.changelog = self.stream.table.changelog_topic.get_topic_name()
+        self.history_changelog = self.stream.history_table.changelog_topic.get_topic_name()
         self.agent = self.stream.app.agents["decide"]
+        self.feedback_agent = self.stream.app.agents["feedback"]
 
     def write_policy(self, text: str) -> None:
         """Replace the policy file the worker reloads from."""
@@ -260,10 +264,138 @@ async def test_a_state_restored_from_the_changelog_wins_over_the_workers_own_cop
 
     # Meanwhile the partition was elsewhere: that worker escalated on the second
     # bad turn, and its state comes back through the changelog.
-    state, history = decode_entry(worker.stream.table[key])
+    state = decode_entry(worker.stream.table[key])
     second = c.customer("still not great", mild)
-    assert apply_event(state, second, worker.stream.policies.current, datetime.now(UTC), history)
-    worker.stream.table.data[key] = encode_entry(state, history)
+    assert apply_event(state, second, worker.stream.policies.current, datetime.now(UTC))
+    worker.stream.table.data[key] = encode_entry(state)
 
     # Already handed over there: a third bad turn is no second escalation.
     assert await feed(agent, c.customer("nope", mild)) == []
+
+
+def false_alarm(decision: escalation_pb2.EscalationDecision, agent_id: str) -> bytes:
+    """An agent's false-alarm verdict on ``decision``, as the notification service writes it."""
+    feedback = feedback_pb2.Feedback(
+        feedback_id=f"{decision.decision_id}-{agent_id}",
+        tenant_id=decision.tenant_id,
+        conversation_id=decision.conversation_id,
+        decision_id=decision.decision_id,
+        agent_id=agent_id,
+        verdict=feedback_pb2.VERDICT_FALSE_ALARM,
+        customer_id=decision.customer_id,
+    )
+    feedback.submitted_at.FromDatetime(datetime.now(UTC))
+    return feedback.SerializeToString()
+
+
+async def test_a_customers_later_conversations_see_the_earlier_ones_escalations_and_false_alarms(
+    worker: Worker, agent: Any
+) -> None:
+    request = "can I talk to a human please"
+    [first] = await feed(agent, Conversation(conversation="first").customer(request))
+    assert first.customer_history.escalations_in_window == 0
+    assert "repeat_contact" not in codes(first)
+
+    [second] = await feed(agent, Conversation(conversation="second").customer(request))
+    assert second.customer_history.escalations_in_window == 1
+    assert "repeat_contact" in codes(second)
+    # Another customer of the same tenant has no history.
+    [stranger] = await feed(
+        agent, Conversation(conversation="other", customer="u2").customer(request)
+    )
+    assert stranger.customer_history.escalations_in_window == 0
+
+    async with worker.feedback_agent.test_context() as feedback:
+        key = conversation_key("acme", "first")
+        # Two agents call the first escalation a false alarm, one of them twice: one false alarm.
+        for agent_id in ("alice", "bob", "bob"):
+            await feedback.put(false_alarm(first, agent_id), key=key)
+        useful = feedback_pb2.Feedback(
+            tenant_id="acme", decision_id=second.decision_id, customer_id="u1",
+            verdict=feedback_pb2.VERDICT_USEFUL,
+        )  # fmt: skip
+        await feedback.put(useful.SerializeToString(), key=conversation_key("acme", "second"))
+
+    [third] = await feed(agent, Conversation(conversation="third").customer(request))
+    history = third.customer_history
+    assert (history.escalations_in_window, history.false_alarms_in_window) == (2, 1)
+    assert history.window_days == DEFAULT.defaults.history_window_days
+    # Every entry went to the history changelog once; nothing went into the conversations'.
+    entries = worker.producer.on(worker.history_changelog)
+    assert len(entries) == len({k for k, _ in entries}) == 5  # 4 escalations, 1 false alarm
+    assert all(
+        b"history" not in (value or b"") for _, value in worker.producer.on(worker.changelog)
+    )
+
+
+async def test_a_conversation_is_not_its_own_repeat_contact_with_shared_history(
+    worker: Worker, agent: Any
+) -> None:
+    c = Conversation()
+    [escalate] = await feed(agent, c.customer("I want to talk to a human"))
+    assert escalate.action == E.DECISION_ACTION_ESCALATE
+    [update] = await feed(agent, c.customer("my mother died last week"))
+    assert update.action == E.DECISION_ACTION_UPDATE
+    assert update.customer_history.escalations_in_window == 0
+    assert "repeat_contact" not in codes(update)
+
+
+async def test_a_restarted_worker_gets_the_customer_history_back_from_the_changelog(
+    worker: Worker, agent: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    request = "can I talk to a human please"
+    await feed(agent, Conversation(conversation="before").customer(request))
+    changelog = worker.producer.on(worker.history_changelog)
+
+    # A fresh worker reads the history changelog (every worker reads all of it).
+    (tmp_path / "restarted").mkdir()
+    restarted = Worker(tmp_path / "restarted", monkeypatch)
+    for key, value in changelog:
+        await restarted.stream.history_table.on_changelog_event(
+            SimpleNamespace(message=SimpleNamespace(key=key, value=value))
+        )
+    async with restarted.agent.test_context() as again:
+        [after] = await feed(again, Conversation(conversation="after").customer(request))
+    assert after.customer_history.escalations_in_window == 1
+
+    # A persistent store keeps entries it does not read again: rebuilt after recovery.
+    (tmp_path / "kept").mkdir()
+    kept = Worker(tmp_path / "kept", monkeypatch)
+    kept.stream.history_table.data.update(dict(changelog))
+    await kept.stream.history_table.call_recover_callbacks()
+    async with kept.agent.test_context() as again:
+        [after] = await feed(again, Conversation(conversation="after").customer(request))
+    assert after.customer_history.escalations_in_window == 1
+
+
+async def test_history_older_than_the_window_is_deleted(worker: Worker, agent: Any) -> None:
+    await feed(agent, Conversation().customer("can I talk to a human please"))
+    [(key, _)] = worker.producer.on(worker.history_changelog)
+    days = DEFAULT.defaults.history_window_days
+
+    assert worker.stream.prune_history(datetime.now(UTC) + timedelta(days=days - 1)) == []
+    assert worker.stream.prune_history(datetime.now(UTC) + timedelta(days=days + 1)) == [key]
+    assert worker.producer.on(worker.history_changelog)[-1] == (key, None)
+    assert key not in worker.stream.history_table
+
+
+async def test_escalations_of_one_customer_on_two_workers_at_once_are_both_kept(
+    worker: Worker, agent: Any
+) -> None:
+    request = "can I talk to a human please"
+    # Another worker escalated the customer's call at the same moment; its entry
+    # arrives through the changelog after this worker wrote its own.
+    elsewhere = HistoryEntry("acme/u1", ESCALATION, datetime.now(UTC).timestamp(), "call")
+    await feed(agent, Conversation(conversation="chat").customer(request))
+    await worker.stream.history_table.on_changelog_event(
+        SimpleNamespace(
+            message=SimpleNamespace(key=elsewhere.key("d-call"), value=elsewhere.encode())
+        )
+    )
+    for key, value in worker.producer.on(worker.history_changelog):  # our own, read back
+        await worker.stream.history_table.on_changelog_event(
+            SimpleNamespace(message=SimpleNamespace(key=key, value=value))
+        )
+
+    [later] = await feed(agent, Conversation(conversation="mail").customer(request))
+    assert later.customer_history.escalations_in_window == 2

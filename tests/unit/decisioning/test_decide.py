@@ -8,10 +8,10 @@ from datetime import timedelta
 import pytest
 
 from warmline.common.keys import derived_id
-from warmline.decisioning.decide import apply_event, apply_feedback, dominant_emotion, expire
+from warmline.decisioning.decide import apply_event, dominant_emotion, expire
 from warmline.decisioning.policy import Policy
 from warmline.decisioning.state import ConversationState, CustomerHistory
-from warmline.v1 import escalation_pb2, events_pb2, feedback_pb2, scoring_pb2
+from warmline.v1 import escalation_pb2, events_pb2, scoring_pb2
 
 from .support import DEFAULT, T0, Conversation, negative, policy_with
 
@@ -163,13 +163,7 @@ def test_escalation_is_recorded_in_history_and_false_alarms_dampen() -> None:
     history = CustomerHistory()
     run([Conversation().customer("talk to a human")], history=history)
     assert len(history.escalations) == 1
-    feedback = feedback_pb2.Feedback(verdict=feedback_pb2.VERDICT_FALSE_ALARM)
-    feedback.submitted_at.FromDatetime(T0)
-    quiet = CustomerHistory()
-    apply_feedback(quiet, feedback)
-    apply_feedback(quiet, feedback)
-    apply_feedback(quiet, feedback_pb2.Feedback(verdict=feedback_pb2.VERDICT_USEFUL))
-    assert len(quiet.false_alarms) == 2
+    quiet = CustomerHistory(false_alarms=[T0.timestamp()] * 2)
     c = Conversation()
     mild = negative(0.5)
     decision = run([c.customer("a", mild), c.customer("b", mild)], history=quiet)[1]
@@ -388,16 +382,13 @@ def test_expire_drops_idle_conversations() -> None:
 def test_state_round_trips_through_json() -> None:
     c = Conversation()
     state = ConversationState()
-    history = CustomerHistory()
     run(
         [c.customer("my card was used for fraud", negative(0.6)), c.customer("talk to a human")],
         state=state,
-        history=history,
     )
     restored = ConversationState.from_dict(json.loads(json.dumps(state.to_dict())))
     assert restored == state
     assert restored.sensitive_topics == {"fraud"}
-    assert CustomerHistory.from_dict(json.loads(json.dumps(history.to_dict()))) == history
 
 
 def test_history_prunes_outside_the_window() -> None:
