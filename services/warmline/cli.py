@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import secrets
 from enum import StrEnum
@@ -67,6 +68,9 @@ def demo() -> None:
 
     console = Console()
     configure_logging("demo", "WARNING", "text")
+    # A fresh broker answers "coordinator not available" until its offsets topic
+    # exists; aiokafka logs each retry as an error, which is noise in a demo.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     try:
         summary = asyncio.run(run_demo(console, os.environ.get("WARMLINE_KAFKA_VERSION")))
     except KeyboardInterrupt:
