@@ -3,14 +3,16 @@
 ``run(out)`` scores GoEmotions dev texts (or, without the data directory, a small
 built-in set of contact-center sentences) and writes JSON:
 
-* ``msgs_per_s``: the engine as the scoring service runs it (int8 dynamic
-  quantization on CPU unless ``quantize=False``, dynamic padding), texts submitted
+* ``msgs_per_s``: the engine as the scoring service runs it (default backend: on
+  CPU, ONNX Runtime with int8 dynamic quantization; dynamic padding), texts submitted
   in calls of ``request_size`` messages (a consumer batch) in arrival order; inside
   a call the engine sorts by token length and runs model batches of ``batch_size``;
 * ``p99_batch_ms``: 99th percentile wall time of one model batch (``batch_size``
-  texts: padding, encoder, head), from the engine's ``on_batch`` hook;
-* ``naive_msgs_per_s``: the SAME encoder and head (fp32, no quantization) called
-  with one message per call. ``transformers`` is not installed, so this is our own
+  texts: padding, encoder, head; the ONNX backends cut a batch into chunks of at
+  most ``ONNX_CHUNK`` = 16 texts run concurrently, one thread each, and report each
+  chunk), from the engine's ``on_batch`` hook;
+* ``naive_msgs_per_s``: the SAME encoder and head (torch backend, fp32, no
+  quantization) called with one message per call. ``transformers`` is not installed, so this is our own
   unbatched fp32 path, not the Hugging Face pipeline measured in
   ``shared/MEASUREMENTS.md``;
 * ``ratio_to_naive`` = msgs_per_s / naive_msgs_per_s, and the ``device``.
@@ -30,7 +32,7 @@ from typing import Any
 import torch
 
 from warmline.model.data import read_split
-from warmline.model.engine import EmotionEngine
+from warmline.model.engine import Backend, EmotionEngine
 from warmline.model.paths import DEFAULT_DATA_DIR
 
 BUILTIN_TEXTS: tuple[str, ...] = (
@@ -86,17 +88,18 @@ def run(
     threads: int = 2,
     quantize: bool = False,
     device: str | None = None,
+    backend: Backend = "auto",
 ) -> dict[str, Any]:
     """Measure, write the JSON (``out`` is a directory or a ``.json`` file), return it."""
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     texts, source = load_texts(messages)
-    quantized = quantize and device == "cpu"
     batch_ms: list[float] = []
     fast = EmotionEngine(
         device=device,
         threads=threads,
-        quantize=quantized,
+        quantize=quantize and device == "cpu",
         batch_size=batch_size,
+        backend=backend,
         on_batch=lambda _size, seconds: batch_ms.append(seconds * 1000),
     )
     fast.score(texts[:batch_size])  # warm-up: allocator, kernels, tokenizer
@@ -109,7 +112,9 @@ def run(
         request_ms.append((time.perf_counter() - t0) * 1000)
     fast_s = time.perf_counter() - started
 
-    naive = EmotionEngine(device=device, threads=threads, quantize=False, batch_size=1)
+    naive = EmotionEngine(
+        device=device, threads=threads, quantize=False, batch_size=1, backend="torch"
+    )
     naive_texts = texts[:naive_messages]
     naive.score(naive_texts[:4])
     started = time.perf_counter()
@@ -128,7 +133,8 @@ def run(
         "p50_batch_ms": round(_percentile(batch_ms, 0.5), 1),
         "p99_request_ms": round(_percentile(request_ms, 0.99), 1),
         "threads": threads,
-        "quantized": quantized,
+        "quantized": fast.quantized,
+        "backend": fast.backend,
         "batch_size": batch_size,
         "request_size": request_size,
         "messages": len(texts),
@@ -138,7 +144,7 @@ def run(
         "load_average_1m": round(os.getloadavg()[0], 2),
         "cpu_count": os.cpu_count(),
         "torch": torch.__version__,
-        "naive_note": "same encoder+head, fp32, one message per call (not the HF pipeline)",
+        "naive_note": "same encoder+head, torch fp32, one message per call (not the HF pipeline)",
     }
     path = out if out.suffix == ".json" else out / "model.json"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -34,6 +34,15 @@ class SplitName(StrEnum):
     test = "test"
 
 
+class BackendName(StrEnum):
+    """Engine backends (``warmline.model.engine.Backend``)."""
+
+    auto = "auto"
+    torch = "torch"
+    onnx = "onnx"
+    onnx_fp32 = "onnx-fp32"
+
+
 class OutputFormat(StrEnum):
     """How ``eval`` prints its metrics."""
 
@@ -88,14 +97,26 @@ def eval_command(
     output: OutputFormat = typer.Option(OutputFormat.json, "--format"),
     report: Path | None = typer.Option(None, "--report", help="Write an HTML report here."),
     model: Path = typer.Option(DEFAULT_MODEL_DIR, "--model", help="Model bundle directory."),
-    quantize: bool = typer.Option(False, "--quantize", help="Evaluate the int8 engine."),
+    quantize: bool = typer.Option(False, "--quantize", help="int8 (torch backend)."),
+    backend: BackendName = typer.Option(
+        BackendName.auto,
+        "--backend",
+        help="auto: ONNX Runtime int8 on CPU when installed; torch/onnx-fp32: fp32.",
+    ),
     threads: int | None = typer.Option(None, "--threads", min=1),
 ) -> None:
     """Score a split and print macro/micro/Ekman/sentiment F1, per-label F1 and ECE."""
     from warmline.model.evaluate import evaluate_split, summary
     from warmline.model.report import render_report
 
-    evaluation = evaluate_split(data, split.value, model, threads=threads, quantize=quantize)
+    evaluation = evaluate_split(
+        data,
+        split.value,
+        model,
+        threads=threads,
+        quantize=quantize,
+        backend=backend.value,
+    )
     result = summary(evaluation.metrics)
     if output is OutputFormat.json:
         typer.echo(json.dumps(result, indent=2))

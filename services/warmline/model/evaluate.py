@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -27,6 +27,9 @@ from warmline.model.metrics import (
     reliability,
 )
 from warmline.model.taxonomy import LABELS
+
+if TYPE_CHECKING:
+    from warmline.model.engine import Backend
 
 GROUPINGS = ("ekman", "sentiment")
 
@@ -92,19 +95,21 @@ def evaluate_split(
     *,
     threads: int | None = None,
     quantize: bool = False,
+    backend: Backend = "auto",
 ) -> Evaluation:
     """Score every text of ``split`` (no language gate) and compute the metrics."""
     # Imported here so the metric helpers above stay importable without the encoder.
     from warmline.model.engine import EmotionEngine
 
     check_labels(data_dir)
-    engine = EmotionEngine(model_dir, threads=threads, quantize=quantize)
+    engine = EmotionEngine(model_dir, threads=threads, quantize=quantize, backend=backend)
     data = read_split(data_dir, split)
     groupings = {kind: read_grouping(data_dir, kind) for kind in GROUPINGS}
     probs = engine.probabilities(data.texts)
     evaluation = compute_metrics(probs, data.labels, engine.card, groupings)
     evaluation.metrics["split"] = split
-    evaluation.metrics["quantized"] = quantize
+    evaluation.metrics["quantized"] = engine.quantized
+    evaluation.metrics["backend"] = engine.backend
     return evaluation
 
 

@@ -58,12 +58,13 @@ SENTENCES += [
 
 @pytest.fixture(scope="module")
 def engine() -> EmotionEngine:
-    return EmotionEngine(threads=1)
+    # The torch fp32 engine: its scores do not depend on batch companions.
+    return EmotionEngine(threads=1, backend="torch")
 
 
 @pytest.fixture(scope="module")
 def quantized() -> EmotionEngine:
-    return EmotionEngine(threads=1, quantize=True, verify_encoder=False)
+    return EmotionEngine(threads=1, backend="torch", quantize=True, verify_encoder=False)
 
 
 def test_committed_model_json_matches_the_label_list() -> None:
@@ -92,7 +93,7 @@ def test_results_come_back_in_input_order(engine: EmotionEngine) -> None:
 
 
 def test_probabilities_keep_order_across_batches() -> None:
-    small = EmotionEngine(threads=1, batch_size=4, verify_encoder=False)
+    small = EmotionEngine(threads=1, batch_size=4, verify_encoder=False, backend="torch")
     texts = SENTENCES[:13]
     batched = small.probabilities(texts)
     one_by_one = torch.cat([small.probabilities([t]) for t in texts])

@@ -1,0 +1,179 @@
+"""ONNX Runtime CPU backend: the same encoder and head, exported once and cached.
+
+The engine builds the torch encoder (packaged lower layers plus the bundle's
+fine-tuned top layers) and the head exactly as for the torch backend, then exports
+them together to ONNX (dynamic batch and sequence axes) and, for ``int8``, applies
+ONNX Runtime's dynamic quantization (int8 weights per output channel, activations
+quantized per batch at run time). The files live under
+``$WARMLINE_CACHE_DIR/onnx`` (default ``~/.cache/warmline/onnx``) in a directory
+keyed by the model version and a hash of everything the graph depends on, so a
+changed bundle, encoder, torch or onnxruntime never reuses a stale file. Nothing
+here is committed; a cold export plus quantization takes about 3 s.
+
+On the 2-core AVX2 CPU this backend was measured on, ORT int8 ran about 3x the
+torch fp32 engine (torch int8 gave no gain there), at about one point of dev
+macro-F1; ORT fp32 matches torch to ~1e-6 in probability and is ~1.2x faster.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+#: Bump when the export recipe changes, so cached files are rebuilt.
+EXPORT_FORMAT = "1"
+#: ONNX opset for the TorchScript exporter.
+OPSET = 17
+
+
+def onnx_available() -> bool:
+    """True when ``onnxruntime`` (and ``onnx``, needed to quantize) can be imported."""
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def cache_root() -> Path:
+    """``$WARMLINE_CACHE_DIR`` or ``~/.cache/warmline``, plus ``onnx``."""
+    root = os.environ.get("WARMLINE_CACHE_DIR") or str(Path.home() / ".cache" / "warmline")
+    return Path(root) / "onnx"
+
+
+class _EncoderWithHead(nn.Module):
+    """Token ids and mask in, head logits out: the graph that is exported."""
+
+    def __init__(self, encoder: nn.Module, head: nn.Module) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.head = head
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.head(self.encoder(input_ids, attention_mask))
+        return out
+
+
+def cache_key(bundle_files: Sequence[Path], encoder_file: Path) -> str:
+    """Hex digest over the bundle files' bytes, the encoder file's identity and versions."""
+    import onnxruntime
+
+    digest = hashlib.sha256()
+    for path in sorted(bundle_files):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    stat = encoder_file.stat()
+    identity = f"{encoder_file.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+    versions = f"{torch.__version__}|{onnxruntime.__version__}|{EXPORT_FORMAT}|{OPSET}"
+    digest.update(identity.encode())
+    digest.update(versions.encode())
+    return digest.hexdigest()[:16]
+
+
+def export(encoder: nn.Module, head: nn.Module, path: Path) -> None:
+    """Export encoder + head to ``path`` (fp32, dynamic batch and sequence axes)."""
+    model = _EncoderWithHead(encoder, head).eval()
+    ids = torch.tensor([[101, 7592, 2045, 102], [101, 2017, 102, 0]])
+    mask = (ids != 0).long()
+    with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
+        # The TorchScript exporter (dynamo=False) needs no onnxscript; torch marks it
+        # deprecated, hence the silenced warnings.
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            model,
+            (ids, mask),
+            str(path),
+            dynamo=False,
+            opset_version=OPSET,
+            input_names=["input_ids", "attention_mask"],
+            output_names=["logits"],
+            dynamic_axes={
+                "input_ids": {0: "batch", 1: "sequence"},
+                "attention_mask": {0: "batch", 1: "sequence"},
+                "logits": {0: "batch"},
+            },
+        )
+
+
+def quantize_int8(source: Path, target: Path) -> None:
+    """Dynamic int8 quantization: int8 weights per output channel (MatMul/Gemm)."""
+    import logging
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    # quantize_dynamic logs a "consider pre-processing" hint on the root logger.
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True)
+    finally:
+        root.setLevel(level)
+
+
+def cached_model(encoder: nn.Module, head: nn.Module, directory: Path, *, int8: bool) -> Path:
+    """Path of the ``fp32.onnx``/``int8.onnx`` in ``directory``, building it if missing.
+
+    Files are written under temporary names and renamed into place, so processes
+    that start together never read a half-written model.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    fp32 = directory / "fp32.onnx"
+    target = directory / ("int8.onnx" if int8 else "fp32.onnx")
+    if target.is_file():
+        return target
+    with tempfile.TemporaryDirectory(dir=directory) as tmp:
+        if not fp32.is_file():
+            export(encoder, head, Path(tmp) / "fp32.onnx")
+            os.replace(Path(tmp) / "fp32.onnx", fp32)
+        if int8:
+            quantize_int8(fp32, Path(tmp) / "int8.onnx")
+            os.replace(Path(tmp) / "int8.onnx", target)
+    return target
+
+
+class OnnxModel:
+    """An ONNX Runtime CPU session over the exported encoder + head."""
+
+    def __init__(self, path: Path, threads: int | None = None) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.inter_op_num_threads = 1
+        if threads is not None:
+            options.intra_op_num_threads = threads
+        self.path = path
+        self.session: Any = ort.InferenceSession(
+            str(path), options, providers=["CPUExecutionProvider"]
+        )
+
+    def score_ids(self, sequences: Sequence[Sequence[int]]) -> torch.Tensor:
+        """Logits for unpadded token id lists: right-padded with 0 ([PAD]) in numpy."""
+        longest = max((len(seq) for seq in sequences), default=0)
+        ids = np.zeros((len(sequences), longest), dtype=np.int64)
+        mask = np.zeros((len(sequences), longest), dtype=np.int64)
+        for row, seq in enumerate(sequences):
+            ids[row, : len(seq)] = seq
+            mask[row, : len(seq)] = 1
+        (logits,) = self.session.run(["logits"], {"input_ids": ids, "attention_mask": mask})
+        return torch.from_numpy(logits)
+
+    def __call__(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Logits (batch, labels) for padded ``ids`` and ``mask`` (long tensors on CPU)."""
+        feeds = {
+            "input_ids": np.ascontiguousarray(ids.numpy(), dtype=np.int64),
+            "attention_mask": np.ascontiguousarray(mask.numpy(), dtype=np.int64),
+        }
+        (logits,) = self.session.run(["logits"], feeds)
+        return torch.from_numpy(logits)
