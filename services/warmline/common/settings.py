@@ -120,6 +120,9 @@ class ScoringSettings(ServicePorts):
     device: Literal["cpu", "cuda"] = "cpu"
     # None: the model bundle shipped inside the package.
     model_dir: Path | None = None
+    # Where the ONNX export of the model is cached (written at first load, ~100 MB);
+    # None: ~/.cache/warmline/onnx (in the image, HOME is the writable /tmp).
+    onnx_cache_dir: Path | None = None
 
 
 class DecisioningSettings(ServicePorts):

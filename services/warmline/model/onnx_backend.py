@@ -5,7 +5,7 @@ fine-tuned top layers) and the head exactly as for the torch backend, then expor
 them together to ONNX (dynamic batch and sequence axes) and, for ``int8``, applies
 ONNX Runtime's dynamic quantization (int8 weights per output channel, activations
 quantized per batch at run time). The files live under
-``$WARMLINE_CACHE_DIR/onnx`` (default ``~/.cache/warmline/onnx``) in a directory
+``SCORING__ONNX_CACHE_DIR`` (default ``~/.cache/warmline/onnx``) in a directory
 keyed by the model version and a hash of everything the graph depends on, so a
 changed bundle, encoder, torch or onnxruntime never reuses a stale file. Nothing
 here is committed; a cold export plus quantization takes about 3 s.
@@ -46,9 +46,9 @@ def onnx_available() -> bool:
 
 
 def cache_root() -> Path:
-    """``$WARMLINE_CACHE_DIR`` or ``~/.cache/warmline``, plus ``onnx``."""
-    root = os.environ.get("WARMLINE_CACHE_DIR") or str(Path.home() / ".cache" / "warmline")
-    return Path(root) / "onnx"
+    """Where exported models go unless the caller says otherwise (the scoring
+    service passes ``SCORING__ONNX_CACHE_DIR``)."""
+    return Path.home() / ".cache" / "warmline" / "onnx"
 
 
 class _EncoderWithHead(nn.Module):

@@ -42,6 +42,7 @@ def default_engine(settings: WarmlineSettings) -> EngineFactory:
         threads=s.threads,
         quantize=s.quantize,
         batch_size=s.max_batch_size,
+        onnx_cache_dir=s.onnx_cache_dir,
     )
 
 
