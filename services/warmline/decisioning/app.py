@@ -47,6 +47,7 @@ from warmline.decisioning.decide import Decision, apply_event, expire
 from warmline.decisioning.history import (
     HistoryEntry,
     HistoryIndex,
+    OnePartitionGlobalTable,
     escalation_entry,
     false_alarm_entry,
 )
@@ -154,15 +155,19 @@ class DecisioningApp:
         # One partition: the writes are few, and every worker reads all of them anyway.
         # Applied one record at a time, also after recovery, so other workers' entries
         # show up at once (a larger recovery buffer would hold them back).
-        self.history_table = self.app.GlobalTable(
-            "customer_history",
+        self.history_table = OnePartitionGlobalTable(
+            self.app,
+            name="customer_history",
+            beacon=self.app.tables.beacon,
             key_type=bytes,
             value_type=bytes,
             partitions=1,
-            use_partitioner=True,
+            is_global=True,
+            standby_buffer_size=1,
             recovery_buffer_size=1,
             on_changelog_event=self._on_history_record,
         )
+        self.app.tables.add(self.history_table)
         self.history_table.on_recover(self._rebuild_history)
         self.history = HistoryIndex()
         # Decoded table entries of recently written conversations (see ``_load``).

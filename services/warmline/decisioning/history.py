@@ -25,6 +25,9 @@ import json
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
+
+import faust
 
 from warmline.decisioning.state import CustomerHistory
 from warmline.v1 import escalation_pb2, feedback_pb2
@@ -36,6 +39,19 @@ FALSE_ALARM = "false_alarm"
 #: Separates the customer, the kind and the decision id in an entry's key. The
 #: customer comes first and may contain anything; the other two never contain it.
 _SEP = "\x1f"
+
+
+class OnePartitionGlobalTable(faust.GlobalTable):
+    """A GlobalTable whose changelog has a single partition.
+
+    Every write names partition 0 itself. Left to the producer's partitioner, a
+    write right after start-up can find the producer without metadata for the
+    changelog topic yet, and faust's partitioner then raises (crashing the agent).
+    """
+
+    def partition_for_key(self, key: Any) -> int:
+        """Always the one partition."""
+        return 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -399,3 +399,24 @@ async def test_escalations_of_one_customer_on_two_workers_at_once_are_both_kept(
 
     [later] = await feed(agent, Conversation(conversation="mail").customer(request))
     assert later.customer_history.escalations_in_window == 2
+
+
+async def test_history_is_written_even_before_the_producer_knows_the_changelog_topic(
+    worker: Worker, agent: Any
+) -> None:
+    # Right after start-up aiokafka's producer may have no metadata for the history
+    # changelog yet; asking it to pick a partition then raises, which crashed the agent.
+    history_topic = worker.history_changelog
+    pick = worker.producer.key_partition
+
+    def key_partition(topic: str, key: bytes) -> TP:
+        if topic == history_topic:
+            raise TypeError("'NoneType' object is not iterable")
+        return pick(topic, key)
+
+    worker.producer.key_partition = key_partition  # type: ignore[method-assign]
+    c = Conversation()
+    await feed(agent, c.customer("can I talk to a human please", None))
+    [decision] = worker.decisions()
+    assert decision.action == E.DECISION_ACTION_ESCALATE
+    assert len(worker.producer.on(history_topic)) == 1
