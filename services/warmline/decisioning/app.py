@@ -22,10 +22,11 @@ the state's recent event ids, and decision ids are derived from
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -173,17 +174,33 @@ class DecisioningApp:
         # Decoded table entries of recently written conversations (see ``_load``).
         self._decoded: dict[bytes, tuple[bytes, ConversationState]] = {}
         self._history_pruned_at = 0.0
+        # Set when an agent's batch fails: faust would restart the agent past the
+        # records it had taken, so the service stops instead and its restart replays them.
+        self.failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.app.agent(self.scored, name="decide")(self._decide_agent)
         self.app.agent(self.feedback, name="feedback")(self._feedback_agent)
         self.app.timer(d.policy_reload_s, name="maintenance")(self._maintenance)
         POLICY_INFO.info({"version": policies.current.version})
+
+    @contextlib.contextmanager
+    def _stop_on_failure(self, agent: str) -> Iterator[None]:
+        """Record the first failure of an agent's batch for the service to stop on."""
+        try:
+            yield
+        except Exception as exc:
+            log.error("decisioning agent failed", extra={"agent": agent, "error": repr(exc)})
+            if not self.failed.done():
+                self.failed.set_exception(exc)
+            raise
 
     # --- agents -----------------------------------------------------------
     async def _decide_agent(self, stream: Any) -> AsyncIterator[list[Decision]]:
         # Yielding each batch's decisions (to no sink in production) is what lets
         # ``agent.test_context()`` see when a batch is done, and what it decided.
         async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
-            yield await self.process(events)
+            with self._stop_on_failure("decide"):
+                decisions = await self.process(events)
+            yield decisions
 
     async def process(self, events: Sequence[Any]) -> list[Decision]:
         """Decide on a batch of scored records; returns once all outputs are acknowledged.
@@ -289,25 +306,31 @@ class DecisioningApp:
     async def _feedback_agent(self, stream: Any) -> AsyncIterator[list[HistoryEntry]]:
         # Yields each batch's false alarms, like the decide agent yields its decisions.
         async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
-            pending: list[Awaitable[Any]] = []
-            false_alarms: list[HistoryEntry] = []
-            for event in events:
-                key: bytes = event.key or b""
-                value: bytes = event.value or b""
-                try:
-                    feedback = feedback_pb2.Feedback.FromString(value)
-                except DecodeError as exc:
-                    pending.append(
-                        await self._dead_letter(event.message, key, value, "undecodable", exc)
-                    )
-                    continue
-                record = false_alarm_entry(feedback)
-                if record is not None:
-                    self._record(record)
-                    false_alarms.append(record[1])
-            if pending:
-                await asyncio.gather(*pending)
+            with self._stop_on_failure("feedback"):
+                false_alarms = await self.process_feedback(events)
             yield false_alarms
+
+    async def process_feedback(self, events: Sequence[Any]) -> list[HistoryEntry]:
+        """Count a batch of feedback records' false alarms into customers' history."""
+        pending: list[Awaitable[Any]] = []
+        false_alarms: list[HistoryEntry] = []
+        for event in events:
+            key: bytes = event.key or b""
+            value: bytes = event.value or b""
+            try:
+                feedback = feedback_pb2.Feedback.FromString(value)
+            except DecodeError as exc:
+                pending.append(
+                    await self._dead_letter(event.message, key, value, "undecodable", exc)
+                )
+                continue
+            record = false_alarm_entry(feedback)
+            if record is not None:
+                self._record(record)
+                false_alarms.append(record[1])
+        if pending:
+            await asyncio.gather(*pending)
+        return false_alarms
 
     # --- customer history -------------------------------------------------
     def _record(self, record: tuple[bytes, HistoryEntry]) -> None:

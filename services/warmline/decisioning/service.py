@@ -30,6 +30,7 @@ class DecisioningService:
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.stream: DecisioningApp | None = None
+        self._watching: asyncio.Task[None] | None = None
         self._started = False
 
     async def start(self) -> None:
@@ -54,8 +55,12 @@ class DecisioningService:
         )
 
     def crashed(self) -> asyncio.Task[None] | None:
-        """None: the Faust app supervises its own agents."""
-        return None
+        """Ends with the first agent failure: the process exits non-zero and its
+        restart replays what was not committed (faust alone would skip it)."""
+        if self.stream is None:
+            return None
+        self._watching = asyncio.create_task(_first_failure(self.stream.failed))
+        return self._watching
 
     async def stop(self) -> None:
         """Stop the Faust app (commits acknowledged offsets), then the rest."""
@@ -65,8 +70,17 @@ class DecisioningService:
                 await asyncio.wait_for(
                     self.stream.app.stop(), self.settings.decisioning.shutdown_grace_s
                 )
+        if self._watching is not None:
+            self._watching.cancel()
+            # Its failure, if any, was already reported to whoever awaited crashed().
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._watching
         await cancel_all(self._tasks)
         await self.ops.stop()
+
+
+async def _first_failure(failed: asyncio.Future[None]) -> None:
+    await failed
 
 
 def serve(settings: WarmlineSettings) -> ServiceMain:

@@ -1,0 +1,57 @@
+"""A failing decide agent stops the service, so its restart replays what was not committed."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.decisioning.test_decisioning_stream import (
+    Hosted,
+    decisioning_settings,
+    publish,
+    scored,
+)
+from warmline.decisioning import app as decisioning_app
+from warmline.localkafka import LocalKafka
+
+pytestmark = pytest.mark.integration
+
+
+async def test_an_agent_failure_surfaces_as_the_services_crash(
+    kafka_broker: LocalKafka, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = decisioning_app.apply_event
+
+    def apply_event(state: Any, event: Any, *args: Any) -> Any:
+        if event.event.event_id == "poison-0":
+            raise RuntimeError("the decision core failed")
+        return real(state, event, *args)
+
+    monkeypatch.setattr(decisioning_app, "apply_event", apply_event)
+    hosted = Hosted(decisioning_settings(kafka_broker.bootstrap_servers, tmp_path / "data"))
+    try:
+        crashed = hosted.host.run(_crashed(hosted))
+        await publish(hosted.settings, [scored("poison-0", "poison", "hello", 0.1)])
+        future = asyncio.run_coroutine_threadsafe(_outcome(crashed), hosted.host.loop)
+        outcome = await asyncio.wrap_future(future)
+        assert isinstance(outcome, RuntimeError)
+        assert "the decision core failed" in str(outcome)
+    finally:
+        hosted.stop()
+
+
+async def _crashed(hosted: Hosted) -> asyncio.Task[None]:
+    task = hosted.service.crashed()
+    assert task is not None
+    return task
+
+
+async def _outcome(task: asyncio.Task[None]) -> BaseException | None:
+    try:
+        await asyncio.wait_for(asyncio.shield(task), 60)
+    except RuntimeError as exc:
+        return exc
+    return None
