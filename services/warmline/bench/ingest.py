@@ -30,7 +30,12 @@ from warmline.common.credentials import hash_key
 from warmline.common.kafka import create_producer
 from warmline.common.keys import conversation_key
 from warmline.common.pipeline import Output, produce_all
-from warmline.common.settings import KafkaSettings, WarmlineSettings
+from warmline.common.settings import (
+    IngestionSettings,
+    KafkaSettings,
+    WarmlineSettings,
+    settings_env,
+)
 from warmline.common.topics import ensure_topics
 from warmline.localkafka import LocalKafka
 from warmline.localkafka.broker import free_port
@@ -120,20 +125,20 @@ async def _stream(
     return accepted, time.perf_counter() - started, latencies
 
 
-def _service_env(settings: WarmlineSettings, keys_file: Path, grpc_port: int) -> dict[str, str]:
-    return {
-        **os.environ,
-        "WARMLINE_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
-        "WARMLINE_TOPICS__PREFIX": settings.topics.prefix,
-        "WARMLINE_INGESTION__HOST": "127.0.0.1",
-        "WARMLINE_INGESTION__GRPC_PORT": str(grpc_port),
-        "WARMLINE_INGESTION__HTTP_PORT": str(free_port()),
-        "WARMLINE_INGESTION__METRICS_PORT": str(free_port()),
-        "WARMLINE_INGESTION__API_KEYS_FILE": str(keys_file),
-        "WARMLINE_INGESTION__RATE_LIMIT_PER_S": "1000000",
-        "WARMLINE_INGESTION__RATE_LIMIT_BURST": "1000000",
-        "WARMLINE_LOG_LEVEL": "WARNING",
-    }
+def _service_settings(
+    settings: WarmlineSettings, keys_file: Path, grpc_port: int
+) -> WarmlineSettings:
+    """The service's settings: this broker, free ports, no rate limit in the way."""
+    ingestion = IngestionSettings(
+        host="127.0.0.1",
+        grpc_port=grpc_port,
+        http_port=free_port(),
+        metrics_port=free_port(),
+        api_keys_file=keys_file,
+        rate_limit_per_s=1_000_000,
+        rate_limit_burst=1_000_000,
+    )
+    return settings.model_copy(update={"ingestion": ingestion, "log_level": "WARNING"})
 
 
 async def _wait_serving(target: str, timeout_s: float = 60.0) -> None:
@@ -165,7 +170,7 @@ async def measure(seconds: float, kafka_version: str) -> dict[str, Any]:
         port = free_port()
         service = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "warmline", "serve", "ingestion",
-            env=_service_env(settings, keys_file, port),
+            env={**os.environ, **settings_env(_service_settings(settings, keys_file, port))},
         )  # fmt: skip
         try:
             target = f"127.0.0.1:{port}"

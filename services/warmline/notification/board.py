@@ -15,6 +15,7 @@ from collections import OrderedDict, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from warmline.notification.cursor import merge
 from warmline.v1 import escalation_pb2, notification_pb2
 
 Decision = escalation_pb2.EscalationDecision
@@ -165,9 +166,8 @@ class Board:
 
     def apply_ack(self, tenant_id: str, agent_id: str, positions: Mapping[int, int]) -> None:
         """Remember how far an agent's console confirmed it got."""
-        acked = self._acked.setdefault((tenant_id, agent_id), {})
-        for partition, offset in positions.items():
-            acked[partition] = max(acked.get(partition, 0), offset)
+        key = (tenant_id, agent_id)
+        self._acked[key] = merge(self._acked.get(key, {}), positions)
 
     def _close(self, escalation: Escalation) -> None:
         escalation.open = False

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import grpc
 from google.protobuf import any_pb2
@@ -23,6 +24,8 @@ from warmline.notification.core import NotificationCore, Refusal, Refused
 from warmline.notification.hub import CLOSE, Outgoing, Subscription
 from warmline.notification.tokens import AgentScope
 from warmline.v1 import notification_pb2, notification_pb2_grpc
+
+T = TypeVar("T")
 
 _CODES = {
     Refusal.UNAUTHENTICATED: code_pb2.UNAUTHENTICATED,
@@ -86,7 +89,7 @@ class NotificationServicer(notification_pb2_grpc.NotificationServiceServicer):
         self.core = core
         self.heartbeat_s = heartbeat_s
 
-    async def _scope(self, context: grpc.aio.ServicerContext) -> AgentScope:
+    def _scope(self, context: grpc.aio.ServicerContext) -> AgentScope:
         metadata = dict(context.invocation_metadata() or ())
         token = bearer_token(metadata.get("authorization"))
         return self.core.authenticate(token)
@@ -97,7 +100,7 @@ class NotificationServicer(notification_pb2_grpc.NotificationServiceServicer):
         context: grpc.aio.ServicerContext,
     ) -> AsyncIterator[notification_pb2.SubscribeResponse]:
         try:
-            scope = await self._scope(context)
+            scope = self._scope(context)
             sub = self.core.subscribe(
                 scope,
                 queues=list(request.queues),
@@ -129,17 +132,24 @@ class NotificationServicer(notification_pb2_grpc.NotificationServiceServicer):
         finally:
             self.core.hub.unsubscribe(sub)
 
+    async def _answer(
+        self, context: grpc.aio.ServicerContext, act: Callable[[AgentScope], Awaitable[T]]
+    ) -> T:
+        """Run ``act`` as the token's agent; a refusal ends the call with its status."""
+        try:
+            return await act(self._scope(context))
+        except Refused as refused:
+            await context.abort_with_status(refusal_status(refused))
+            raise AssertionError("abort_with_status raises") from refused
+
     async def Claim(
         self,
         request: notification_pb2.ClaimRequest,
         context: grpc.aio.ServicerContext,
     ) -> notification_pb2.ClaimResponse:
-        try:
-            scope = await self._scope(context)
-            outcome = await self.core.claim(scope, request.agent_id, request.decision_id)
-        except Refused as refused:
-            await context.abort_with_status(refusal_status(refused))
-            raise  # unreachable: abort raises
+        outcome = await self._answer(
+            context, lambda scope: self.core.claim(scope, request.agent_id, request.decision_id)
+        )
         return notification_pb2.ClaimResponse(
             granted=outcome.granted, holder_agent_id=outcome.holder_agent_id
         )
@@ -149,12 +159,9 @@ class NotificationServicer(notification_pb2_grpc.NotificationServiceServicer):
         request: notification_pb2.AckRequest,
         context: grpc.aio.ServicerContext,
     ) -> notification_pb2.AckResponse:
-        try:
-            scope = await self._scope(context)
-            await self.core.ack(scope, request.agent_id, request.cursor)
-        except Refused as refused:
-            await context.abort_with_status(refusal_status(refused))
-            raise
+        await self._answer(
+            context, lambda scope: self.core.ack(scope, request.agent_id, request.cursor)
+        )
         return notification_pb2.AckResponse()
 
     async def SubmitFeedback(
@@ -162,14 +169,12 @@ class NotificationServicer(notification_pb2_grpc.NotificationServiceServicer):
         request: notification_pb2.SubmitFeedbackRequest,
         context: grpc.aio.ServicerContext,
     ) -> notification_pb2.SubmitFeedbackResponse:
-        try:
-            scope = await self._scope(context)
-            feedback_id = await self.core.feedback(
+        feedback_id = await self._answer(
+            context,
+            lambda scope: self.core.feedback(
                 scope, request.agent_id, request.decision_id, request.verdict, request.comment
-            )
-        except Refused as refused:
-            await context.abort_with_status(refusal_status(refused))
-            raise
+            ),
+        )
         return notification_pb2.SubmitFeedbackResponse(feedback_id=feedback_id)
 
     async def Reveal(
@@ -177,10 +182,7 @@ class NotificationServicer(notification_pb2_grpc.NotificationServiceServicer):
         request: notification_pb2.RevealRequest,
         context: grpc.aio.ServicerContext,
     ) -> notification_pb2.RevealResponse:
-        try:
-            scope = await self._scope(context)
-            text = self.core.reveal(scope, request.agent_id, request.decision_id)
-        except Refused as refused:
-            await context.abort_with_status(refusal_status(refused))
-            raise
-        return notification_pb2.RevealResponse(text=text)
+        async def reveal(scope: AgentScope) -> str:
+            return self.core.reveal(scope, request.agent_id, request.decision_id)
+
+        return notification_pb2.RevealResponse(text=await self._answer(context, reveal))

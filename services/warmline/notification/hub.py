@@ -22,7 +22,7 @@ from warmline.common.metrics import (
     NOTIFICATION_EXPOSED_AGENTS,
 )
 from warmline.notification.board import Board, ClaimResult, Escalation, Record, high_intensity
-from warmline.notification.cursor import encode_cursor, merge
+from warmline.notification.cursor import encode_cursor
 from warmline.notification.tokens import AgentScope
 from warmline.v1 import escalation_pb2, notification_pb2
 
@@ -130,7 +130,7 @@ class Hub:
                 for record in still_open:
                     if record.offset < start.get(record.partition, 0):
                         self._put(sub, self._delivery(record, ""), backlog=True)
-            position = merge(start, {})
+            position = dict(start)
             for record in self.board.since(scope.tenant_id, queues, start):
                 position[record.partition] = record.offset + 1
                 self._put(sub, self._delivery(record, encode_cursor(position)), backlog=True)

@@ -15,7 +15,7 @@ import pytest
 import warmline
 from tests.integration.scoring.conftest import event, publish, scoring_settings
 from tests.support import read_topic
-from warmline.common.settings import WarmlineSettings
+from warmline.common.settings import WarmlineSettings, settings_env
 from warmline.localkafka import LocalKafka
 from warmline.localkafka.broker import free_port
 from warmline.v1 import scoring_pb2
@@ -25,19 +25,20 @@ pytestmark = pytest.mark.integration
 
 def start_process(settings: WarmlineSettings) -> subprocess.Popen[bytes]:
     """`warmline serve scoring` as its own process, as in production."""
+    scoring = settings.scoring.model_copy(
+        update={
+            "host": "127.0.0.1",
+            "grpc_port": free_port(),
+            "metrics_port": free_port(),
+            "poll_max_records": 32,
+            "threads": 1,
+        }
+    )
+    child = settings.model_copy(update={"scoring": scoring, "log_level": "WARNING"})
     env = {
         **os.environ,
         "PYTHONPATH": str(Path(warmline.__file__).resolve().parents[1]),
-        "WARMLINE_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
-        "WARMLINE_TOPICS__PREFIX": settings.topics.prefix,
-        "WARMLINE_TOPICS__PARTITIONS": str(settings.topics.partitions),
-        "WARMLINE_SCORING__HOST": "127.0.0.1",
-        "WARMLINE_SCORING__GRPC_PORT": str(free_port()),
-        "WARMLINE_SCORING__METRICS_PORT": str(free_port()),
-        "WARMLINE_SCORING__CONSUMER_GROUP": settings.scoring.consumer_group,
-        "WARMLINE_SCORING__POLL_MAX_RECORDS": "32",
-        "WARMLINE_SCORING__THREADS": "1",
-        "WARMLINE_LOG_LEVEL": "WARNING",
+        **settings_env(child),
     }
     return subprocess.Popen([sys.executable, "-m", "warmline", "serve", "scoring"], env=env)
 
