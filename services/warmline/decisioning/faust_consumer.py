@@ -1,0 +1,140 @@
+"""A faust-streaming consumer whose fetch loop costs no tasks per record.
+
+faust-streaming 0.15's fetch loop (``Consumer._drain_messages``) hands every
+record to the streams through ``Service.wait_first(callback(message),
+suspend_flow.wait())``: four new tasks and an ``asyncio.wait`` per record, so
+that a record blocked on a full stream buffer gives way when a rebalance stops
+the flow. In the decisioning worker that was about a third of Faust's share of
+the time per event.
+
+:class:`LeanConsumer` awaits the callback directly and gets the same give-way
+another way: :meth:`LeanConsumer.stop_flow` (what faust calls when a rebalance
+starts) cancels the fetch loop while it waits inside a callback, and the loop
+drops that record and carries on, exactly as faust's loop drops the record whose
+callback lost the race. Everything else (offsets, gaps, commits, stop and crash
+handling) follows faust's loop line for line.
+
+The override replaces a private method, so it is tied to the faust-streaming
+versions ``pyproject.toml`` allows (``<0.16``); :func:`check_faust_compatible`
+fails loudly at start-up if the method it replaces is gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import AsyncIterator
+from typing import Any, cast
+
+import faust
+from faust.transport.consumer import CONSUMER_FETCHING
+from faust.transport.consumer import Consumer as BaseConsumer
+from faust.transport.drivers import aiokafka as faust_aiokafka
+
+#: Records handed over between explicit yields to the event loop, as in faust.
+YIELD_EVERY = 100
+
+
+def check_faust_compatible() -> None:
+    """Raise when faust no longer has the fetch loop :class:`LeanConsumer` replaces."""
+    original = getattr(BaseConsumer, "_drain_messages", None)
+    if original is None or list(inspect.signature(original).parameters) != ["self", "fetcher"]:
+        raise RuntimeError(
+            f"faust-streaming {faust.__version__} changed Consumer._drain_messages; "
+            "warmline.decisioning.faust_consumer must be reviewed against it"
+        )
+
+
+class LeanConsumer(faust_aiokafka.Consumer):
+    """faust's aiokafka consumer with a fetch loop that awaits each callback directly."""
+
+    _drain_task: asyncio.Task[Any] | None = None
+    _in_callback = False
+    _flow_cancelled = False
+
+    def stop_flow(self) -> None:
+        """Stop the flow, and free the fetch loop if a record is blocked in a stream buffer."""
+        super().stop_flow()
+        task = self._drain_task
+        # While stop_flow runs the fetch loop is suspended; inside a callback means
+        # blocked on a stream buffer (full, or flow-controlled for the rebalance).
+        if self._in_callback and task is not None and task is not asyncio.current_task():
+            self._flow_cancelled = True
+            task.cancel()
+
+    async def _deliver(self, message: Any) -> bool:
+        """Hand one record to its streams; False when a rebalance cut it off."""
+        self._in_callback = True
+        try:
+            await self.callback(message)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if not self._flow_cancelled or task is None or task.cancelling() != 1:
+                raise  # the fetcher itself is stopping
+            task.uncancel()
+            return False
+        finally:
+            self._in_callback = False
+            self._flow_cancelled = False
+        return True
+
+    async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover - see tests
+        self._drain_task = asyncio.current_task()
+        consumer_should_stop = self._stopped.is_set
+        fetcher_should_stop = fetcher._stopped.is_set
+        read_offsets = self._read_offset
+        acks_enabled_for = self.app.topics.acks_enabled_for
+        since_yield = 0
+        try:
+            while not (consumer_should_stop() or fetcher_should_stop()):
+                self.diag.set_flag(CONSUMER_FETCHING)
+                records = cast(AsyncIterator[Any], self.getmany(timeout=1.0))
+                # As in faust: getmany may not yield to the loop when records are ready.
+                await self.sleep(0)
+                if self.should_stop:
+                    continue
+                async for tp, message in records:
+                    since_yield += 1
+                    if since_yield > YIELD_EVERY:
+                        await asyncio.sleep(0)
+                        since_yield = 0
+                    offset = message.offset
+                    read = read_offsets[tp]
+                    if read is not None and offset < read:
+                        continue  # already handed over (faust logs these at dev level)
+                    if offset - (read or 0) > 1 and read and acks_enabled_for(message.topic):
+                        await self._add_gap(tp, read + 1, offset)
+                    if self._commit_every is not None and self._n_acked >= self._commit_every:
+                        self._n_acked = 0
+                        await self.commit()
+                    if not self.suspend_flow.is_set():
+                        await self._deliver(message)
+                    read_offsets[tp] = offset
+                self.diag.unset_flag(CONSUMER_FETCHING)
+        except self.consumer_stopped_errors:
+            if self.transport.app.should_stop:
+                self.log.info("Broker stopped consumer, shutting down...")
+                return
+            raise
+        except asyncio.CancelledError:
+            if self.transport.app.should_stop:
+                self.log.info("Consumer shutting down for user cancel.")
+                return
+            raise
+        finally:
+            self.diag.unset_flag(CONSUMER_FETCHING)
+            self._drain_task = None
+
+
+class LeanTransport(faust_aiokafka.Transport):
+    """faust's aiokafka transport, with :class:`LeanConsumer` as its consumer."""
+
+    Consumer = LeanConsumer
+
+
+class LeanApp(faust.App):
+    """A Faust app whose consumer is a :class:`LeanConsumer` (Kafka brokers only)."""
+
+    def _new_transport(self) -> Any:
+        check_faust_compatible()
+        return LeanTransport(self.conf.broker_consumer, self)
