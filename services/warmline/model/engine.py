@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import time
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -45,7 +45,7 @@ from warmline.model.onnx_backend import (
     onnx_available,
 )
 from warmline.model.paths import DEFAULT_MODEL_DIR
-from warmline.model.taxonomy import LABELS, TAXONOMY_VERSION, signals
+from warmline.model.taxonomy import LABELS, SIGNAL_GROUPS, SIGNALS, TAXONOMY_VERSION
 
 #: Characters kept before tokenizing. 64 WordPiece tokens almost never need more;
 #: the cap bounds tokenizer and language-detector time on pathological inputs.
@@ -223,6 +223,11 @@ class EmotionEngine:
         self.head = head.to(self.device)
         self.temperatures = torch.tensor(self.card.temperatures, device=self.device)
         self.thresholds = torch.tensor(self.card.thresholds)
+        self._temperatures_cpu = self.temperatures.cpu()
+        self._signal_columns = [
+            torch.tensor([LABELS.index(label) for label in members])
+            for members in SIGNAL_GROUPS.values()
+        ]
 
     @property
     def model_version(self) -> str:
@@ -231,8 +236,9 @@ class EmotionEngine:
 
     def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
         """WordPiece ids with [CLS]/[SEP], truncated to the bundle's max length."""
-        encodings = self.tokenizer.encode_batch([text[:MAX_CHARS] for text in texts])
-        return [list(encoding.ids) for encoding in encodings]
+        # The fast variant skips character offsets, which nothing here uses.
+        encodings = self.tokenizer.encode_batch_fast([text[:MAX_CHARS] for text in texts])
+        return [encoding.ids for encoding in encodings]
 
     @torch.inference_mode()
     def _logits(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -247,16 +253,16 @@ class EmotionEngine:
         out: torch.Tensor = self.head(self.encoder(ids, mask))
         return out
 
-    def logits(self, texts: Sequence[str]) -> torch.Tensor:
-        """Uncalibrated logits (len(texts), 28) on CPU, in input order.
+    def _batch_logits(self, texts: Sequence[str]) -> Iterator[tuple[list[int], torch.Tensor]]:
+        """(row indices into ``texts``, their logits on CPU) per model batch.
 
-        Texts are sorted by token length, batched, and scattered back by index, so
-        larger calls pad less: give the engine whole consumer batches, not single
-        messages. The ONNX backends run batches of at most ``ONNX_CHUNK`` texts
-        concurrently, one ONNX Runtime thread each.
+        Texts are sorted by token length and batched; every batch is submitted at
+        once (the ONNX backends run at most ``ONNX_CHUNK`` texts per batch,
+        concurrently, one ONNX Runtime thread each), and batches are yielded in
+        submission order as they finish, so callers can use one batch's results
+        while later ones still run.
         """
         token_ids = self.token_ids(texts)
-        out = torch.zeros(len(texts), len(LABELS))
         size = self.batch_size if self.onnx is None else min(self.batch_size, ONNX_CHUNK)
         batches = length_sorted_batches([len(ids) for ids in token_ids], size)
 
@@ -275,9 +281,20 @@ class EmotionEngine:
         else:
             done = map(run, batches)
         for rows, logits, seconds in done:
-            out[rows] = logits
             if self.on_batch is not None:
                 self.on_batch(len(rows), seconds)
+            yield rows, logits
+
+    def logits(self, texts: Sequence[str]) -> torch.Tensor:
+        """Uncalibrated logits (len(texts), 28) on CPU, in input order.
+
+        Texts are sorted by token length, batched, and scattered back by index, so
+        larger calls pad less: give the engine whole consumer batches, not single
+        messages.
+        """
+        out = torch.zeros(len(texts), len(LABELS))
+        for rows, logits in self._batch_logits(texts):
+            out[rows] = logits
         return out
 
     def probabilities(self, texts: Sequence[str]) -> torch.Tensor:
@@ -285,7 +302,30 @@ class EmotionEngine:
 
         No language or emptiness check: evaluation and benchmarks use this directly.
         """
-        return torch.sigmoid(self.logits(texts) / self.temperatures.cpu())
+        return torch.sigmoid(self.logits(texts) / self._temperatures_cpu)
+
+    def _scored(self, probs: torch.Tensor) -> list[EmotionResult]:
+        """SCORED results for calibrated probabilities (n, 28): labels past their
+        thresholds, and signals by the max rule of :func:`~warmline.model.taxonomy.signals`
+        computed on the whole batch at once."""
+        version, taxonomy = self.model_version, TAXONOMY_VERSION
+        signal_values = torch.stack([probs[:, cols].amax(1) for cols in self._signal_columns], 1)
+        return [
+            EmotionResult(
+                Status.SCORED,
+                version,
+                taxonomy,
+                probabilities=dict(zip(LABELS, label_probs, strict=True)),
+                signals=dict(zip(SIGNALS, signal_probs, strict=True)),
+                labels=[label for label, ok in zip(LABELS, passed, strict=True) if ok],
+            )
+            for label_probs, signal_probs, passed in zip(
+                probs.tolist(),
+                signal_values.tolist(),
+                (probs >= self.thresholds).tolist(),
+                strict=True,
+            )
+        ]
 
     def score(self, texts: Sequence[str]) -> list[EmotionResult]:
         """Score each text; output order equals input order.
@@ -296,7 +336,6 @@ class EmotionEngine:
         version, taxonomy = self.model_version, TAXONOMY_VERSION
         results: list[EmotionResult | None] = [None] * len(texts)
         todo: list[int] = []
-        languages: dict[int, str] = {}
         for i, text in enumerate(texts):
             if not text.strip():
                 results[i] = EmotionResult(Status.EMPTY, version, taxonomy, language="und")
@@ -307,20 +346,11 @@ class EmotionEngine:
                     Status.UNSUPPORTED_LANGUAGE, version, taxonomy, language=guess.language
                 )
                 continue
-            languages[i] = "en"
             todo.append(i)
         if todo:
-            probs = self.probabilities([texts[i] for i in todo])
-            predicted = probs >= self.thresholds
-            for row, i in enumerate(todo):
-                label_probs = dict(zip(LABELS, probs[row].tolist(), strict=True))
-                results[i] = EmotionResult(
-                    Status.SCORED,
-                    version,
-                    taxonomy,
-                    language=languages[i],
-                    probabilities=label_probs,
-                    signals=signals(label_probs),
-                    labels=[LABELS[j] for j in predicted[row].nonzero().flatten().tolist()],
-                )
+            # Results of one model batch are built while the next batches still run.
+            for rows, logits in self._batch_logits([texts[i] for i in todo]):
+                probs = torch.sigmoid(logits / self._temperatures_cpu)
+                for row, result in zip(rows, self._scored(probs), strict=True):
+                    results[todo[row]] = result
         return [result for result in results if result is not None]

@@ -91,8 +91,22 @@ _FOREIGN: dict[str, frozenset[str]] = {
 # A word that is English as well proves nothing; drop it from every foreign list.
 _FOREIGN = {lang: words - _EN for lang, words in _FOREIGN.items()}
 
+
+def _languages_by_word(vocabularies: dict[str, frozenset[str]]) -> dict[str, tuple[str, ...]]:
+    """Word -> the languages whose list holds it (in ``vocabularies`` order)."""
+    index: dict[str, tuple[str, ...]] = {}
+    for lang, words in vocabularies.items():
+        for word in words:
+            index[word] = (*index.get(word, ()), lang)
+    return index
+
+
+# One pass over a text's words counts the evidence for every language at once.
+_FOREIGN_INDEX = _languages_by_word(_FOREIGN)
+
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 _NOISE = re.compile(r"https?://\S+|www\.\S+|\[[A-Z]+\]|@\w+|#\w+")
+_ASCII_LETTER = re.compile(r"[A-Za-z]")
 
 _SCRIPTS: tuple[tuple[str, tuple[tuple[int, int], ...]], ...] = (
     ("cjk", ((0x3040, 0x30FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF))),
@@ -119,6 +133,9 @@ class LanguageGuess:
     supported: bool
 
 
+_ENGLISH = LanguageGuess("en", True)
+
+
 def _script(char: str) -> str:
     code = ord(char)
     if code < 0x250:
@@ -137,35 +154,61 @@ def detect(text: str) -> LanguageGuess:
     ``supported=False`` for text that is obviously not English.
     """
     cleaned = _NOISE.sub(" ", text)
-    letters = [c for c in cleaned if c.isalpha()]
+    # Most traffic is ASCII: its letters are all Latin, so the script count is skipped.
+    if cleaned.isascii():
+        if not _ASCII_LETTER.search(cleaned):
+            return _ENGLISH  # digits, punctuation, ASCII emoticons only
+    else:
+        script = _dominant_script(cleaned)
+        if script is None:
+            return _ENGLISH  # emoji, digits, punctuation only
+        if script != "latin":
+            return LanguageGuess(script, False)
+    words = _WORD.findall(cleaned.lower())
+    if len(words) < MIN_WORDS:
+        return _ENGLISH
+    return _by_function_words(words)
+
+
+def _dominant_script(text: str) -> str | None:
+    """``None`` without letters; a non-Latin script that holds at least half of the
+    letters (and two or more of them); else ``"latin"``."""
+    letters = [c for c in text if c.isalpha()]
     if not letters:
-        return LanguageGuess("en", True)  # emoji, digits, punctuation only
+        return None
     scripts: dict[str, int] = {}
     for char in letters:
         name = _script(char)
         scripts[name] = scripts.get(name, 0) + 1
     top, count = max(scripts.items(), key=lambda item: item[1])
     if top != "latin" and count >= 2 and count * 2 >= len(letters):
-        return LanguageGuess(top, False)
-    words = _WORD.findall(cleaned.lower())
-    if len(words) < MIN_WORDS:
-        return LanguageGuess("en", True)
-    english = sum(word in _EN for word in words)
-    # One-letter words ("o", "y", "e") appear in English text as typos, initials and
-    # emoticons ("O_o"), so they never count as foreign evidence.
-    longer = [word for word in words if len(word) > 1]
-    lang, hits, distinct = max(
-        (
-            (code, sum(w in vocab for w in longer), len({w for w in longer if w in vocab}))
-            for code, vocab in _FOREIGN.items()
-        ),
-        key=lambda item: (item[1], item[2]),
-    )
+        return top
+    return "latin"
+
+
+def _by_function_words(words: list[str]) -> LanguageGuess:
+    """English unless one foreign language's function words clearly dominate."""
+    english = 0
+    hits = dict.fromkeys(_FOREIGN, 0)
+    seen: dict[str, set[str]] = {lang: set() for lang in _FOREIGN}
+    for word in words:
+        if word in _EN:
+            english += 1
+        # One-letter words ("o", "y", "e") appear in English text as typos, initials
+        # and emoticons ("O_o"), so they never count as foreign evidence.
+        elif len(word) > 1:
+            for lang in _FOREIGN_INDEX.get(word, ()):
+                hits[lang] += 1
+                seen[lang].add(word)
+    # The language with the most hits, then the most distinct words; ties go to the
+    # first in ``_FOREIGN`` order.
+    lang = max(_FOREIGN, key=lambda code: (hits[code], len(seen[code])))
     # Foreign evidence must be varied (not "la la"), dense, and clearly outweigh the
     # English function words, so an English sentence quoting "la vie en rose" passes.
-    if distinct >= 2 and hits / len(words) >= FOREIGN_SHARE and hits > 2 * english:
+    found = hits[lang]
+    if len(seen[lang]) >= 2 and found / len(words) >= FOREIGN_SHARE and found > 2 * english:
         return LanguageGuess(lang, False)
-    return LanguageGuess("en", True)
+    return _ENGLISH
 
 
 def is_supported(text: str) -> bool:

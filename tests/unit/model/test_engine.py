@@ -12,7 +12,7 @@ from warmline.model.encoder import ENCODER_SHA256
 from warmline.model.engine import EmotionEngine, Status
 from warmline.model.head import HEAD_FILE, ModelCard
 from warmline.model.paths import DEFAULT_MODEL_DIR
-from warmline.model.taxonomy import LABELS, SIGNALS, TAXONOMY_VERSION
+from warmline.model.taxonomy import LABELS, SIGNALS, TAXONOMY_VERSION, signals
 
 #: Tolerances of the int8 engine against fp32 on the 50 sentences below. Measured on
 #: the committed model (2026-11-24): max abs probability difference 0.178, mean 0.0053.
@@ -139,6 +139,30 @@ def test_scored_result_fields(engine: EmotionEngine) -> None:
     thresholds = dict(zip(LABELS, engine.card.thresholds, strict=True))
     expected = [label for label in LABELS if result.probabilities[label] >= thresholds[label]]
     assert result.labels == expected
+
+
+def test_signals_follow_the_taxonomy_mapping(engine: EmotionEngine) -> None:
+    for result in engine.score(SENTENCES):
+        assert result.signals == pytest.approx(signals(result.probabilities), abs=1e-7)
+
+
+def test_mixed_statuses_keep_input_order_across_batches() -> None:
+    small = EmotionEngine(threads=1, batch_size=3, verify_encoder=False, backend="torch")
+    texts: list[str] = []
+    for i, sentence in enumerate(SENTENCES[:12]):
+        texts += [sentence, "" if i % 2 else "Ich habe mein Paket noch nicht bekommen, danke"]
+    results = small.score(texts)
+    assert [r.status for r in results[1::2]] == [
+        Status.UNSUPPORTED_LANGUAGE if i % 2 == 0 else Status.EMPTY for i in range(12)
+    ]
+    alone = [small.score([text])[0] for text in texts[0::2]]
+    for together, single in zip(results[0::2], alone, strict=True):
+        assert together.status is Status.SCORED
+        assert together.labels == single.labels
+        for label in LABELS:
+            assert together.probabilities[label] == pytest.approx(
+                single.probabilities[label], abs=1e-4
+            )
 
 
 def test_quantized_engine_stays_close_to_fp32(

@@ -22,6 +22,8 @@ ENGLISH = [
     "",
     "[NAME] is the best, no cap",
     "https://example.com/orders/123",
+    "The café was lovely and the crème brûlée was perfect, thank you",
+    "Naïve question: where is my résumé?",
 ]
 
 FOREIGN = [
