@@ -1,12 +1,17 @@
 """Evaluation: label, Ekman and sentiment F1 and calibration on a GoEmotions split.
 
 Group metrics (Ekman, sentiment): a text is positive for a group when any of its
-gold labels belongs to the group; the predicted group probability is the max over
-the member labels' calibrated probabilities (the same max rule as the signals in
-:mod:`warmline.model.taxonomy`). A group is predicted when that probability reaches
-the group's threshold, tuned on dev at training time and stored in ``model.json``;
-for a mapping the bundle has no thresholds for, a group is predicted when any member
-label is predicted with its own threshold.
+gold labels belongs to the group; the predicted group probability combines the
+member labels' calibrated probabilities by the grouping's rule in ``model.json``
+(``group_rules``: ``"max"``, ``"noisy-or"`` or ``"sum"``, see
+:data:`~warmline.model.metrics.GroupRule`; chosen at training time by a 2-fold
+cross-fit on dev; ``"max"`` for bundles that record none). A group is predicted when
+that probability reaches the group's threshold, tuned on dev at training time and
+stored in ``model.json``; for a mapping the bundle has no thresholds for, a group is
+predicted when any member label is predicted with its own threshold.
+
+The contact-center signals of :mod:`warmline.model.taxonomy` always use max; the
+rule here only defines how the Ekman and sentiment metrics are computed.
 """
 
 from __future__ import annotations
@@ -20,9 +25,11 @@ import torch
 from warmline.model.data import check_labels, read_grouping, read_split
 from warmline.model.head import ModelCard
 from warmline.model.metrics import (
+    GroupRule,
     Reliability,
     f1_per_label,
     group_matrix,
+    group_scores,
     micro_f1,
     reliability,
 )
@@ -47,11 +54,12 @@ def group_predictions(
     thresholds: torch.Tensor,
     groups: dict[str, list[str]],
     group_thresholds: dict[str, float] | None,
+    rule: GroupRule = "max",
 ) -> torch.Tensor:
     """0/1 predictions per group, columns in ``groups`` order (rules: module docstring)."""
     if group_thresholds is not None and set(group_thresholds) == set(groups):
         limits = torch.tensor([group_thresholds[name] for name in groups])
-        return (group_matrix(probs, LABELS, groups) >= limits).float()
+        return (group_scores(probs, LABELS, groups, rule) >= limits).float()
     label_preds = (probs >= thresholds).float()
     return group_matrix(label_preds, LABELS, groups)
 
@@ -73,7 +81,9 @@ def compute_metrics(
     }
     for kind, groups in groupings.items():
         gold = group_matrix(targets, LABELS, groups)
-        pred = group_predictions(probs, thresholds, groups, card.group_thresholds.get(kind))
+        pred = group_predictions(
+            probs, thresholds, groups, card.group_thresholds.get(kind), card.group_rule(kind)
+        )
         group_f1 = f1_per_label(pred, gold)
         metrics[f"{kind}_macro_f1"] = float(group_f1.mean())
         metrics[f"{kind}_per_group_f1"] = dict(

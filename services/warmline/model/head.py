@@ -3,7 +3,8 @@
 A model directory holds:
 
 * ``model.json``: version, labels, taxonomy version, head shape, which encoder
-  layers were fine-tuned, temperatures, thresholds and dev metrics;
+  layers were fine-tuned, temperatures, thresholds, the Ekman/sentiment group rules
+  and thresholds, and dev metrics;
 * ``head.safetensors``: the MLP head (fp32, ~0.4 MB);
 * ``encoder_top.safetensors`` (optional): fine-tuned top encoder layers, stored fp16
   under the checkpoint's names; every other encoder weight comes from the
@@ -20,6 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from warmline.model.metrics import GROUP_RULES, GroupRule
 from warmline.model.taxonomy import LABELS, NUM_LABELS, TAXONOMY_VERSION
 
 MODEL_JSON = "model.json"
@@ -64,6 +66,7 @@ class ModelCard:
     temperatures: list[float] = field(default_factory=lambda: [1.0] * NUM_LABELS)
     thresholds: list[float] = field(default_factory=lambda: [0.5] * NUM_LABELS)
     group_thresholds: dict[str, dict[str, float]] = field(default_factory=dict)
+    group_rules: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
 
@@ -79,6 +82,14 @@ class ModelCard:
             raise ValueError("model.json temperatures must be positive")
         if any(not 0.0 < t < 1.0 for t in self.thresholds):
             raise ValueError("model.json thresholds must lie in (0, 1)")
+        unknown = {rule for rule in self.group_rules.values() if rule not in GROUP_RULES}
+        if unknown:
+            raise ValueError(f"model.json group_rules: unknown {sorted(unknown)}")
+
+    def group_rule(self, kind: str) -> GroupRule:
+        """How ``kind``'s group probabilities are combined (``"max"`` when unrecorded)."""
+        rule = self.group_rules.get(kind, "max")
+        return next(known for known in GROUP_RULES if known == rule)
 
     def save(self, directory: Path) -> None:
         """Write ``model.json`` (sorted keys, 2-space indent, trailing newline)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 import torch
 
@@ -137,11 +138,42 @@ def group_matrix(
 ) -> torch.Tensor:
     """Per group, the max over its member columns: (n, groups) in ``groups`` order.
 
-    For 0/1 targets this is "any member label present"; for probabilities it is the
-    group probability used for the Ekman and sentiment metrics.
+    For 0/1 targets this is "any member label present" (gold groups); for
+    probabilities it is :func:`group_scores` with the ``"max"`` rule.
     """
     columns = []
     for members in groups.values():
         idx = [labels.index(m) for m in members]
         columns.append(values[:, idx].max(1).values)
+    return torch.stack(columns, 1)
+
+
+#: How a group's probability is built from its members' calibrated probabilities:
+#: ``"max"``, the clearest member; ``"noisy-or"``, 1 - prod(1 - p), the chance that at
+#: least one member is present if members were independent; ``"sum"``, the sum
+#: clipped to 1, exact when members exclude each other. Members of a GoEmotions
+#: group are neither independent nor exclusive, so the rule is chosen on held-out
+#: data (``warmline.model.train``) and recorded in ``model.json``.
+GroupRule = Literal["max", "noisy-or", "sum"]
+GROUP_RULES: tuple[GroupRule, ...] = get_args(GroupRule)
+
+
+def group_scores(
+    probs: torch.Tensor,
+    labels: tuple[str, ...],
+    groups: dict[str, list[str]],
+    rule: GroupRule,
+) -> torch.Tensor:
+    """Group probabilities (n, groups) in ``groups`` order, combined by ``rule``."""
+    columns = []
+    for members in groups.values():
+        member_probs = probs[:, [labels.index(m) for m in members]]
+        if rule == "max":
+            columns.append(member_probs.amax(1))
+        elif rule == "noisy-or":
+            columns.append(1 - (1 - member_probs).prod(1))
+        elif rule == "sum":
+            columns.append(member_probs.sum(1).clamp(max=1.0))
+        else:
+            raise ValueError(f"unknown group rule {rule!r}; known: {GROUP_RULES}")
     return torch.stack(columns, 1)

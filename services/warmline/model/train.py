@@ -11,9 +11,11 @@ second core to other work):
 3. Optionally fine-tune the top ``finetune_layers`` encoder layers together with the
    head, starting from the cached states; again keep the best dev macro-F1.
 4. Save the bundle, reload it through :class:`~warmline.model.engine.EmotionEngine`
-   (exactly the serving path, fp16-stored layers included), fit temperatures on dev
-   logits, then tune per-label and per-group thresholds on calibrated dev
-   probabilities, and write ``model.json`` with the dev metrics.
+   (exactly the serving path: default backend, fp16-stored layers included), fit
+   temperatures on dev logits, tune per-label thresholds on calibrated dev
+   probabilities, pick each grouping's rule by a 2-fold cross-fit on dev and tune
+   its group thresholds, and write ``model.json`` with the dev metrics
+   (:func:`calibrate_bundle`).
 """
 
 from __future__ import annotations
@@ -54,9 +56,12 @@ from warmline.model.features import (
 )
 from warmline.model.head import ENCODER_TOP_FILE, HEAD_FILE, MLPHead, ModelCard
 from warmline.model.metrics import (
+    GROUP_RULES,
+    GroupRule,
     f1_per_label,
     fit_temperature,
     group_matrix,
+    group_scores,
     reliability,
     tune_thresholds,
 )
@@ -261,22 +266,89 @@ def calibrate(
 
 
 def crossfit(
-    logits: torch.Tensor, targets: torch.Tensor, per_label: bool, seed: int
-) -> dict[str, float]:
+    logits: torch.Tensor,
+    targets: torch.Tensor,
+    per_label: bool,
+    seed: int,
+    groupings: dict[str, dict[str, list[str]]],
+) -> dict[str, Any]:
     """2-fold estimate: calibrate on one half of dev, measure on the other, average.
 
     The headline dev numbers reuse dev for calibration and thresholds, so they are
-    optimistic; this is a fairer preview of held-out performance.
+    optimistic; this is a fairer preview of held-out performance. For every grouping
+    it also measures each group rule (thresholds tuned on the fitting half), which is
+    how :func:`calibrate_bundle` picks the rule.
     """
     order = torch.randperm(len(targets), generator=torch.Generator().manual_seed(seed))
     halves = (order[: len(order) // 2], order[len(order) // 2 :])
-    macro, micro_ece = [], []
+    macro, ece = [], []
+    group_f1: dict[str, dict[GroupRule, list[float]]] = {
+        kind: {rule: [] for rule in GROUP_RULES} for kind in groupings
+    }
     for fit, held in (halves, halves[::-1]):
         temperatures, thresholds = calibrate(logits[fit], targets[fit], per_label)
-        probs = torch.sigmoid(logits[held] / temperatures)
-        macro.append(float(f1_per_label(probs >= thresholds, targets[held]).mean()))
-        micro_ece.append(reliability(probs, targets[held]).ece)
-    return {"macro_f1": sum(macro) / 2, "ece": sum(micro_ece) / 2}
+        probs = torch.sigmoid(logits / temperatures)
+        macro.append(float(f1_per_label(probs[held] >= thresholds, targets[held]).mean()))
+        ece.append(reliability(probs[held], targets[held]).ece)
+        for kind, groups in groupings.items():
+            gold = group_matrix(targets, LABELS, groups)
+            for rule in GROUP_RULES:
+                scores = group_scores(probs, LABELS, groups, rule)
+                limits = tune_thresholds(scores[fit], gold[fit])
+                f1 = f1_per_label(scores[held] >= limits, gold[held]).mean()
+                group_f1[kind][rule].append(float(f1))
+    result: dict[str, Any] = {"macro_f1": sum(macro) / 2, "ece": sum(ece) / 2}
+    for kind, by_rule in group_f1.items():
+        result[f"{kind}_macro_f1_by_rule"] = {
+            rule: round(sum(values) / 2, 4) for rule, values in by_rule.items()
+        }
+    return result
+
+
+def calibrate_bundle(
+    out_dir: Path,
+    card: ModelCard,
+    dev: Split,
+    groupings: dict[str, dict[str, list[str]]],
+    config: TrainConfig,
+) -> None:
+    """Calibrate the bundle in ``out_dir`` on dev and fill ``card`` (not saved here).
+
+    The bundle is reloaded through :class:`~warmline.model.engine.EmotionEngine` with
+    its default backend (on CPU, ONNX Runtime int8), so temperatures and thresholds
+    fit exactly the scores the scoring service and ``warmline model eval`` produce,
+    fp16-stored layers and int8 quantization included. Then: per-label temperatures
+    and thresholds; for each grouping, the group rule with the best 2-fold cross-fit
+    macro-F1 (ties: the earlier of :data:`~warmline.model.metrics.GROUP_RULES`) and
+    group thresholds for it; the dev metrics and the cross-fit estimates.
+    """
+    engine = EmotionEngine(out_dir, threads=config.threads, verify_encoder=False)
+    dev_logits = engine.logits(dev.texts)
+    per_label = config.per_label_temperature
+    temperatures, thresholds = calibrate(dev_logits, dev.labels, per_label)
+    probs = torch.sigmoid(dev_logits / temperatures)
+    card.temperatures = [round(float(t), 6) for t in temperatures]
+    card.thresholds = [round(float(t), 4) for t in thresholds]
+    held_out = crossfit(dev_logits, dev.labels, per_label, config.seed, groupings)
+    for kind, groups in groupings.items():
+        by_rule = held_out[f"{kind}_macro_f1_by_rule"]
+        rule = max(GROUP_RULES, key=lambda name: by_rule[name])
+        gold = group_matrix(dev.labels, LABELS, groups)
+        limits = tune_thresholds(group_scores(probs, LABELS, groups, rule), gold)
+        card.group_rules[kind] = rule
+        card.group_thresholds[kind] = {
+            name: round(float(t), 4) for name, t in zip(groups, limits, strict=True)
+        }
+        held_out[f"{kind}_macro_f1"] = by_rule[rule]
+    dev_metrics = compute_metrics(probs, dev.labels, card, groupings).metrics
+    dev_metrics.pop("model_version", None)
+    dev_metrics["ece_uncalibrated"] = reliability(torch.sigmoid(dev_logits), dev.labels).ece
+    card.metrics = {
+        "dev": dev_metrics,
+        "dev_crossfit_2fold": held_out,
+        "backend": engine.backend,
+        "note": "dev is also the calibration/threshold split; see dev_crossfit_2fold",
+    }
 
 
 def _version(prefix: str, tensors: dict[str, torch.Tensor]) -> str:
@@ -341,30 +413,8 @@ def train(
     )
     card.save(out_dir)
 
-    # Calibrate on the exact serving path: reload the bundle as the engine would.
-    engine = EmotionEngine(out_dir, threads=config.threads, verify_encoder=False)
-    dev_logits = engine.logits(dev_split.texts)
-    temperatures, thresholds = calibrate(dev_logits, dev_split.labels, config.per_label_temperature)
-    probs = torch.sigmoid(dev_logits / temperatures)
-    card.temperatures = [round(float(t), 6) for t in temperatures]
-    card.thresholds = [round(float(t), 4) for t in thresholds]
     groupings = {kind: read_grouping(data_dir, kind) for kind in GROUPINGS}
-    for kind, groups in groupings.items():
-        gold = group_matrix(dev_split.labels, LABELS, groups)
-        limits = tune_thresholds(group_matrix(probs, LABELS, groups), gold)
-        card.group_thresholds[kind] = {
-            name: round(float(t), 4) for name, t in zip(groups, limits, strict=True)
-        }
-    dev_metrics = compute_metrics(probs, dev_split.labels, card, groupings).metrics
-    dev_metrics.pop("model_version", None)
-    dev_metrics["ece_uncalibrated"] = reliability(torch.sigmoid(dev_logits), dev_split.labels).ece
-    card.metrics = {
-        "dev": dev_metrics,
-        "dev_crossfit_2fold": crossfit(
-            dev_logits, dev_split.labels, config.per_label_temperature, config.seed
-        ),
-        "note": "dev is also the calibration/threshold split; see dev_crossfit_2fold",
-    }
+    calibrate_bundle(out_dir, card, dev_split, groupings, config)
     card.training = {
         "config": asdict(config),
         "frozen_head_dev_macro_f1_tuned": round(head_f1, 4),

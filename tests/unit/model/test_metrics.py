@@ -6,9 +6,11 @@ import pytest
 import torch
 
 from warmline.model.metrics import (
+    GROUP_RULES,
     f1_per_label,
     fit_temperature,
     group_matrix,
+    group_scores,
     micro_f1,
     reliability,
     tune_thresholds,
@@ -59,3 +61,26 @@ def test_group_matrix_takes_the_max_over_members() -> None:
     values = torch.tensor([[0.1, 0.7, 0.2], [0.4, 0.0, 0.9]])
     out = group_matrix(values, labels, {"ab": ["a", "b"], "c": ["c"]})
     assert torch.allclose(out, torch.tensor([[0.7, 0.2], [0.4, 0.9]]))
+
+
+def test_group_scores_by_rule() -> None:
+    labels = ("a", "b", "c")
+    probs = torch.tensor([[0.4, 0.4, 0.9], [0.8, 0.5, 0.0]])
+    groups = {"ab": ["a", "b"], "c": ["c"]}
+    by_rule = {rule: group_scores(probs, labels, groups, rule) for rule in GROUP_RULES}
+    assert by_rule["max"][:, 0].tolist() == pytest.approx([0.4, 0.8])
+    assert by_rule["noisy-or"][:, 0].tolist() == pytest.approx([1 - 0.6 * 0.6, 1 - 0.2 * 0.5])
+    assert by_rule["sum"][:, 0].tolist() == pytest.approx([0.8, 1.0])  # clipped to 1
+    for scores in by_rule.values():  # a one-member group is its member under every rule
+        assert scores[:, 1].tolist() == pytest.approx([0.9, 0.0])
+    assert torch.equal(by_rule["max"], group_matrix(probs, labels, groups))
+
+
+def test_group_rules_never_score_below_the_clearest_member() -> None:
+    probs = torch.rand(200, 3, generator=torch.Generator().manual_seed(1))
+    groups = {"all": ["a", "b", "c"]}
+    clearest = probs.amax(1)
+    for rule in GROUP_RULES:
+        scores = group_scores(probs, ("a", "b", "c"), groups, rule)[:, 0]
+        assert bool((scores >= clearest - 1e-6).all())
+        assert bool((scores <= 1.0).all())

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from warmline.model.cli import app
 from warmline.model.head import ENCODER_TOP_FILE, HEAD_FILE, ModelCard
+from warmline.model.metrics import GROUP_RULES
 from warmline.model.taxonomy import LABELS
 
 ANGRY = ["This is outrageous, I am furious!", "Stop wasting my time, you idiots."]
@@ -49,6 +50,12 @@ def test_train_then_eval(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     assert (out / ENCODER_TOP_FILE).is_file()
     assert card.model_version.startswith("minilm-l6-ft1-")
     assert set(card.group_thresholds) == {"ekman", "sentiment"}
+    held_out = card.metrics["dev_crossfit_2fold"]
+    for kind in ("ekman", "sentiment"):
+        by_rule = held_out[f"{kind}_macro_f1_by_rule"]
+        assert set(by_rule) == set(GROUP_RULES)
+        # The recorded rule is the one that did best when measured on held-out halves.
+        assert by_rule[card.group_rule(kind)] == max(by_rule.values())
 
     report = tmp_path / "report.html"
     args = ["eval", "--data", str(data), "--model", str(out), "--report", str(report)]
