@@ -399,3 +399,30 @@ def test_history_prunes_outside_the_window() -> None:
     assert history.counts(now, 30) == (1, 0)
     history.prune(now, 30)
     assert history == CustomerHistory(escalations=[now - 86400], false_alarms=[])
+
+
+def test_a_restored_state_decides_exactly_like_the_live_one_and_its_entry_stays_small() -> None:
+    # The worker rewrites a conversation's entry to the changelog on every event,
+    # and a restarted worker decides from the decoded entry: same bytes out.
+    from warmline.decisioning.app import decode_entry, encode_entry
+
+    c = Conversation()
+    turns = [
+        c.customer(f"turn {i}: my order 1234 is late", negative(0.1 + i / 100)) for i in range(19)
+    ]
+    live = ConversationState()
+    assert run(turns, state=live) == [None] * 19
+    restored = decode_entry(encode_entry(live))
+    assert restored == live
+    last = c.customer("let me talk to a human", negative(0.29))
+    now = T0 + timedelta(minutes=5)
+    from_live = apply_event(live, last, DEFAULT, now)
+    from_restored = apply_event(restored, last, DEFAULT, now)
+    assert from_live is not None and from_live.action == E.DECISION_ACTION_ESCALATE
+    assert from_restored is not None
+    assert from_restored.SerializeToString() == from_live.SerializeToString()
+    # Float32 noise digits and zero signals are not stored: eight turns of
+    # trajectory with seven signals each, and the rest, in under 2 KB here.
+    assert len(encode_entry(live)) < 2048
+    assert from_live.trajectory[-1].signals.negativity == pytest.approx(0.29, abs=1e-6)
+    assert from_live.trajectory[-1].signals.gratitude == 0.0
