@@ -120,7 +120,7 @@ def hf_pipeline_scorer(engine: EmotionEngine) -> Callable[[str], torch.Tensor]:
         unexpected = extractor.model.load_state_dict(state, strict=False).unexpected_keys
         if unexpected:
             raise ValueError(f"{ENCODER_TOP_FILE}: names the pipeline's model lacks: {unexpected}")
-    head, temperatures = engine.head, engine.temperatures
+    head, temperatures = engine.head.labels, engine.temperatures
 
     def score(text: str) -> torch.Tensor:
         # One text, so no padding: the mean over its tokens is the masked mean pool.

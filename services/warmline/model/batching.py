@@ -23,6 +23,31 @@ def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
+def token_budget_batches(
+    lengths: Sequence[int], max_tokens: int, max_batch: int
+) -> list[list[int]]:
+    """Batches of near-equal length, longest first, each within a padded-token budget.
+
+    Texts are sorted by length, longest first; a batch takes texts while (texts x
+    its longest length) stays within ``max_tokens`` and it has at most ``max_batch``
+    texts (a text longer than the budget gets a batch of its own). Every batch then
+    costs about the same, short texts share bigger batches, and when batches run
+    concurrently the costliest start first, so no worker is left with a long batch
+    at the end while the others idle. Callers restore the order through the indices.
+    """
+    if max_tokens < 1 or max_batch < 1:
+        raise ValueError("max_tokens and max_batch must be >= 1")
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i], reverse=True)
+    batches: list[list[int]] = []
+    start = 0
+    while start < len(order):
+        # Sorted longest first, so the batch's first text sets its padded length.
+        size = max(1, min(max_batch, max_tokens // max(1, lengths[order[start]])))
+        batches.append(order[start : start + size])
+        start += size
+    return batches
+
+
 def shuffled_bucket_batches(
     lengths: Sequence[int], batch_size: int, rng: random.Random, bucket_batches: int = 50
 ) -> list[list[int]]:

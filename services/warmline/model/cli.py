@@ -64,9 +64,14 @@ def train_command(
     out: Path = typer.Option(DEFAULT_MODEL_DIR, "--out", help="Where to write the bundle."),
     seed: int = typer.Option(13, "--seed", help="Seed for every random choice."),
     finetune_layers: int = typer.Option(
-        2, "--finetune-layers", min=0, max=6, help="Top encoder layers to fine-tune (0: head only)."
+        4, "--finetune-layers", min=0, max=6, help="Top encoder layers to fine-tune (0: head only)."
     ),
     finetune_epochs: int = typer.Option(2, "--finetune-epochs", min=0),
+    group_head: bool = typer.Option(
+        True,
+        "--group-head/--no-group-head",
+        help="Also train a head on the Ekman/sentiment groups.",
+    ),
     threads: int = typer.Option(1, "--threads", min=1, help="torch threads."),
 ) -> None:
     """Train head (+ top layers), calibrate on dev, write weights and model.json."""
@@ -77,6 +82,7 @@ def train_command(
         threads=threads,
         finetune_layers=finetune_layers,
         finetune_epochs=finetune_epochs,
+        group_head=group_head,
     )
     columns = (
         TextColumn("{task.description}"),

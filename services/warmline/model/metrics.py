@@ -148,14 +148,18 @@ def group_matrix(
     return torch.stack(columns, 1)
 
 
-#: How a group's probability is built from its members' calibrated probabilities:
+#: How a group's probability is built. From its members' calibrated probabilities:
 #: ``"max"``, the clearest member; ``"noisy-or"``, 1 - prod(1 - p), the chance that at
 #: least one member is present if members were independent; ``"sum"``, the sum
-#: clipped to 1, exact when members exclude each other. Members of a GoEmotions
-#: group are neither independent nor exclusive, so the rule is chosen on held-out
-#: data (``warmline.model.train``) and recorded in ``model.json``.
-GroupRule = Literal["max", "noisy-or", "sum"]
+#: clipped to 1, exact when members exclude each other. Or ``"head"``: the bundle's
+#: group head, trained on the groups themselves (see ``warmline.model.head``).
+#: Members of a GoEmotions group are neither independent nor exclusive, so the rule
+#: is chosen on held-out data (``warmline.model.train``) and recorded in
+#: ``model.json``.
+GroupRule = Literal["max", "noisy-or", "sum", "head"]
 GROUP_RULES: tuple[GroupRule, ...] = get_args(GroupRule)
+#: The rules computed from label probabilities alone.
+LABEL_GROUP_RULES: tuple[GroupRule, ...] = ("max", "noisy-or", "sum")
 
 
 def group_scores(
@@ -164,7 +168,8 @@ def group_scores(
     groups: dict[str, list[str]],
     rule: GroupRule,
 ) -> torch.Tensor:
-    """Group probabilities (n, groups) in ``groups`` order, combined by ``rule``."""
+    """Group probabilities (n, groups) in ``groups`` order, combined from the label
+    probabilities by ``rule`` (one of :data:`LABEL_GROUP_RULES`)."""
     columns = []
     for members in groups.values():
         member_probs = probs[:, [labels.index(m) for m in members]]
@@ -175,5 +180,5 @@ def group_scores(
         elif rule == "sum":
             columns.append(member_probs.sum(1).clamp(max=1.0))
         else:
-            raise ValueError(f"unknown group rule {rule!r}; known: {GROUP_RULES}")
+            raise ValueError(f"{rule!r} is not a label group rule; known: {LABEL_GROUP_RULES}")
     return torch.stack(columns, 1)

@@ -45,8 +45,8 @@ from warmline.model.encoder import (
     load_tokenizer,
     mean_pool,
 )
-from warmline.model.engine import EmotionEngine
-from warmline.model.evaluate import GROUPINGS, compute_metrics
+from warmline.model.engine import EmotionEngine, load_finetuned_layers
+from warmline.model.evaluate import GROUPINGS, compute_metrics, head_group_probabilities
 from warmline.model.features import (
     SplitFeatures,
     cache_key,
@@ -54,7 +54,13 @@ from warmline.model.features import (
     default_cache_dir,
     load_or_compute,
 )
-from warmline.model.head import ENCODER_TOP_FILE, HEAD_FILE, MLPHead, ModelCard
+from warmline.model.head import (
+    ENCODER_TOP_FILE,
+    GROUP_HEAD_FILE,
+    HEAD_FILE,
+    MLPHead,
+    ModelCard,
+)
 from warmline.model.metrics import (
     GROUP_RULES,
     GroupRule,
@@ -65,7 +71,7 @@ from warmline.model.metrics import (
     reliability,
     tune_thresholds,
 )
-from warmline.model.taxonomy import LABELS
+from warmline.model.taxonomy import LABELS, NUM_LABELS
 
 #: ``progress(description, total)`` returns an ``advance(n)`` callback.
 ProgressFactory = Callable[[str, int], Callable[[int], None]]
@@ -74,7 +80,9 @@ Log = Callable[[str], None]
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Hyper-parameters; defaults are the ones the committed model was trained with."""
+    """Hyper-parameters; defaults are the ones the committed model was trained with,
+    except ``threads`` (it was trained with 2; results are reproducible per thread
+    count)."""
 
     seed: int = 13
     threads: int = 1
@@ -87,13 +95,14 @@ class TrainConfig:
     head_batch: int = 128
     head_max_epochs: int = 60
     head_patience: int = 6
-    finetune_layers: int = 2
+    finetune_layers: int = 4
     finetune_epochs: int = 2
     finetune_lr: float = 8e-5
     finetune_head_lr: float = 5e-4
     finetune_batch: int = 32
     finetune_checks_per_epoch: int = 3
     per_label_temperature: bool = True
+    group_head: bool = True
 
 
 def _quiet_progress(_: str, __: int) -> Callable[[int], None]:
@@ -106,6 +115,14 @@ def tuned_macro_f1(probs: torch.Tensor, targets: torch.Tensor) -> float:
     return float(f1_per_label(probs >= thresholds, targets).mean())
 
 
+def _pooled_from(layers: nn.ModuleList, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Run ``layers`` on cached lower-layer states (batch, seq, dim) and mean-pool."""
+    bias = attention_bias(mask, hidden.dtype)
+    for layer in layers:
+        hidden = layer(hidden, bias)
+    return mean_pool(hidden, mask)
+
+
 class TopModel(nn.Module):
     """Fine-tunable top encoder layers + mean pooling + head, fed cached lower states."""
 
@@ -116,10 +133,7 @@ class TopModel(nn.Module):
 
     def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Logits from states (batch, seq, dim) that the frozen lower layers produced."""
-        bias = attention_bias(mask, hidden.dtype)
-        for layer in self.layers:
-            hidden = layer(hidden, bias)
-        out: torch.Tensor = self.head(mean_pool(hidden, mask))
+        out: torch.Tensor = self.head(_pooled_from(self.layers, hidden, mask))
         return out
 
 
@@ -131,20 +145,22 @@ def train_head(
     config: TrainConfig,
     progress: ProgressFactory = _quiet_progress,
     log: Log = print,
+    name: str = "head",
 ) -> tuple[MLPHead, float]:
-    """Train the head on pooled vectors; return the best head and its dev macro-F1."""
+    """Train a head on pooled vectors for the 0/1 columns of ``train_y`` (labels, or
+    groups for the group head); return the best head and its dev macro-F1."""
     # Reseed here: building an encoder (only on a feature-cache miss) draws from the
     # global RNG for its initial weights, so without this a cold and a warm cache
     # would start the head from different weights.
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
-    head = MLPHead(hidden=config.head_hidden, dropout=config.head_dropout)
+    head = MLPHead(hidden=config.head_hidden, out_dim=train_y.shape[1], dropout=config.head_dropout)
     optimiser = torch.optim.AdamW(
         head.parameters(), lr=config.head_lr, weight_decay=config.head_weight_decay
     )
     loss_fn = nn.BCEWithLogitsLoss()
     best, best_state, stale = -1.0, copy.deepcopy(head.state_dict()), 0
-    advance = progress("head epochs", config.head_max_epochs)
+    advance = progress(f"{name} epochs", config.head_max_epochs)
     for epoch in range(config.head_max_epochs):
         head.train()
         order = torch.randperm(len(train_x), generator=generator)
@@ -163,12 +179,12 @@ def train_head(
         else:
             stale += 1
             if stale >= config.head_patience:
-                log(f"head: early stop after epoch {epoch + 1}")
+                log(f"{name}: early stop after epoch {epoch + 1}")
                 advance(config.head_max_epochs - epoch - 1)  # complete the progress bar
                 break
     head.load_state_dict(best_state)
     head.eval()
-    log(f"head: best dev macro-F1 (thresholds tuned) {best:.4f}")
+    log(f"{name}: best dev macro-F1 (thresholds tuned) {best:.4f}")
     return head, best
 
 
@@ -182,6 +198,61 @@ def _top_logits(model: TopModel, features: SplitFeatures, batch: int = 128) -> t
         hidden, mask = features.padded(rows)
         out[rows] = model(hidden, mask)
     return out
+
+
+@torch.inference_mode()
+def _top_pooled(layers: nn.ModuleList, features: SplitFeatures, batch: int = 128) -> torch.Tensor:
+    layers.eval()
+    out = torch.zeros(len(features.lengths), features.states.shape[1])
+    order = sorted(range(len(features.lengths)), key=lambda i: int(features.lengths[i]))
+    for start in range(0, len(order), batch):
+        rows = order[start : start + batch]
+        hidden, mask = features.padded(rows)
+        out[rows] = _pooled_from(layers, hidden, mask)
+    return out
+
+
+def train_group_heads(
+    bundle: Path,
+    finetuned_layers: list[int],
+    train: tuple[SplitFeatures, torch.Tensor],
+    dev: tuple[SplitFeatures, torch.Tensor],
+    groupings: dict[str, dict[str, list[str]]],
+    config: TrainConfig,
+    progress: ProgressFactory = _quiet_progress,
+    log: Log = print,
+) -> dict[str, tuple[MLPHead, float]]:
+    """Per grouping, a head for the groups themselves on the finished encoder's pooled
+    vectors; returns each head with its dev macro-F1 (thresholds tuned).
+
+    ``train``/``dev`` pair each split's cached features with its label targets. The
+    encoder is the bundle's as served (fine-tuned layers read back from their fp16
+    file), run on the cached lower-layer states; it stays frozen, so the label
+    head's outputs do not change. Label probabilities combined by max or noisy-OR
+    inherit the raters' disagreement between related labels (anger vs annoyance),
+    which a head trained on the group targets does not. Each head early-stops on its
+    own grouping.
+    """
+    if finetuned_layers:
+        encoder = load_encoder()
+        load_finetuned_layers(encoder, bundle, finetuned_layers)
+        layers = nn.ModuleList(encoder.encoder.layer[finetuned_layers[0] :])
+        train_x, dev_x = _top_pooled(layers, train[0]), _top_pooled(layers, dev[0])
+    else:
+        train_x, dev_x = train[0].pooled, dev[0].pooled
+    return {
+        kind: train_head(
+            train_x,
+            group_matrix(train[1], LABELS, groups),
+            dev_x,
+            group_matrix(dev[1], LABELS, groups),
+            config,
+            progress,
+            log,
+            name=f"{kind} group head",
+        )
+        for kind, groups in groupings.items()
+    }
 
 
 def finetune(
@@ -271,19 +342,22 @@ def crossfit(
     per_label: bool,
     seed: int,
     groupings: dict[str, dict[str, list[str]]],
+    head_probs: dict[str, torch.Tensor],
 ) -> dict[str, Any]:
     """2-fold estimate: calibrate on one half of dev, measure on the other, average.
 
     The headline dev numbers reuse dev for calibration and thresholds, so they are
     optimistic; this is a fairer preview of held-out performance. For every grouping
-    it also measures each group rule (thresholds tuned on the fitting half), which is
-    how :func:`calibrate_bundle` picks the rule.
+    it also measures each group rule (thresholds tuned on the fitting half; the
+    ``"head"`` rule where ``head_probs`` has the grouping), which is how
+    :func:`calibrate_bundle` picks the rule.
     """
     order = torch.randperm(len(targets), generator=torch.Generator().manual_seed(seed))
     halves = (order[: len(order) // 2], order[len(order) // 2 :])
     macro, ece = [], []
     group_f1: dict[str, dict[GroupRule, list[float]]] = {
-        kind: {rule: [] for rule in GROUP_RULES} for kind in groupings
+        kind: {rule: [] for rule in GROUP_RULES if rule != "head" or kind in head_probs}
+        for kind in groupings
     }
     for fit, held in (halves, halves[::-1]):
         temperatures, thresholds = calibrate(logits[fit], targets[fit], per_label)
@@ -292,8 +366,11 @@ def crossfit(
         ece.append(reliability(probs[held], targets[held]).ece)
         for kind, groups in groupings.items():
             gold = group_matrix(targets, LABELS, groups)
-            for rule in GROUP_RULES:
-                scores = group_scores(probs, LABELS, groups, rule)
+            for rule in group_f1[kind]:
+                if rule == "head":
+                    scores = head_probs[kind]
+                else:
+                    scores = group_scores(probs, LABELS, groups, rule)
                 limits = tune_thresholds(scores[fit], gold[fit])
                 f1 = f1_per_label(scores[held] >= limits, gold[held]).mean()
                 group_f1[kind][rule].append(float(f1))
@@ -319,28 +396,32 @@ def calibrate_bundle(
     fit exactly the scores the scoring service and ``warmline model eval`` produce,
     fp16-stored layers and int8 quantization included. Then: per-label temperatures
     and thresholds; for each grouping, the group rule with the best 2-fold cross-fit
-    macro-F1 (ties: the earlier of :data:`~warmline.model.metrics.GROUP_RULES`) and
-    group thresholds for it; the dev metrics and the cross-fit estimates.
+    macro-F1 (label rules, and the group head where the bundle has one; ties: the
+    earlier of :data:`~warmline.model.metrics.GROUP_RULES`) and group thresholds for
+    it; the dev metrics and the cross-fit estimates.
     """
     engine = EmotionEngine(out_dir, threads=config.threads, verify_encoder=False)
-    dev_logits = engine.logits(dev.texts)
+    outputs = engine.outputs(dev.texts)
+    dev_logits = outputs[:, :NUM_LABELS]
+    head_probs = head_group_probabilities(outputs, card, groupings)
     per_label = config.per_label_temperature
     temperatures, thresholds = calibrate(dev_logits, dev.labels, per_label)
     probs = torch.sigmoid(dev_logits / temperatures)
     card.temperatures = [round(float(t), 6) for t in temperatures]
     card.thresholds = [round(float(t), 4) for t in thresholds]
-    held_out = crossfit(dev_logits, dev.labels, per_label, config.seed, groupings)
+    held_out = crossfit(dev_logits, dev.labels, per_label, config.seed, groupings, head_probs)
     for kind, groups in groupings.items():
-        by_rule = held_out[f"{kind}_macro_f1_by_rule"]
-        rule = max(GROUP_RULES, key=lambda name: by_rule[name])
+        by_rule: dict[GroupRule, float] = held_out[f"{kind}_macro_f1_by_rule"]
+        rule = max(by_rule, key=lambda name: by_rule[name])
         gold = group_matrix(dev.labels, LABELS, groups)
-        limits = tune_thresholds(group_scores(probs, LABELS, groups, rule), gold)
+        scores = head_probs[kind] if rule == "head" else group_scores(probs, LABELS, groups, rule)
+        limits = tune_thresholds(scores, gold)
         card.group_rules[kind] = rule
         card.group_thresholds[kind] = {
             name: round(float(t), 4) for name, t in zip(groups, limits, strict=True)
         }
         held_out[f"{kind}_macro_f1"] = by_rule[rule]
-    dev_metrics = compute_metrics(probs, dev.labels, card, groupings).metrics
+    dev_metrics = compute_metrics(probs, dev.labels, card, groupings, head_probs).metrics
     dev_metrics.pop("model_version", None)
     dev_metrics["ece_uncalibrated"] = reliability(torch.sigmoid(dev_logits), dev.labels).ece
     card.metrics = {
@@ -402,23 +483,50 @@ def train(
     (out_dir / ENCODER_TOP_FILE).unlink(missing_ok=True)
     if top:
         save_file(top, str(out_dir / ENCODER_TOP_FILE))
+    finetuned_layers = list(range(layer, 6)) if top else []
+    groupings = {kind: read_grouping(data_dir, kind) for kind in GROUPINGS}
+    group_state: dict[str, torch.Tensor] = {}
+    group_f1: dict[str, float] = {}
+    (out_dir / GROUP_HEAD_FILE).unlink(missing_ok=True)
+    if config.group_head:
+        group_heads = train_group_heads(
+            out_dir,
+            finetuned_layers,
+            (train_f, train_split.labels),
+            (dev_f, dev_split.labels),
+            groupings,
+            config,
+            progress,
+            log,
+        )
+        group_f1 = {kind: round(f1, 4) for kind, (_, f1) in group_heads.items()}
+        heads = nn.ModuleDict({kind: head for kind, (head, _) in group_heads.items()})
+        group_state = {k: v.detach().contiguous() for k, v in heads.state_dict().items()}
+        save_file(group_state, str(out_dir / GROUP_HEAD_FILE))
     kind = f"ft{config.finetune_layers}" if top else "mlp"
+    versioned = {**head_state, **top, **{f"group_head.{k}": v for k, v in group_state.items()}}
     card = ModelCard(
-        model_version=_version(f"minilm-l6-{kind}", {**head_state, **top}),
+        model_version=_version(f"minilm-l6-{kind}", versioned),
         encoder_sha256=ENCODER_SHA256,
         max_length=config.max_length,
         head_hidden=config.head_hidden,
         head_dropout=config.head_dropout,
-        finetuned_layers=list(range(layer, 6)) if top else [],
+        finetuned_layers=finetuned_layers,
+        group_head=groupings if group_state else {},
+        group_head_outputs=[  # the order of OutputHeads' outputs
+            f"{kind}:{group}" for kind, groups in groupings.items() for group in groups
+        ]
+        if group_state
+        else [],
     )
     card.save(out_dir)
 
-    groupings = {kind: read_grouping(data_dir, kind) for kind in GROUPINGS}
     calibrate_bundle(out_dir, card, dev_split, groupings, config)
     card.training = {
         "config": asdict(config),
         "frozen_head_dev_macro_f1_tuned": round(head_f1, 4),
         "finetune_dev_macro_f1_tuned": None if finetune_f1 is None else round(finetune_f1, 4),
+        "group_head_dev_macro_f1_tuned": group_f1,
         "train_examples": len(train_split),
         "dev_examples": len(dev_split),
         "wall_seconds": round(time.monotonic() - started),

@@ -6,7 +6,12 @@ import random
 
 import torch
 
-from warmline.model.batching import length_sorted_batches, pad_ids, shuffled_bucket_batches
+from warmline.model.batching import (
+    length_sorted_batches,
+    pad_ids,
+    shuffled_bucket_batches,
+    token_budget_batches,
+)
 
 
 def test_sorted_batches_cover_every_index_once_in_length_order() -> None:
@@ -16,6 +21,29 @@ def test_sorted_batches_cover_every_index_once_in_length_order() -> None:
     assert sorted(flat) == list(range(len(lengths)))
     assert [lengths[i] for i in flat] == sorted(lengths)
     assert [len(b) for b in batches] == [3, 3, 1]
+
+
+def test_token_budget_batches_cover_every_index_once_longest_first() -> None:
+    lengths = [random.Random(2).randint(1, 64) for _ in range(300)]
+    batches = token_budget_batches(lengths, 256, 16)
+    assert sorted(i for b in batches for i in b) == list(range(300))
+    flat = [lengths[i] for b in batches for i in b]
+    assert flat == sorted(lengths, reverse=True)
+    for batch in batches:
+        assert len(batch) <= 16
+        assert len(batch) * max(lengths[i] for i in batch) <= 256
+
+
+def test_token_budget_gives_short_texts_bigger_batches_and_overlong_ones_their_own() -> None:
+    lengths = [300, 40, 40, 40, 10, 10, 10, 10, 10, 10]
+    batches = token_budget_batches(lengths, 100, 4)
+    assert [[lengths[i] for i in b] for b in batches] == [
+        [300],
+        [40, 40],
+        [40, 10],
+        [10, 10, 10, 10],
+        [10],
+    ]
 
 
 def test_training_batches_cover_every_index_once() -> None:

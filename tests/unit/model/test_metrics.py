@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from warmline.model.metrics import (
-    GROUP_RULES,
+    LABEL_GROUP_RULES,
     f1_per_label,
     fit_temperature,
     group_matrix,
@@ -67,7 +67,7 @@ def test_group_scores_by_rule() -> None:
     labels = ("a", "b", "c")
     probs = torch.tensor([[0.4, 0.4, 0.9], [0.8, 0.5, 0.0]])
     groups = {"ab": ["a", "b"], "c": ["c"]}
-    by_rule = {rule: group_scores(probs, labels, groups, rule) for rule in GROUP_RULES}
+    by_rule = {rule: group_scores(probs, labels, groups, rule) for rule in LABEL_GROUP_RULES}
     assert by_rule["max"][:, 0].tolist() == pytest.approx([0.4, 0.8])
     assert by_rule["noisy-or"][:, 0].tolist() == pytest.approx([1 - 0.6 * 0.6, 1 - 0.2 * 0.5])
     assert by_rule["sum"][:, 0].tolist() == pytest.approx([0.8, 1.0])  # clipped to 1
@@ -80,7 +80,12 @@ def test_group_rules_never_score_below_the_clearest_member() -> None:
     probs = torch.rand(200, 3, generator=torch.Generator().manual_seed(1))
     groups = {"all": ["a", "b", "c"]}
     clearest = probs.amax(1)
-    for rule in GROUP_RULES:
+    for rule in LABEL_GROUP_RULES:
         scores = group_scores(probs, ("a", "b", "c"), groups, rule)[:, 0]
         assert bool((scores >= clearest - 1e-6).all())
         assert bool((scores <= 1.0).all())
+
+
+def test_the_head_rule_is_not_a_label_rule() -> None:
+    with pytest.raises(ValueError, match="not a label group rule"):
+        group_scores(torch.zeros(1, 1), ("a",), {"a": ["a"]}, "head")

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from warmline.model.cli import app
-from warmline.model.head import ENCODER_TOP_FILE, HEAD_FILE, ModelCard
+from warmline.model.head import ENCODER_TOP_FILE, GROUP_HEAD_FILE, HEAD_FILE, ModelCard
 from warmline.model.metrics import GROUP_RULES
 from warmline.model.taxonomy import LABELS
 
@@ -50,6 +50,9 @@ def test_train_then_eval(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     assert (out / ENCODER_TOP_FILE).is_file()
     assert card.model_version.startswith("minilm-l6-ft1-")
     assert set(card.group_thresholds) == {"ekman", "sentiment"}
+    assert (out / GROUP_HEAD_FILE).is_file()
+    assert card.group_head_kinds == ["ekman", "sentiment"]
+    assert card.group_head_outputs[:3] == ["ekman:anger", "ekman:joy", "ekman:neutral"]
     held_out = card.metrics["dev_crossfit_2fold"]
     for kind in ("ekman", "sentiment"):
         by_rule = held_out[f"{kind}_macro_f1_by_rule"]
