@@ -43,6 +43,7 @@ from warmline.common.metrics import (
     POLICY_RELOAD_ERRORS,
 )
 from warmline.common.settings import WarmlineSettings
+from warmline.decisioning.batched_table import BatchedChangelogTable
 from warmline.decisioning.decide import Decision, apply_event, expire
 from warmline.decisioning.faust_consumer import LeanApp
 from warmline.decisioning.history import (
@@ -150,13 +151,17 @@ class DecisioningApp:
         self.deadletter = raw_topic("deadletter")
         # Keys are the records' own keys; the partitioner puts each in the partition
         # its source records use, so writes from the timer are allowed too.
-        self.table = self.app.Table(
-            "conversations",
+        # Changelog records leave once per batch (see ``batched_table``).
+        self.table = BatchedChangelogTable(
+            self.app,
+            name="conversations",
+            beacon=self.app.tables.beacon,
             key_type=bytes,
             value_type=bytes,
             partitions=topics.partitions,
             use_partitioner=True,
         )
+        self.app.tables.add(self.table)
         # Customers' escalations and false alarms, one entry per key (see ``history``).
         # One partition: the writes are few, and every worker reads all of them anyway.
         # Applied one record at a time, also after recovery, so other workers' entries
@@ -244,6 +249,7 @@ class DecisioningApp:
                 pending.append(await self._publish(key, decision))
         for key, state in states.items():
             self._store(key, state)
+        await self.table.flush_changelog()
         DECISIONING_CONVERSATIONS.set(len(self.table))
         if pending:
             await asyncio.gather(*pending)
@@ -374,7 +380,7 @@ class DecisioningApp:
     async def _maintenance(self) -> None:
         now = datetime.now(UTC)
         self.reload_policy()
-        self.expire_idle(now)
+        await self.expire_idle(now)
         if now.timestamp() - self._history_pruned_at >= HISTORY_PRUNE_EVERY_S:
             self._history_pruned_at = now.timestamp()
             self.prune_history(now)
@@ -389,7 +395,7 @@ class DecisioningApp:
             POLICY_RELOAD_ERRORS.inc()
             log.error("policy reload rejected", extra={"error": result.error})
 
-    def expire_idle(self, now: datetime) -> list[bytes]:
+    async def expire_idle(self, now: datetime) -> list[bytes]:
         """Forget conversations idle for longer than the configured TTL."""
         states = {key: self._peek(key, raw) for key, raw in list(self.table.items())}
         ttl = timedelta(seconds=self.settings.decisioning.conversation_ttl_s)
@@ -398,5 +404,6 @@ class DecisioningApp:
         for key in stale:
             del self.table[key]
             self._decoded.pop(key, None)
+        await self.table.flush_changelog()
         DECISIONING_CONVERSATIONS.set(len(self.table))
         return stale

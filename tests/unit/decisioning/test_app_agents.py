@@ -24,6 +24,7 @@ from warmline.common.keys import conversation_key
 from warmline.common.settings import DecisioningSettings, WarmlineSettings
 from warmline.decisioning import app as decisioning_app
 from warmline.decisioning.app import DecisioningApp, decode_entry, encode_entry
+from warmline.decisioning.batched_table import key_partition
 from warmline.decisioning.decide import apply_event
 from warmline.decisioning.history import ESCALATION, HistoryEntry
 from warmline.decisioning.policy import DEFAULT_POLICY_PATH
@@ -46,6 +47,7 @@ class RecordingProducer:
 
     def __init__(self) -> None:
         self.records: list[tuple[str, bytes | None, bytes | None]] = []
+        self.partitions: list[tuple[str, int | None]] = []
 
     async def maybe_start(self) -> None:
         """Nothing to connect to."""
@@ -62,6 +64,7 @@ class RecordingProducer:
         timestamp: float | None, headers: Any, **_: Any,
     ) -> asyncio.Future[RecordMetadata]:  # fmt: skip
         self.records.append((topic, key, value))
+        self.partitions.append((topic, partition))
         acked: asyncio.Future[RecordMetadata] = asyncio.get_running_loop().create_future()
         acked.set_result(RecordMetadata(topic, 0, TP(topic, 0), len(self.records), timestamp))
         return acked
@@ -203,8 +206,8 @@ async def test_an_idle_conversation_is_forgotten_after_its_ttl(worker: Worker, a
     mild = negative(0.5)  # two such turns in a row are a negative streak
 
     await feed(agent, idle.customer("this is not great", mild))
-    assert worker.stream.expire_idle(datetime.now(UTC) + timedelta(seconds=TTL_S / 2)) == []
-    forgotten = worker.stream.expire_idle(datetime.now(UTC) + timedelta(seconds=TTL_S + 60))
+    assert await worker.stream.expire_idle(datetime.now(UTC) + timedelta(seconds=TTL_S / 2)) == []
+    forgotten = await worker.stream.expire_idle(datetime.now(UTC) + timedelta(seconds=TTL_S + 60))
     assert forgotten == [conversation_key("acme", "idle")]
     # The tombstone reaches the changelog, so a restarted worker does not bring it back.
     assert worker.producer.on(worker.changelog)[-1] == (conversation_key("acme", "idle"), None)
@@ -420,3 +423,25 @@ async def test_history_is_written_even_before_the_producer_knows_the_changelog_t
     [decision] = worker.decisions()
     assert decision.action == E.DECISION_ACTION_ESCALATE
     assert len(worker.producer.on(history_topic)) == 1
+
+
+async def test_a_fresh_worker_writes_its_first_states_before_the_producer_knows_the_changelog(
+    worker: Worker, agent: Any
+) -> None:
+    # aiokafka's producer cannot place a key before it has fetched the topic's
+    # metadata; faust's table asked it, and a fresh worker's first batch crashed.
+    def no_metadata_yet(topic: str, key: bytes) -> TP:
+        raise TypeError("'NoneType' object is not iterable")
+
+    worker.producer.key_partition = no_metadata_yet  # type: ignore[method-assign]
+    conversations = [Conversation(conversation=f"c{n}") for n in range(12)]
+    await feed(agent, *(c.customer("where is my parcel?") for c in conversations))
+
+    changelog = [p for topic, p in worker.producer.partitions if topic == worker.changelog]
+    keys = [key for key, _ in worker.producer.on(worker.changelog)]
+    assert keys == [conversation_key("acme", f"c{n}") for n in range(12)]
+    # Each state in the partition Kafka's default partitioner gives its key, which
+    # is where the conversation's scored records are (all Warmline producers use it).
+    partitions = worker.stream.table.partitions
+    assert changelog == [key_partition(key, partitions) for key in keys]
+    assert len(set(changelog)) > 1
