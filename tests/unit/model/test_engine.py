@@ -15,12 +15,13 @@ from warmline.model.paths import DEFAULT_MODEL_DIR
 from warmline.model.taxonomy import LABELS, SIGNALS, TAXONOMY_VERSION, signals
 
 #: Tolerances of the int8 engine against fp32 on the 50 sentences below. Measured on
-#: the committed model (2026-11-24): max abs probability difference 0.178, mean 0.0053.
+#: the committed model (2026-11-25, minilm-l6-ft6): max abs probability difference
+#: 0.156, mean 0.0036 (the earlier ft2 model: 0.178 and 0.0053).
 #: A 0.05 bound on the max does not hold for this fine-tuned model: dynamic int8
 #: quantizes activations per tensor to 7 bits on x86, and a few outlier activations
 #: move single probabilities near the decision boundary. The bounds below guard
 #: against regressions (a broken quantized path gives diffs near 0.5 or more); the
-#: accuracy cost is measured on dev instead (macro-F1 0.508 int8 vs 0.529 fp32).
+#: accuracy cost is measured on dev instead.
 QUANTIZED_MAX_ABS_DIFF = 0.25
 QUANTIZED_MEAN_ABS_DIFF = 0.01
 
@@ -75,7 +76,7 @@ def test_committed_model_json_matches_the_label_list() -> None:
     assert card.encoder_sha256 == ENCODER_SHA256
     assert (DEFAULT_MODEL_DIR / HEAD_FILE).is_file()
     size = sum(p.stat().st_size for p in DEFAULT_MODEL_DIR.iterdir() if p.is_file())
-    assert size < 16 * 2**20, "committed weights must stay small"
+    assert size < 30 * 10**6, "committed weights stay under 30 MB (issue #4)"
 
 
 def test_results_come_back_in_input_order(engine: EmotionEngine) -> None:
