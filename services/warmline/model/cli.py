@@ -64,7 +64,7 @@ def train_command(
     out: Path = typer.Option(DEFAULT_MODEL_DIR, "--out", help="Where to write the bundle."),
     seed: int = typer.Option(13, "--seed", help="Seed for every random choice."),
     finetune_layers: int = typer.Option(
-        4, "--finetune-layers", min=0, max=6, help="Top encoder layers to fine-tune (0: head only)."
+        6, "--finetune-layers", min=0, max=6, help="Top encoder layers to fine-tune (0: head only)."
     ),
     finetune_epochs: int = typer.Option(2, "--finetune-epochs", min=0),
     group_head: bool = typer.Option(

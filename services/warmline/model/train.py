@@ -8,9 +8,13 @@ second core to other work):
    (:mod:`warmline.model.features`, outside the repository).
 2. Train the MLP head with BCE on the pooled vectors; early-stop on dev macro-F1
    (with per-label thresholds tuned on dev at each check).
-3. Optionally fine-tune the top ``finetune_layers`` encoder layers together with the
-   head, starting from the cached states; again keep the best dev macro-F1.
-4. Save the bundle, reload it through :class:`~warmline.model.engine.EmotionEngine`
+3. Optionally fine-tune the top ``finetune_layers`` encoder layers (all six for the
+   committed model; the embeddings stay frozen) together with the head, starting
+   from the cached states; again keep the best dev macro-F1.
+4. Optionally (``group_head``) train one head per grouping (Ekman, sentiment) on the
+   finished encoder's pooled vectors, on the group targets
+   (:func:`train_group_heads`).
+5. Save the bundle, reload it through :class:`~warmline.model.engine.EmotionEngine`
    (exactly the serving path: default backend, fp16-stored layers included), fit
    temperatures on dev logits, tune per-label thresholds on calibrated dev
    probabilities, pick each grouping's rule by a 2-fold cross-fit on dev and tune
@@ -95,7 +99,7 @@ class TrainConfig:
     head_batch: int = 128
     head_max_epochs: int = 60
     head_patience: int = 6
-    finetune_layers: int = 4
+    finetune_layers: int = 6
     finetune_epochs: int = 2
     finetune_lr: float = 8e-5
     finetune_head_lr: float = 5e-4
