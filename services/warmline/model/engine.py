@@ -127,7 +127,7 @@ def load_finetuned_layers(encoder: MiniLMEncoder, model_dir: Path, layers: Seque
 def quantize_linear_int8(module: torch.nn.Module) -> torch.nn.Module:
     """Copy of ``module`` with every Linear replaced by an int8 dynamic-quantized one.
 
-    Weights are quantized per output channel: on the committed model and GoEmotions
+    Weights are quantized per output channel: on the earlier top-2 model and GoEmotions
     dev this halved the drift from fp32 against per-tensor weights (macro-F1 0.508 vs
     0.484, fp32 0.529) at the same speed. Activations stay per-tensor and, on x86,
     7-bit (torch passes ``reduce_range=True``), which is where the remaining error
