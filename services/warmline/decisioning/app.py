@@ -27,10 +27,10 @@ import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import orjson
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError, Message
 
 from warmline.common.metrics import (
     DEAD_LETTERS,
@@ -42,6 +42,7 @@ from warmline.common.metrics import (
     POLICY_INFO,
     POLICY_RELOAD_ERRORS,
 )
+from warmline.common.pipeline import dead_letter
 from warmline.common.settings import WarmlineSettings
 from warmline.decisioning.batched_table import BatchedChangelogTable
 from warmline.decisioning.decide import Decision, apply_event, expire
@@ -55,9 +56,10 @@ from warmline.decisioning.history import (
 )
 from warmline.decisioning.policy_store import PolicyStore, ReloadStatus
 from warmline.decisioning.state import ConversationState
-from warmline.v1 import deadletter_pb2, escalation_pb2, feedback_pb2, scoring_pb2
+from warmline.v1 import escalation_pb2, feedback_pb2, scoring_pb2
 
 log = logging.getLogger(__name__)
+_Message = TypeVar("_Message", bound=Message)
 
 CONSUMER = "decisioning"
 #: Records taken per batch, and how long a batch waits to fill.
@@ -224,13 +226,8 @@ class DecisioningApp:
         policy = self.policies.current
         for event in events:
             key: bytes = event.key or b""
-            value: bytes = event.value or b""
-            try:
-                scored = scoring_pb2.ScoredEvent.FromString(value)
-            except DecodeError as exc:
-                pending.append(
-                    await self._dead_letter(event.message, key, value, "undecodable", exc)
-                )
+            scored = await self._decode(event, scoring_pb2.ScoredEvent, pending)
+            if scored is None:
                 continue
             state = states.get(key)
             if state is None:
@@ -296,23 +293,28 @@ class DecisioningApp:
         KAFKA_RECORDS_PRODUCED.labels(self.escalations.get_topic_name()).inc()
         return await self.escalations.send(key=key, value=decision.SerializeToString())
 
-    async def _dead_letter(
-        self, message: Any, key: bytes, value: bytes, reason: str, exc: Exception
-    ) -> Any:
-        letter = deadletter_pb2.DeadLetter(
-            source_topic=message.topic,
-            source_partition=message.partition,
-            source_offset=message.offset,
-            original_key=key,
-            original_value=value,
-            reason=reason,
-            detail=repr(exc)[:2000],
-            consumer=CONSUMER,
-        )
-        letter.failed_at.FromDatetime(datetime.now(UTC))
-        DEAD_LETTERS.labels(CONSUMER, reason).inc()
-        log.warning("record dead-lettered", extra={"reason": reason, "topic": message.topic})
-        return await self.deadletter.send(key=key, value=letter.SerializeToString())
+    async def _decode(
+        self, event: Any, message_type: type[_Message], pending: list[Awaitable[Any]]
+    ) -> _Message | None:
+        """The record's protobuf; None when it is undecodable, after dead-lettering it
+        (the send's acknowledgement is added to ``pending``)."""
+        try:
+            return message_type.FromString(event.value or b"")
+        except DecodeError as exc:
+            message = event.message
+            letter = dead_letter(
+                message,
+                topic=self.deadletter.get_topic_name(),
+                consumer=CONSUMER,
+                reason="undecodable",
+                detail=repr(exc),
+            )
+            DEAD_LETTERS.labels(CONSUMER, "undecodable").inc()
+            log.warning(
+                "record dead-lettered", extra={"reason": "undecodable", "topic": message.topic}
+            )
+            pending.append(await self.deadletter.send(key=letter.key, value=letter.value))
+            return None
 
     async def _feedback_agent(self, stream: Any) -> AsyncIterator[list[HistoryEntry]]:
         # Yields each batch's false alarms, like the decide agent yields its decisions.
@@ -326,14 +328,8 @@ class DecisioningApp:
         pending: list[Awaitable[Any]] = []
         false_alarms: list[HistoryEntry] = []
         for event in events:
-            key: bytes = event.key or b""
-            value: bytes = event.value or b""
-            try:
-                feedback = feedback_pb2.Feedback.FromString(value)
-            except DecodeError as exc:
-                pending.append(
-                    await self._dead_letter(event.message, key, value, "undecodable", exc)
-                )
+            feedback = await self._decode(event, feedback_pb2.Feedback, pending)
+            if feedback is None:
                 continue
             record = false_alarm_entry(feedback)
             if record is not None:

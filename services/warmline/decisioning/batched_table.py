@@ -15,8 +15,8 @@ writer flushes: the decide agent after each batch, the maintenance timer after
 expiry. Callbacks and serializers are faust's own, so recovery and the persisted
 offsets of a RocksDB store are unchanged.
 
-Partitions of bytes keys are computed here, with the Kafka default partitioner
-(murmur2, as every Warmline producer places a conversation's records), from the
+Partitions of bytes keys are computed here (``keys.key_partition``: Kafka's
+default partitioner, as every Warmline producer places a conversation's records), from the
 table's declared partition count. faust asks the producer instead, which raises
 until the producer has fetched the changelog topic's metadata: a fresh worker's
 first batch could crash on it.
@@ -27,16 +27,9 @@ from __future__ import annotations
 from typing import Any
 
 import faust
-from aiokafka.partitioner import DefaultPartitioner
 from faust.types import FutureMessage
 
-_PARTITIONER = DefaultPartitioner()
-
-
-def key_partition(key: bytes, partitions: int) -> int:
-    """The partition Kafka's default partitioner gives ``key`` among ``partitions``."""
-    every = list(range(partitions))
-    return int(_PARTITIONER(key, every, every))
+from warmline.common.keys import key_partition
 
 
 class BatchedChangelogTable(faust.Table[bytes, bytes]):
@@ -69,11 +62,6 @@ class BatchedChangelogTable(faust.Table[bytes, bytes]):
         )
         self._unsent.append(fut)
         return fut
-
-    @property
-    def unsent(self) -> int:
-        """Changelog records prepared and not yet handed to the producer."""
-        return len(self._unsent)
 
     async def flush_changelog(self) -> None:
         """Hand every prepared changelog record to the producer, in write order."""

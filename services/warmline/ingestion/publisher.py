@@ -16,12 +16,9 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
-from aiokafka.partitioner import DefaultPartitioner
 
+from warmline.common.keys import key_partition
 from warmline.common.metrics import INGEST_BUFFER_CAPACITY, INGEST_BUFFER_EVENTS
-
-_PARTITIONER = DefaultPartitioner()
-_PARTITION_CACHE_SIZE = 200_000
 
 
 class PublishUnavailable(Exception):
@@ -49,8 +46,6 @@ class EventPublisher:
         self._timeout_s = delivery_timeout_s
         self._in_flight = 0
         self._enqueue = asyncio.Lock()
-        self._partitions: dict[bytes, int] = {}
-        self._partition_count = 0
         INGEST_BUFFER_CAPACITY.set(buffer_max_events)
 
     @property
@@ -62,19 +57,6 @@ class EventPublisher:
         self._in_flight -= count
         INGEST_BUFFER_EVENTS.set(self._in_flight)
 
-    def _partition_of(self, key: bytes, partitions: list[int]) -> int:
-        # murmur2 in pure Python costs more than the rest of a send; keys repeat
-        # (one per conversation), so remember them.
-        if len(partitions) != self._partition_count:
-            self._partitions.clear()
-            self._partition_count = len(partitions)
-        partition = self._partitions.get(key)
-        if partition is None:
-            if len(self._partitions) >= _PARTITION_CACHE_SIZE:
-                self._partitions.clear()
-            partition = self._partitions[key] = _PARTITIONER(key, partitions, partitions)
-        return partition
-
     async def _send_batches(
         self, records: Sequence[tuple[bytes, bytes]]
     ) -> AsyncIterator[tuple[asyncio.Future[object], int]]:
@@ -84,7 +66,7 @@ class EventPublisher:
         partitions = sorted(await self._producer.partitions_for(self._topic))
         builders: dict[int, tuple[Any, int]] = {}
         for key, value in records:
-            partition = self._partition_of(key, partitions)
+            partition = partitions[key_partition(key, len(partitions))]
             builder, count = builders.get(partition) or (self._producer.create_batch(), 0)
             if builder.append(key=key, value=value, timestamp=None) is None:  # batch full
                 yield (

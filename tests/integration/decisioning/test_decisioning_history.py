@@ -6,22 +6,23 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from aiokafka.partitioner import murmur2
 
 from tests.integration.decisioning.test_decisioning_stream import (
     Hosted,
-    decisioning_settings,
     decisions,
     publish,
     scored,
 )
 from tests.integration.decisioning.test_decisioning_workers import (
+    PARTITIONS,
+    group_settings,
     scored_partitions,
+    settled,
     worker_settings,
 )
 from tests.support import read_topic, unique, wait_until
 from warmline.common.kafka import create_producer
-from warmline.common.keys import conversation_key
+from warmline.common.keys import conversation_key, key_partition
 from warmline.common.pipeline import Output, produce_all
 from warmline.common.settings import WarmlineSettings
 from warmline.decisioning.state import CustomerHistory
@@ -30,7 +31,6 @@ from warmline.v1 import escalation_pb2, feedback_pb2
 
 pytestmark = pytest.mark.integration
 
-PARTITIONS = 4
 REQUEST = "I want to talk to a real person please"
 
 
@@ -39,7 +39,7 @@ def conversation_on(partitions: set[int], prefix: str) -> str:
     for n in range(1000):
         conversation = f"{prefix}-{n}"
         key = conversation_key("acme", conversation)
-        if (murmur2(key) & 0x7FFFFFFF) % PARTITIONS in partitions:
+        if key_partition(key, PARTITIONS) in partitions:
             return conversation
     raise AssertionError(f"no conversation id lands on {partitions}")
 
@@ -75,26 +75,6 @@ async def call_false_alarm(
         await producer.stop()
 
 
-def settled(workers: tuple[Hosted, ...]) -> bool:
-    """Every worker has finished its latest rebalance and owns scored partitions, together all.
-
-    A record that arrives while its partition's new owner is still recovering
-    and has no committed offset can be skipped by faust, so tests publish only
-    once the group has settled.
-    """
-
-    async def rebalancing(worker: Hosted) -> bool:
-        assert worker.service.stream is not None
-        return bool(worker.service.stream.app.rebalancing)
-
-    owned = [scored_partitions(w) for w in workers]
-    return (
-        not any(w.host.run(rebalancing(w)) for w in workers)
-        and all(owned)
-        and set().union(*owned) == set(range(PARTITIONS))
-    )
-
-
 def known_history(worker: Hosted, customer: str) -> CustomerHistory:
     """What ``worker`` knows of the customer, read on its own loop."""
 
@@ -118,10 +98,7 @@ async def escalations_of(
 async def test_a_customers_history_spans_workers_and_partitions_and_survives_a_restart(
     kafka_broker: LocalKafka, tmp_path: Path
 ) -> None:
-    base = decisioning_settings(kafka_broker.bootstrap_servers, tmp_path / "a")
-    base = base.model_copy(
-        update={"topics": base.topics.model_copy(update={"partitions": PARTITIONS})}
-    )
+    base = group_settings(kafka_broker, tmp_path / "a")
     customer = unique("customer")
     first = Hosted(worker_settings(base, tmp_path / "a", 6081))
     second: Hosted | None = None

@@ -20,11 +20,10 @@ import pytest
 from faust.types import TP, FutureMessage, RecordMetadata
 from prometheus_client import REGISTRY
 
-from warmline.common.keys import conversation_key
+from warmline.common.keys import conversation_key, key_partition
 from warmline.common.settings import DecisioningSettings, WarmlineSettings
 from warmline.decisioning import app as decisioning_app
 from warmline.decisioning.app import DecisioningApp, decode_entry, encode_entry
-from warmline.decisioning.batched_table import key_partition
 from warmline.decisioning.decide import apply_event
 from warmline.decisioning.history import ESCALATION, HistoryEntry
 from warmline.decisioning.policy import DEFAULT_POLICY_PATH
