@@ -1,71 +1,155 @@
-"""A Faust table whose changelog records are handed to the producer once per batch.
+"""A Faust table whose changelog leaves as one record batch per partition and flush.
 
-A plain ``faust.Table`` queues each write's changelog record in the producer
-buffer, which a background task drains one record at a time; whenever more than
-100 records wait, every incoming record first waits, record by record, for the
-buffer to shrink (``ProducerBuffer.wait_until_ebb``). The decisioning worker
-rewrites a conversation's entry on every batch, so that queue was one of the
-largest costs per event.
+A plain ``faust.Table`` turns each write into a ``FutureMessage`` that waits in
+the producer buffer, which a background task drains one record at a time into
+``AIOKafkaProducer.send`` (a future, callbacks and sensors per record); whenever
+more than 100 records wait, every incoming record first waits, record by record,
+for the buffer to shrink. The decisioning worker rewrites a conversation's entry
+on every batch, so that path was one of the largest costs per event.
 
-:class:`BatchedChangelogTable` keeps the records of a batch's writes and deletes
-in a list, and :meth:`BatchedChangelogTable.flush_changelog` hands them straight
-to the producer when the batch is done (no buffer task, no ebb waits). Reads see
-a write at once, as before; the changelog record leaves with the batch. Every
-writer flushes: the decide agent after each batch, the maintenance timer after
-expiry. Callbacks and serializers are faust's own, so recovery and the persisted
-offsets of a RocksDB store are unchanged.
+:class:`BatchedChangelogTable` keeps a batch's writes and deletes in a list, and
+:meth:`BatchedChangelogTable.flush_changelog` appends them to one aiokafka record
+batch per partition (``create_batch``/``send_batch``): one request slot and one
+future per partition instead of per record. Reads see a write at once, as
+before; its changelog record leaves with the flush. Every writer flushes: the
+decide agent after each batch, the maintenance timer after expiry.
 
-Partitions of bytes keys are computed here (``keys.key_partition``: Kafka's
-default partitioner, as every Warmline producer places a conversation's records), from the
-table's declared partition count. faust asks the producer instead, which raises
-until the producer has fetched the changelog topic's metadata: a fresh worker's
-first batch could crash on it.
+Delivery is as faust's: the worker does not wait for the changelog, but faust
+flushes the producer before it commits input offsets, so an offset is committed
+only after the changelog records written before it were answered. A batch the
+brokers refused is not lost silently: the next flush raises
+:class:`ChangelogWriteError`, which stops the worker (its restart replays the
+records since the last commit). With a RocksDB store the last offset of each
+batch is persisted, as faust persists each record's.
+
+Partitions are computed here with Kafka's default partitioner
+(``keys.key_partition``, as every Warmline producer places a conversation's
+records) from the table's declared partition count; faust asked the producer,
+which raises until it has fetched the changelog topic's metadata (a fresh
+worker's first batch crashed on it).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from typing import Any, Protocol
 
 import faust
-from faust.types import FutureMessage
+from faust.types import TP
 
 from warmline.common.keys import key_partition
+from warmline.common.metrics import KAFKA_RECORDS_PRODUCED
+
+
+class ChangelogWriteError(RuntimeError):
+    """The brokers did not accept a batch of changelog records."""
+
+
+class RecordBatch(Protocol):
+    """What the table needs of aiokafka's ``BatchBuilder``."""
+
+    def append(
+        self, *, timestamp: float | None, key: bytes | None, value: bytes | None
+    ) -> object | None: ...
+
+    def close(self) -> None: ...
+
+
+class BatchProducer(Protocol):
+    """What the table needs of ``aiokafka.AIOKafkaProducer``."""
+
+    def create_batch(self) -> RecordBatch: ...
+
+    async def send_batch(
+        self, batch: RecordBatch, topic: str, *, partition: int
+    ) -> asyncio.Future[Any]: ...
 
 
 class BatchedChangelogTable(faust.Table[bytes, bytes]):
-    """``faust.Table`` with changelog records held until :meth:`flush_changelog`."""
+    """A ``faust.Table`` of bytes keys and values, changelog sent by :meth:`flush_changelog`."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._unsent: list[FutureMessage] = []
+        self._unsent: list[tuple[int, bytes, bytes | None]] = []
+        self._in_flight: list[asyncio.Future[Any]] = []
 
-    def send_changelog(
-        self,
-        partition: int | None,
-        key: Any,
-        value: Any,
-        key_serializer: Any = None,
-        value_serializer: Any = None,
-    ) -> FutureMessage:
-        """Prepare the changelog record of a write (sent by :meth:`flush_changelog`)."""
-        if partition is None and isinstance(key, bytes) and self.partitions:
-            partition = key_partition(key, self.partitions)
-        fut: FutureMessage = self.changelog_topic.as_future_message(
-            key=key,
-            value=value,
-            partition=partition,
-            key_serializer=key_serializer or self.key_serializer,
-            value_serializer=value_serializer or self.value_serializer,
-            callback=self._on_changelog_sent,
-            # The record's final partition, which faust's write path reads back.
-            eager_partitioning=True,
-        )
-        self._unsent.append(fut)
-        return fut
+    # faust calls these after every write and delete of a key (``ManagedUserDict``).
+    def on_key_set(self, key: bytes, value: bytes) -> None:
+        """Queue the changelog record of a write."""
+        self._queue(key, value)
+        self._sensor_on_set(self, key, value)
+
+    def on_key_del(self, key: bytes) -> None:
+        """Queue the tombstone of a delete."""
+        self._queue(key, None)
+        self._sensor_on_del(self, key)
+
+    def _queue(self, key: bytes, value: bytes | None) -> None:
+        if not isinstance(key, bytes) or not isinstance(value, bytes | None):
+            raise TypeError(
+                f"table {self.name!r} holds bytes keys and values, "
+                f"got {type(key).__name__} and {type(value).__name__}"
+            )
+        partition = self.partition_for_key(key)
+        if partition is None:
+            partition = key_partition(key, self.partitions or 1)
+        self._unsent.append((partition, key, value))
+
+    def _producer(self) -> BatchProducer:
+        # faust's aiokafka driver keeps its AIOKafkaProducer here; there is no public accessor.
+        driver: Any = self.app.producer
+        producer: BatchProducer = driver._ensure_producer()
+        return producer
 
     async def flush_changelog(self) -> None:
-        """Hand every prepared changelog record to the producer, in write order."""
+        """Send every queued record, one batch per partition in write order.
+
+        Raises :class:`ChangelogWriteError` when an earlier flush's batch failed.
+        """
+        self._raise_failed()
         unsent, self._unsent = self._unsent, []
-        topic = self.changelog_topic
-        for fut in unsent:
-            await topic.publish_message(fut, wait=False)
+        if not unsent:
+            return
+        by_partition: dict[int, list[tuple[bytes, bytes | None]]] = {}
+        for partition, key, value in unsent:
+            by_partition.setdefault(partition, []).append((key, value))
+        producer = self._producer()
+        topic = self.changelog_topic.get_topic_name()
+        for partition, records in by_partition.items():
+            batch = producer.create_batch()
+            count = 0
+            for key, value in records:
+                if batch.append(timestamp=None, key=key, value=value) is None:
+                    await self._send(producer, batch, topic, partition, count)
+                    batch, count = producer.create_batch(), 0
+                    batch.append(timestamp=None, key=key, value=value)
+                count += 1
+            await self._send(producer, batch, topic, partition, count)
+        KAFKA_RECORDS_PRODUCED.labels(topic).inc(len(unsent))
+
+    async def _send(
+        self, producer: BatchProducer, batch: RecordBatch, topic: str, partition: int, count: int
+    ) -> None:
+        # A closed batch is ready at once: waiting for the linger time would only add latency.
+        batch.close()
+        sent = await producer.send_batch(batch, topic, partition=partition)
+        tp = TP(topic, partition)
+        sent.add_done_callback(lambda done: self._on_batch_sent(done, tp, count))
+        self._in_flight.append(sent)
+
+    def _on_batch_sent(self, sent: asyncio.Future[Any], tp: TP, count: int) -> None:
+        if sent.cancelled() or sent.exception() is not None:
+            return  # reported by the next flush
+        self._in_flight.remove(sent)
+        # The batch's last record; what faust records per record for a RocksDB store.
+        self.data.set_persisted_offset(tp, sent.result().offset + count - 1)
+
+    def _raise_failed(self) -> None:
+        for sent in self._in_flight:
+            if sent.done():
+                error = None if sent.cancelled() else sent.exception()
+                if sent.cancelled() or error is not None:
+                    topic = self.changelog_topic.get_topic_name()
+                    raise ChangelogWriteError(
+                        f"changelog records for {topic} were not written: {error!r}"
+                    ) from error

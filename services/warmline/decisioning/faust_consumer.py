@@ -36,12 +36,21 @@ YIELD_EVERY = 100
 
 
 def check_faust_compatible() -> None:
-    """Raise when faust no longer has the fetch loop :class:`LeanConsumer` replaces."""
+    """Raise when faust no longer has the private parts Warmline's decisioning relies on.
+
+    The fetch loop :class:`LeanConsumer` replaces, and the aiokafka producer that
+    ``batched_table`` sends changelog batches with.
+    """
     original = getattr(BaseConsumer, "_drain_messages", None)
     if original is None or list(inspect.signature(original).parameters) != ["self", "fetcher"]:
         raise RuntimeError(
             f"faust-streaming {faust.__version__} changed Consumer._drain_messages; "
             "warmline.decisioning.faust_consumer must be reviewed against it"
+        )
+    if not callable(getattr(faust_aiokafka.Producer, "_ensure_producer", None)):
+        raise RuntimeError(
+            f"faust-streaming {faust.__version__} has no Producer._ensure_producer; "
+            "warmline.decisioning.batched_table must be reviewed against it"
         )
 
 

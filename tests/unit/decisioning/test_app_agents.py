@@ -17,6 +17,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from aiokafka.errors import KafkaError
 from faust.types import TP, FutureMessage, RecordMetadata
 from prometheus_client import REGISTRY
 
@@ -24,6 +25,7 @@ from warmline.common.keys import conversation_key, key_partition
 from warmline.common.settings import DecisioningSettings, WarmlineSettings
 from warmline.decisioning import app as decisioning_app
 from warmline.decisioning.app import DecisioningApp, decode_entry, encode_entry
+from warmline.decisioning.batched_table import ChangelogWriteError
 from warmline.decisioning.decide import apply_event
 from warmline.decisioning.history import ESCALATION, HistoryEntry
 from warmline.decisioning.policy import DEFAULT_POLICY_PATH
@@ -41,12 +43,58 @@ POLICY = BASE_POLICY.replace(
 TTL_S = 3600.0
 
 
+class RecordingBatch:
+    """Stands in for aiokafka's ``BatchBuilder``: holds up to ``capacity`` records."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.records: list[tuple[bytes | None, bytes | None]] = []
+        self.closed = False
+
+    def append(self, *, timestamp: float | None, key: bytes | None, value: bytes | None) -> object:
+        if self.closed or len(self.records) >= self.capacity:
+            return None
+        self.records.append((key, value))
+        return len(self.records)
+
+    def close(self) -> None:
+        self.closed = True
+
+
 class RecordingProducer:
     """Stands in for the app's Kafka producer: keeps each record instead of sending it."""
 
     def __init__(self) -> None:
         self.records: list[tuple[str, bytes | None, bytes | None]] = []
         self.partitions: list[tuple[str, int | None]] = []
+        self.batch_capacity = 1_000
+        #: Per batch sent with ``send_batch``: topic, partition, record count.
+        self.batches: list[tuple[str, int, int]] = []
+        #: When set, ``send_batch`` answers with this error (the brokers refused it).
+        self.batch_error: Exception | None = None
+
+    def _ensure_producer(self) -> RecordingProducer:
+        # faust's aiokafka driver returns its AIOKafkaProducer; this double is both.
+        return self
+
+    def create_batch(self) -> RecordingBatch:
+        return RecordingBatch(self.batch_capacity)
+
+    async def send_batch(
+        self, batch: RecordingBatch, topic: str, *, partition: int
+    ) -> asyncio.Future[RecordMetadata]:
+        assert batch.closed, "a batch is closed before it is sent"
+        first = len(self.on(topic))
+        for key, value in batch.records:
+            self.records.append((topic, key, value))
+            self.partitions.append((topic, partition))
+        self.batches.append((topic, partition, len(batch.records)))
+        acked: asyncio.Future[RecordMetadata] = asyncio.get_running_loop().create_future()
+        if self.batch_error is not None:
+            acked.set_exception(self.batch_error)
+        else:
+            acked.set_result(RecordMetadata(topic, partition, TP(topic, partition), first, None))
+        return acked
 
     async def maybe_start(self) -> None:
         """Nothing to connect to."""
@@ -444,3 +492,65 @@ async def test_a_fresh_worker_writes_its_first_states_before_the_producer_knows_
     partitions = worker.stream.table.partitions
     assert changelog == [key_partition(key, partitions) for key in keys]
     assert len(set(changelog)) > 1
+
+
+async def test_a_batchs_states_leave_as_one_record_batch_per_partition_in_write_order(
+    worker: Worker, agent: Any
+) -> None:
+    table = worker.stream.table
+    keys = [conversation_key("acme", f"c{n}") for n in range(24)]
+    for round_ in range(2):
+        for key in keys:
+            table[key] = b"state %d" % round_
+    del table[keys[0]]
+    await table.flush_changelog()
+
+    partitions = {key_partition(key, table.partitions) for key in keys}
+    assert sorted(p for _, p, _ in worker.producer.batches) == sorted(partitions)
+    assert sum(count for *_, count in worker.producer.batches) == 2 * len(keys) + 1
+    # Within a key's partition its records keep their order: compaction keeps the last.
+    latest = dict(worker.producer.on(worker.changelog))
+    assert latest == {keys[0]: None, **{key: b"state 1" for key in keys[1:]}}
+
+
+async def test_a_record_batch_that_fills_up_is_sent_and_the_rest_follow_in_the_next(
+    worker: Worker, agent: Any
+) -> None:
+    table = worker.stream.table
+    worker.producer.batch_capacity = 2
+    same_partition = [
+        key
+        for n in range(200)
+        if key_partition(key := conversation_key("acme", f"c{n}"), table.partitions) == 0
+    ][:5]
+    for key in same_partition:
+        table[key] = key
+    await table.flush_changelog()
+
+    assert [count for *_, count in worker.producer.batches] == [2, 2, 1]
+    assert worker.producer.on(worker.changelog) == [(key, key) for key in same_partition]
+
+
+async def test_a_changelog_batch_the_brokers_refused_stops_the_worker_at_its_next_batch(
+    worker: Worker, agent: Any
+) -> None:
+    worker.producer.batch_error = KafkaError("NotEnoughReplicasError")
+    c = Conversation()
+    await feed(agent, c.customer("where is my parcel?"))  # its changelog batch fails
+    worker.producer.batch_error = None
+
+    # The worker does not run on without the state: it stops (the service exits and
+    # its restart replays from the last committed offset).
+    with pytest.raises(ChangelogWriteError, match="NotEnoughReplicasError"):
+        await feed(agent, c.customer("hello?"))
+    assert isinstance(worker.stream.failed.exception(), ChangelogWriteError)
+
+
+async def test_a_table_of_bytes_refuses_other_keys_with_a_clear_error(
+    worker: Worker, agent: Any
+) -> None:
+    with pytest.raises(TypeError, match="bytes keys and values, got str and bytes"):
+        worker.stream.table["acme/c1"] = b"{}"  # type: ignore[index]
+    assert "acme/c1" not in worker.stream.table.data
+    await worker.stream.table.flush_changelog()
+    assert worker.producer.on(worker.changelog) == []

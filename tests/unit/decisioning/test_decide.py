@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from warmline.common.keys import derived_id
+from warmline.decisioning import rules
 from warmline.decisioning.decide import apply_event, dominant_emotion, expire
 from warmline.decisioning.policy import Policy
 from warmline.decisioning.state import ConversationState, CustomerHistory
@@ -200,6 +201,13 @@ def test_keyword_routing() -> None:
     assert decision is not None and decision.queue == "billing"
 
 
+def test_keywords_match_whatever_the_case_of_message_or_policy() -> None:
+    keywords = {"retention": ["Cancel"], "technical": ["VPN", "not working"]}
+    assert rules.keyword_queue("my vpn is NOT WORKING again", keywords) == "technical"
+    assert rules.keyword_queue("CANCEL it. The VPN too.", keywords) == "retention"
+    assert rules.keyword_queue("cancellation fees?", keywords) == ""  # whole words only
+
+
 def test_escalates_once_then_updates_only_on_priority_rise() -> None:
     c = Conversation()
     events = [
@@ -389,6 +397,17 @@ def test_state_round_trips_through_json() -> None:
     restored = ConversationState.from_dict(json.loads(json.dumps(state.to_dict())))
     assert restored == state
     assert restored.sensitive_topics == {"fraud"}
+
+
+def test_the_stored_table_entry_is_the_states_dict_with_its_sets_sorted() -> None:
+    from warmline.decisioning.app import encode_entry
+
+    c = Conversation()
+    state = ConversationState()
+    run([c.customer("fraud on my card, my lawyer will hear of it", negative(0.6))], state=state)
+    assert state.sensitive_topics == {"fraud", "legal"}
+    assert json.loads(encode_entry(state)) == {"state": state.to_dict()}
+    assert json.loads(encode_entry(state))["state"]["sensitive_topics"] == ["fraud", "legal"]
 
 
 def test_history_prunes_outside_the_window() -> None:

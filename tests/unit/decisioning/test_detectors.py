@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from warmline.decisioning.detectors import (
+    ABUSE_WORDS,
+    HUMAN_REQUEST_PATTERNS,
+    SENSITIVE_TOPIC_PATTERNS,
+    TARGETED_ABUSE_WORDS,
     abuse,
     explicit_human_request,
     mask,
@@ -121,3 +127,34 @@ def test_near_duplicate_catches_rephrased_repeats_only() -> None:
     assert near_duplicate("I still can't log into my account at all", previous, 0.6)
     assert not near_duplicate("what are your opening hours", previous, 0.6)
     assert not near_duplicate("anything", [], 0.6)
+
+
+@pytest.mark.parametrize(
+    ("text", "asks", "topics", "masked"),
+    [
+        ("CAN I TALK TO A HUMAN", True, set(), "CAN I TALK TO A HUMAN"),
+        ("My Husband PASSED AWAY, I need Help", False, {"bereavement"}, None),
+        ("YOU USELESS Bot, Agent Please", True, set(), "YOU U****** Bot, Agent Please"),
+        # "İ" lowercases to two characters; the masked word is still the right one.
+        ("İstanbul office, you İdiot", False, set(), "İstanbul office, you İ****"),
+    ],
+)
+def test_shouting_and_mixed_case_are_caught_and_masked_in_place(
+    text: str, asks: bool, topics: set[str], masked: str | None
+) -> None:
+    assert (explicit_human_request(text) is not None) == asks
+    assert sensitive_topics(text) == topics
+    assert mask(text, abuse(text)) == (masked or text)
+
+
+def test_every_pattern_is_written_in_lower_case() -> None:
+    # Patterns run case-sensitively over lowercased text: a capital letter in one
+    # would make it silently never match. Escapes such as \W are not letters.
+    patterns = [
+        *HUMAN_REQUEST_PATTERNS,
+        *(p for group in SENSITIVE_TOPIC_PATTERNS.values() for p in group),
+        *ABUSE_WORDS,
+        *TARGETED_ABUSE_WORDS,
+    ]
+    upper = [p for p in patterns if re.sub(r"\\.", "", p) != re.sub(r"\\.", "", p).lower()]
+    assert upper == []

@@ -10,7 +10,7 @@ import pytest
 from warmline.decisioning.faust_consumer import LeanApp, LeanConsumer, check_faust_compatible
 
 
-def test_the_installed_faust_has_the_fetch_loop_the_lean_consumer_replaces() -> None:
+def test_the_installed_faust_has_the_private_parts_decisioning_relies_on() -> None:
     check_faust_compatible()
 
 
