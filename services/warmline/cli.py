@@ -229,11 +229,12 @@ def bench_decisioning(
     out: Path = typer.Option(Path("bench/results/decisioning.json"), help="Where the JSON goes."),
     events: int = typer.Option(50_000, min=1_000, help="Scored events in the topic."),
     conversations: int = typer.Option(2_000, min=1, help="Conversations they belong to."),
+    passes: int = typer.Option(3, min=1, help="Passes over the records; rates are medians."),
 ) -> None:
     """Decisioning worker events/s vs. a bare aiokafka consume-produce-commit loop."""
     from warmline.bench import decisioning
 
-    typer.echo(json.dumps(decisioning.run(out, events, conversations), indent=2))
+    typer.echo(json.dumps(decisioning.run(out, events, conversations, passes=passes), indent=2))
 
 
 @bench.command("notification")

@@ -15,12 +15,18 @@ both consumers read all of them, one after the other, on the same broker:
 
 Both rates run from the first record read to the last one handled, so group
 joins and the app's start-up are reported apart (``*_startup_s``), not mixed in.
+Each is the median of ``passes`` passes over the same records (a fresh consumer
+group, and for the worker a fresh app id and empty tables, each time); the
+passes are reported too, because on a small shared machine they vary by ±15%.
+A worker that fails, or handles nothing for ``STALL_S``, ends the benchmark with
+:class:`BenchError` instead of a hang.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import statistics
 import tempfile
 import time
 import uuid
@@ -50,6 +56,12 @@ _TEXTS = (
 )
 _HUMAN = "Can I talk to a real person please"
 _FILL_CHUNK = 5_000
+#: Seconds a worker may start, or go without handling a record, before the run is abandoned.
+STALL_S = 90.0
+
+
+class BenchError(RuntimeError):
+    """The worker failed or stopped making progress; the run has no result."""
 
 
 def scored_events(count: int, conversations: int) -> list[tuple[bytes, bytes]]:
@@ -162,19 +174,30 @@ async def service_rate(settings: WarmlineSettings, count: int) -> tuple[float, f
 
     Returns (events/s from its first record to its last, start-up seconds, decisions).
     Records are counted by the worker's own ``warmline_kafka_records_consumed_total``.
+    Raises :class:`BenchError` when the worker fails or stalls.
     """
     topic = settings.topics.name("scored")
     before = _consumed(topic)
     decisions_before = _decisions()
     service = DecisioningService(settings)
     started = time.perf_counter()
-    await service.start()
     first: float | None = None
     done_at_first = 0.0
     try:
+        try:
+            await asyncio.wait_for(service.start(), STALL_S)
+        except TimeoutError:
+            raise BenchError(
+                f"the decisioning worker did not start within {STALL_S:.0f}s"
+            ) from None
+        progress_at, last_done = time.perf_counter(), 0.0
         while (done := _consumed(topic) - before) < count:
+            now = time.perf_counter()
             if done and first is None:
-                first, done_at_first = time.perf_counter(), done
+                first, done_at_first = now, done
+            if done != last_done:
+                progress_at, last_done = now, done
+            _raise_if_stuck(service, now - progress_at, done, count)
             await asyncio.sleep(0.02)
         finished = time.perf_counter()
     finally:
@@ -183,6 +206,17 @@ async def service_rate(settings: WarmlineSettings, count: int) -> tuple[float, f
         first, done_at_first = started, 0.0
     rate = (count - done_at_first) / (finished - first)
     return rate, first - started, _decisions() - decisions_before
+
+
+def _raise_if_stuck(service: DecisioningService, idle_s: float, done: float, count: int) -> None:
+    failed = service.stream.failed if service.stream is not None else None
+    if failed is not None and failed.done():
+        raise BenchError(f"the decisioning worker failed: {failed.exception()!r}")
+    if idle_s > STALL_S:
+        raise BenchError(
+            f"the decisioning worker handled nothing for {STALL_S:.0f}s "
+            f"({done:.0f} of {count} records done)"
+        )
 
 
 def _decisions() -> float:
@@ -194,8 +228,10 @@ def _decisions() -> float:
     )
 
 
-async def measure(count: int, conversations: int, kafka_version: str) -> dict[str, Any]:
-    """Fill the scored topic, then time the bare loop and the worker over it."""
+async def measure(
+    count: int, conversations: int, kafka_version: str, passes: int = 3
+) -> dict[str, Any]:
+    """Fill the scored topic, then time the bare loops and the worker over it, ``passes`` times."""
     records = scored_events(count, conversations)
     with LocalKafka(version=kafka_version) as broker, tempfile.TemporaryDirectory() as data:
         settings = WarmlineSettings(
@@ -208,20 +244,36 @@ async def measure(count: int, conversations: int, kafka_version: str) -> dict[st
         raw_out = TopicSpec(t.name("scored") + ".bench-raw", t.partitions, t.replication_factor, {})
         await ensure_topics(settings, [*declared_topics(settings), raw_out])
         await _fill(settings, records)
-        raw_rate, raw_startup = await raw_loop(settings, raw_out.name, count, BATCH_MAX)
-        raw_500_rate, _ = await raw_loop(settings, raw_out.name, count, 500)
-        rate, startup, decisions = await service_rate(settings, count)
+        raw, raw_500, worker = [], [], []
+        for n in range(passes):
+            raw.append(await raw_loop(settings, raw_out.name, count, BATCH_MAX))
+            raw_500.append(await raw_loop(settings, raw_out.name, count, 500))
+            # A fresh app id: a new consumer group from the first record, empty tables.
+            app_id = f"bench-decisioning-{n}"
+            pass_settings = settings.model_copy(
+                update={
+                    "decisioning": settings.decisioning.model_copy(
+                        update={"app_id": app_id, "data_dir": Path(data) / app_id}
+                    )
+                }
+            )
+            worker.append(await service_rate(pass_settings, count))
+    rate = statistics.median(r for r, _, _ in worker)
+    raw_rate = statistics.median(r for r, _ in raw)
+    raw_500_rate = statistics.median(r for r, _ in raw_500)
     return {
         "events_per_s": round(rate, 1),
         "raw_loop_events_per_s": round(raw_rate, 1),
         "ratio_to_raw": round(rate / raw_rate, 3),
         "raw_loop_500_events_per_s": round(raw_500_rate, 1),
         "ratio_to_raw_500": round(rate / raw_500_rate, 3),
-        "startup_s": round(startup, 2),
-        "raw_loop_startup_s": round(raw_startup, 2),
+        "events_per_s_passes": [round(r, 1) for r, _, _ in worker],
+        "raw_loop_events_per_s_passes": [round(r, 1) for r, _ in raw],
+        "startup_s": round(statistics.median(s for _, s, _ in worker), 2),
+        "raw_loop_startup_s": round(statistics.median(s for _, s in raw), 2),
         "events": count,
         "conversations": conversations,
-        "decisions": int(decisions),
+        "decisions_per_pass": [int(d) for *_, d in worker],
         "partitions": settings.topics.partitions,
         "batch_max": BATCH_MAX,
         "kafka_version": kafka_version,
@@ -230,8 +282,12 @@ async def measure(count: int, conversations: int, kafka_version: str) -> dict[st
 
 
 def run(
-    out: Path, events: int = 50_000, conversations: int = 2_000, kafka_version: str | None = None
+    out: Path,
+    events: int = 50_000,
+    conversations: int = 2_000,
+    kafka_version: str | None = None,
+    passes: int = 3,
 ) -> dict[str, Any]:
     """Measure and write the JSON result to ``out``."""
     version = kafka_version or os.environ.get("WARMLINE_KAFKA_VERSION") or LocalKafka.version
-    return write_result(out, asyncio.run(measure(events, conversations, version)))
+    return write_result(out, asyncio.run(measure(events, conversations, version, passes)))

@@ -125,7 +125,6 @@ class BatchedChangelogTable(faust.Table[bytes, bytes]):
                     batch.append(timestamp=None, key=key, value=value)
                 count += 1
             await self._send(producer, batch, topic, partition, count)
-        KAFKA_RECORDS_PRODUCED.labels(topic).inc(len(unsent))
 
     async def _send(
         self, producer: BatchProducer, batch: RecordBatch, topic: str, partition: int, count: int
@@ -141,6 +140,7 @@ class BatchedChangelogTable(faust.Table[bytes, bytes]):
         if sent.cancelled() or sent.exception() is not None:
             return  # reported by the next flush
         self._in_flight.remove(sent)
+        KAFKA_RECORDS_PRODUCED.labels(tp.topic).inc(count)
         # The batch's last record; what faust records per record for a RocksDB store.
         self.data.set_persisted_offset(tp, sent.result().offset + count - 1)
 

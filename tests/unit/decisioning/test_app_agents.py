@@ -498,12 +498,17 @@ async def test_a_batchs_states_leave_as_one_record_batch_per_partition_in_write_
     worker: Worker, agent: Any
 ) -> None:
     table = worker.stream.table
+    produced = ("warmline_kafka_records_produced_total", {"topic": worker.changelog})
+    before = REGISTRY.get_sample_value(*produced) or 0.0
     keys = [conversation_key("acme", f"c{n}") for n in range(24)]
     for round_ in range(2):
         for key in keys:
             table[key] = b"state %d" % round_
     del table[keys[0]]
     await table.flush_changelog()
+    await asyncio.sleep(0)  # the acknowledgements' callbacks
+    # SREs see the changelog's records among the worker's produced records.
+    assert REGISTRY.get_sample_value(*produced) == before + 2 * len(keys) + 1
 
     partitions = {key_partition(key, table.partitions) for key in keys}
     assert sorted(p for _, p, _ in worker.producer.batches) == sorted(partitions)
