@@ -13,9 +13,13 @@ compacted changelog topics, so a restarted worker restores its partitions'
 states, and the whole customer history, from Kafka before it processes new
 records.
 
-Delivery: at-least-once. Input offsets are acknowledged only after the batch's
-decisions were acknowledged by the brokers; a replayed event is recognised by
-the state's recent event ids, and decision ids are derived from
+Delivery: at-least-once. Input offsets are committed only after the decisions
+(and dead letters) of the records they cover were acknowledged by the brokers:
+the worker does not wait for them batch by batch (that round trip left the
+worker idle), faust flushes the producer before each commit, and the consumer's
+``before_commit`` hook (:meth:`DecisioningApp.confirm_deliveries`) refuses the
+commit, and stops the worker, if the brokers rejected one. A replayed event is
+recognised by the state's recent event ids, and decision ids are derived from
 ``tenant, conversation, event id, policy version``, so consumers de-duplicate.
 """
 
@@ -25,7 +29,7 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
 
@@ -46,7 +50,7 @@ from warmline.common.pipeline import dead_letter
 from warmline.common.settings import WarmlineSettings
 from warmline.decisioning.batched_table import BatchedChangelogTable
 from warmline.decisioning.decide import Decision, apply_event, expire
-from warmline.decisioning.faust_consumer import LeanApp
+from warmline.decisioning.faust_consumer import LeanApp, kafka_producer
 from warmline.decisioning.history import (
     HistoryEntry,
     HistoryIndex,
@@ -60,6 +64,11 @@ from warmline.v1 import escalation_pb2, feedback_pb2, scoring_pb2
 
 log = logging.getLogger(__name__)
 _Message = TypeVar("_Message", bound=Message)
+
+
+class DeliveryError(RuntimeError):
+    """The brokers did not accept a decision or dead letter; offsets past it are not committed."""
+
 
 CONSUMER = "decisioning"
 #: Records taken per batch, and how long a batch waits to fill.
@@ -193,6 +202,11 @@ class DecisioningApp:
         self.history = HistoryIndex()
         # Decoded table entries of recently written conversations (see ``_load``).
         self._decoded: dict[bytes, tuple[bytes, ConversationState]] = {}
+        # Decisions and dead letters sent and not yet known to be acknowledged, and
+        # the first refusal, which stays: no later commit may pass it.
+        self._unconfirmed: list[asyncio.Future[Any]] = []
+        self._refused: str | None = None
+        self.app.before_commit = self.confirm_deliveries
         self._history_pruned_at = 0.0
         # Set when an agent's batch fails: faust would restart the agent past the
         # records it had taken, so the service stops instead and its restart replays them.
@@ -223,12 +237,14 @@ class DecisioningApp:
             yield decisions
 
     async def process(self, events: Sequence[Any]) -> list[Decision]:
-        """Decide on a batch of scored records; returns once all outputs are acknowledged.
+        """Decide on a batch of scored records and hand every output to the producer.
 
         Each conversation's entry is decoded once and written once per batch,
-        however many of its events the batch holds.
+        however many of its events the batch holds. The decisions' acknowledgements
+        are checked before the next batch and before input offsets are committed
+        (:meth:`confirm_deliveries`).
         """
-        pending: list[Awaitable[Any]] = []
+        pending: list[asyncio.Future[Any]] = []
         decisions: list[Decision] = []
         states: dict[bytes, ConversationState] = {}
         policy = self.policies.current
@@ -256,8 +272,7 @@ class DecisioningApp:
             self._store(key, state)
         await self.table.flush_changelog()
         DECISIONING_CONVERSATIONS.set(len(self.table))
-        if pending:
-            await asyncio.gather(*pending)
+        self._hold(pending)
         for topic, count in Counter(event.message.topic for event in events).items():
             KAFKA_RECORDS_CONSUMED.labels(topic).inc(count)
         return decisions
@@ -291,18 +306,72 @@ class DecisioningApp:
             # Dicts keep insertion order and entries are re-inserted on use: this is the LRU.
             del self._decoded[next(iter(self._decoded))]
 
-    async def _publish(self, key: bytes, decision: escalation_pb2.EscalationDecision) -> Any:
+    async def _publish(
+        self, key: bytes, decision: escalation_pb2.EscalationDecision
+    ) -> asyncio.Future[Any]:
         action = escalation_pb2.DecisionAction.Name(decision.action).removeprefix(
             "DECISION_ACTION_"
         )
         DECISIONS.labels(action.lower(), decision.queue, str(decision.shadow).lower()).inc()
         for reason in decision.reasons:
             DECISION_REASONS.labels(reason.code).inc()
-        KAFKA_RECORDS_PRODUCED.labels(self.escalations.get_topic_name()).inc()
-        return await self.escalations.send(key=key, value=decision.SerializeToString())
+        topic = self.escalations.get_topic_name()
+        KAFKA_RECORDS_PRODUCED.labels(topic).inc()
+        # Straight to aiokafka: its future is what is tracked, and faust's Topic.send
+        # would add a future and callbacks of its own per decision.
+        sent: asyncio.Future[Any] = await kafka_producer(self.app).send(
+            topic, key=key, value=decision.SerializeToString()
+        )
+        return sent
+
+    # --- acknowledgements of decisions and dead letters -------------------
+    def _hold(self, sent: list[asyncio.Future[Any]]) -> None:
+        """Keep ``sent`` until acknowledged; raise for any earlier send the brokers refused."""
+        waiting = []
+        for future in self._unconfirmed:
+            if future.done():
+                self._check(future)
+            else:
+                waiting.append(future)
+        self._unconfirmed = waiting + sent
+        self._raise_if_refused()
+
+    async def confirm_deliveries(self) -> None:
+        """Wait for every decision and dead letter sent so far; raise if one was refused.
+
+        The consumer awaits this before it commits input offsets, so no offset is
+        committed past an output Kafka did not accept; the worker stops instead
+        and its restart replays from the last commit.
+        """
+        sent, self._unconfirmed = self._unconfirmed, []
+        if sent:
+            await asyncio.wait(sent)
+        for future in sent:
+            self._check(future)
+        if self._refused is not None and not self.failed.done():
+            self.failed.set_exception(DeliveryError(self._refused))
+        self._raise_if_refused()
+
+    def _check(self, future: asyncio.Future[Any]) -> None:
+        """Record the first refused send (``future`` is done)."""
+        if future.cancelled():
+            error = "the send was cancelled"
+        elif future.exception() is not None:
+            error = repr(future.exception())
+        else:
+            return
+        if self._refused is None:
+            self._refused = f"a decision or dead letter was not written: {error}"
+            log.error("decision not written", extra={"error": error})
+
+    def _raise_if_refused(self) -> None:
+        # A new exception each time: one object raised again and again collects
+        # every traceback it passed through.
+        if self._refused is not None:
+            raise DeliveryError(self._refused)
 
     async def _decode(
-        self, event: Any, message_type: type[_Message], pending: list[Awaitable[Any]]
+        self, event: Any, message_type: type[_Message], pending: list[asyncio.Future[Any]]
     ) -> _Message | None:
         """The record's protobuf; None when it is undecodable, after dead-lettering it
         (the send's acknowledgement is added to ``pending``)."""
@@ -333,7 +402,7 @@ class DecisioningApp:
 
     async def process_feedback(self, events: Sequence[Any]) -> list[HistoryEntry]:
         """Count a batch of feedback records' false alarms into customers' history."""
-        pending: list[Awaitable[Any]] = []
+        pending: list[asyncio.Future[Any]] = []
         false_alarms: list[HistoryEntry] = []
         for event in events:
             feedback = await self._decode(event, feedback_pb2.Feedback, pending)

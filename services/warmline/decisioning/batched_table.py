@@ -39,6 +39,7 @@ from faust.types import TP
 
 from warmline.common.keys import key_partition
 from warmline.common.metrics import KAFKA_RECORDS_PRODUCED
+from warmline.decisioning.faust_consumer import kafka_producer
 
 
 class ChangelogWriteError(RuntimeError):
@@ -96,9 +97,7 @@ class BatchedChangelogTable(faust.Table[bytes, bytes]):
         self._unsent.append((partition, key, value))
 
     def _producer(self) -> BatchProducer:
-        # faust's aiokafka driver keeps its AIOKafkaProducer here; there is no public accessor.
-        driver: Any = self.app.producer
-        producer: BatchProducer = driver._ensure_producer()
+        producer: BatchProducer = kafka_producer(self.app)
         return producer
 
     async def flush_changelog(self) -> None:

@@ -14,6 +14,10 @@ drops that record and carries on, exactly as faust's loop drops the record whose
 callback lost the race. Everything else (offsets, gaps, commits, stop and crash
 handling) follows faust's loop line for line.
 
+Before each commit of input offsets the consumer awaits the app's
+``before_commit`` hook, so an app that does not wait for its outputs' acknowledgements
+per batch can still refuse to commit past an output the brokers rejected.
+
 The override replaces a private method, so it is tied to the faust-streaming
 versions ``pyproject.toml`` allows (``<0.16``); :func:`check_faust_compatible`
 fails loudly at start-up if the method it replaces is gone.
@@ -23,13 +27,14 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, cast
 
 import faust
 from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.consumer import Consumer as BaseConsumer
 from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP, AppT
 
 #: Records handed over between explicit yields to the event loop, as in faust.
 YIELD_EVERY = 100
@@ -54,6 +59,17 @@ def check_faust_compatible() -> None:
         )
 
 
+def kafka_producer(app: AppT) -> Any:
+    """The ``AIOKafkaProducer`` behind faust's producer (faust has no public accessor).
+
+    For records whose futures the app tracks itself: ``Topic.send`` wraps each
+    record in faust's own future and callbacks, and the future it returns is
+    aiokafka's anyway.
+    """
+    driver: Any = app.producer
+    return driver._ensure_producer()
+
+
 class LeanConsumer(faust_aiokafka.Consumer):
     """faust's aiokafka consumer with a fetch loop that awaits each callback directly."""
 
@@ -70,6 +86,15 @@ class LeanConsumer(faust_aiokafka.Consumer):
         if self._in_callback and task is not None and task is not asyncio.current_task():
             self._flow_cancelled = True
             task.cancel()
+
+    async def _commit(self, offsets: Mapping[TP, int]) -> bool:
+        # faust flushed the producer just before; the app checks that what it sent
+        # for the records being committed was accepted (and raises if not).
+        before_commit = getattr(self.app, "before_commit", None)
+        if before_commit is not None:
+            await before_commit()
+        committed: bool = await super()._commit(offsets)
+        return committed
 
     async def _deliver(self, message: Any) -> bool:
         """Hand one record to its streams; False when a rebalance cut it off."""
@@ -143,6 +168,9 @@ class LeanTransport(faust_aiokafka.Transport):
 
 class LeanApp(faust.App):
     """A Faust app whose consumer is a :class:`LeanConsumer` (Kafka brokers only)."""
+
+    #: Awaited before every commit of input offsets; raising stops that commit.
+    before_commit: Callable[[], Awaitable[None]] | None = None
 
     def _new_transport(self) -> Any:
         check_faust_compatible()

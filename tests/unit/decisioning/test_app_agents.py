@@ -8,6 +8,7 @@ written to the escalations topic and to the tables' changelogs.
 from __future__ import annotations
 
 import asyncio
+import copy
 import os
 import re
 from collections.abc import AsyncIterator
@@ -24,7 +25,7 @@ from prometheus_client import REGISTRY
 from warmline.common.keys import conversation_key, key_partition
 from warmline.common.settings import DecisioningSettings, WarmlineSettings
 from warmline.decisioning import app as decisioning_app
-from warmline.decisioning.app import DecisioningApp, decode_entry, encode_entry
+from warmline.decisioning.app import DecisioningApp, DeliveryError, decode_entry, encode_entry
 from warmline.decisioning.batched_table import ChangelogWriteError
 from warmline.decisioning.decide import apply_event
 from warmline.decisioning.history import ESCALATION, HistoryEntry
@@ -72,6 +73,8 @@ class RecordingProducer:
         self.batches: list[tuple[str, int, int]] = []
         #: When set, ``send_batch`` answers with this error (the brokers refused it).
         self.batch_error: Exception | None = None
+        #: When set, ``send`` answers with this error.
+        self.send_error: Exception | None = None
 
     def _ensure_producer(self) -> RecordingProducer:
         # faust's aiokafka driver returns its AIOKafkaProducer; this double is both.
@@ -91,7 +94,7 @@ class RecordingProducer:
         self.batches.append((topic, partition, len(batch.records)))
         acked: asyncio.Future[RecordMetadata] = asyncio.get_running_loop().create_future()
         if self.batch_error is not None:
-            acked.set_exception(self.batch_error)
+            acked.set_exception(copy.copy(self.batch_error))
         else:
             acked.set_result(RecordMetadata(topic, partition, TP(topic, partition), first, None))
         return acked
@@ -107,13 +110,18 @@ class RecordingProducer:
         self.records.append((message.channel.get_topic_name(), message.key, message.value))
 
     async def send(
-        self, topic: str, key: bytes | None, value: bytes | None, partition: int | None,
-        timestamp: float | None, headers: Any, **_: Any,
+        self, topic: str, key: bytes | None = None, value: bytes | None = None,
+        partition: int | None = None, timestamp: float | None = None, headers: Any = None,
+        **_: Any,
     ) -> asyncio.Future[RecordMetadata]:  # fmt: skip
+        """faust's ``Producer.send`` (positional) and aiokafka's (keywords) alike."""
         self.records.append((topic, key, value))
         self.partitions.append((topic, partition))
         acked: asyncio.Future[RecordMetadata] = asyncio.get_running_loop().create_future()
-        acked.set_result(RecordMetadata(topic, 0, TP(topic, 0), len(self.records), timestamp))
+        if self.send_error is not None:
+            acked.set_exception(copy.copy(self.send_error))  # as aiokafka does, per record
+        else:
+            acked.set_result(RecordMetadata(topic, 0, TP(topic, 0), len(self.records), timestamp))
         return acked
 
     def on(self, topic: str) -> list[tuple[bytes | None, bytes | None]]:
@@ -559,3 +567,33 @@ async def test_a_table_of_bytes_refuses_other_keys_with_a_clear_error(
     assert "acme/c1" not in worker.stream.table.data
     await worker.stream.table.flush_changelog()
     assert worker.producer.on(worker.changelog) == []
+
+
+async def test_no_commit_passes_a_decision_the_brokers_refused_and_the_worker_stops(
+    worker: Worker, agent: Any
+) -> None:
+    c = Conversation()
+    await feed(agent, c.customer("where is my parcel?"))
+    await worker.stream.confirm_deliveries()  # nothing refused: the commit may go ahead
+
+    worker.producer.send_error = KafkaError("MessageSizeTooLargeError")
+    [decision] = await feed(agent, c.customer("let me talk to a human"))
+    assert decision.action == E.DECISION_ACTION_ESCALATE
+    # The consumer awaits this before committing the record's offset: it refuses,
+    # and keeps refusing, and the service stops on ``failed``.
+    for _ in range(2):
+        with pytest.raises(DeliveryError, match="MessageSizeTooLargeError"):
+            await worker.stream.confirm_deliveries()
+    assert isinstance(worker.stream.failed.exception(), DeliveryError)
+
+
+async def test_the_next_batch_stops_on_a_decision_the_brokers_refused(
+    worker: Worker, agent: Any
+) -> None:
+    worker.producer.send_error = KafkaError("NotEnoughReplicasError")
+    c = Conversation()
+    await feed(agent, c.customer("let me talk to a human"))
+    worker.producer.send_error = None
+    with pytest.raises(DeliveryError, match="NotEnoughReplicasError"):
+        await feed(agent, c.customer("hello?"))
+    assert isinstance(worker.stream.failed.exception(), DeliveryError)

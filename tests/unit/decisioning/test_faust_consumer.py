@@ -1,4 +1,4 @@
-"""The lean fetch loop's give-way: a record blocked in a stream buffer yields to a rebalance."""
+"""The lean consumer: its fetch loop's give-way to a rebalance, and its commit check."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import asyncio
 from typing import Any
 
 import pytest
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
 
 from warmline.decisioning.faust_consumer import LeanApp, LeanConsumer, check_faust_compatible
 
@@ -78,3 +80,34 @@ async def test_a_rebalance_while_the_loop_waits_outside_a_callback_cancels_nothi
     consumer.stop_flow()
     assert await asyncio.wait_for(loop_task, 5) == "still fetching"
     assert consumer.suspend_flow.is_set()
+
+
+async def test_offsets_are_committed_only_after_the_apps_check_passes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    committed: list[dict[TP, int]] = []
+
+    async def commit_to_kafka(self: Any, offsets: dict[TP, int]) -> bool:
+        committed.append(dict(offsets))
+        return True
+
+    monkeypatch.setattr(faust_aiokafka.Consumer, "_commit", commit_to_kafka)
+    consumer = await lean_consumer(lambda message: None)
+    offsets = {TP("warmline.scored.v1", 0): 42}
+    checks: list[str] = []
+
+    async def refuse() -> None:
+        checks.append("refuse")
+        raise RuntimeError("a decision was not written")
+
+    async def accept() -> None:
+        checks.append("accept")
+
+    consumer.app.before_commit = refuse  # type: ignore[attr-defined]
+    with pytest.raises(RuntimeError, match="not written"):
+        await consumer._commit(offsets)
+    assert committed == []
+
+    consumer.app.before_commit = accept  # type: ignore[attr-defined]
+    assert await consumer._commit(offsets) is True
+    assert committed == [offsets] and checks == ["refuse", "accept"]
