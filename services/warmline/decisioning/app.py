@@ -152,6 +152,10 @@ class DecisioningApp:
             # changelog write of each event otherwise goes out in a request of its own.
             producer_linger=settings.kafka.linger_ms / 1000,
             producer_max_batch_size=settings.kafka.max_batch_bytes,
+            # faust's default is 1200 s, for produce and metadata requests alike: a
+            # request the broker never answers looked like a hang for 20 minutes. Now
+            # the send fails, the worker stops and its restart replays.
+            producer_request_timeout=settings.kafka.delivery_timeout_ms / 1000,
         )
         topics = settings.topics
 

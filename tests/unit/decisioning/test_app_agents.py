@@ -23,7 +23,7 @@ from faust.types import TP, FutureMessage, RecordMetadata
 from prometheus_client import REGISTRY
 
 from warmline.common.keys import conversation_key, key_partition
-from warmline.common.settings import DecisioningSettings, WarmlineSettings
+from warmline.common.settings import DecisioningSettings, KafkaSettings, WarmlineSettings
 from warmline.decisioning import app as decisioning_app
 from warmline.decisioning.app import DecisioningApp, DeliveryError, decode_entry, encode_entry
 from warmline.decisioning.batched_table import ChangelogWriteError
@@ -597,3 +597,17 @@ async def test_the_next_batch_stops_on_a_decision_the_brokers_refused(
     with pytest.raises(DeliveryError, match="NotEnoughReplicasError"):
         await feed(agent, c.customer("hello?"))
     assert isinstance(worker.stream.failed.exception(), DeliveryError)
+
+
+async def test_the_workers_producer_gives_up_after_the_configured_delivery_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # faust's own default (1200 s) made a request the broker never answered look
+    # like a 20-minute hang; the worker's sends follow KAFKA__DELIVERY_TIMEOUT_MS.
+    monkeypatch.setattr(decisioning_app, "store_url", lambda: "memory://")
+    settings = WarmlineSettings(
+        kafka=KafkaSettings(delivery_timeout_ms=12_000),
+        decisioning=DecisioningSettings(data_dir=tmp_path / "data"),
+    )
+    stream = DecisioningApp(settings, PolicyStore.from_path(DEFAULT_POLICY_PATH))
+    assert stream.app.conf.producer_request_timeout == 12.0
