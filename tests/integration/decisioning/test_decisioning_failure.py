@@ -33,14 +33,24 @@ async def test_an_agent_failure_surfaces_as_the_services_crash(
     monkeypatch.setattr(decisioning_app, "apply_event", apply_event)
     hosted = Hosted(decisioning_settings(kafka_broker.bootstrap_servers, tmp_path / "data"))
     try:
-        crashed = hosted.host.run(_crashed(hosted))
+        crashed = watch_for_crash(hosted)
         await publish(hosted.settings, [scored("poison-0", "poison", "hello", 0.1)])
-        future = asyncio.run_coroutine_threadsafe(_outcome(crashed), hosted.host.loop)
-        outcome = await asyncio.wrap_future(future)
+        outcome = await crash_of(hosted, crashed)
         assert isinstance(outcome, RuntimeError)
         assert "the decision core failed" in str(outcome)
     finally:
         hosted.stop()
+
+
+def watch_for_crash(hosted: Hosted) -> asyncio.Task[None]:
+    """The service's ``crashed()`` task, started on its own loop."""
+    return hosted.host.run(_crashed(hosted))
+
+
+async def crash_of(hosted: Hosted, crashed: asyncio.Task[None]) -> BaseException | None:
+    """The error the service stopped on (within a minute), or None."""
+    future = asyncio.run_coroutine_threadsafe(_outcome(crashed), hosted.host.loop)
+    return await asyncio.wrap_future(future)
 
 
 async def _crashed(hosted: Hosted) -> asyncio.Task[None]:

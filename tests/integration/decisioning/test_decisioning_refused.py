@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.decisioning.test_decisioning_failure import _crashed, _outcome
+from tests.integration.decisioning.test_decisioning_failure import crash_of, watch_for_crash
 from tests.integration.decisioning.test_decisioning_stream import (
     Hosted,
     decisioning_settings,
@@ -51,7 +51,7 @@ async def test_a_decision_the_brokers_refuse_stops_the_worker_before_its_offset_
     await ensure_topics(settings, specs)
     hosted = Hosted(settings)
     try:
-        crashed = hosted.host.run(_crashed(hosted))
+        crashed = watch_for_crash(hosted)
         await publish(settings, [scored("calm-1", "refused", "where is my parcel?", 0.1)])
         before: dict[int, int] = {}
         for _ in range(120):  # up to a minute; faust commits every few seconds
@@ -61,8 +61,7 @@ async def test_a_decision_the_brokers_refuse_stops_the_worker_before_its_offset_
         assert sum(before.values()) == 1, "the calm event's offset is committed"
 
         await publish(settings, [scored("ask-2", "refused", "let me talk to a human", 0.2)])
-        future = asyncio.run_coroutine_threadsafe(_outcome(crashed), hosted.host.loop)
-        outcome = await asyncio.wrap_future(future)
+        outcome = await crash_of(hosted, crashed)
         assert isinstance(outcome, DeliveryError)
         assert "MessageSizeTooLarge" in str(outcome)
     finally:
