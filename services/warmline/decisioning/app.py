@@ -13,14 +13,15 @@ compacted changelog topics, so a restarted worker restores its partitions'
 states, and the whole customer history, from Kafka before it processes new
 records.
 
-Delivery: at-least-once. Input offsets are committed only after the decisions
-(and dead letters) of the records they cover were acknowledged by the brokers:
-the worker does not wait for them batch by batch (that round trip left the
-worker idle), faust flushes the producer before each commit, and the consumer's
-``before_commit`` hook (:meth:`DecisioningApp.confirm_deliveries`) refuses the
-commit, and stops the worker, if the brokers rejected one. A replayed event is
-recognised by the state's recent event ids, and decision ids are derived from
-``tenant, conversation, event id, policy version``, so consumers de-duplicate.
+Delivery: at-least-once. Input offsets are committed only after the outputs of
+the records they cover (decisions, dead letters, changelog batches) were
+acknowledged by the brokers: the worker does not wait for them batch by batch
+(that round trip left it idle) but tracks them (:mod:`~warmline.decisioning.deliveries`);
+a refused one stops the next batch, and the consumer's ``before_commit`` hook
+(:meth:`DecisioningApp.confirm_deliveries`) waits for all of them and refuses
+the commit. A replayed event is recognised by the state's recent event ids, and
+decision ids are derived from ``tenant, conversation, event id, policy
+version``, so consumers de-duplicate.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from warmline.common.pipeline import dead_letter
 from warmline.common.settings import WarmlineSettings
 from warmline.decisioning.batched_table import BatchedChangelogTable
 from warmline.decisioning.decide import Decision, apply_event, expire
+from warmline.decisioning.deliveries import Deliveries, DeliveryError
 from warmline.decisioning.faust_consumer import LeanApp, kafka_producer
 from warmline.decisioning.history import (
     HistoryEntry,
@@ -64,10 +66,6 @@ from warmline.v1 import escalation_pb2, feedback_pb2, scoring_pb2
 
 log = logging.getLogger(__name__)
 _Message = TypeVar("_Message", bound=Message)
-
-
-class DeliveryError(RuntimeError):
-    """The brokers did not accept a decision or dead letter; offsets past it are not committed."""
 
 
 CONSUMER = "decisioning"
@@ -174,6 +172,9 @@ class DecisioningApp:
         self.deadletter = raw_topic("deadletter")
         # Keys are the records' own keys; the partitioner puts each in the partition
         # its source records use, so writes from the timer are allowed too.
+        # Outputs not yet known to be acknowledged (see ``deliveries``).
+        self.deliveries = Deliveries()
+        self.app.before_commit = self.confirm_deliveries
         # Changelog records leave once per batch (see ``batched_table``).
         self.table = BatchedChangelogTable(
             self.app,
@@ -183,6 +184,7 @@ class DecisioningApp:
             value_type=bytes,
             partitions=topics.partitions,
             use_partitioner=True,
+            deliveries=self.deliveries,
         )
         self.app.tables.add(self.table)
         # Customers' escalations and false alarms, one entry per key (see ``history``).
@@ -206,11 +208,6 @@ class DecisioningApp:
         self.history = HistoryIndex()
         # Decoded table entries of recently written conversations (see ``_load``).
         self._decoded: dict[bytes, tuple[bytes, ConversationState]] = {}
-        # Decisions and dead letters sent and not yet known to be acknowledged, and
-        # the first refusal, which stays: no later commit may pass it.
-        self._unconfirmed: list[asyncio.Future[Any]] = []
-        self._refused: str | None = None
-        self.app.before_commit = self.confirm_deliveries
         self._history_pruned_at = 0.0
         # Set when an agent's batch fails: faust would restart the agent past the
         # records it had taken, so the service stops instead and its restart replays them.
@@ -248,13 +245,12 @@ class DecisioningApp:
         are checked before the next batch and before input offsets are committed
         (:meth:`confirm_deliveries`).
         """
-        pending: list[asyncio.Future[Any]] = []
         decisions: list[Decision] = []
         states: dict[bytes, ConversationState] = {}
         policy = self.policies.current
         for event in events:
             key: bytes = event.key or b""
-            scored = await self._decode(event, scoring_pb2.ScoredEvent, pending)
+            scored = await self._decode(event, scoring_pb2.ScoredEvent)
             if scored is None:
                 continue
             state = states.get(key)
@@ -271,12 +267,12 @@ class DecisioningApp:
                     if record is not None:
                         self._record(record)
                 decisions.append(decision)
-                pending.append(await self._publish(key, decision))
+                await self._publish(key, decision)
         for key, state in states.items():
             self._store(key, state)
         await self.table.flush_changelog()
         DECISIONING_CONVERSATIONS.set(len(self.table))
-        self._hold(pending)
+        self.deliveries.check()
         for topic, count in Counter(event.message.topic for event in events).items():
             KAFKA_RECORDS_CONSUMED.labels(topic).inc(count)
         return decisions
@@ -310,75 +306,43 @@ class DecisioningApp:
             # Dicts keep insertion order and entries are re-inserted on use: this is the LRU.
             del self._decoded[next(iter(self._decoded))]
 
-    async def _publish(
-        self, key: bytes, decision: escalation_pb2.EscalationDecision
-    ) -> asyncio.Future[Any]:
+    async def _publish(self, key: bytes, decision: escalation_pb2.EscalationDecision) -> None:
         action = escalation_pb2.DecisionAction.Name(decision.action).removeprefix(
             "DECISION_ACTION_"
         )
         DECISIONS.labels(action.lower(), decision.queue, str(decision.shadow).lower()).inc()
         for reason in decision.reasons:
             DECISION_REASONS.labels(reason.code).inc()
-        topic = self.escalations.get_topic_name()
-        KAFKA_RECORDS_PRODUCED.labels(topic).inc()
-        # Straight to aiokafka: its future is what is tracked, and faust's Topic.send
-        # would add a future and callbacks of its own per decision.
-        sent: asyncio.Future[Any] = await kafka_producer(self.app).send(
-            topic, key=key, value=decision.SerializeToString()
+        await self._send(
+            self.escalations.get_topic_name(), key, decision.SerializeToString(), "a decision"
         )
-        return sent
 
-    # --- acknowledgements of decisions and dead letters -------------------
-    def _hold(self, sent: list[asyncio.Future[Any]]) -> None:
-        """Keep ``sent`` until acknowledged; raise for any earlier send the brokers refused."""
-        waiting = []
-        for future in self._unconfirmed:
-            if future.done():
-                self._check(future)
-            else:
-                waiting.append(future)
-        self._unconfirmed = waiting + sent
-        self._raise_if_refused()
+    async def _send(self, topic: str, key: bytes | None, value: bytes, what: str) -> None:
+        """Hand one output to the producer and track its acknowledgement.
+
+        Straight to aiokafka: faust's ``Topic.send`` adds a future and callbacks of
+        its own per record, whose failure nobody reads.
+        """
+        KAFKA_RECORDS_PRODUCED.labels(topic).inc()
+        sent: asyncio.Future[Any] = await kafka_producer(self.app).send(topic, key=key, value=value)
+        self.deliveries.track(sent, what)
 
     async def confirm_deliveries(self) -> None:
-        """Wait for every decision and dead letter sent so far; raise if one was refused.
+        """Wait for every output sent so far; raise :class:`DeliveryError` if one was refused.
 
         The consumer awaits this before it commits input offsets, so no offset is
         committed past an output Kafka did not accept; the worker stops instead
         and its restart replays from the last commit.
         """
-        sent, self._unconfirmed = self._unconfirmed, []
-        if sent:
-            await asyncio.wait(sent)
-        for future in sent:
-            self._check(future)
-        if self._refused is not None and not self.failed.done():
-            self.failed.set_exception(DeliveryError(self._refused))
-        self._raise_if_refused()
+        try:
+            await self.deliveries.confirm()
+        except DeliveryError as exc:
+            if not self.failed.done():
+                self.failed.set_exception(DeliveryError(str(exc)))
+            raise
 
-    def _check(self, future: asyncio.Future[Any]) -> None:
-        """Record the first refused send (``future`` is done)."""
-        if future.cancelled():
-            error = "the send was cancelled"
-        elif future.exception() is not None:
-            error = repr(future.exception())
-        else:
-            return
-        if self._refused is None:
-            self._refused = f"a decision or dead letter was not written: {error}"
-            log.error("decision not written", extra={"error": error})
-
-    def _raise_if_refused(self) -> None:
-        # A new exception each time: one object raised again and again collects
-        # every traceback it passed through.
-        if self._refused is not None:
-            raise DeliveryError(self._refused)
-
-    async def _decode(
-        self, event: Any, message_type: type[_Message], pending: list[asyncio.Future[Any]]
-    ) -> _Message | None:
-        """The record's protobuf; None when it is undecodable, after dead-lettering it
-        (the send's acknowledgement is added to ``pending``)."""
+    async def _decode(self, event: Any, message_type: type[_Message]) -> _Message | None:
+        """The record's protobuf; None when it is undecodable, after dead-lettering it."""
         try:
             return message_type.FromString(event.value or b"")
         except DecodeError as exc:
@@ -394,7 +358,7 @@ class DecisioningApp:
             log.warning(
                 "record dead-lettered", extra={"reason": "undecodable", "topic": message.topic}
             )
-            pending.append(await self.deadletter.send(key=letter.key, value=letter.value))
+            await self._send(letter.topic, letter.key, letter.value, "a dead letter")
             return None
 
     async def _feedback_agent(self, stream: Any) -> AsyncIterator[list[HistoryEntry]]:
@@ -406,18 +370,16 @@ class DecisioningApp:
 
     async def process_feedback(self, events: Sequence[Any]) -> list[HistoryEntry]:
         """Count a batch of feedback records' false alarms into customers' history."""
-        pending: list[asyncio.Future[Any]] = []
         false_alarms: list[HistoryEntry] = []
         for event in events:
-            feedback = await self._decode(event, feedback_pb2.Feedback, pending)
+            feedback = await self._decode(event, feedback_pb2.Feedback)
             if feedback is None:
                 continue
             record = false_alarm_entry(feedback)
             if record is not None:
                 self._record(record)
                 false_alarms.append(record[1])
-        if pending:
-            await asyncio.gather(*pending)
+        self.deliveries.check()
         return false_alarms
 
     # --- customer history -------------------------------------------------

@@ -14,13 +14,11 @@ future per partition instead of per record. Reads see a write at once, as
 before; its changelog record leaves with the flush. Every writer flushes: the
 decide agent after each batch, the maintenance timer after expiry.
 
-Delivery is as faust's: the worker does not wait for the changelog, but faust
-flushes the producer before it commits input offsets, so an offset is committed
-only after the changelog records written before it were answered. A batch the
-brokers refused is not lost silently: the next flush raises
-:class:`ChangelogWriteError`, which stops the worker (its restart replays the
-records since the last commit). With a RocksDB store the last offset of each
-batch is persisted, as faust persists each record's.
+Delivery: the worker does not wait for the changelog batch by batch; each
+batch's send is tracked in the worker's :class:`~warmline.decisioning.deliveries.Deliveries`,
+so a batch the brokers refused stops the worker at its next batch, and no input
+offset is committed past it. With a RocksDB store the last offset of each batch
+is persisted, as faust persists each record's.
 
 Partitions are computed here with Kafka's default partitioner
 (``keys.key_partition``, as every Warmline producer places a conversation's
@@ -39,11 +37,8 @@ from faust.types import TP
 
 from warmline.common.keys import key_partition
 from warmline.common.metrics import KAFKA_RECORDS_PRODUCED
+from warmline.decisioning.deliveries import Deliveries
 from warmline.decisioning.faust_consumer import kafka_producer
-
-
-class ChangelogWriteError(RuntimeError):
-    """The brokers did not accept a batch of changelog records."""
 
 
 class RecordBatch(Protocol):
@@ -67,12 +62,15 @@ class BatchProducer(Protocol):
 
 
 class BatchedChangelogTable(faust.Table[bytes, bytes]):
-    """A ``faust.Table`` of bytes keys and values, changelog sent by :meth:`flush_changelog`."""
+    """A ``faust.Table`` of bytes keys and values, changelog sent by :meth:`flush_changelog`.
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    ``deliveries`` tracks the changelog batches' sends.
+    """
+
+    def __init__(self, *args: Any, deliveries: Deliveries, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._unsent: list[tuple[int, bytes, bytes | None]] = []
-        self._in_flight: list[asyncio.Future[Any]] = []
+        self._deliveries = deliveries
 
     # faust calls these after every write and delete of a key (``ManagedUserDict``).
     def on_key_set(self, key: bytes, value: bytes) -> None:
@@ -101,11 +99,7 @@ class BatchedChangelogTable(faust.Table[bytes, bytes]):
         return producer
 
     async def flush_changelog(self) -> None:
-        """Send every queued record, one batch per partition in write order.
-
-        Raises :class:`ChangelogWriteError` when an earlier flush's batch failed.
-        """
-        self._raise_failed()
+        """Send every queued record, one batch per partition in write order."""
         unsent, self._unsent = self._unsent, []
         if not unsent:
             return
@@ -133,22 +127,11 @@ class BatchedChangelogTable(faust.Table[bytes, bytes]):
         sent = await producer.send_batch(batch, topic, partition=partition)
         tp = TP(topic, partition)
         sent.add_done_callback(lambda done: self._on_batch_sent(done, tp, count))
-        self._in_flight.append(sent)
+        self._deliveries.track(sent, f"a batch of {count} changelog records for {topic}")
 
     def _on_batch_sent(self, sent: asyncio.Future[Any], tp: TP, count: int) -> None:
         if sent.cancelled() or sent.exception() is not None:
-            return  # reported by the next flush
-        self._in_flight.remove(sent)
+            return  # ``Deliveries`` reports it
         KAFKA_RECORDS_PRODUCED.labels(tp.topic).inc(count)
         # The batch's last record; what faust records per record for a RocksDB store.
         self.data.set_persisted_offset(tp, sent.result().offset + count - 1)
-
-    def _raise_failed(self) -> None:
-        for sent in self._in_flight:
-            if sent.done():
-                error = None if sent.cancelled() else sent.exception()
-                if sent.cancelled() or error is not None:
-                    topic = self.changelog_topic.get_topic_name()
-                    raise ChangelogWriteError(
-                        f"changelog records for {topic} were not written: {error!r}"
-                    ) from error

@@ -17,7 +17,7 @@ from tests.integration.decisioning.test_decisioning_stream import (
 from warmline.common.kafka import admin_client
 from warmline.common.settings import WarmlineSettings
 from warmline.common.topics import TopicSpec, declared_topics, ensure_topics
-from warmline.decisioning.app import DeliveryError
+from warmline.decisioning.deliveries import DeliveryError
 from warmline.localkafka import LocalKafka
 
 pytestmark = pytest.mark.integration

@@ -25,9 +25,9 @@ from prometheus_client import REGISTRY
 from warmline.common.keys import conversation_key, key_partition
 from warmline.common.settings import DecisioningSettings, KafkaSettings, WarmlineSettings
 from warmline.decisioning import app as decisioning_app
-from warmline.decisioning.app import DecisioningApp, DeliveryError, decode_entry, encode_entry
-from warmline.decisioning.batched_table import ChangelogWriteError
+from warmline.decisioning.app import DecisioningApp, decode_entry, encode_entry
 from warmline.decisioning.decide import apply_event
+from warmline.decisioning.deliveries import DeliveryError
 from warmline.decisioning.history import ESCALATION, HistoryEntry
 from warmline.decisioning.policy import DEFAULT_POLICY_PATH
 from warmline.decisioning.policy_store import PolicyStore
@@ -544,19 +544,20 @@ async def test_a_record_batch_that_fills_up_is_sent_and_the_rest_follow_in_the_n
     assert worker.producer.on(worker.changelog) == [(key, key) for key in same_partition]
 
 
-async def test_a_changelog_batch_the_brokers_refused_stops_the_worker_at_its_next_batch(
+async def test_a_changelog_batch_the_brokers_refused_stops_the_worker_and_any_commit(
     worker: Worker, agent: Any
 ) -> None:
     worker.producer.batch_error = KafkaError("NotEnoughReplicasError")
     c = Conversation()
-    await feed(agent, c.customer("where is my parcel?"))  # its changelog batch fails
-    worker.producer.batch_error = None
-
-    # The worker does not run on without the state: it stops (the service exits and
-    # its restart replays from the last committed offset).
-    with pytest.raises(ChangelogWriteError, match="NotEnoughReplicasError"):
-        await feed(agent, c.customer("hello?"))
-    assert isinstance(worker.stream.failed.exception(), ChangelogWriteError)
+    # The worker does not run on without the state: it stops at the batch that
+    # finds the refusal (this one, as the double answers at once; with a broker,
+    # usually the next), and the service exits; its restart replays.
+    with pytest.raises(DeliveryError, match=r"changelog records .*NotEnoughReplicasError"):
+        await feed(agent, c.customer("where is my parcel?"))
+    # Nor is the record's offset committed: the commit check refuses too.
+    with pytest.raises(DeliveryError, match="changelog records"):
+        await worker.stream.confirm_deliveries()
+    assert isinstance(worker.stream.failed.exception(), DeliveryError)
 
 
 async def test_a_table_of_bytes_refuses_other_keys_with_a_clear_error(
@@ -575,10 +576,13 @@ async def test_no_commit_passes_a_decision_the_brokers_refused_and_the_worker_st
     c = Conversation()
     await feed(agent, c.customer("where is my parcel?"))
     await worker.stream.confirm_deliveries()  # nothing refused: the commit may go ahead
+    assert worker.decisions() == []
 
     worker.producer.send_error = KafkaError("MessageSizeTooLargeError")
-    [decision] = await feed(agent, c.customer("let me talk to a human"))
-    assert decision.action == E.DECISION_ACTION_ESCALATE
+    with pytest.raises(DeliveryError, match=r"a decision was not written.*MessageSizeTooLarge"):
+        await feed(agent, c.customer("let me talk to a human"))
+    [refused] = worker.decisions()  # handed to the producer, refused by it
+    assert refused.action == E.DECISION_ACTION_ESCALATE
     # The consumer awaits this before committing the record's offset: it refuses,
     # and keeps refusing, and the service stops on ``failed``.
     for _ in range(2):
@@ -587,19 +591,18 @@ async def test_no_commit_passes_a_decision_the_brokers_refused_and_the_worker_st
     assert isinstance(worker.stream.failed.exception(), DeliveryError)
 
 
-async def test_the_next_batch_stops_on_a_decision_the_brokers_refused(
+async def test_a_dead_letter_the_brokers_refused_stops_the_worker(
     worker: Worker, agent: Any
 ) -> None:
     worker.producer.send_error = KafkaError("NotEnoughReplicasError")
-    c = Conversation()
-    await feed(agent, c.customer("let me talk to a human"))
-    worker.producer.send_error = None
-    with pytest.raises(DeliveryError, match="NotEnoughReplicasError"):
-        await feed(agent, c.customer("hello?"))
+    with pytest.raises(DeliveryError, match="a dead letter was not written"):
+        await agent.put(b"\xff not a protobuf", key=conversation_key("acme", "c1"))
+    with pytest.raises(DeliveryError, match="a dead letter"):
+        await worker.stream.confirm_deliveries()
     assert isinstance(worker.stream.failed.exception(), DeliveryError)
 
 
-async def test_the_workers_producer_gives_up_after_the_configured_delivery_timeout(
+async def test_the_workers_producer_request_timeout_is_the_configured_delivery_timeout(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # faust's own default (1200 s) made a request the broker never answered look

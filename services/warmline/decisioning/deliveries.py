@@ -1,0 +1,67 @@
+"""The worker's sends that input offsets depend on, and whether Kafka accepted them.
+
+The decisioning worker does not wait for its outputs batch by batch (that round
+trip left it idle). Decisions, dead letters and changelog batches are tracked
+here instead: :meth:`Deliveries.check` (after each batch) raises if one was
+refused, and :meth:`Deliveries.confirm` (before each commit of input offsets)
+first waits for all of them. A refusal stays: no later check or commit passes it,
+so the worker stops and its restart replays from the last commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+class DeliveryError(RuntimeError):
+    """Kafka did not accept an output; offsets past it are not committed."""
+
+
+class Deliveries:
+    """Futures of sends not yet known to be acknowledged, and the first refusal."""
+
+    def __init__(self) -> None:
+        self._pending: list[tuple[asyncio.Future[Any], str]] = []
+        self._refused: str | None = None
+
+    def track(self, future: asyncio.Future[Any], what: str) -> None:
+        """Watch ``future``, the send of ``what`` (named in the error if it is refused)."""
+        self._pending.append((future, what))
+
+    def check(self) -> None:
+        """Forget acknowledged sends; raise :class:`DeliveryError` if one was refused."""
+        waiting = []
+        for future, what in self._pending:
+            if future.done():
+                self._note(future, what)
+            else:
+                waiting.append((future, what))
+        self._pending = waiting
+        self._raise_if_refused()
+
+    async def confirm(self) -> None:
+        """Wait for every tracked send, then :meth:`check`."""
+        if self._pending:
+            await asyncio.wait([future for future, _ in self._pending])
+        self.check()
+
+    def _note(self, future: asyncio.Future[Any], what: str) -> None:
+        if future.cancelled():
+            error = "the send was cancelled"
+        elif future.exception() is not None:
+            error = repr(future.exception())
+        else:
+            return
+        if self._refused is None:
+            self._refused = f"{what} was not written: {error}"
+            log.error("output not written", extra={"output": what, "error": error})
+
+    def _raise_if_refused(self) -> None:
+        # A new exception each time: one object raised again and again collects
+        # every traceback it passed through.
+        if self._refused is not None:
+            raise DeliveryError(self._refused)
