@@ -8,8 +8,9 @@ from warmline.common.keys import conversation_key, key_partition
 
 
 def test_a_key_goes_where_kafkas_default_partitioner_puts_it() -> None:
-    # Every Warmline producer and the decisioning changelog place a conversation
-    # by this function; aiokafka's send (and the Java client) must agree with it.
+    # Ingestion and the decisioning changelog place a conversation's records by this
+    # function, the other producers by aiokafka's send: the two must agree (as the
+    # Java client does), or a conversation's records would split across partitions.
     partitioner = DefaultPartitioner()
     keys = [conversation_key(f"tenant-{n % 7}", f"conversation-{n}") for n in range(2_000)]
     for partitions in (1, 2, 3, 6, 12):
