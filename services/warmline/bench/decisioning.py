@@ -44,6 +44,7 @@ from warmline.common.topics import TopicSpec, declared_topics, ensure_topics
 from warmline.decisioning.app import BATCH_MAX
 from warmline.decisioning.service import DecisioningService
 from warmline.localkafka import LocalKafka
+from warmline.model.taxonomy import LABELS, TAXONOMY_VERSION, signals
 from warmline.v1 import escalation_pb2, events_pb2, scoring_pb2
 
 _TEXTS = (
@@ -69,7 +70,9 @@ def scored_events(count: int, conversations: int) -> list[tuple[bytes, bytes]]:
 
     Turn texts and negativity cycle with an offset per conversation, so each one
     sours (a streak of annoyed turns) at a turn of its own and escalates once;
-    every 40th conversation also asks for a person.
+    every 40th conversation also asks for a person. Each record is shaped like
+    the scoring service's output: a probability for all 28 labels, every signal
+    from the same taxonomy, the predicted labels and the versions.
     """
     start = datetime.now(UTC)
     records = []
@@ -85,21 +88,32 @@ def scored_events(count: int, conversations: int) -> list[tuple[bytes, bytes]]:
             text=text, language="en",
         )  # fmt: skip
         event.occurred_at.FromDatetime(start + timedelta(milliseconds=i))
+        event.ingested_at.FromDatetime(start + timedelta(milliseconds=i + 2))
+        labels = _label_probabilities(negativity, i)
         scored = scoring_pb2.ScoredEvent(
             event=event,
             scores=scoring_pb2.EmotionScores(
                 status=scoring_pb2.SCORE_STATUS_SCORED,
-                labels={"annoyance": negativity, "neutral": 1 - negativity},
-                signals=scoring_pb2.Signals(
-                    negativity=negativity, frustration=negativity, neutral=1 - negativity
-                ),
+                labels=labels,
+                signals=scoring_pb2.Signals(**signals(labels)),
+                predicted_labels=[name for name, p in labels.items() if p >= 0.3],
                 model_version="bench",
+                taxonomy_version=TAXONOMY_VERSION,
             ),
         )
+        scored.scored_at.FromDatetime(start + timedelta(milliseconds=i + 40))
         records.append(
             (conversation_key("bench", event.conversation_id), scored.SerializeToString())
         )
     return records
+
+
+def _label_probabilities(negativity: float, salt: int) -> dict[str, float]:
+    """A probability for every label: annoyance and neutral carry the turn, the rest is noise."""
+    labels = {name: ((salt * 31 + n * 17) % 97) / 4000 for n, name in enumerate(LABELS)}
+    labels["annoyance"] = negativity
+    labels["neutral"] = 1 - negativity
+    return labels
 
 
 async def _fill(settings: WarmlineSettings, records: list[tuple[bytes, bytes]]) -> None:

@@ -49,6 +49,7 @@ from warmline.common.metrics import (
 )
 from warmline.common.pipeline import dead_letter
 from warmline.common.settings import WarmlineSettings
+from warmline.decisioning.batch_stream import take_batches
 from warmline.decisioning.batched_table import BatchedChangelogTable
 from warmline.decisioning.decide import Decision, apply_event, expire
 from warmline.decisioning.deliveries import Deliveries, DeliveryError
@@ -61,6 +62,7 @@ from warmline.decisioning.history import (
     false_alarm_entry,
 )
 from warmline.decisioning.policy_store import PolicyStore, ReloadStatus
+from warmline.decisioning.raw_schema import RawBytesSchema
 from warmline.decisioning.state import ConversationState
 from warmline.v1 import escalation_pb2, feedback_pb2, scoring_pb2
 
@@ -158,13 +160,7 @@ class DecisioningApp:
         topics = settings.topics
 
         def raw_topic(name: str) -> Any:
-            return self.app.topic(
-                topics.name(name),
-                key_type=bytes,
-                value_type=bytes,
-                key_serializer="raw",
-                value_serializer="raw",
-            )
+            return self.app.topic(topics.name(name), schema=RawBytesSchema())
 
         self.scored = raw_topic("scored")
         self.feedback = raw_topic("feedback")
@@ -232,7 +228,7 @@ class DecisioningApp:
     async def _decide_agent(self, stream: Any) -> AsyncIterator[list[Decision]]:
         # Yielding each batch's decisions (to no sink in production) is what lets
         # ``agent.test_context()`` see when a batch is done, and what it decided.
-        async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
+        async for events in take_batches(stream, BATCH_MAX, BATCH_WITHIN_S):
             with self._stop_on_failure("decide"):
                 decisions = await self.process(events)
             yield decisions
@@ -363,7 +359,7 @@ class DecisioningApp:
 
     async def _feedback_agent(self, stream: Any) -> AsyncIterator[list[HistoryEntry]]:
         # Yields each batch's false alarms, like the decide agent yields its decisions.
-        async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
+        async for events in take_batches(stream, BATCH_MAX, BATCH_WITHIN_S):
             with self._stop_on_failure("feedback"):
                 false_alarms = await self.process_feedback(events)
             yield false_alarms
