@@ -86,8 +86,13 @@ def expire(
 
 def dominant_emotion(labels: Mapping[str, float]) -> str:
     """The most probable label other than neutral ("" without labels); ties by name."""
-    candidates = [(-p, name) for name, p in labels.items() if name != "neutral"]
-    return min(candidates)[1] if candidates else ""
+    # By key: a protobuf map's ``items()`` is the slow generic mapping view.
+    best, best_p = "", -1.0
+    for name in labels:
+        p = labels[name]
+        if (p > best_p or (p == best_p and name < best)) and name != "neutral":
+            best, best_p = name, p
+    return best
 
 
 def trajectory_signals(signals: Mapping[str, float]) -> dict[str, float]:
@@ -123,11 +128,12 @@ def _observe_customer(
     looped = detectors.near_duplicate(text, state.recent_texts, thresholds.similarity)
     state.confusion_loops += int(looped)
     state.push_text(text)
-    state.keyword_queue = rules.keyword_queue(text, policy.routing.keywords) or state.keyword_queue
+    state.keyword_queue = policy.routing.keyword_queue(text) or state.keyword_queue
     scores = scored.scores
     if not scored.HasField("scores") or scores.status != scoring_pb2.SCORE_STATUS_SCORED:
         return Turn(signals={}, looped=looped)
-    signals = {name: float(getattr(scores.signals, name)) for name in _SIGNAL_NAMES}
+    raw_signals = scores.signals
+    signals = {name: getattr(raw_signals, name) for name in _SIGNAL_NAMES}
     negativity = signals["negativity"]
     alpha = thresholds.ewma_alpha
     state.ewma_negativity = alpha * negativity + (1 - alpha) * state.ewma_negativity

@@ -8,6 +8,7 @@ while a missed one is usually caught a turn later by the emotion signals.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -207,15 +208,26 @@ def mask(text: str, spans: Iterable[tuple[int, int]]) -> str:
     return "".join(out)
 
 
-def shingles(text: str) -> set[tuple[str, ...]]:
-    """Word bigrams of the normalised text; single words for one-word messages."""
+#: Messages whose shingles are kept: a message is compared again with each of the
+#: conversation's next ``RECENT_TEXTS`` messages, usually within seconds.
+SHINGLE_CACHE_SIZE = 8192
+
+
+@functools.lru_cache(maxsize=SHINGLE_CACHE_SIZE)
+def shingles(text: str) -> frozenset[tuple[str, ...]]:
+    """Word bigrams of the normalised text; single words for one-word messages.
+
+    Cached: each customer message is compared with the conversation's previous
+    ones, so without it every message was split into words once as the new text
+    and again on each of the next turns.
+    """
     words = _WORD.findall(text.lower())
     if len(words) < 2:
-        return {(w,) for w in words}
-    return set(pairwise(words))
+        return frozenset((w,) for w in words)
+    return frozenset(pairwise(words))
 
 
-def jaccard(a: set[tuple[str, ...]], b: set[tuple[str, ...]]) -> float:
+def jaccard(a: frozenset[tuple[str, ...]], b: frozenset[tuple[str, ...]]) -> float:
     """Jaccard similarity; two empty sets count as unrelated."""
     if not a or not b:
         return 0.0

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 PriorityName = Literal["low", "normal", "high", "urgent"]
 _M = TypeVar("_M", bound=BaseModel)
@@ -72,6 +73,33 @@ class Hysteresis(_Strict):
     reescalate_cooldown_turns: int = Field(ge=0)
 
 
+@dataclass(frozen=True)
+class _KeywordSearch:
+    """Routing keywords as compiled searches: any keyword at all, then each queue's."""
+
+    any_keyword: re.Pattern[str] | None
+    by_queue: tuple[tuple[str, re.Pattern[str]], ...]
+
+    @classmethod
+    def compile(cls, keywords: Mapping[str, list[str]]) -> _KeywordSearch:
+        every = [word for words in keywords.values() for word in words]
+        return cls(
+            any_keyword=_whole_words(every) if every else None,
+            by_queue=tuple(
+                (queue, _whole_words(words)) for queue, words in keywords.items() if words
+            ),
+        )
+
+    def queue(self, lowered: str) -> str:
+        # Most messages name no keyword: one search settles them.
+        if self.any_keyword is None or not self.any_keyword.search(lowered):
+            return ""
+        for queue, search in self.by_queue:
+            if search.search(lowered):
+                return queue
+        return ""
+
+
 class Routing(_Strict):
     """Queue selection: sensitive topic, then reason, then keywords, then the default."""
 
@@ -79,6 +107,16 @@ class Routing(_Strict):
     topics: dict[str, str]
     reasons: dict[str, str]
     keywords: dict[str, list[str]]
+    # Compiled at load: the keywords are searched for in every customer message.
+    _keyword_search: _KeywordSearch = PrivateAttr()
+
+    def model_post_init(self, context: Any, /) -> None:
+        """Compile the keyword searches once."""
+        self._keyword_search = _KeywordSearch.compile(self.keywords)
+
+    def keyword_queue(self, text: str) -> str:
+        """The first queue (in policy order) one of whose keywords occurs in ``text``, or ""."""
+        return self._keyword_search.queue(text.lower())
 
     @field_validator("topics")
     @classmethod
@@ -229,3 +267,12 @@ def _no_facts(line: str) -> str:
     if _FACTUAL.search(line):
         raise ValueError("opening lines acknowledge feelings only: no digits or placeholders")
     return line
+
+
+def _whole_words(words: list[str]) -> re.Pattern[str]:
+    """A search for any of ``words`` as whole words, in lowercased text.
+
+    Python's ``re`` is several times faster case-sensitive over lowercased text
+    than with IGNORECASE.
+    """
+    return re.compile(rf"\b(?:{'|'.join(re.escape(w.lower()) for w in words)})\b")

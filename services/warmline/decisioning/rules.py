@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -157,25 +155,6 @@ def route(findings: Sequence[Finding], state: ConversationState, policy: PolicyB
         if finding.code in routing.reasons:
             return routing.reasons[finding.code]
     return state.keyword_queue or routing.default_queue
-
-
-def keyword_queue(text: str, keywords: Mapping[str, Sequence[str]]) -> str:
-    """The first queue (in policy order) one of whose keywords occurs in ``text``, or ""."""
-    lowered = text.lower()
-    for queue, words in keywords.items():
-        if words and _any_word(tuple(words)).search(lowered):
-            return queue
-    return ""
-
-
-@functools.lru_cache(maxsize=256)
-def _any_word(words: tuple[str, ...]) -> re.Pattern[str]:
-    """One compiled search for any of ``words`` as whole words, in lowercased text.
-
-    This runs on every message; Python's ``re`` is several times faster
-    case-sensitive over lowercased text than with IGNORECASE.
-    """
-    return re.compile(rf"\b(?:{'|'.join(re.escape(w.lower()) for w in words)})\b")
 
 
 def opening_line(reason: str, emotion: str, lines: OpeningLines) -> str:

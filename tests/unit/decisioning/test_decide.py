@@ -8,9 +8,8 @@ from datetime import timedelta
 import pytest
 
 from warmline.common.keys import derived_id
-from warmline.decisioning import rules
 from warmline.decisioning.decide import apply_event, dominant_emotion, expire
-from warmline.decisioning.policy import Policy
+from warmline.decisioning.policy import Policy, Routing
 from warmline.decisioning.state import ConversationState, CustomerHistory
 from warmline.v1 import escalation_pb2, events_pb2, scoring_pb2
 
@@ -202,10 +201,18 @@ def test_keyword_routing() -> None:
 
 
 def test_keywords_match_whatever_the_case_of_message_or_policy() -> None:
-    keywords = {"retention": ["Cancel"], "technical": ["VPN", "not working"]}
-    assert rules.keyword_queue("my vpn is NOT WORKING again", keywords) == "technical"
-    assert rules.keyword_queue("CANCEL it. The VPN too.", keywords) == "retention"
-    assert rules.keyword_queue("cancellation fees?", keywords) == ""  # whole words only
+    routing = Routing(
+        default_queue="general",
+        topics={},
+        reasons={},
+        keywords={"retention": ["Cancel"], "technical": ["VPN", "not working"], "empty": []},
+    )
+    assert routing.keyword_queue("my vpn is NOT WORKING again") == "technical"
+    assert routing.keyword_queue("CANCEL it. The VPN too.") == "retention"
+    assert routing.keyword_queue("cancellation fees?") == ""  # whole words only
+    assert routing.keyword_queue("hello") == ""
+    no_keywords = Routing(default_queue="general", topics={}, reasons={}, keywords={})
+    assert no_keywords.keyword_queue("cancel my VPN") == ""
 
 
 def test_escalates_once_then_updates_only_on_priority_rise() -> None:
