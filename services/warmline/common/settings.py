@@ -139,6 +139,9 @@ class DecisioningSettings(ServicePorts):
     policy_reload_s: float = Field(default=5.0, gt=0)
     # A conversation with no event for this long is forgotten.
     conversation_ttl_s: float = Field(default=86_400.0, gt=0)
+    # Net allocations between young-generation garbage collections once the worker
+    # runs (Python's default is 700); 0 leaves the collector as Python set it.
+    gc_young_threshold: int = Field(default=50_000, ge=0)
 
 
 class NotificationSettings(ServicePorts):

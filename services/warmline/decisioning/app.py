@@ -49,7 +49,7 @@ from warmline.common.metrics import (
 )
 from warmline.common.pipeline import dead_letter
 from warmline.common.settings import WarmlineSettings
-from warmline.decisioning.batch_stream import take_batches
+from warmline.decisioning.batch_stream import abandon, take_batches
 from warmline.decisioning.batched_table import BatchedChangelogTable
 from warmline.decisioning.decide import Decision, apply_event, expire
 from warmline.decisioning.deliveries import Deliveries, DeliveryError
@@ -198,6 +198,7 @@ class DecisioningApp:
             standby_buffer_size=1,
             recovery_buffer_size=1,
             on_changelog_event=self._on_history_record,
+            deliveries=self.deliveries,
         )
         self.app.tables.add(self.history_table)
         self.history_table.on_recover(self._rebuild_history)
@@ -214,11 +215,16 @@ class DecisioningApp:
         POLICY_INFO.info({"version": policies.current.version})
 
     @contextlib.contextmanager
-    def _stop_on_failure(self, agent: str) -> Iterator[None]:
-        """Record the first failure of an agent's batch for the service to stop on."""
+    def _stop_on_failure(self, agent: str, events: Sequence[Any]) -> Iterator[None]:
+        """Record the first failure of an agent's batch for the service to stop on.
+
+        The batch is abandoned unacked: nothing past it is committed, and the
+        service's stop does not wait for it.
+        """
         try:
             yield
         except Exception as exc:
+            abandon(events)
             log.error("decisioning agent failed", extra={"agent": agent, "error": repr(exc)})
             if not self.failed.done():
                 self.failed.set_exception(exc)
@@ -229,7 +235,7 @@ class DecisioningApp:
         # Yielding each batch's decisions (to no sink in production) is what lets
         # ``agent.test_context()`` see when a batch is done, and what it decided.
         async for events in take_batches(stream, BATCH_MAX, BATCH_WITHIN_S):
-            with self._stop_on_failure("decide"):
+            with self._stop_on_failure("decide", events):
                 decisions = await self.process(events)
             yield decisions
 
@@ -267,6 +273,7 @@ class DecisioningApp:
         for key, state in states.items():
             self._store(key, state)
         await self.table.flush_changelog()
+        await self.history_table.flush_changelog()
         DECISIONING_CONVERSATIONS.set(len(self.table))
         self.deliveries.check()
         for topic, count in Counter(event.message.topic for event in events).items():
@@ -360,7 +367,7 @@ class DecisioningApp:
     async def _feedback_agent(self, stream: Any) -> AsyncIterator[list[HistoryEntry]]:
         # Yields each batch's false alarms, like the decide agent yields its decisions.
         async for events in take_batches(stream, BATCH_MAX, BATCH_WITHIN_S):
-            with self._stop_on_failure("feedback"):
+            with self._stop_on_failure("feedback", events):
                 false_alarms = await self.process_feedback(events)
             yield false_alarms
 
@@ -375,6 +382,7 @@ class DecisioningApp:
             if record is not None:
                 self._record(record)
                 false_alarms.append(record[1])
+        await self.history_table.flush_changelog()
         self.deliveries.check()
         return false_alarms
 
@@ -398,7 +406,7 @@ class DecisioningApp:
         # store kept from before the restart and so was never read as a record.
         self.history.rebuild(self.history_table.items())
 
-    def prune_history(self, now: datetime) -> list[bytes]:
+    async def prune_history(self, now: datetime) -> list[bytes]:
         """Delete history entries older than their tenant's history window."""
         policy = self.policies.current
         stale = self.history.expired(
@@ -409,6 +417,7 @@ class DecisioningApp:
             # Every worker prunes; one that saw another's tombstone has nothing to delete.
             if key in self.history_table:
                 del self.history_table[key]
+        await self.history_table.flush_changelog()
         return stale
 
     # --- timer ------------------------------------------------------------
@@ -418,7 +427,7 @@ class DecisioningApp:
         await self.expire_idle(now)
         if now.timestamp() - self._history_pruned_at >= HISTORY_PRUNE_EVERY_S:
             self._history_pruned_at = now.timestamp()
-            self.prune_history(now)
+            await self.prune_history(now)
 
     def reload_policy(self) -> None:
         """Swap in a changed policy file; a bad one is counted and the old policy kept."""

@@ -29,7 +29,7 @@ records with the partitioner, not by the current event).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 
@@ -37,8 +37,7 @@ async def take_batches(stream: Any, max_: int, within: float) -> AsyncIterator[l
     """Yield lists of up to ``max_`` events of ``stream``, each acked before the next list.
 
     A list is yielded as soon as it is full, or ``within`` seconds after its first
-    event arrived. If the caller raises, the events of that list stay unacked, so
-    their offsets are not committed and a restart replays them.
+    event arrived. If the caller fails on a list, it should :func:`abandon` it.
     """
     app = stream.app
     queue = stream.channel.queue
@@ -63,6 +62,19 @@ async def take_batches(stream: Any, max_: int, within: float) -> AsyncIterator[l
         yield events
         for event in events:
             event.ack()
+
+
+def abandon(events: Sequence[Any]) -> None:
+    """Give up on a batch whose handling failed, without acking it.
+
+    Its records stay unacked, so their offsets are never committed and a
+    restart replays them; but the consumer no longer counts them as in flight,
+    so stopping the worker does not wait for acks that will never come (faust
+    waits for every tracked record before its last commit, for as long as the
+    records are alive, and a failure's traceback keeps them alive).
+    """
+    for event in events:
+        event.app.consumer.unacked.discard(event.message)
 
 
 def _take_queued(queue: asyncio.Queue[Any], limit: int) -> list[Any]:

@@ -12,7 +12,9 @@ on every batch, so that path was one of the largest costs per event.
 batch per partition (``create_batch``/``send_batch``): one request slot and one
 future per partition instead of per record. Reads see a write at once, as
 before; its changelog record leaves with the flush. Every writer flushes: the
-decide agent after each batch, the maintenance timer after expiry.
+agents after each batch, the maintenance timer after expiry and pruning. Both of
+the worker's tables are such tables (the customer history as a GlobalTable, see
+:mod:`~warmline.decisioning.history`).
 
 Delivery: the worker does not wait for the changelog batch by batch; each
 batch's send is tracked in the worker's :class:`~warmline.decisioning.deliveries.Deliveries`,

@@ -29,6 +29,7 @@ from typing import Any
 
 import faust
 
+from warmline.decisioning.batched_table import BatchedChangelogTable
 from warmline.decisioning.state import CustomerHistory
 from warmline.v1 import escalation_pb2, feedback_pb2
 
@@ -41,12 +42,13 @@ FALSE_ALARM = "false_alarm"
 _SEP = "\x1f"
 
 
-class OnePartitionGlobalTable(faust.GlobalTable):
-    """A GlobalTable whose changelog has a single partition.
+class OnePartitionGlobalTable(BatchedChangelogTable, faust.GlobalTable):
+    """A GlobalTable whose changelog has a single partition, sent in batches.
 
-    Every write names partition 0 itself. Left to the producer's partitioner, a
-    write right after start-up can find the producer without metadata for the
-    changelog topic yet, and faust's partitioner then raises (crashing the agent).
+    Every write names partition 0 itself (faust's partitioner would ask the
+    producer, which has no metadata for the changelog topic right after start-up).
+    Like the conversations table, writes leave with :meth:`flush_changelog` and
+    are tracked until the brokers acknowledge them.
     """
 
     def partition_for_key(self, key: Any) -> int:

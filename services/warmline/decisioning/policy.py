@@ -12,11 +12,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 PriorityName = Literal["low", "normal", "high", "urgent"]
 _M = TypeVar("_M", bound=BaseModel)
@@ -107,12 +108,12 @@ class Routing(_Strict):
     topics: dict[str, str]
     reasons: dict[str, str]
     keywords: dict[str, list[str]]
-    # Compiled at load: the keywords are searched for in every customer message.
-    _keyword_search: _KeywordSearch = PrivateAttr()
 
-    def model_post_init(self, context: Any, /) -> None:
-        """Compile the keyword searches once."""
-        self._keyword_search = _KeywordSearch.compile(self.keywords)
+    @cached_property
+    def _keyword_search(self) -> _KeywordSearch:
+        # Compiled once (a plain attribute afterwards): the keywords are searched
+        # for in every customer message.
+        return _KeywordSearch.compile(self.keywords)
 
     def keyword_queue(self, text: str) -> str:
         """The first queue (in policy order) one of whose keywords occurs in ``text``, or ""."""

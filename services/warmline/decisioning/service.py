@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 
+from warmline.common.gc_tuning import tune_collector
 from warmline.common.health import Readiness
 from warmline.common.kafka import start_when_reachable, watch_kafka
 from warmline.common.ops_http import OpsServer
@@ -48,6 +49,7 @@ class DecisioningService:
         )
         self.stream = DecisioningApp(self.settings, policies)
         await self.stream.app.start()
+        tune_collector(self.settings.decisioning.gc_young_threshold)
         self._started = True
         log.info(
             "decisioning serving",

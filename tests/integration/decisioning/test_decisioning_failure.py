@@ -14,6 +14,8 @@ from tests.integration.decisioning.test_decisioning_stream import (
     publish,
     scored,
 )
+from warmline.common.kafka import admin_client
+from warmline.common.settings import WarmlineSettings
 from warmline.decisioning import app as decisioning_app
 from warmline.localkafka import LocalKafka
 
@@ -31,15 +33,30 @@ async def test_an_agent_failure_surfaces_as_the_services_crash(
         return real(state, event, *args)
 
     monkeypatch.setattr(decisioning_app, "apply_event", apply_event)
-    hosted = Hosted(decisioning_settings(kafka_broker.bootstrap_servers, tmp_path / "data"))
+    settings = decisioning_settings(kafka_broker.bootstrap_servers, tmp_path / "data")
+    hosted = Hosted(settings)
     try:
         crashed = watch_for_crash(hosted)
-        await publish(hosted.settings, [scored("poison-0", "poison", "hello", 0.1)])
+        await publish(settings, [scored("poison-0", "poison", "hello", 0.1)])
         outcome = await crash_of(hosted, crashed)
         assert isinstance(outcome, RuntimeError)
         assert "the decision core failed" in str(outcome)
     finally:
-        hosted.stop()
+        hosted.stop()  # promptly: it does not wait for the failed batch's ack
+    # The failed record's offset was not committed, so a restarted worker replays it.
+    assert sum((await committed(settings)).values()) == 0
+
+
+async def committed(settings: WarmlineSettings) -> dict[int, int]:
+    """The decisioning group's committed offsets on the scored topic, by partition."""
+    admin = admin_client(settings)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(settings.decisioning.app_id)
+    finally:
+        await admin.close()
+    topic = settings.topics.name("scored")
+    return {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == topic}
 
 
 def watch_for_crash(hosted: Hosted) -> asyncio.Task[None]:

@@ -7,32 +7,22 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.decisioning.test_decisioning_failure import crash_of, watch_for_crash
+from tests.integration.decisioning.test_decisioning_failure import (
+    committed,
+    crash_of,
+    watch_for_crash,
+)
 from tests.integration.decisioning.test_decisioning_stream import (
     Hosted,
     decisioning_settings,
     publish,
     scored,
 )
-from warmline.common.kafka import admin_client
-from warmline.common.settings import WarmlineSettings
 from warmline.common.topics import TopicSpec, declared_topics, ensure_topics
 from warmline.decisioning.deliveries import DeliveryError
 from warmline.localkafka import LocalKafka
 
 pytestmark = pytest.mark.integration
-
-
-async def committed(settings: WarmlineSettings) -> dict[int, int]:
-    """The decisioning group's committed offsets on the scored topic, by partition."""
-    admin = admin_client(settings)
-    await admin.start()
-    try:
-        offsets = await admin.list_consumer_group_offsets(settings.decisioning.app_id)
-    finally:
-        await admin.close()
-    topic = settings.topics.name("scored")
-    return {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == topic}
 
 
 async def test_a_decision_the_brokers_refuse_stops_the_worker_before_its_offset_is_committed(

@@ -431,8 +431,8 @@ async def test_history_older_than_the_window_is_deleted(worker: Worker, agent: A
     [(key, _)] = worker.producer.on(worker.history_changelog)
     days = DEFAULT.defaults.history_window_days
 
-    assert worker.stream.prune_history(datetime.now(UTC) + timedelta(days=days - 1)) == []
-    assert worker.stream.prune_history(datetime.now(UTC) + timedelta(days=days + 1)) == [key]
+    assert await worker.stream.prune_history(datetime.now(UTC) + timedelta(days=days - 1)) == []
+    assert await worker.stream.prune_history(datetime.now(UTC) + timedelta(days=days + 1)) == [key]
     assert worker.producer.on(worker.history_changelog)[-1] == (key, None)
     assert key not in worker.stream.history_table
 
@@ -542,6 +542,32 @@ async def test_a_record_batch_that_fills_up_is_sent_and_the_rest_follow_in_the_n
 
     assert [count for *_, count in worker.producer.batches] == [2, 2, 1]
     assert worker.producer.on(worker.changelog) == [(key, key) for key in same_partition]
+
+
+async def test_a_history_entry_the_brokers_refused_stops_the_worker_and_any_commit(
+    worker: Worker, agent: Any
+) -> None:
+    send_batch = worker.producer.send_batch
+
+    async def refuse_history(
+        batch: RecordingBatch, topic: str, *, partition: int
+    ) -> asyncio.Future[RecordMetadata]:
+        sent = await send_batch(batch, topic, partition=partition)
+        if topic != worker.history_changelog:
+            return sent
+        refused: asyncio.Future[RecordMetadata] = asyncio.get_running_loop().create_future()
+        refused.set_exception(KafkaError("RecordTooLargeError"))
+        return refused
+
+    worker.producer.send_batch = refuse_history  # type: ignore[method-assign]
+    # An escalation writes the customer's history entry; losing it would let the
+    # customer's next conversation miss this one as a repeat contact.
+    with pytest.raises(DeliveryError, match=r"changelog records .*RecordTooLargeError"):
+        await feed(agent, Conversation().customer("can I talk to a human please"))
+    with pytest.raises(DeliveryError, match="RecordTooLargeError"):
+        await worker.stream.confirm_deliveries()
+    assert isinstance(worker.stream.failed.exception(), DeliveryError)  # the service stops
+    assert [topic for topic, _, _ in worker.producer.batches].count(worker.history_changelog) == 1
 
 
 async def test_a_changelog_batch_the_brokers_refused_stops_the_worker_and_any_commit(
