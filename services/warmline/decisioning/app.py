@@ -338,6 +338,8 @@ class DecisioningApp:
         and its restart replays from the last commit.
         """
         try:
+            await self.table.wait_written()
+            await self.history_table.wait_written()
             await self.deliveries.confirm()
         except DeliveryError as exc:
             if not self.failed.done():

@@ -38,12 +38,34 @@ async def take_batches(stream: Any, max_: int, within: float) -> AsyncIterator[l
 
     A list is yielded as soon as it is full, or ``within`` seconds after its first
     event arrived. If the caller fails on a list, it should :func:`abandon` it.
+    The iteration ends with the stream, or with the end of a finite channel.
     """
-    app = stream.app
     queue = stream.channel.queue
-    loop = asyncio.get_running_loop()
     while not stream.should_stop:
-        events = _usable(app, [await queue.get()])
+        events, thrown = await _next_batch(stream.app, queue, max_, within)
+        if events:
+            yield events
+            for event in events:
+                event.ack()
+        if isinstance(thrown, StopAsyncIteration):
+            return  # a finite channel's end, as faust's own stream iterator treats it
+        if thrown is not None:
+            raise thrown
+
+
+async def _next_batch(
+    app: Any, queue: asyncio.Queue[Any], max_: int, within: float
+) -> tuple[list[Any], Exception | None]:
+    """The usable events among the next ``max_`` queued, waiting ``within`` for the last.
+
+    An error thrown into the channel (faust's queue hands errors out ahead of
+    queued events) comes back beside the events taken before it, which are
+    handed over first: taken events are tracked, so none may be dropped.
+    """
+    loop = asyncio.get_running_loop()
+    events: list[Any] = []
+    try:
+        events += _usable(app, [await queue.get()])
         deadline = loop.time() + within
         while len(events) < max_:
             taken = _take_queued(queue, max_ - len(events))
@@ -53,15 +75,12 @@ async def take_batches(stream: Any, max_: int, within: float) -> AsyncIterator[l
             remaining = deadline - loop.time()
             if remaining <= 0:
                 break
-            try:
-                events += _usable(app, [await asyncio.wait_for(queue.get(), remaining)])
-            except TimeoutError:
-                break
-        if not events:
-            continue
-        yield events
-        for event in events:
-            event.ack()
+            events += _usable(app, [await asyncio.wait_for(queue.get(), remaining)])
+    except TimeoutError:
+        pass
+    except Exception as exc:  # thrown into the channel (``stream.throw``)
+        return events, exc
+    return events, None
 
 
 def abandon(events: Sequence[Any]) -> None:

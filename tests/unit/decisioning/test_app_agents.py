@@ -526,22 +526,64 @@ async def test_a_batchs_states_leave_as_one_record_batch_per_partition_in_write_
     assert latest == {keys[0]: None, **{key: b"state 1" for key in keys[1:]}}
 
 
-async def test_a_record_batch_that_fills_up_is_sent_and_the_rest_follow_in_the_next(
+def same_partition_keys(table: Any, count: int) -> list[bytes]:
+    """``count`` conversation keys whose changelog records go to partition 0."""
+    return [
+        key
+        for n in range(200)
+        if key_partition(key := conversation_key("acme", f"c{n}"), table.partitions) == 0
+    ][:count]
+
+
+async def test_a_record_batch_that_fills_up_is_sent_and_the_rest_follow_its_acknowledgement(
     worker: Worker, agent: Any
 ) -> None:
     table = worker.stream.table
     worker.producer.batch_capacity = 2
-    same_partition = [
-        key
-        for n in range(200)
-        if key_partition(key := conversation_key("acme", f"c{n}"), table.partitions) == 0
-    ][:5]
-    for key in same_partition:
+    keys = same_partition_keys(table, 5)
+    for key in keys:
         table[key] = key
     await table.flush_changelog()
+    assert [count for *_, count in worker.producer.batches] == [2]
 
+    await asyncio.wait_for(table.wait_written(), 5)
     assert [count for *_, count in worker.producer.batches] == [2, 2, 1]
-    assert worker.producer.on(worker.changelog) == [(key, key) for key in same_partition]
+    assert worker.producer.on(worker.changelog) == [(key, key) for key in keys]
+
+
+async def test_records_wait_behind_an_unanswered_batch_and_the_writer_never_does(
+    worker: Worker, agent: Any
+) -> None:
+    table = worker.stream.table
+    answers: list[asyncio.Future[RecordMetadata]] = []
+
+    async def unanswered(
+        batch: RecordingBatch, topic: str, *, partition: int
+    ) -> asyncio.Future[RecordMetadata]:
+        answers.append(asyncio.get_running_loop().create_future())
+        worker.producer.batches.append((topic, partition, len(batch.records)))
+        return answers[-1]
+
+    worker.producer.send_batch = unanswered  # type: ignore[method-assign]
+    first, second, third = same_partition_keys(table, 3)
+    table[first] = b"1"
+    await table.flush_changelog()
+    table[second] = b"2"
+    await table.flush_changelog()  # returns at once: the first batch is unanswered
+    table[third] = b"3"
+    await table.flush_changelog()
+    assert [count for *_, count in worker.producer.batches] == [1]
+
+    # Offsets wait for every record written so far, not only for the batch sent.
+    written = asyncio.ensure_future(table.wait_written())
+    answers[0].set_result(RecordMetadata(worker.changelog, 0, TP(worker.changelog, 0), 0, None))
+    for _ in range(10):
+        await asyncio.sleep(0)
+    # Both waiting records left together as soon as the first batch was answered.
+    assert [count for *_, count in worker.producer.batches] == [1, 2]
+    assert not written.done()
+    answers[1].set_result(RecordMetadata(worker.changelog, 0, TP(worker.changelog, 0), 1, None))
+    await asyncio.wait_for(written, 5)
 
 
 async def test_a_history_entry_the_brokers_refused_stops_the_worker_and_any_commit(

@@ -121,11 +121,26 @@ async def test_records_taken_while_the_flow_is_stopped_are_dropped(source: Sourc
         await next_batch(batches, 0.3)
 
 
-async def test_an_error_thrown_into_the_stream_reaches_the_agent(source: Source) -> None:
+async def test_an_error_thrown_into_the_stream_reaches_the_agent_at_once(source: Source) -> None:
     await source.put(1)
+    # faust's queue hands out errors before the events queued ahead of them.
     await source.stream.channel.throw(ValueError("poisoned"))
+    batches = take_batches(source.stream, 5, within=0.05)
     with pytest.raises(ValueError, match="poisoned"):
-        await next_batch(take_batches(source.stream, 5, within=1.0))
+        await next_batch(batches)
+    assert len(await next_batch(take_batches(source.stream, 5, within=0.05))) == 1
+
+
+async def test_an_error_thrown_while_a_batch_fills_comes_after_that_batch(source: Source) -> None:
+    [taken] = await source.put(1)
+    batches = take_batches(source.stream, 5, within=5.0)
+    pending = asyncio.ensure_future(next_batch(batches))
+    await asyncio.sleep(0.05)  # the batch waits for more
+    await source.stream.channel.throw(ValueError("poisoned"))
+    assert [e.message for e in await pending] == [taken]
+    with pytest.raises(ValueError, match="poisoned"):
+        await next_batch(batches)
+    assert taken.acked  # handed over and done with before the error surfaced
 
 
 async def test_raw_topics_hand_over_the_records_bytes_untouched(source: Source) -> None:
@@ -134,3 +149,14 @@ async def test_raw_topics_hand_over_the_records_bytes_untouched(source: Source) 
     assert (event.key, event.value, event.message) == (b"acme/c1", b"\x00\xffproto", message)
     tombstone = Message(TOPIC, 3, 8, time.time(), 0, [], b"acme/c1", None, None)
     assert (await source.stream.channel.decode(tombstone)).value is None
+
+
+async def test_the_end_of_a_finite_channel_ends_the_batches(source: Source) -> None:
+    await source.put(2)
+    batches = take_batches(source.stream, 5, within=5.0)
+    pending = asyncio.ensure_future(next_batch(batches))
+    await asyncio.sleep(0.05)
+    await source.stream.channel.throw(StopAsyncIteration())
+    assert len(await pending) == 2
+    with pytest.raises(StopAsyncIteration):
+        await next_batch(batches)
