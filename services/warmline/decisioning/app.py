@@ -8,7 +8,7 @@ agent reads from agents' feedback, are recorded in the customer history, a
 GlobalTable shared by all of a customer's conversations on every worker (see
 :mod:`warmline.decisioning.history`).
 
-State store: ``memory://`` (rocksdict is not installed). Both tables are backed by
+State store: ``memory://`` (see :data:`STORE_URL`). Both tables are backed by
 compacted changelog topics, so a restarted worker restores its partitions'
 states, and the whole customer history, from Kafka before it processes new
 records.
@@ -82,13 +82,10 @@ DECODED_CACHE_MAX = 10_000
 HISTORY_PRUNE_EVERY_S = 600.0
 
 
-def store_url() -> str:
-    """``rocksdb://`` when rocksdict is importable, else ``memory://``."""
-    try:
-        import rocksdict  # type: ignore[import-not-found]  # noqa: F401
-    except ImportError:
-        return "memory://"
-    return "rocksdb://"
+#: The tables' local store. Not ``rocksdb://``, even where rocksdict is installed:
+#: faust's RocksDB store picks each write's partition database from the stream's
+#: current event, which the worker's batched writes (and the timer's) do not have.
+STORE_URL = "memory://"
 
 
 def encode_entry(state: ConversationState) -> bytes:
@@ -136,7 +133,7 @@ class DecisioningApp:
         self.app = LeanApp(
             d.app_id,
             broker=brokers,
-            store=store_url(),
+            store=STORE_URL,
             datadir=str(d.data_dir),
             web_enabled=False,
             web_port=d.http_port,

@@ -24,7 +24,6 @@ from prometheus_client import REGISTRY
 
 from warmline.common.keys import conversation_key, key_partition
 from warmline.common.settings import DecisioningSettings, KafkaSettings, WarmlineSettings
-from warmline.decisioning import app as decisioning_app
 from warmline.decisioning.app import DecisioningApp, decode_entry, encode_entry
 from warmline.decisioning.decide import apply_event
 from warmline.decisioning.deliveries import DeliveryError
@@ -132,11 +131,10 @@ class RecordingProducer:
 class Worker:
     """A decisioning app with a recording producer, its policy file, and its decide agent."""
 
-    def __init__(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def __init__(self, tmp_path: Path) -> None:
         self.policy_path = tmp_path / "policy.yaml"
         self.policy_mtime_ns = 1_000_000_000
         self.write_policy(POLICY)
-        monkeypatch.setattr(decisioning_app, "store_url", lambda: "memory://")
         settings = WarmlineSettings(
             decisioning=DecisioningSettings(
                 data_dir=tmp_path / "data",
@@ -168,8 +166,8 @@ class Worker:
 
 
 @pytest.fixture
-async def worker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Worker:
-    return Worker(tmp_path, monkeypatch)
+async def worker(tmp_path: Path) -> Worker:
+    return Worker(tmp_path)
 
 
 @pytest.fixture
@@ -399,7 +397,7 @@ async def test_a_conversation_is_not_its_own_repeat_contact_with_shared_history(
 
 
 async def test_a_restarted_worker_gets_the_customer_history_back_from_the_changelog(
-    worker: Worker, agent: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    worker: Worker, agent: Any, tmp_path: Path
 ) -> None:
     request = "can I talk to a human please"
     await feed(agent, Conversation(conversation="before").customer(request))
@@ -407,7 +405,7 @@ async def test_a_restarted_worker_gets_the_customer_history_back_from_the_change
 
     # A fresh worker reads the history changelog (every worker reads all of it).
     (tmp_path / "restarted").mkdir()
-    restarted = Worker(tmp_path / "restarted", monkeypatch)
+    restarted = Worker(tmp_path / "restarted")
     for key, value in changelog:
         await restarted.stream.history_table.on_changelog_event(
             SimpleNamespace(message=SimpleNamespace(key=key, value=value))
@@ -418,7 +416,7 @@ async def test_a_restarted_worker_gets_the_customer_history_back_from_the_change
 
     # A persistent store keeps entries it does not read again: rebuilt after recovery.
     (tmp_path / "kept").mkdir()
-    kept = Worker(tmp_path / "kept", monkeypatch)
+    kept = Worker(tmp_path / "kept")
     kept.stream.history_table.data.update(dict(changelog))
     await kept.stream.history_table.call_recover_callbacks()
     async with kept.agent.test_context() as again:
@@ -671,11 +669,10 @@ async def test_a_dead_letter_the_brokers_refused_stops_the_worker(
 
 
 async def test_the_workers_producer_request_timeout_is_the_configured_delivery_timeout(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
 ) -> None:
     # faust's own default (1200 s) made a request the broker never answered look
     # like a 20-minute hang; the worker's sends follow KAFKA__DELIVERY_TIMEOUT_MS.
-    monkeypatch.setattr(decisioning_app, "store_url", lambda: "memory://")
     settings = WarmlineSettings(
         kafka=KafkaSettings(delivery_timeout_ms=12_000),
         decisioning=DecisioningSettings(data_dir=tmp_path / "data"),
