@@ -52,7 +52,7 @@ from warmline.common.settings import WarmlineSettings
 from warmline.decisioning.batch_stream import abandon, take_batches
 from warmline.decisioning.batched_table import BatchedChangelogTable
 from warmline.decisioning.decide import Decision, apply_event, expire
-from warmline.decisioning.deliveries import Deliveries, DeliveryError
+from warmline.decisioning.deliveries import Deliveries, DeliveryError, all_acknowledged
 from warmline.decisioning.faust_consumer import LeanApp, kafka_producer
 from warmline.decisioning.history import (
     HistoryEntry,
@@ -200,6 +200,8 @@ class DecisioningApp:
         self.app.tables.add(self.history_table)
         self.history_table.on_recover(self._rebuild_history)
         self.history = HistoryIndex()
+        # Acknowledgement of every decision so far (see ``process``).
+        self._decisions_written: asyncio.Future[None] | None = None
         # Decoded table entries of recently written conversations (see ``_load``).
         self._decoded: dict[bytes, tuple[bytes, ConversationState]] = {}
         self._history_pruned_at = 0.0
@@ -245,6 +247,7 @@ class DecisioningApp:
         (:meth:`confirm_deliveries`).
         """
         decisions: list[Decision] = []
+        sent: list[asyncio.Future[Any]] = []
         states: dict[bytes, ConversationState] = {}
         policy = self.policies.current
         for event in events:
@@ -266,10 +269,13 @@ class DecisioningApp:
                     if record is not None:
                         self._record(record)
                 decisions.append(decision)
-                await self._publish(key, decision)
+                sent.append(await self._publish(key, decision))
         for key, state in states.items():
             self._store(key, state)
-        await self.table.flush_changelog()
+        # The states remember this batch's events as handled, so a restored state
+        # would skip them: they are written only after the decisions are.
+        self._decisions_written = all_acknowledged(sent, self._decisions_written)
+        await self.table.flush_changelog(after=self._decisions_written)
         await self.history_table.flush_changelog()
         DECISIONING_CONVERSATIONS.set(len(self.table))
         self.deliveries.check()
@@ -306,18 +312,22 @@ class DecisioningApp:
             # Dicts keep insertion order and entries are re-inserted on use: this is the LRU.
             del self._decoded[next(iter(self._decoded))]
 
-    async def _publish(self, key: bytes, decision: escalation_pb2.EscalationDecision) -> None:
+    async def _publish(
+        self, key: bytes, decision: escalation_pb2.EscalationDecision
+    ) -> asyncio.Future[Any]:
         action = escalation_pb2.DecisionAction.Name(decision.action).removeprefix(
             "DECISION_ACTION_"
         )
         DECISIONS.labels(action.lower(), decision.queue, str(decision.shadow).lower()).inc()
         for reason in decision.reasons:
             DECISION_REASONS.labels(reason.code).inc()
-        await self._send(
+        return await self._send(
             self.escalations.get_topic_name(), key, decision.SerializeToString(), "a decision"
         )
 
-    async def _send(self, topic: str, key: bytes | None, value: bytes, what: str) -> None:
+    async def _send(
+        self, topic: str, key: bytes | None, value: bytes, what: str
+    ) -> asyncio.Future[Any]:
         """Hand one output to the producer and track its acknowledgement.
 
         Straight to aiokafka: faust's ``Topic.send`` adds a future and callbacks of
@@ -326,6 +336,7 @@ class DecisioningApp:
         KAFKA_RECORDS_PRODUCED.labels(topic).inc()
         sent: asyncio.Future[Any] = await kafka_producer(self.app).send(topic, key=key, value=value)
         self.deliveries.track(sent, what)
+        return sent
 
     async def confirm_deliveries(self) -> None:
         """Wait for every output sent so far; raise :class:`DeliveryError` if one was refused.

@@ -41,7 +41,7 @@ worker's first batch crashed on it).
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
+from collections import Counter, deque
 from typing import Any, Protocol
 
 import faust
@@ -84,6 +84,9 @@ class BatchedChangelogTable(faust.Table[bytes, bytes]):
         self._deliveries = deliveries
         # Writes since the last flush, in order.
         self._unsent: list[tuple[int, bytes, bytes | None]] = []
+        # Flushed writes held until the outputs they follow are acknowledged, in order.
+        self._held: deque[tuple[asyncio.Future[None] | None, list[tuple[int, bytes, bytes | None]]]]
+        self._held = deque()
         # Per partition: flushed records behind a batch not yet acknowledged.
         self._waiting: dict[int, list[tuple[bytes, bytes | None]]] = {}
         # Per partition: the acknowledgement of the batch handed over last.
@@ -124,15 +127,40 @@ class BatchedChangelogTable(faust.Table[bytes, bytes]):
         producer: BatchProducer = kafka_producer(self.app)
         return producer
 
-    async def flush_changelog(self) -> None:
+    async def flush_changelog(self, after: asyncio.Future[None] | None = None) -> None:
         """Hand the records written so far to the producer, one batch per partition.
 
-        Never waits for the brokers: a partition whose previous batch is not yet
-        acknowledged keeps its records until it is.
+        With ``after``, the records are held until it is done: the decisions a
+        batch produced are acknowledged before its states (which remember the
+        batch's events as handled) can be restored. Records never overtake
+        records flushed before them. Never waits for the brokers: a partition
+        whose previous batch is not yet acknowledged keeps its records until it is.
         """
-        for partition, key, value in self._unsent:
-            self._waiting.setdefault(partition, []).append((key, value))
-        self._unsent = []
+        if self._unsent:
+            self._held.append((after, self._unsent))
+            self._unsent = []
+            if after is not None and not after.done():
+                after.add_done_callback(self._release_later)
+        await self._release()
+
+    def _release_later(self, _: asyncio.Future[None]) -> None:
+        follow_up = asyncio.ensure_future(self._release())
+        follow_up.add_done_callback(self._settled)
+        self._deliveries.track(follow_up, f"changelog records for {self.name}")
+
+    async def _release(self) -> None:
+        """Send the held records whose outputs are acknowledged, oldest first."""
+        while self._held and not self._refused:
+            after, records = self._held[0]
+            if after is not None and not after.done():
+                break
+            if after is not None and (after.cancelled() or after.exception() is not None):
+                # An output was refused: these states must not outlive it. The worker stops.
+                self._refuse()
+                break
+            self._held.popleft()
+            for partition, key, value in records:
+                self._waiting.setdefault(partition, []).append((key, value))
         for partition in list(self._waiting):
             await self._send_waiting(partition)
 
@@ -196,9 +224,16 @@ class BatchedChangelogTable(faust.Table[bytes, bytes]):
 
         ``Deliveries`` reports the failure, and the worker stops on it.
         """
+        if done.cancelled() or done.exception() is not None:
+            self._refuse()
+            return False
+        self._wake()
+        return True
+
+    def _refuse(self) -> None:
+        self._refused = True
+        self._wake()
+
+    def _wake(self) -> None:
         answered, self._answered = self._answered, asyncio.Event()
         answered.set()
-        if done.cancelled() or done.exception() is not None:
-            self._refused = True
-            return False
-        return True

@@ -65,3 +65,39 @@ class Deliveries:
         # every traceback it passed through.
         if self._refused is not None:
             raise DeliveryError(self._refused)
+
+
+def all_acknowledged(
+    sends: list[asyncio.Future[Any]], earlier: asyncio.Future[None] | None
+) -> asyncio.Future[None]:
+    """A future done when ``sends`` and ``earlier`` are; failed as soon as one of them fails.
+
+    Chained batch after batch (``earlier`` is the previous batch's), it tells
+    when every output up to a batch is acknowledged, holding no reference to
+    the futures once they are done.
+    """
+    gate: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    futures = ([earlier] if earlier is not None else []) + sends
+    remaining = len(futures)
+
+    def settle(future: asyncio.Future[Any]) -> None:
+        nonlocal remaining
+        if gate.done():
+            return
+        if future.cancelled() or future.exception() is not None:
+            gate.set_exception(DeliveryError("an earlier output was not written"))
+            return
+        remaining -= 1
+        if remaining == 0:
+            gate.set_result(None)
+
+    if not futures:
+        gate.set_result(None)
+    for future in futures:
+        # Settled at once when already done: most batches decide nothing, and
+        # their states should not wait a loop turn for an answered gate.
+        if future.done():
+            settle(future)
+        else:
+            future.add_done_callback(settle)
+    return gate

@@ -657,6 +657,50 @@ async def test_no_commit_passes_a_decision_the_brokers_refused_and_the_worker_st
     assert isinstance(worker.stream.failed.exception(), DeliveryError)
 
 
+async def test_the_state_after_a_refused_decision_is_never_written_so_a_restart_decides_again(
+    worker: Worker, agent: Any
+) -> None:
+    c = Conversation()
+    await feed(agent, c.customer("where is my parcel?"))
+    [(key, calm)] = worker.producer.on(worker.changelog)
+
+    worker.producer.send_error = KafkaError("MessageSizeTooLargeError")
+    with pytest.raises(DeliveryError, match="a decision was not written"):
+        await feed(agent, c.customer("let me talk to a human"))
+    # The new state remembers the request's event as handled: had it reached the
+    # changelog, a restarted worker would skip the event and never escalate.
+    assert worker.producer.on(worker.changelog) == [(key, calm)]
+    await worker.stream.table.flush_changelog()
+    assert worker.producer.on(worker.changelog) == [(key, calm)]
+
+
+async def test_a_batchs_states_wait_for_its_decisions_to_be_acknowledged(
+    worker: Worker, agent: Any
+) -> None:
+    decisions: list[asyncio.Future[RecordMetadata]] = []
+    record = worker.producer.send
+
+    async def unanswered(topic: str, key: bytes | None = None, **rest: Any) -> Any:
+        await record(topic, key, **rest)
+        decisions.append(asyncio.get_running_loop().create_future())
+        return decisions[-1]
+
+    worker.producer.send = unanswered  # type: ignore[method-assign]
+    escalating, calm = Conversation(conversation="asks"), Conversation(conversation="calm")
+    await feed(agent, escalating.customer("let me talk to a human"))
+    await feed(agent, calm.customer("where is my parcel?"))
+    # Neither state left: the later batch's must not overtake the earlier one's.
+    assert worker.producer.on(worker.changelog) == []
+
+    written = asyncio.ensure_future(worker.stream.table.wait_written())
+    decisions[0].set_result(
+        RecordMetadata(worker.escalations, 0, TP(worker.escalations, 0), 0, None)
+    )
+    await asyncio.wait_for(written, 5)
+    keys = [key for key, _ in worker.producer.on(worker.changelog)]
+    assert keys == [conversation_key("acme", "asks"), conversation_key("acme", "calm")]
+
+
 async def test_a_dead_letter_the_brokers_refused_stops_the_worker(
     worker: Worker, agent: Any
 ) -> None:
