@@ -273,10 +273,11 @@ class DecisioningApp:
         for key, state in states.items():
             self._store(key, state)
         # The states remember this batch's events as handled, so a restored state
-        # would skip them: they are written only after the decisions are.
+        # would skip them: they are written only after the decisions are, and so
+        # are the escalations in the customers' history.
         self._decisions_written = all_acknowledged(sent, self._decisions_written)
         await self.table.flush_changelog(after=self._decisions_written)
-        await self.history_table.flush_changelog()
+        await self.history_table.flush_changelog(after=self._decisions_written)
         DECISIONING_CONVERSATIONS.set(len(self.table))
         self.deliveries.check()
         for topic, count in Counter(event.message.topic for event in events).items():

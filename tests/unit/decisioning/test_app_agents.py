@@ -672,6 +672,8 @@ async def test_the_state_after_a_refused_decision_is_never_written_so_a_restart_
     assert worker.producer.on(worker.changelog) == [(key, calm)]
     await worker.stream.table.flush_changelog()
     assert worker.producer.on(worker.changelog) == [(key, calm)]
+    # Nor is the escalation recorded in the customer's history.
+    assert worker.producer.on(worker.history_changelog) == []
 
 
 async def test_a_batchs_states_wait_for_its_decisions_to_be_acknowledged(
