@@ -32,7 +32,7 @@ import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import orjson
 from google.protobuf.message import DecodeError, Message
@@ -51,7 +51,7 @@ from warmline.common.pipeline import dead_letter
 from warmline.common.settings import WarmlineSettings
 from warmline.decisioning.batch_stream import abandon, take_batches
 from warmline.decisioning.batched_table import BatchedChangelogTable
-from warmline.decisioning.decide import Decision, apply_event, expire
+from warmline.decisioning.decide import Decision, apply_event, idle_keys
 from warmline.decisioning.deliveries import Deliveries, DeliveryError, all_acknowledged
 from warmline.decisioning.faust_consumer import LeanApp, kafka_producer
 from warmline.decisioning.history import (
@@ -204,6 +204,9 @@ class DecisioningApp:
         self._decisions_written: asyncio.Future[None] | None = None
         # Decoded table entries of recently written conversations (see ``_load``).
         self._decoded: dict[bytes, tuple[bytes, ConversationState]] = {}
+        # Each conversation's last activity and the table value it was read from
+        # (see ``expire_idle``).
+        self._activity: dict[bytes, tuple[bytes, float]] = {}
         self._history_pruned_at = 0.0
         # Set when an agent's batch fails: faust would restart the agent past the
         # records it had taken, so the service stops instead and its restart replays them.
@@ -451,13 +454,26 @@ class DecisioningApp:
             log.error("policy reload rejected", extra={"error": result.error})
 
     async def expire_idle(self, now: datetime) -> list[bytes]:
-        """Forget conversations idle for longer than the configured TTL."""
-        states = {key: self._peek(key, raw) for key, raw in list(self.table.items())}
+        """Forget conversations idle for longer than the configured TTL.
+
+        Each state's last activity is remembered with the table value it was read
+        from, so a tick decodes only the states written since the previous one
+        (decoding every state, ~24 µs each, on every tick would block the loop
+        for about a second at 50,000 conversations).
+        """
+        activity: dict[bytes, tuple[bytes, float]] = {}
+        for key, raw in list(self.table.items()):
+            known = self._activity.get(key)
+            if known is None or known[0] is not raw:
+                known = (raw, self._peek(key, raw).last_activity)
+            activity[key] = known
+        # Rebuilt each tick: keys of revoked partitions and expired ones drop out.
+        self._activity = activity
         ttl = timedelta(seconds=self.settings.decisioning.conversation_ttl_s)
-        # ``expire`` is typed for str keys; the table's keys are bytes.
-        stale = cast(list[bytes], expire(states, now, ttl))
+        stale = idle_keys({key: last for key, (_, last) in activity.items()}, now, ttl)
         for key in stale:
             del self.table[key]
+            del self._activity[key]
             self._decoded.pop(key, None)
         await self.table.flush_changelog()
         DECISIONING_CONVERSATIONS.set(len(self.table))

@@ -7,8 +7,9 @@ the same ``now`` values reproduces the same decisions, ids included.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableMapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -23,6 +24,7 @@ Decision = escalation_pb2.EscalationDecision
 _ESCALATED = (escalation_pb2.DECISION_ACTION_ESCALATE, escalation_pb2.DECISION_ACTION_UPDATE)
 _ENDINGS = (events_pb2.EVENT_KIND_CONVERSATION_ENDED, events_pb2.EVENT_KIND_HANDOFF_COMPLETED)
 _SIGNAL_NAMES = tuple(f.name for f in scoring_pb2.Signals.DESCRIPTOR.fields)
+_Key = TypeVar("_Key")
 
 
 def apply_event(
@@ -73,15 +75,10 @@ def apply_event(
     return _decide(state, turn, scored, policy, body, now, history)
 
 
-def expire(
-    states: MutableMapping[str, ConversationState], now: datetime, ttl: timedelta
-) -> list[str]:
-    """Drop conversations idle for longer than ``ttl``; returns the keys removed."""
+def idle_keys(last_activity: Mapping[_Key, float], now: datetime, ttl: timedelta) -> list[_Key]:
+    """The conversations (by their states' ``last_activity``) idle for longer than ``ttl``."""
     cutoff = (now - ttl).timestamp()
-    stale = [key for key, state in states.items() if state.last_activity < cutoff]
-    for key in stale:
-        del states[key]
-    return stale
+    return [key for key, last in last_activity.items() if last < cutoff]
 
 
 def dominant_emotion(labels: Mapping[str, float]) -> str:

@@ -275,6 +275,26 @@ async def test_an_idle_conversation_is_forgotten_after_its_ttl(worker: Worker, a
     assert codes(decided[0]) == {"negative_streak"}
 
 
+async def test_expiry_reads_a_state_again_when_the_changelog_restored_a_newer_one(
+    worker: Worker, agent: Any
+) -> None:
+    c = Conversation()
+    key = conversation_key("acme", "c1")
+    await feed(agent, c.customer("where is my parcel?"))
+    started = datetime.now(UTC)
+    assert await worker.stream.expire_idle(started + timedelta(seconds=TTL_S / 2)) == []
+
+    # Meanwhile another worker had the partition and the customer wrote again.
+    state = decode_entry(worker.stream.table[key])
+    state.last_activity = (started + timedelta(seconds=TTL_S)).timestamp()
+    worker.stream.table.data[key] = encode_entry(state)
+
+    assert await worker.stream.expire_idle(started + timedelta(seconds=TTL_S + 60)) == []
+    later = started + timedelta(seconds=2 * TTL_S + 60)
+    assert await worker.stream.expire_idle(later) == [key]
+    assert key not in worker.stream.table
+
+
 def versioned(policy: str, version: str) -> str:
     """``policy`` under another version."""
     return re.sub(r"^version: .*$", f'version: "{version}"', policy, count=1, flags=re.MULTILINE)

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from warmline.common.keys import derived_id
-from warmline.decisioning.decide import apply_event, dominant_emotion, expire
+from warmline.decisioning.decide import apply_event, dominant_emotion, idle_keys
 from warmline.decisioning.policy import Policy, Routing
 from warmline.decisioning.state import ConversationState, CustomerHistory
 from warmline.v1 import escalation_pb2, events_pb2, scoring_pb2
@@ -384,14 +384,13 @@ def test_dominant_emotion_ignores_neutral() -> None:
     assert dominant_emotion({"neutral": 0.9}) == ""
 
 
-def test_expire_drops_idle_conversations() -> None:
-    busy, idle = (
-        ConversationState(last_activity=T0.timestamp()),
-        ConversationState(last_activity=(T0 - timedelta(hours=3)).timestamp()),
-    )
-    states = {"acme/busy": busy, "acme/idle": idle}
-    assert expire(states, T0 + timedelta(minutes=5), timedelta(hours=1)) == ["acme/idle"]
-    assert list(states) == ["acme/busy"]
+def test_idle_keys_are_those_quiet_for_longer_than_the_ttl() -> None:
+    last_activity = {
+        "acme/busy": T0.timestamp(),
+        "acme/idle": (T0 - timedelta(hours=3)).timestamp(),
+        "acme/just-in-time": (T0 - timedelta(minutes=55)).timestamp(),
+    }
+    assert idle_keys(last_activity, T0 + timedelta(minutes=5), timedelta(hours=1)) == ["acme/idle"]
 
 
 def test_state_round_trips_through_json() -> None:
