@@ -1,4 +1,4 @@
-"""A decision the brokers refuse is never committed past: the worker stops instead."""
+"""A decision the brokers refuse is never committed past: the worker stops, and its restart decides again."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from tests.integration.decisioning.test_decisioning_failure import (
     committed,
@@ -15,17 +16,22 @@ from tests.integration.decisioning.test_decisioning_failure import (
 from tests.integration.decisioning.test_decisioning_stream import (
     Hosted,
     decisioning_settings,
+    decisions,
     publish,
     scored,
 )
+from tests.support import read_topic
+from warmline.common.kafka import admin_client
+from warmline.common.settings import WarmlineSettings
 from warmline.common.topics import TopicSpec, declared_topics, ensure_topics
 from warmline.decisioning.deliveries import DeliveryError
 from warmline.localkafka import LocalKafka
+from warmline.v1 import escalation_pb2
 
 pytestmark = pytest.mark.integration
 
 
-async def test_a_decision_the_brokers_refuse_stops_the_worker_before_its_offset_is_committed(
+async def test_a_refused_decision_stops_the_worker_uncommitted_and_its_restart_decides_again(
     kafka_broker: LocalKafka, tmp_path: Path
 ) -> None:
     settings = decisioning_settings(kafka_broker.bootstrap_servers, tmp_path / "data")
@@ -59,3 +65,29 @@ async def test_a_decision_the_brokers_refuse_stops_the_worker_before_its_offset_
     # Stopping commits what was acknowledged: still nothing past the refused decision,
     # so a restarted worker decides on that event again.
     assert await committed(settings) == before
+
+    # Once the topic takes decisions again, the restarted worker (same group, its
+    # state restored from the changelog) escalates the request that was lost: the
+    # state that remembered the event as handled never reached the changelog.
+    await allow_large_decisions(settings, escalations)
+    restarted = Hosted(settings)
+    try:
+        records = await read_topic(settings.kafka.bootstrap_servers, escalations, 1, within_s=60)
+    finally:
+        restarted.stop()
+    [decision] = decisions(records)
+    assert decision.trigger_event_id == "ask-2"
+    assert decision.action == escalation_pb2.DECISION_ACTION_ESCALATE
+
+
+async def allow_large_decisions(settings: WarmlineSettings, escalations: str) -> None:
+    """Give the escalations topic its declared configuration back."""
+    [spec] = [s for s in declared_topics(settings) if s.name == escalations]
+    admin = admin_client(settings)
+    await admin.start()
+    try:
+        await admin.alter_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, escalations, configs=dict(spec.config))]
+        )
+    finally:
+        await admin.close()
