@@ -21,7 +21,9 @@ a refused one stops the next batch, and the consumer's ``before_commit`` hook
 (:meth:`DecisioningApp.confirm_deliveries`) waits for all of them and refuses
 the commit. A replayed event is recognised by the state's recent event ids, and
 decision ids are derived from ``tenant, conversation, event id, policy
-version``, so consumers de-duplicate.
+version``, so consumers de-duplicate. Because a restored state skips the events
+it remembers, a batch's states (and history escalations) reach the changelog
+only once its decisions, and every earlier batch's, are acknowledged.
 """
 
 from __future__ import annotations
