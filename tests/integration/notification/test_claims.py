@@ -21,10 +21,14 @@ async def test_a_claim_race_across_two_replicas_has_exactly_one_winner(
     first = make_notification()
     second = make_notification(first.settings)  # same topics: two replicas of one deployment
     watcher = Console(first.client("sam"), ["billing"])
-    consoles.append(watcher)
-    await watcher.wait_subscribed()
+    # Each replica reads the escalations topic on its own: both must know the
+    # escalation before the race, or a claim at the slower one finds nothing.
+    other = Console(second.client("sam"), ["billing"])
+    consoles.extend((watcher, other))
+    await asyncio.gather(watcher.wait_subscribed(), other.wait_subscribed())
     await publish(first.settings, [decision("race")])
     decision_id = (await watcher.wait_for(1))[0].decision.decision_id
+    assert (await other.wait_for(1))[0].decision.decision_id == decision_id
 
     claimants = [
         (replica.client(agent), agent)
