@@ -202,6 +202,8 @@ class DecisioningApp:
         self.app.tables.add(self.history_table)
         self.history_table.on_recover(self._rebuild_history)
         self.history = HistoryIndex()
+        # Entries indexed by this batch, written at its end (see ``_record``).
+        self._unwritten_history: list[tuple[bytes, HistoryEntry]] = []
         # Acknowledgement of every decision so far (see ``process``).
         self._decisions_written: asyncio.Future[None] | None = None
         # Decoded table entries of recently written conversations (see ``_load``).
@@ -282,7 +284,7 @@ class DecisioningApp:
         # are the escalations in the customers' history.
         self._decisions_written = all_acknowledged(sent, self._decisions_written)
         await self.table.flush_changelog(after=self._decisions_written)
-        await self.history_table.flush_changelog(after=self._decisions_written)
+        await self._write_history(after=self._decisions_written)
         DECISIONING_CONVERSATIONS.set(len(self.table))
         self.deliveries.check()
         for topic, count in Counter(event.message.topic for event in events).items():
@@ -398,18 +400,30 @@ class DecisioningApp:
             if record is not None:
                 self._record(record)
                 false_alarms.append(record[1])
-        await self.history_table.flush_changelog()
+        await self._write_history()
         self.deliveries.check()
         return false_alarms
 
     # --- customer history -------------------------------------------------
     def _record(self, record: tuple[bytes, HistoryEntry]) -> None:
-        """Write a history entry (once: a replay finds it indexed already)."""
+        """Index a history entry at once, for :meth:`_write_history` to write (once:
+        a replay finds it indexed already).
+
+        The batch's later events see it; the table write waits for the end of the
+        batch, so no other writer's flush (the timer's) can send it early.
+        """
         key, entry = record
         if key in self.history:
             return
-        self.history_table[key] = entry.encode()
         self.history.add(key, entry)
+        self._unwritten_history.append(record)
+
+    async def _write_history(self, after: asyncio.Future[None] | None = None) -> None:
+        """Write the entries recorded so far and flush them (after ``after``)."""
+        for key, entry in self._unwritten_history:
+            self.history_table[key] = entry.encode()
+        self._unwritten_history = []
+        await self.history_table.flush_changelog(after=after)
 
     async def _on_history_record(self, event: Any) -> None:
         # Every record of the history changelog, other workers' and our own, live

@@ -28,8 +28,8 @@ Delivery: the worker does not wait for the changelog batch by batch; each
 batch's send is tracked in the worker's :class:`~warmline.decisioning.deliveries.Deliveries`,
 so a batch the brokers refused stops the worker at its next batch, and before
 input offsets are committed :meth:`BatchedChangelogTable.wait_written` waits
-until every record written so far is acknowledged. With a RocksDB store the
-last offset of each batch is persisted, as faust persists each record's.
+until every record flushed so far is acknowledged (a batch's records are flushed
+before its input records are acked, so they are all among them).
 
 Partitions are computed here with Kafka's default partitioner
 (``keys.key_partition``, as every Warmline producer places a conversation's
@@ -93,8 +93,8 @@ class BatchedChangelogTable(faust.Table[bytes, bytes]):
         self._in_flight: dict[int, asyncio.Future[Any]] = {}
         # Partitions whose batch is being handed over (``send_batch`` may wait for metadata).
         self._handing_over: set[int] = set()
-        # Per partition: records written, and records the brokers acknowledged.
-        self._written: Counter[int] = Counter()
+        # Per partition: records flushed, and records the brokers acknowledged.
+        self._flushed: Counter[int] = Counter()
         self._acknowledged: Counter[int] = Counter()
         self._refused = False
         # Set (and replaced) whenever a batch is answered, for :meth:`wait_written`.
@@ -121,7 +121,6 @@ class BatchedChangelogTable(faust.Table[bytes, bytes]):
         if partition is None:
             partition = key_partition(key, self.partitions or 1)
         self._unsent.append((partition, key, value))
-        self._written[partition] += 1
 
     def _producer(self) -> BatchProducer:
         producer: BatchProducer = kafka_producer(self.app)
@@ -137,13 +136,15 @@ class BatchedChangelogTable(faust.Table[bytes, bytes]):
         whose previous batch is not yet acknowledged keeps its records until it is.
         """
         if self._unsent:
+            self._flushed.update(partition for partition, _, _ in self._unsent)
             self._held.append((after, self._unsent))
             self._unsent = []
             if after is not None and not after.done():
-                after.add_done_callback(self._release_later)
+                after.add_done_callback(lambda _: self._release_soon())
         await self._release()
 
-    def _release_later(self, _: asyncio.Future[None]) -> None:
+    def _release_soon(self) -> None:
+        """Release and send from a task of its own (for callbacks), tracked like a send."""
         follow_up = asyncio.ensure_future(self._release())
         follow_up.add_done_callback(self._settled)
         self._deliveries.track(follow_up, f"changelog records for {self.name}")
@@ -165,23 +166,28 @@ class BatchedChangelogTable(faust.Table[bytes, bytes]):
             await self._send_waiting(partition)
 
     async def wait_written(self) -> None:
-        """Wait until every record written so far is acknowledged, or one was refused.
+        """Wait until every record flushed so far is acknowledged, or one was refused.
 
         Input offsets are committed after this (and ``Deliveries.confirm``, which
-        raises for the refusal).
+        raises for the refusal). It flushes nothing itself: whatever a writer has
+        not flushed yet belongs to input records not acked yet (or to a failed
+        batch, which must never be written).
         """
-        await self.flush_changelog()
-        target = dict(self._written)
+        target = dict(self._flushed)
         while not self._refused and any(self._acknowledged[p] < n for p, n in target.items()):
             await self._answered.wait()
 
     async def _send_waiting(self, partition: int) -> None:
         """Send the partition's waiting records, unless its previous batch is unanswered."""
         previous = self._in_flight.get(partition)
-        if partition in self._handing_over or (previous is not None and not previous.done()):
+        if (
+            self._refused
+            or partition in self._handing_over
+            or (previous is not None and not previous.done())
+        ):
             return
         records = self._waiting.pop(partition, None)
-        if not records or self._refused:
+        if not records:
             return
         producer = self._producer()
         batch = producer.create_batch()
@@ -212,12 +218,8 @@ class BatchedChangelogTable(faust.Table[bytes, bytes]):
             return
         self._acknowledged[tp.partition] += count
         KAFKA_RECORDS_PRODUCED.labels(tp.topic).inc(count)
-        # The batch's last record; what faust records per record for a RocksDB store.
-        self.data.set_persisted_offset(tp, sent.result().offset + count - 1)
         if self._waiting.get(tp.partition):
-            follow_up = asyncio.ensure_future(self._send_waiting(tp.partition))
-            follow_up.add_done_callback(self._settled)
-            self._deliveries.track(follow_up, f"changelog records for {tp.topic}")
+            self._release_soon()
 
     def _settled(self, done: asyncio.Future[Any]) -> bool:
         """Wake :meth:`wait_written`; False (and nothing more is sent) when ``done`` failed.

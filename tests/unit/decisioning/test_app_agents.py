@@ -455,6 +455,21 @@ async def test_history_older_than_the_window_is_deleted(worker: Worker, agent: A
     assert key not in worker.stream.history_table
 
 
+async def test_an_escalation_recorded_mid_batch_waits_for_the_batchs_end_not_the_timer(
+    worker: Worker, agent: Any
+) -> None:
+    # The decide agent records the escalation while it works through a batch; the
+    # maintenance timer may prune (and flush the history) while the agent awaits.
+    entry = HistoryEntry("acme/u1", ESCALATION, datetime.now(UTC).timestamp(), "c1")
+    worker.stream._record((entry.key("d1"), entry))
+    assert await worker.stream.prune_history(datetime.now(UTC)) == []
+    # Not sent ahead of the batch's decisions: only the batch's end writes it.
+    assert worker.producer.on(worker.history_changelog) == []
+    [decided] = await feed(agent, Conversation(conversation="c2").customer("can I talk to a human"))
+    assert decided.customer_history.escalations_in_window == 1
+    assert entry.key("d1") in {key for key, _ in worker.producer.on(worker.history_changelog)}
+
+
 async def test_escalations_of_one_customer_on_two_workers_at_once_are_both_kept(
     worker: Worker, agent: Any
 ) -> None:
@@ -567,6 +582,17 @@ async def test_a_record_batch_that_fills_up_is_sent_and_the_rest_follow_its_ackn
     await asyncio.wait_for(table.wait_written(), 5)
     assert [count for *_, count in worker.producer.batches] == [2, 2, 1]
     assert worker.producer.on(worker.changelog) == [(key, key) for key in keys]
+
+
+async def test_writes_never_flushed_are_neither_sent_nor_waited_for_by_a_commit(
+    worker: Worker, agent: Any
+) -> None:
+    # A batch that failed halfway has written to the table but never flushed: its
+    # writes must not reach the changelog, nor hold up the commit the stop makes.
+    [key] = same_partition_keys(worker.stream.table, 1)
+    worker.stream.table[key] = b"half-applied"
+    await asyncio.wait_for(worker.stream.confirm_deliveries(), 5)
+    assert worker.producer.on(worker.changelog) == []
 
 
 async def test_records_wait_behind_an_unanswered_batch_and_the_writer_never_does(
