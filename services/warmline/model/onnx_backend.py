@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 #: Bump when the export recipe changes, so cached files are rebuilt.
-EXPORT_FORMAT = "1"
+EXPORT_FORMAT = "2"
 #: ONNX opset for the TorchScript exporter.
 OPSET = 17
 
@@ -52,7 +52,10 @@ def cache_root() -> Path:
 
 
 class _EncoderWithHead(nn.Module):
-    """Token ids and mask in, head logits out: the graph that is exported."""
+    """Token ids and mask in; head logits, then the pooled sentence vector, out.
+
+    The pooled vector rides along so that the contact-center signal head can read
+    it with the conversation's earlier turns (:mod:`warmline.model.context`)."""
 
     def __init__(self, encoder: nn.Module, head: nn.Module) -> None:
         super().__init__()
@@ -60,8 +63,8 @@ class _EncoderWithHead(nn.Module):
         self.head = head
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        out: torch.Tensor = self.head(self.encoder(input_ids, attention_mask))
-        return out
+        pooled = self.encoder(input_ids, attention_mask)
+        return torch.cat([self.head(pooled), pooled], 1)
 
 
 def cache_key(bundle_files: Sequence[Path], encoder_file: Path) -> str:
@@ -159,7 +162,7 @@ class OnnxModel:
         )
 
     def score_ids(self, sequences: Sequence[Sequence[int]]) -> torch.Tensor:
-        """Logits for unpadded token id lists: right-padded with 0 ([PAD]) in numpy."""
+        """Head logits and pooled vectors for unpadded token id lists: right-padded with 0 ([PAD]) in numpy."""
         longest = max((len(seq) for seq in sequences), default=0)
         ids = np.zeros((len(sequences), longest), dtype=np.int64)
         mask = np.zeros((len(sequences), longest), dtype=np.int64)
@@ -170,7 +173,7 @@ class OnnxModel:
         return torch.from_numpy(logits)
 
     def __call__(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Logits (batch, labels) for padded ``ids`` and ``mask`` (long tensors on CPU)."""
+        """Head logits and pooled vectors (batch, outputs + 384) for padded ``ids`` and ``mask`` (long tensors on CPU)."""
         feeds = {
             "input_ids": np.ascontiguousarray(ids.numpy(), dtype=np.int64),
             "attention_mask": np.ascontiguousarray(mask.numpy(), dtype=np.int64),

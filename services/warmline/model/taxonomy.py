@@ -39,6 +39,10 @@ from collections.abc import Mapping
 #: Bump when the label list or the signal mapping changes; recorded in model.json
 #: and in every scoring result so downstream consumers can tell versions apart.
 TAXONOMY_VERSION = "goemotions-28.signals-v1"
+#: Same labels and signal names, but the signals come from the contact-center signal
+#: head (:mod:`warmline.model.signal_head`), which reads the turn with its context
+#: and was trained on contact-center data: bundles with that head report this.
+SIGNAL_HEAD_TAXONOMY_VERSION = "goemotions-28.signals-v2"
 
 #: GoEmotions label names; index i is label id i (order of ``labels.txt``).
 LABELS: tuple[str, ...] = (

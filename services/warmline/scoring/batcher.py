@@ -1,9 +1,10 @@
 """The adaptive micro-batcher: many small requests, few large model calls.
 
-Callers (the Kafka pipeline and the gRPC ``Score`` RPC) submit texts and await
-their results. A batch closes when it holds ``max_batch_size`` texts or its
-oldest text has waited ``max_wait_ms``; under load batches fill at once, when
-quiet a lone text waits at most ``max_wait_ms``. A caller that will send nothing
+Callers (the Kafka pipeline and the gRPC ``Score`` RPC) submit items (turns to
+score) and await their results. A batch closes when it holds ``max_batch_size``
+items or its oldest item has waited ``max_wait_ms``; under load batches fill at
+once, when quiet a lone item waits at most ``max_wait_ms``. Requests keep their
+arrival order inside a batch, so a conversation's turns reach the model in order. A caller that will send nothing
 more until its texts are scored (the Kafka pipeline, which hands over a whole
 poll) submits with ``wait_for_more=False``: its batch closes with whatever is
 already queued instead of waiting. Inference runs on one worker thread, so the
@@ -25,8 +26,9 @@ from warmline.common.metrics import (
     SCORING_QUEUE_DEPTH,
 )
 
+T = TypeVar("T")
 R = TypeVar("R")
-Infer = Callable[[Sequence[str]], list[R]]
+Infer = Callable[[Sequence[T]], list[R]]
 
 
 class ModelNotReady(RuntimeError):
@@ -34,21 +36,21 @@ class ModelNotReady(RuntimeError):
 
 
 @dataclass(slots=True)
-class _Request(Generic[R]):
-    texts: Sequence[str]
+class _Request(Generic[T, R]):
+    texts: Sequence[T]
     future: asyncio.Future[list[R]]
     enqueued: float
     wait_for_more: bool = True
 
 
-class MicroBatcher(Generic[R]):
+class MicroBatcher(Generic[T, R]):
     """Feeds ``infer`` (a blocking function) with batches built from concurrent requests."""
 
-    def __init__(self, infer: Infer[R], *, max_batch_size: int, max_wait_ms: float) -> None:
+    def __init__(self, infer: Infer[T, R], *, max_batch_size: int, max_wait_ms: float) -> None:
         self._infer = infer
         self._max_batch = max_batch_size
         self._max_wait_s = max_wait_ms / 1000
-        self._queue: asyncio.Queue[_Request[R] | None] = asyncio.Queue()
+        self._queue: asyncio.Queue[_Request[T, R] | None] = asyncio.Queue()
         self._pending_texts = 0
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
         self._worker: asyncio.Task[None] | None = None
@@ -57,7 +59,7 @@ class MicroBatcher(Generic[R]):
         """Start batching on the running loop."""
         self._worker = asyncio.create_task(self._run())
 
-    async def score(self, texts: Sequence[str], *, wait_for_more: bool = True) -> list[R]:
+    async def score(self, texts: Sequence[T], *, wait_for_more: bool = True) -> list[R]:
         """Results for ``texts``, in order; raises what the model raised.
 
         ``wait_for_more=False``: do not hold the batch open for other callers.
@@ -65,7 +67,7 @@ class MicroBatcher(Generic[R]):
         if not texts:
             return []
         loop = asyncio.get_running_loop()
-        request: _Request[R] = _Request(
+        request: _Request[T, R] = _Request(
             texts, loop.create_future(), time.monotonic(), wait_for_more
         )
         self._pending_texts += len(texts)
@@ -108,7 +110,7 @@ class MicroBatcher(Generic[R]):
                     deadline = 0.0  # take what is queued, then go
             await self._run_batch(batch, size)
 
-    async def _run_batch(self, batch: list[_Request[R]], size: int) -> None:
+    async def _run_batch(self, batch: list[_Request[T, R]], size: int) -> None:
         texts = [text for request in batch for text in request.texts]
         loop = asyncio.get_running_loop()
         started = time.perf_counter()

@@ -1,0 +1,249 @@
+"""Scoring a conversation's turns in order, each customer turn with the turns before it.
+
+The scoring service and the backtest both use :class:`ContextualScorer`. Where the
+context lives: the scorer keeps a small window per conversation in memory (the
+customer's last turns and the latest bot or agent turn, as pooled sentence
+vectors, never text). Every topic is keyed by tenant/conversation, so one scoring
+replica sees all of a conversation's turns, in order; nothing has to travel on the
+event. A window that is lost (a restart, a rebalance that moves the partition, an
+idle conversation evicted) costs accuracy, not correctness: the next turn is scored
+as if it opened the conversation, exactly like the sync ``Score`` call.
+
+Bot and agent turns go through the encoder for their pooled vector only; no
+emotion is ever scored for them. A bot's canned answers repeat, so their vectors
+are cached by text.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import torch
+
+from warmline.model.engine import EmotionEngine, EmotionResult
+from warmline.model.signal_head import REPEAT_WINDOW, TurnContext, cosine, repeat_similarity
+
+#: Pooled vectors of bot/agent texts kept for reuse (canned answers repeat).
+OTHER_TEXT_CACHE = 4096
+
+
+class Speaker(StrEnum):
+    """Who wrote a turn: the customer (scored) or the bot/agent side (context only)."""
+
+    CUSTOMER = "customer"
+    OTHER = "other"
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One turn to read. ``conversation`` empty: no context is kept or used."""
+
+    text: str
+    speaker: Speaker = Speaker.CUSTOMER
+    conversation: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TurnScore:
+    """What the scorer learned from one turn.
+
+    ``result`` is None for bot and agent turns. ``context_turns`` counts the
+    conversation's earlier turns the scorer had in its window; ``repeat_similarity``
+    is the cosine between this turn and the same side's recent turns (the
+    customer's last three, or the bot/agent's previous one), 0 when there were none.
+    """
+
+    result: EmotionResult | None
+    context_turns: int = 0
+    repeat_similarity: float = 0.0
+
+
+@dataclass
+class _Window:
+    customer: deque[torch.Tensor] = field(default_factory=lambda: deque(maxlen=REPEAT_WINDOW))
+    other: torch.Tensor | None = None
+    other_repeat: float = 0.0
+    turns: int = 0
+    customer_turns: int = 0
+    touched: float = 0.0
+
+    def context(self) -> TurnContext:
+        return TurnContext(
+            previous_customer=tuple(v.float() for v in self.customer),
+            previous_other=None if self.other is None else self.other.float(),
+            other_repeat=self.other_repeat,
+            customer_turns=self.customer_turns,
+        )
+
+
+class ConversationWindows:
+    """Per-conversation windows, least recently used evicted past ``max_conversations``
+    or after ``idle_seconds`` without a turn. ``max_conversations`` 0 keeps nothing."""
+
+    def __init__(
+        self,
+        max_conversations: int = 20_000,
+        idle_seconds: float = 3600.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.max_conversations = max_conversations
+        self.idle_seconds = idle_seconds
+        self._clock = clock
+        self._windows: OrderedDict[str, _Window] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._windows)
+
+    def _get(self, conversation: str) -> _Window | None:
+        window = self._windows.get(conversation)
+        if window is not None and self._clock() - window.touched > self.idle_seconds:
+            del self._windows[conversation]
+            return None
+        return window
+
+    def context(self, conversation: str) -> tuple[TurnContext, int]:
+        """The context for the conversation's next turn and how many turns it saw."""
+        window = self._get(conversation) if conversation else None
+        if window is None:
+            return TurnContext(), 0
+        return window.context(), window.turns
+
+    def add(self, conversation: str, speaker: Speaker, vector: torch.Tensor) -> None:
+        """Remember a turn's pooled vector (stored as float16: half the memory)."""
+        if not conversation or self.max_conversations <= 0:
+            return
+        window = self._get(conversation) or _Window()
+        stored = vector.detach().to(torch.float16)
+        if speaker is Speaker.CUSTOMER:
+            window.customer.append(stored)
+            window.customer_turns += 1
+        else:
+            previous = window.other
+            window.other_repeat = 0.0 if previous is None else cosine(vector, previous.float())
+            window.other = stored
+        window.turns += 1
+        window.touched = self._clock()
+        self._windows[conversation] = window
+        self._windows.move_to_end(conversation)
+        while len(self._windows) > self.max_conversations:
+            self._windows.popitem(last=False)
+
+    def forget(self, conversation: str) -> None:
+        """Drop a conversation's window (it ended)."""
+        self._windows.pop(conversation, None)
+
+
+@dataclass(frozen=True, slots=True)
+class PendingTurn:
+    """A customer turn read in its conversation, before the signal head runs."""
+
+    index: int
+    outputs: torch.Tensor
+    context: TurnContext
+    context_turns: int
+    repeat_similarity: float
+
+
+@dataclass
+class Reading:
+    """:meth:`ContextualScorer.read`'s result: turns awaiting the heads, and the rest."""
+
+    pending: list[PendingTurn] = field(default_factory=list)
+    done: dict[int, TurnScore] = field(default_factory=dict)
+
+
+class ContextualScorer:
+    """Scores batches of turns with :class:`EmotionEngine`, each in its conversation.
+
+    A batch may hold several turns of one conversation; they are read in batch
+    order, so turn 3 sees turn 2 even when both arrive in one call. Every text goes
+    through the encoder once, in one engine call per batch.
+    """
+
+    def __init__(self, engine: EmotionEngine, windows: ConversationWindows | None = None) -> None:
+        self.engine = engine
+        self.windows = windows if windows is not None else ConversationWindows()
+        self._other_vectors: OrderedDict[str, torch.Tensor] = OrderedDict()
+
+    def read(self, turns: Sequence[Turn]) -> Reading:
+        """Encode the batch and walk it in order: the context of every customer turn
+        to score, and the final :class:`TurnScore` of every other turn."""
+        customers = [i for i, turn in enumerate(turns) if turn.speaker is Speaker.CUSTOMER]
+        screened = dict(
+            zip(customers, self.engine.screen([turns[i].text for i in customers]), strict=True)
+        )
+        keep_context = self.windows.max_conversations > 0
+        to_encode = [
+            i
+            for i, turn in enumerate(turns)
+            if (turn.speaker is Speaker.CUSTOMER and screened[i] is None)
+            or (
+                turn.speaker is Speaker.OTHER
+                and keep_context
+                and turn.conversation
+                and turn.text.strip()
+                and turn.text not in self._other_vectors
+            )
+        ]
+        # Identical texts in one batch (canned bot answers) are encoded once.
+        unique: dict[str, int] = {}
+        for i in to_encode:
+            unique.setdefault(turns[i].text, len(unique))
+        rows: dict[int, torch.Tensor] = {}
+        if unique:
+            outputs = self.engine.outputs(list(unique))
+            rows = {i: outputs[unique[turns[i].text]] for i in to_encode}
+        reading = Reading()
+        for i, turn in enumerate(turns):
+            if turn.speaker is Speaker.OTHER:
+                reading.done[i] = self._other_turn(turn, rows.get(i))
+                continue
+            early = screened[i]
+            if early is not None:
+                reading.done[i] = TurnScore(early)
+                continue
+            context, seen = self.windows.context(turn.conversation)
+            vector = rows[i][-self.engine.pooled_dim :]
+            reading.pending.append(
+                PendingTurn(i, rows[i], context, seen, repeat_similarity(vector, context))
+            )
+            self.windows.add(turn.conversation, Speaker.CUSTOMER, vector)
+        return reading
+
+    def score(self, turns: Sequence[Turn]) -> list[TurnScore]:
+        """One :class:`TurnScore` per turn, in order."""
+        reading = self.read(turns)
+        found = reading.done
+        if reading.pending:
+            outputs = torch.stack([p.outputs for p in reading.pending])
+            results = self.engine.results(outputs, [p.context for p in reading.pending])
+            for p, result in zip(reading.pending, results, strict=True):
+                found[p.index] = TurnScore(result, p.context_turns, p.repeat_similarity)
+        return [found[i] for i in range(len(turns))]
+
+    def _other_turn(self, turn: Turn, row: torch.Tensor | None) -> TurnScore:
+        if row is not None:
+            vector = row[-self.engine.pooled_dim :].clone()
+            self._other_vectors[turn.text] = vector
+            while len(self._other_vectors) > OTHER_TEXT_CACHE:
+                self._other_vectors.popitem(last=False)
+        else:
+            vector = self._other_vectors.get(turn.text)  # type: ignore[assignment]
+            if vector is not None:
+                self._other_vectors.move_to_end(turn.text)
+        if vector is None:
+            return TurnScore(None)
+        context, seen = self.windows.context(turn.conversation)
+        previous = context.previous_other
+        similarity = 0.0 if previous is None else cosine(vector, previous)
+        self.windows.add(turn.conversation, Speaker.OTHER, vector)
+        return TurnScore(None, seen, similarity)
+
+    def forget(self, conversation: str) -> None:
+        """The conversation ended: drop its window."""
+        self.windows.forget(conversation)
+

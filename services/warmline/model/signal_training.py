@@ -1,0 +1,248 @@
+"""Training, calibration and tenant adaptation of the contact-center signal head.
+
+The encoder and the GoEmotions heads stay as they are (GoEmotions scores do not
+move); only the signal head (:mod:`warmline.model.signal_head`) is fitted, on
+pooled vectors the engine computes once per text:
+
+* GoEmotions train, each text alone, targets from its gold labels through
+  :data:`~warmline.model.taxonomy.SIGNAL_GROUPS`, weighted down (Reddit is not a
+  contact center, and GoEmotions reads a plain question as confusion);
+* contact-center conversations, each customer turn with its context, and once more
+  alone (so a first turn and the sync ``Score`` call are read well too).
+
+Early stopping, per-signal temperatures and thresholds use the evaluation set's
+``dev`` part only (:func:`~warmline.model.contact_center.fitting_part`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors.torch import save_file
+
+from warmline.model.contact_center import CCConversation, labelled_turns, turns_of
+from warmline.model.context import ContextualScorer, ConversationWindows, Speaker, Turn
+from warmline.model.engine import EmotionEngine
+from warmline.model.metrics import f1_per_label, fit_temperature, tune_thresholds
+from warmline.model.signal_head import NO_CONTEXT, SIGNAL_HEAD_FILE, SignalHead, features
+from warmline.model.taxonomy import LABELS, SIGNAL_GROUPS, SIGNALS
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class SignalSet:
+    """Feature rows, 0/1 targets over the seven signals, and per-row weights."""
+
+    features: torch.Tensor
+    targets: torch.Tensor
+    weights: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    @staticmethod
+    def join(parts: Sequence[SignalSet]) -> SignalSet:
+        """One set made of ``parts``, in order."""
+        return SignalSet(
+            torch.cat([p.features for p in parts]),
+            torch.cat([p.targets for p in parts]),
+            torch.cat([p.weights for p in parts]),
+        )
+
+
+def signal_targets(signal_sets: Sequence[frozenset[str]]) -> torch.Tensor:
+    """(n, 7) 0/1 targets in :data:`SIGNALS` order."""
+    return torch.tensor([[float(s in names) for s in SIGNALS] for names in signal_sets])
+
+
+def goemotions_targets(labels: torch.Tensor) -> torch.Tensor:
+    """Signals of GoEmotions gold label rows (n, 28): a signal holds when any member does."""
+    columns = [[LABELS.index(label) for label in members] for members in SIGNAL_GROUPS.values()]
+    return torch.stack([labels[:, cols].amax(1) for cols in columns], 1).float()
+
+
+def alone_features(engine: EmotionEngine, texts: Sequence[str]) -> torch.Tensor:
+    """Feature rows for texts read without context (first turns, GoEmotions)."""
+    outputs = engine.outputs(texts)
+    probs, pooled = engine.split_outputs(outputs)
+    return torch.stack([features(p, lp, NO_CONTEXT) for p, lp in zip(pooled, probs, strict=True)])
+
+
+def conversation_features(
+    engine: EmotionEngine, conversations: Sequence[CCConversation], *, with_context: bool = True
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(feature rows, targets) of every labelled customer turn, read as the scoring
+    service reads it: in its conversation (``with_context``) or alone."""
+    scorer = ContextualScorer(engine, ConversationWindows(10**9, float("inf")))
+    rows: list[torch.Tensor] = []
+    targets: list[frozenset[str]] = []
+    for conversation in conversations:
+        turns = turns_of(conversation)
+        if not with_context:
+            turns = [Turn(t.text, t.speaker) for t in turns]
+        reading = scorer.read(turns)
+        by_index = {p.index: p for p in reading.pending}
+        for _, index, turn in labelled_turns([conversation]):
+            pending = by_index.get(index)
+            if pending is None or turn.signals is None:
+                continue  # empty or non-English: the service never scores it either
+            probs, pooled = engine.split_outputs(pending.outputs.unsqueeze(0))
+            rows.append(features(pooled[0], probs[0], pending.context))
+            targets.append(turn.signals)
+        scorer.forget(conversation.id)
+    if not rows:
+        return torch.zeros(0, 0), torch.zeros(0, len(SIGNALS))
+    return torch.stack(rows), signal_targets(targets)
+
+
+def conversation_set(
+    engine: EmotionEngine, conversations: Sequence[CCConversation], weight: float, alone: float
+) -> SignalSet:
+    """Contact-center turns in context (``weight``) plus the same turns alone (``alone``)."""
+    parts = []
+    x, y = conversation_features(engine, conversations)
+    parts.append(SignalSet(x, y, torch.full((len(y),), weight)))
+    if alone > 0:
+        x, y = conversation_features(engine, conversations, with_context=False)
+        parts.append(SignalSet(x, y, torch.full((len(y),), alone)))
+    return SignalSet.join(parts)
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """How the head is fitted."""
+
+    hidden: int = 256
+    dropout: float = 0.2
+    epochs: int = 40
+    batch_size: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    seed: int = 13
+
+
+def macro_f1(probs: torch.Tensor, targets: torch.Tensor, thresholds: torch.Tensor) -> float:
+    """Macro-F1 over the seven signals at ``thresholds``."""
+    return float(f1_per_label(probs >= thresholds, targets).mean())
+
+
+def fit_head(
+    train: SignalSet,
+    dev: SignalSet,
+    config: FitConfig,
+    start: SignalHead | None = None,
+    log: Log = lambda _: None,
+) -> SignalHead:
+    """Train (or, from ``start``, fine-tune) a head; keep the epoch with the best dev
+    macro-F1 at per-signal tuned thresholds."""
+    torch.manual_seed(config.seed)
+    rng = random.Random(config.seed)
+    head = SignalHead(config.hidden, config.dropout)
+    if start is not None:
+        head.load_state_dict(start.state_dict())
+    optimiser = torch.optim.AdamW(head.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    loss_fn = torch.nn.BCEWithLogitsLoss(reduction="none")
+    best_score, best_state = -1.0, {k: v.clone() for k, v in head.state_dict().items()}
+    order = list(range(len(train)))
+    for epoch in range(config.epochs):
+        head.train()
+        rng.shuffle(order)
+        for begin in range(0, len(order), config.batch_size):
+            rows = torch.tensor(order[begin : begin + config.batch_size])
+            logits = head(train.features[rows])
+            loss = (loss_fn(logits, train.targets[rows]).mean(1) * train.weights[rows]).sum()
+            loss = loss / train.weights[rows].sum()
+            optimiser.zero_grad()
+            loss.backward()  # type: ignore[no-untyped-call]
+            optimiser.step()
+        head.eval()
+        with torch.no_grad():
+            probs = torch.sigmoid(head(dev.features))
+        score = macro_f1(probs, dev.targets, tune_thresholds(probs, dev.targets))
+        if score > best_score:
+            best_score, best_state = score, {k: v.clone() for k, v in head.state_dict().items()}
+        log(f"epoch {epoch + 1}: dev macro-F1 {score:.3f} (best {best_score:.3f})")
+    head.load_state_dict(best_state)
+    return head.eval()
+
+
+def calibrate(head: SignalHead, dev: SignalSet) -> tuple[list[float], list[float]]:
+    """Per-signal temperatures (BCE on dev) and thresholds (F1 on dev, after scaling)."""
+    with torch.no_grad():
+        logits = head(dev.features)
+    temperatures = fit_temperature(logits, dev.targets, per_label=True)
+    probs = torch.sigmoid(logits / temperatures)
+    thresholds = tune_thresholds(probs, dev.targets)
+    return [round(float(t), 4) for t in temperatures], [round(float(t), 4) for t in thresholds]
+
+
+def signal_probabilities(head: SignalHead, temperatures: Sequence[float], x: torch.Tensor) -> torch.Tensor:
+    """Calibrated signal probabilities of feature rows."""
+    with torch.no_grad():
+        return torch.sigmoid(head(x) / torch.tensor(temperatures))
+
+
+def save_head(head: SignalHead, directory: Path) -> None:
+    """Write ``signal_head.safetensors`` (fp32, contiguous)."""
+    state = {k: v.detach().contiguous() for k, v in head.state_dict().items()}
+    save_file(state, str(directory / SIGNAL_HEAD_FILE))
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes (recorded instead of any of its text)."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def customer_turns(turns: Sequence[Turn]) -> int:
+    """How many of ``turns`` are the customer's."""
+    return sum(1 for t in turns if t.speaker is Speaker.CUSTOMER)
+
+
+@dataclass(frozen=True)
+class SignalRecipe:
+    """The data mix of the shipped signal head (see the module docstring)."""
+
+    goemotions_weight: float = 0.3
+    context_weight: float = 2.0
+    alone_weight: float = 1.0
+
+
+def goemotions_set(
+    engine: EmotionEngine, data_dir: Path, split: str, weight: float, cache_dir: Path | None
+) -> SignalSet:
+    """GoEmotions ``split`` read alone, cached per model version (features take ~1 min)."""
+    from warmline.model.data import read_split
+
+    data = read_split(data_dir, split)
+    cached = None
+    if cache_dir is not None:
+        key = hashlib.sha256("\n".join(data.texts).encode()).hexdigest()[:12]
+        cached = cache_dir / f"signal-features-{engine.model_version}-{split}-{key}.pt"
+        if cached.is_file():
+            x = torch.load(cached)
+            return SignalSet(x, goemotions_targets(data.labels), torch.full((len(x),), weight))
+    x = alone_features(engine, data.texts)
+    if cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(x, cached)
+    return SignalSet(x, goemotions_targets(data.labels), torch.full((len(x),), weight))
+
+
+def signal_report(
+    head: SignalHead,
+    temperatures: Sequence[float],
+    thresholds: Sequence[float],
+    dataset: SignalSet,
+) -> dict[str, float]:
+    """Macro-F1 and per-signal F1 of a calibrated head on ``dataset``."""
+    probs = signal_probabilities(head, temperatures, dataset.features)
+    per = f1_per_label(probs >= torch.tensor(thresholds), dataset.targets)
+    report = {"macro_f1": round(float(per.mean()), 4)}
+    report.update({f"f1_{name}": round(float(v), 4) for name, v in zip(SIGNALS, per, strict=True)})
+    return report
