@@ -123,6 +123,11 @@ class ScoringSettings(ServicePorts):
     # Where the ONNX export of the model is cached (written at first load, ~100 MB);
     # None: ~/.cache/warmline/onnx (in the image, HOME is the writable /tmp).
     onnx_cache_dir: Path | None = None
+    # Conversations whose recent turns are kept to read the next customer turn in
+    # context (about 3 KB each); 0 scores every turn alone.
+    context_conversations: int = Field(default=20_000, ge=0)
+    # A conversation's context is dropped after this long without a turn.
+    context_idle_s: float = Field(default=3600.0, gt=0)
 
 
 class DecisioningSettings(ServicePorts):

@@ -119,8 +119,12 @@ def parse_conversation(raw: dict[str, Any], where: str) -> CCConversation:
         raise DataError(f"{where}: no customer turn")
     if gold_turn is not None and not (isinstance(gold_turn, int) and 0 <= gold_turn < customers):
         raise DataError(f"{where}: gold_escalation_turn {gold_turn!r} is not a customer turn index")
-    if (gold_turn is None) != (reason is None) or (reason is not None and reason not in GOLD_REASONS):
-        raise DataError(f"{where}: gold_reason {reason!r} must name a reason exactly when escalating")
+    if (gold_turn is None) != (reason is None) or (
+        reason is not None and reason not in GOLD_REASONS
+    ):
+        raise DataError(
+            f"{where}: gold_reason {reason!r} must name a reason exactly when escalating"
+        )
     return CCConversation(
         ident,
         channel,
@@ -220,3 +224,32 @@ def to_replay_events(conversation: CCConversation, tenant: str = "") -> list[dic
             line["gold_labels"] = sorted(turn.signals)
         lines.append(line)
     return lines
+
+
+def conversation_json(conversation: CCConversation) -> dict[str, Any]:
+    """The record form of a conversation (the inverse of :func:`parse_conversation`)."""
+    record: dict[str, Any] = {
+        "id": conversation.id,
+        "channel": conversation.channel,
+        "intent": conversation.intent,
+    }
+    if conversation.split:
+        record["split"] = conversation.split
+    if conversation.tags:
+        record["tags"] = list(conversation.tags)
+    turns: list[dict[str, Any]] = []
+    for turn in conversation.turns:
+        item: dict[str, Any] = {"role": turn.role, "text": turn.text}
+        if turn.signals is not None:
+            item["signals"] = [s for s in SIGNALS if s in turn.signals]
+        turns.append(item)
+    record["turns"] = turns
+    record["gold_escalation_turn"] = conversation.gold_escalation_turn
+    record["gold_reason"] = conversation.gold_reason
+    return record
+
+
+def write_conversations(conversations: Sequence[CCConversation], path: Path) -> None:
+    """One JSON line per conversation (UTF-8, non-ASCII kept as is)."""
+    lines = [json.dumps(conversation_json(c), ensure_ascii=False) for c in conversations]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
+
 import grpc
 
+from warmline.model.engine import EmotionResult
 from warmline.scoring.batcher import ModelNotReady
 from warmline.scoring.convert import to_proto
-from warmline.scoring.handler import Score, unsupported_language
+from warmline.scoring.handler import unsupported_language
 from warmline.v1 import scoring_pb2, scoring_pb2_grpc
 
 # One request may not monopolise the batcher; larger jobs belong on the stream.
 MAX_TEXTS = 256
 MAX_TEXT_CHARS = 8_000
+
+#: Scores texts alone (no conversation context), in order.
+Score = Callable[[Sequence[str]], Awaitable[list[EmotionResult]]]
 
 
 class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):

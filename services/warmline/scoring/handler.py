@@ -19,12 +19,11 @@ from google.protobuf.message import DecodeError
 from warmline.common.metrics import DEAD_LETTERS, SCORING_MESSAGES
 from warmline.common.pipeline import Output, dead_letter
 from warmline.common.settings import WarmlineSettings
-from warmline.model.engine import EmotionResult
-from warmline.model.taxonomy import TAXONOMY_VERSION
+from warmline.model.context import Speaker, Turn, TurnScore
 from warmline.scoring.convert import to_proto
 from warmline.v1 import events_pb2, scoring_pb2
 
-Score = Callable[[Sequence[str]], Awaitable[list[EmotionResult]]]
+ScoreTurns = Callable[[Sequence[Turn]], Awaitable[list[TurnScore]]]
 CONSUMER = "scoring"
 
 
@@ -37,6 +36,23 @@ class _Poison(Exception):
 def needs_scores(event: events_pb2.InteractionEvent) -> bool:
     """Only customers' messages are scored; agents' emotions never are."""
     return event.role == events_pb2.ROLE_CUSTOMER and event.kind == events_pb2.EVENT_KIND_MESSAGE
+
+
+def is_message(event: events_pb2.InteractionEvent) -> bool:
+    """A customer's message (always scored, even empty) or a bot's or agent's message
+    with text (read for context)."""
+    if event.kind != events_pb2.EVENT_KIND_MESSAGE:
+        return False
+    if event.role == events_pb2.ROLE_CUSTOMER:
+        return True
+    return event.role in (events_pb2.ROLE_BOT, events_pb2.ROLE_AGENT) and bool(event.text)
+
+
+def as_turn(event: events_pb2.InteractionEvent) -> Turn:
+    """The message as a turn of its conversation (tenant-qualified, so two tenants'
+    conversation ids never share a window)."""
+    speaker = Speaker.CUSTOMER if needs_scores(event) else Speaker.OTHER
+    return Turn(event.text, speaker, f"{event.tenant_id}/{event.conversation_id}")
 
 
 def unsupported_language(language: str) -> bool:
@@ -66,12 +82,18 @@ def _decode(record: ConsumerRecord[bytes, bytes], max_bytes: int) -> events_pb2.
 class ScoringHandler:
     """The pipeline handler of the scoring service."""
 
-    def __init__(self, settings: WarmlineSettings, score: Score, model_version: str) -> None:
+    def __init__(
+        self,
+        settings: WarmlineSettings,
+        score: ScoreTurns,
+        model_version: str,
+        taxonomy_version: str,
+    ) -> None:
         self._score = score
         self._unsupported = scoring_pb2.EmotionScores(
             status=scoring_pb2.SCORE_STATUS_UNSUPPORTED_LANGUAGE,
             model_version=model_version,
-            taxonomy_version=TAXONOMY_VERSION,
+            taxonomy_version=taxonomy_version,
         )
         self._scored_topic = settings.topics.name("scored")
         self._dead_topic = settings.topics.name("deadletter")
@@ -94,11 +116,17 @@ class ScoringHandler:
                         detail=str(poison),
                     )
                 )
-        to_score = [
-            d for d in decoded if isinstance(d, events_pb2.InteractionEvent) and needs_scores(d)
+        # Every message is read (bot and agent turns as context only) unless the
+        # platform declared a language the model does not read.
+        to_read = [
+            d
+            for d in decoded
+            if isinstance(d, events_pb2.InteractionEvent)
+            and is_message(d)
+            and not (needs_scores(d) and declared_unsupported(d))
         ]
         started = time.perf_counter()
-        results = iter(await self._score([e.text for e in to_score]))
+        results = iter(await self._score([as_turn(e) for e in to_read]))
         inference_ms = (time.perf_counter() - started) * 1000
         now = datetime.now(UTC)
         statuses: Counter[str] = Counter()
@@ -112,11 +140,16 @@ class ScoringHandler:
             if needs_scores(item) and declared_unsupported(item):
                 scored.scores.CopyFrom(self._unsupported)
                 statuses["unsupported_language"] += 1
-            elif needs_scores(item):
-                result = next(results)
-                scored.scores.CopyFrom(to_proto(result))
-                scored.inference_ms = inference_ms
-                statuses[result.status.value.lower()] += 1
+            elif is_message(item):
+                read = next(results)
+                scored.context.context_turns = read.context_turns
+                scored.context.repeat_similarity = read.repeat_similarity
+                if read.result is not None:
+                    scored.scores.CopyFrom(to_proto(read.result))
+                    scored.inference_ms = inference_ms
+                    statuses[read.result.status.value.lower()] += 1
+                else:
+                    statuses["passthrough"] += 1
             else:
                 statuses["passthrough"] += 1
             outputs.append(Output(self._scored_topic, record.key, scored.SerializeToString()))

@@ -21,6 +21,7 @@ from warmline.common.pipeline import run_pipeline
 from warmline.common.runtime import ServiceMain, cancel_all, serve_until_stopped
 from warmline.common.settings import WarmlineSettings
 from warmline.common.topics import ensure_topics
+from warmline.model.context import ContextualScorer, ConversationWindows, Turn, TurnScore
 from warmline.model.engine import EmotionEngine, EmotionResult
 from warmline.scoring.batcher import MicroBatcher, ModelNotReady
 from warmline.scoring.grpc_api import ScoringServicer
@@ -74,7 +75,8 @@ class ScoringService:
             settings.topics.name("interactions"),
             client_id="warmline-scoring",
         )
-        self._batcher: MicroBatcher[EmotionResult] | None = None
+        self.scorer: ContextualScorer | None = None
+        self._batcher: MicroBatcher[Turn, TurnScore] | None = None
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.pipeline: asyncio.Task[None] | None = None
@@ -84,17 +86,18 @@ class ScoringService:
         return self.pipeline
 
     async def score(self, texts: Sequence[str]) -> list[EmotionResult]:
-        """Score through the shared micro-batcher."""
+        """Score texts alone (no conversation) through the shared micro-batcher."""
         if self._batcher is None:
             raise ModelNotReady("the emotion model is still loading")
-        return await self._batcher.score(texts)
+        scores = await self._batcher.score([Turn(text) for text in texts])
+        return [score.result for score in scores if score.result is not None]
 
-    async def score_poll(self, texts: Sequence[str]) -> list[EmotionResult]:
-        """Score one poll of the stream: the pipeline sends nothing more until it is
-        scored, so its batch does not wait for other callers."""
+    async def score_poll(self, turns: Sequence[Turn]) -> list[TurnScore]:
+        """Read one poll of the stream's turns in their conversations: the pipeline
+        sends nothing more until it is scored, so its batch does not wait for others."""
         if self._batcher is None:
             raise ModelNotReady("the emotion model is still loading")
-        return await self._batcher.score(texts, wait_for_more=False)
+        return await self._batcher.score(turns, wait_for_more=False)
 
     async def start(self) -> None:
         """Serve health at once; load and warm the model; then join the consumer group."""
@@ -102,8 +105,11 @@ class ScoringService:
         await self.ops.start()
         await self.grpc.start()
         engine = await asyncio.to_thread(self._load_engine)
+        self.scorer = ContextualScorer(
+            engine, ConversationWindows(s.context_conversations, s.context_idle_s)
+        )
         self._batcher = MicroBatcher(
-            engine.score, max_batch_size=s.max_batch_size, max_wait_ms=s.max_wait_ms
+            self.scorer.score, max_batch_size=s.max_batch_size, max_wait_ms=s.max_wait_ms
         )
         self._batcher.start()
         self.readiness.set("model", True)
@@ -113,7 +119,9 @@ class ScoringService:
             asyncio.create_task(watch_kafka(self.settings, self.readiness, self._stop))
         )
         self._tasks.append(asyncio.create_task(self._report_lag()))
-        handler = ScoringHandler(self.settings, self.score_poll, engine.model_version)
+        handler = ScoringHandler(
+            self.settings, self.score_poll, engine.model_version, engine.taxonomy_version
+        )
         self.pipeline = asyncio.create_task(
             run_pipeline(
                 self.consumer,

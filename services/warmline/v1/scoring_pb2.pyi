@@ -161,6 +161,7 @@ class ScoredEvent(_message.Message):
     SCORES_FIELD_NUMBER: _builtins.int
     SCORED_AT_FIELD_NUMBER: _builtins.int
     INFERENCE_MS_FIELD_NUMBER: _builtins.int
+    CONTEXT_FIELD_NUMBER: _builtins.int
     inference_ms: _builtins.float
     """Time spent in the model for the batch this event was in."""
     @_builtins.property
@@ -171,6 +172,12 @@ class ScoredEvent(_message.Message):
 
     @_builtins.property
     def scored_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def context(self) -> Global___ConversationContext:
+        """What the scorer knew of the conversation when it read this message (absent
+        for non-message events and for messages it did not read).
+        """
+
     def __init__(
         self,
         *,
@@ -178,14 +185,46 @@ class ScoredEvent(_message.Message):
         scores: Global___EmotionScores | None = ...,
         scored_at: _timestamp_pb2.Timestamp | None = ...,
         inference_ms: _builtins.float = ...,
+        context: Global___ConversationContext | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "scored_at", b"scored_at", "scores", b"scores"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["context", b"context", "event", b"event", "scored_at", b"scored_at", "scores", b"scores"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "inference_ms", b"inference_ms", "scored_at", b"scored_at", "scores", b"scores"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["context", b"context", "event", b"event", "inference_ms", b"inference_ms", "scored_at", b"scored_at", "scores", b"scores"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ScoredEvent: _TypeAlias = ScoredEvent  # noqa: Y015
+
+@_typing.final
+class ConversationContext(_message.Message):
+    """The conversation around one message, as the scoring service saw it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONTEXT_TURNS_FIELD_NUMBER: _builtins.int
+    REPEAT_SIMILARITY_FIELD_NUMBER: _builtins.int
+    context_turns: _builtins.int
+    """Earlier turns of this conversation in the scorer's window; 0 means the
+    message was read alone (first turn, or the window was lost to a restart).
+    """
+    repeat_similarity: _builtins.float
+    """Highest cosine similarity between this message's sentence vector and the same
+    side's recent messages (customer: its last three; bot or agent: its
+    previous one); 0 when there were none. Near 1: said again.
+    """
+    def __init__(
+        self,
+        *,
+        context_turns: _builtins.int = ...,
+        repeat_similarity: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["context_turns", b"context_turns", "repeat_similarity", b"repeat_similarity"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ConversationContext: _TypeAlias = ConversationContext  # noqa: Y015
 
 @_typing.final
 class ScoreRequest(_message.Message):
