@@ -125,6 +125,13 @@ def backtest(
         LabelKind.escalation, help="emotion: gold labels replace the model."
     ),
     report: Path | None = typer.Option(None, help="Write an HTML report with trajectories here."),
+    model: Path | None = typer.Option(
+        None,
+        "--model",
+        exists=True,
+        file_okay=False,
+        help="Model bundle directory (default: the packaged one), e.g. from `model adapt`.",
+    ),
 ) -> None:
     """Replay labelled conversations through the policy; print precision, recall, lateness."""
     from warmline.decisioning.backtest import BacktestInputError, read_conversations, run_backtest
@@ -139,11 +146,10 @@ def backtest(
         raise typer.Exit(2) from exc
     scorer = None
     if labels is LabelKind.escalation:
+        from warmline.model.context import ContextualScorer
         from warmline.model.engine import EmotionEngine
-        from warmline.scoring.convert import to_proto
 
-        engine = EmotionEngine()
-        scorer = lambda texts: [to_proto(r) for r in engine.score(texts)]  # noqa: E731
+        scorer = ContextualScorer(EmotionEngine(model)).score
     metrics, outcomes = run_backtest(conversations, loaded, scorer)
     if report is not None:
         report.write_text(render_report(metrics, outcomes))

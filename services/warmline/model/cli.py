@@ -21,6 +21,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from warmline.decisioning.policy import Policy
 from warmline.model.paths import DEFAULT_DATA_DIR, DEFAULT_MODEL_DIR
 
 app = typer.Typer(help="Train and evaluate the emotion model.", no_args_is_help=True)
@@ -32,6 +33,20 @@ class SplitName(StrEnum):
 
     dev = "dev"
     test = "test"
+
+
+class Suite(StrEnum):
+    """What ``model eval`` measures."""
+
+    goemotions = "goemotions"
+    contact_center = "contact-center"
+
+
+class CCPart(StrEnum):
+    """Parts of the contact-center evaluation set."""
+
+    test = "test"
+    dev = "dev"
 
 
 class BackendName(StrEnum):
@@ -110,8 +125,20 @@ def eval_command(
         help="auto: ONNX Runtime int8 on CPU when installed; torch/onnx-fp32: fp32.",
     ),
     threads: int | None = typer.Option(None, "--threads", min=1),
+    suite: Suite = typer.Option(
+        Suite.goemotions,
+        "--suite",
+        help="goemotions: a GoEmotions split; contact-center: Warmline's own set "
+        "(--split test or dev), turn and escalation metrics.",
+    ),
 ) -> None:
-    """Score a split and print macro/micro/Ekman/sentiment F1, per-label F1 and ECE."""
+    """Score a split and print macro/micro/Ekman/sentiment F1, per-label F1 and ECE
+    (GoEmotions), or the contact-center suite's metrics."""
+    if suite is Suite.contact_center:
+        if split.value not in ("dev", "test"):
+            raise typer.BadParameter("the contact-center set has the parts dev and test")
+        typer.echo(json.dumps(_contact_center(CCPart(split.value), model, None, None), indent=2))
+        return
     from warmline.model.evaluate import evaluate_split, summary
     from warmline.model.report import render_report
 
@@ -139,6 +166,100 @@ def eval_command(
     if report is not None:
         report.write_text(render_report(evaluation.metrics, evaluation.reliability), "utf-8")
         _console.log(f"report written to {report}")
+
+
+def _load_policy(policy: Path | None) -> Policy:
+    from warmline.decisioning.policy import DEFAULT_POLICY_PATH, load_policy
+
+    return load_policy(policy or DEFAULT_POLICY_PATH)
+
+
+def _contact_center(
+    part: CCPart, model: Path, policy: Path | None, data: Path | None
+) -> dict[str, object]:
+    import tempfile
+
+    from warmline.model import contact_center as cc
+    from warmline.model.contact_center_eval import evaluate
+    from warmline.model.engine import EmotionEngine
+
+    conversations = cc.part(cc.read_conversations(data or cc.EVAL_FILE), part.value)
+    engine = EmotionEngine(model)
+    with tempfile.TemporaryDirectory() as tmp:
+        result = evaluate(engine, conversations, _load_policy(policy), Path(tmp) / "replay.jsonl")
+    result["part"] = part.value
+    return result
+
+
+@app.command("train-signals")
+def train_signals_command(
+    data: Path = typer.Option(DEFAULT_DATA_DIR, "--data", help="GoEmotions directory."),
+    base: Path = typer.Option(DEFAULT_MODEL_DIR, "--base", help="Bundle to add the head to."),
+    out: Path = typer.Option(DEFAULT_MODEL_DIR, "--out", help="Where to write the bundle."),
+    seed: int = typer.Option(13, "--seed"),
+    epochs: int = typer.Option(40, "--epochs", min=1),
+) -> None:
+    """Train the contact-center signal head: GoEmotions train plus the project's
+    training conversations; early stopping and calibration on the evaluation dev part."""
+    from warmline.model import contact_center as cc
+    from warmline.model.signal_training import FitConfig, train_signal_head
+
+    train = cc.read_conversations(cc.TRAIN_FILE)
+    dev = cc.part(cc.read_conversations(cc.EVAL_FILE), "dev")
+    card = train_signal_head(
+        base,
+        out,
+        data,
+        train,
+        dev,
+        config=FitConfig(seed=seed, epochs=epochs),
+        log=_console.log,
+        cache_dir=Path.home() / ".cache" / "warmline" / "model-features",
+    )
+    typer.echo(json.dumps({"model_version": card.model_version}, indent=2))
+
+
+@app.command("agreement")
+def agreement_command() -> None:
+    """Cohen's kappa per signal between the evaluation set's two labellings."""
+    from warmline.model.annotation import agreement, disagreements, read_labelling
+    from warmline.model.contact_center import DATA_DIR
+
+    folder = DATA_DIR / "annotations"
+    first = read_labelling(sorted(folder.glob("labeller_a_*.jsonl")))
+    second = read_labelling(sorted(folder.glob("labeller_b_*.jsonl")))
+    report = agreement(first, second)
+    report["disagreements"] = len(disagreements(first, second))
+    typer.echo(json.dumps(report, indent=2))
+
+
+@app.command("adapt")
+def adapt_command(
+    data: Path = typer.Option(
+        ..., "--data", exists=True, dir_okay=False, help="Labelled conversations (backtest JSONL)."
+    ),
+    out: Path = typer.Option(..., "--out", help="Directory for the adapted bundle."),
+    base: Path = typer.Option(DEFAULT_MODEL_DIR, "--model", help="Bundle to adapt."),
+    policy: Path | None = typer.Option(None, "--policy", exists=True, dir_okay=False),
+    holdout: float = typer.Option(0.3, "--holdout", min=0.1, max=0.9),
+    seed: int = typer.Option(13, "--seed"),
+    output: OutputFormat = typer.Option(OutputFormat.json, "--format"),
+) -> None:
+    """Fine-tune the signal head on a tenant's labelled conversations, recalibrate on
+    part of them and report before/after on the rest; write a loadable bundle."""
+    from warmline.decisioning.backtest import BacktestInputError
+    from warmline.model.adapt import AdaptError, adapt
+
+    try:
+        report = adapt(base, data, out, _load_policy(policy), holdout, seed, _console.log)
+    except (AdaptError, BacktestInputError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    if output is OutputFormat.json:
+        typer.echo(json.dumps(report, indent=2))
+    else:
+        for stage in ("before", "after"):
+            typer.echo(f"{stage}: {json.dumps(report[stage])}")
 
 
 if __name__ == "__main__":

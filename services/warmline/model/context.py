@@ -246,4 +246,3 @@ class ContextualScorer:
     def forget(self, conversation: str) -> None:
         """The conversation ended: drop its window."""
         self.windows.forget(conversation)
-

@@ -372,6 +372,23 @@ class EmotionEngine:
             logits = self.signal_head(rows)
         return torch.sigmoid(logits / self._signal_temperatures)
 
+    def signal_probabilities_from_features(self, rows: torch.Tensor) -> torch.Tensor:
+        """Calibrated signals (n, 7) of signal-head feature rows (evaluation, adaptation).
+        A bundle without a signal head takes the max over member labels, which it
+        reads back from the rows' label probabilities."""
+        if self.signal_head is None:
+            probs = rows[:, -NUM_LABELS:]
+            return torch.stack([probs[:, cols].amax(1) for cols in self._signal_columns], 1)
+        with torch.inference_mode():
+            logits = self.signal_head(rows)
+        return torch.sigmoid(logits / self._signal_temperatures)
+
+    def signal_thresholds(self) -> torch.Tensor:
+        """Per-signal decision thresholds (0.5 each for a bundle without a signal head)."""
+        if self.signal_head is None:
+            return torch.full((len(SIGNALS),), 0.5)
+        return torch.tensor(self.card.signal_thresholds)
+
     def results(
         self, outputs: torch.Tensor, contexts: Sequence[TurnContext] | None = None
     ) -> list[EmotionResult]:

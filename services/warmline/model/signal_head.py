@@ -92,7 +92,9 @@ def features(pooled: torch.Tensor, label_probs: torch.Tensor, context: TurnConte
             math.log1p(context.customer_turns) / 2.0,
         ]
     )
-    return torch.cat([pooled.float(), previous.float(), other.float(), scalars, label_probs.float()])
+    return torch.cat(
+        [pooled.float(), previous.float(), other.float(), scalars, label_probs.float()]
+    )
 
 
 class SignalHead(nn.Module):
@@ -100,6 +102,7 @@ class SignalHead(nn.Module):
 
     def __init__(self, hidden: int = 256, dropout: float = 0.2) -> None:
         super().__init__()
+        self.hidden = hidden
         self.net = nn.Sequential(
             nn.Dropout(dropout),
             nn.Linear(FEATURES, hidden),

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import hashlib
 import random
+import shutil
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from datetime import date
 from pathlib import Path
 
 import torch
@@ -28,6 +30,7 @@ from safetensors.torch import save_file
 from warmline.model.contact_center import CCConversation, labelled_turns, turns_of
 from warmline.model.context import ContextualScorer, ConversationWindows, Speaker, Turn
 from warmline.model.engine import EmotionEngine
+from warmline.model.head import ModelCard
 from warmline.model.metrics import f1_per_label, fit_temperature, tune_thresholds
 from warmline.model.signal_head import NO_CONTEXT, SIGNAL_HEAD_FILE, SignalHead, features
 from warmline.model.taxonomy import LABELS, SIGNAL_GROUPS, SIGNALS
@@ -159,7 +162,7 @@ def fit_head(
             loss = (loss_fn(logits, train.targets[rows]).mean(1) * train.weights[rows]).sum()
             loss = loss / train.weights[rows].sum()
             optimiser.zero_grad()
-            loss.backward()  # type: ignore[no-untyped-call]
+            loss.backward()
             optimiser.step()
         head.eval()
         with torch.no_grad():
@@ -182,7 +185,9 @@ def calibrate(head: SignalHead, dev: SignalSet) -> tuple[list[float], list[float
     return [round(float(t), 4) for t in temperatures], [round(float(t), 4) for t in thresholds]
 
 
-def signal_probabilities(head: SignalHead, temperatures: Sequence[float], x: torch.Tensor) -> torch.Tensor:
+def signal_probabilities(
+    head: SignalHead, temperatures: Sequence[float], x: torch.Tensor
+) -> torch.Tensor:
     """Calibrated signal probabilities of feature rows."""
     with torch.no_grad():
         return torch.sigmoid(head(x) / torch.tensor(temperatures))
@@ -246,3 +251,75 @@ def signal_report(
     report = {"macro_f1": round(float(per.mean()), 4)}
     report.update({f"f1_{name}": round(float(v), 4) for name, v in zip(SIGNALS, per, strict=True)})
     return report
+
+
+def write_bundle(
+    base_dir: Path,
+    out_dir: Path,
+    head: SignalHead,
+    temperatures: Sequence[float],
+    thresholds: Sequence[float],
+    **card_fields: object,
+) -> ModelCard:
+    """``out_dir`` = the base bundle's files with this signal head and its card fields."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if out_dir.resolve() != base_dir.resolve():
+        for path in base_dir.iterdir():
+            if path.suffix in (".json", ".safetensors") and path.name != SIGNAL_HEAD_FILE:
+                shutil.copyfile(path, out_dir / path.name)
+    card = ModelCard.load(base_dir)
+    card.signal_head_hidden = head.hidden
+    card.signal_temperatures = list(temperatures)
+    card.signal_thresholds = list(thresholds)
+    for name, value in card_fields.items():
+        setattr(card, name, value)
+    card.validate()
+    save_head(head, out_dir)
+    card.save(out_dir)
+    return card
+
+
+def train_signal_head(
+    base_dir: Path,
+    out_dir: Path,
+    goemotions_dir: Path,
+    train: Sequence[CCConversation],
+    dev: Sequence[CCConversation],
+    recipe: SignalRecipe = SignalRecipe(),
+    config: FitConfig = FitConfig(),
+    log: Log = lambda _: None,
+    cache_dir: Path | None = None,
+) -> ModelCard:
+    """Fit the shipped signal head (GoEmotions train + contact-center train), early-stop
+    and calibrate on ``dev`` (the evaluation set's dev part), write the bundle."""
+    if any(c.split == "test" for c in [*train, *dev]):
+        raise ValueError("the evaluation set's test part must never be fitted on")
+    engine = EmotionEngine(base_dir)
+    log("GoEmotions train features")
+    goemotions = goemotions_set(
+        engine, goemotions_dir, "train", recipe.goemotions_weight, cache_dir
+    )
+    log("contact-center features")
+    train_set = conversation_set(engine, train, recipe.context_weight, recipe.alone_weight)
+    dev_set = conversation_set(engine, dev, 1.0, 0.0)
+    head = fit_head(SignalSet.join([goemotions, train_set]), dev_set, config, log=log)
+    temperatures, thresholds = calibrate(head, dev_set)
+    training = dict(ModelCard.load(base_dir).training)
+    training["signal_head"] = {
+        "goemotions_train_texts": len(goemotions),
+        "contact_center_train_conversations": len(train),
+        "contact_center_train_turns": int(len(train_set) / (2 if recipe.alone_weight else 1)),
+        "calibrated_on": f"contact-center eval dev part, {len(dev)} conversations",
+        **{k: v for k, v in asdict(recipe).items()},
+        **{k: v for k, v in asdict(config).items()},
+    }
+    version = f"{engine.model_version}-cc{date.today():%Y%m%d}"
+    return write_bundle(
+        base_dir,
+        out_dir,
+        head,
+        temperatures,
+        thresholds,
+        model_version=version,
+        training=training,
+    )
