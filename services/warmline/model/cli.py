@@ -197,7 +197,7 @@ def train_signals_command(
     base: Path = typer.Option(DEFAULT_MODEL_DIR, "--base", help="Bundle to add the head to."),
     out: Path = typer.Option(DEFAULT_MODEL_DIR, "--out", help="Where to write the bundle."),
     seed: int = typer.Option(13, "--seed"),
-    epochs: int = typer.Option(40, "--epochs", min=1),
+    epochs: int = typer.Option(30, "--epochs", min=1),
 ) -> None:
     """Train the contact-center signal head: GoEmotions train plus the project's
     training conversations; early stopping and calibration on the evaluation dev part."""

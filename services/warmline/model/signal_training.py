@@ -123,7 +123,7 @@ class FitConfig:
 
     hidden: int = 256
     dropout: float = 0.2
-    epochs: int = 40
+    epochs: int = 30
     batch_size: int = 256
     lr: float = 1e-3
     weight_decay: float = 1e-4
@@ -213,7 +213,7 @@ def customer_turns(turns: Sequence[Turn]) -> int:
 class SignalRecipe:
     """The data mix of the shipped signal head (see the module docstring)."""
 
-    goemotions_weight: float = 0.3
+    goemotions_weight: float = 0.05
     context_weight: float = 2.0
     alone_weight: float = 1.0
 
