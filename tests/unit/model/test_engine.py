@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -12,7 +14,14 @@ from warmline.model.encoder import ENCODER_SHA256
 from warmline.model.engine import EmotionEngine, Status
 from warmline.model.head import HEAD_FILE, ModelCard
 from warmline.model.paths import DEFAULT_MODEL_DIR
-from warmline.model.taxonomy import LABELS, SIGNALS, TAXONOMY_VERSION, signals
+from warmline.model.signal_head import SIGNAL_HEAD_FILE
+from warmline.model.taxonomy import (
+    LABELS,
+    SIGNAL_HEAD_TAXONOMY_VERSION,
+    SIGNALS,
+    TAXONOMY_VERSION,
+    signals,
+)
 
 #: Tolerances of the int8 engine against fp32 on the 50 sentences below. Measured on
 #: the committed model (2026-11-25, minilm-l6-ft6): max abs probability difference
@@ -134,7 +143,7 @@ def test_non_english_is_unsupported_and_not_scored(engine: EmotionEngine) -> Non
 def test_scored_result_fields(engine: EmotionEngine) -> None:
     (result,) = engine.score(["Thank you so much, you saved my day!"])
     assert result.model_version == engine.card.model_version
-    assert result.taxonomy_version == TAXONOMY_VERSION
+    assert result.taxonomy_version == SIGNAL_HEAD_TAXONOMY_VERSION
     assert set(result.signals) == set(SIGNALS)
     assert all(0.0 <= p <= 1.0 for p in result.probabilities.values())
     thresholds = dict(zip(LABELS, engine.card.thresholds, strict=True))
@@ -142,9 +151,33 @@ def test_scored_result_fields(engine: EmotionEngine) -> None:
     assert result.labels == expected
 
 
-def test_signals_follow_the_taxonomy_mapping(engine: EmotionEngine) -> None:
-    for result in engine.score(SENTENCES):
+def test_a_bundle_without_a_signal_head_takes_signals_from_the_label_mapping(
+    tmp_path: Path,
+) -> None:
+    for path in DEFAULT_MODEL_DIR.iterdir():
+        if path.name != SIGNAL_HEAD_FILE:
+            shutil.copyfile(path, tmp_path / path.name)
+    card = ModelCard.load(tmp_path)
+    card.signal_head_hidden, card.signal_temperatures, card.signal_thresholds = 0, [], []
+    card.save(tmp_path)
+    plain = EmotionEngine(tmp_path, threads=1, backend="torch")
+    for result in plain.score(SENTENCES):
+        assert result.taxonomy_version == TAXONOMY_VERSION
         assert result.signals == pytest.approx(signals(result.probabilities), abs=1e-7)
+
+
+def test_plain_how_to_questions_read_calm_and_cancel_threats_read_negative(
+    engine: EmotionEngine,
+) -> None:
+    calm = engine.score(["How do I reset my router?", "Where can I find my PUK code?"])
+    upset = engine.score(
+        [
+            "This is a joke. I'm cancelling my account.",
+            "I've had enough, I'm switching to another provider.",
+        ]
+    )
+    assert all(r.signals["negativity"] < 0.3 for r in calm)
+    assert all(r.signals["negativity"] >= 0.3 for r in upset)
 
 
 def test_mixed_statuses_keep_input_order_across_batches() -> None:

@@ -1,0 +1,97 @@
+"""Customer turns read with the conversation before them (ContextualScorer)."""
+
+from __future__ import annotations
+
+import pytest
+
+from warmline.model.context import ContextualScorer, ConversationWindows, Speaker, Turn
+from warmline.model.engine import EmotionEngine, Status
+
+
+@pytest.fixture(scope="module")
+def engine() -> EmotionEngine:
+    return EmotionEngine(threads=1, backend="torch")
+
+
+def _conversation(key: str) -> list[Turn]:
+    return [
+        Turn("How do I reset my router?", Speaker.CUSTOMER, key),
+        Turn("Please visit our help centre for router guides.", Speaker.OTHER, key),
+        Turn("How do I reset the router? I asked already.", Speaker.CUSTOMER, key),
+        Turn("Please visit our help centre for router guides.", Speaker.OTHER, key),
+    ]
+
+
+def test_a_repeated_question_is_read_as_a_repeat_with_the_turns_before_it(
+    engine: EmotionEngine,
+) -> None:
+    first, bot, again, bot_again = ContextualScorer(engine).score(_conversation("t/c1"))
+    assert first.context_turns == 0 and first.repeat_similarity == 0.0
+    assert again.context_turns == 2
+    assert again.repeat_similarity > 0.8
+    assert bot.result is None and bot_again.result is None  # bot turns are never scored
+    assert bot_again.repeat_similarity > 0.99  # the bot said the same thing again
+    assert again.result is not None and again.result.status is Status.SCORED
+
+
+def test_context_changes_the_reading_of_the_same_words(engine: EmotionEngine) -> None:
+    scorer = ContextualScorer(engine)
+    in_context = scorer.score(_conversation("t/c2"))[2]
+    alone = scorer.score([Turn("How do I reset the router? I asked already.")])[0]
+    assert alone.context_turns == 0
+    assert in_context.result is not None and alone.result is not None
+    assert in_context.result.signals != alone.result.signals
+
+
+def test_turns_of_one_batch_see_each_other_in_order(engine: EmotionEngine) -> None:
+    together = ContextualScorer(engine).score(_conversation("t/c3"))
+    one_by_one_scorer = ContextualScorer(engine)
+    one_by_one = [one_by_one_scorer.score([turn])[0] for turn in _conversation("t/c3")]
+    assert [s.context_turns for s in together] == [s.context_turns for s in one_by_one]
+    for a, b in zip(together, one_by_one, strict=True):
+        assert a.repeat_similarity == pytest.approx(b.repeat_similarity, abs=1e-4)
+
+
+def test_conversations_never_share_context(engine: EmotionEngine) -> None:
+    scorer = ContextualScorer(engine)
+    scorer.score(_conversation("tenant-a/c"))
+    (other,) = scorer.score([Turn("How do I reset my router?", Speaker.CUSTOMER, "tenant-b/c")])
+    assert other.context_turns == 0 and other.repeat_similarity == 0.0
+
+
+def test_windows_evict_the_least_recently_used_and_idle_conversations(
+    engine: EmotionEngine,
+) -> None:
+    now = [0.0]
+    windows = ConversationWindows(max_conversations=2, idle_seconds=60, clock=lambda: now[0])
+    scorer = ContextualScorer(engine, windows)
+    for key in ("a", "b", "c"):
+        scorer.score([Turn("Where is my parcel?", Speaker.CUSTOMER, key)])
+    assert len(windows) == 2
+    (evicted,) = scorer.score([Turn("Any news?", Speaker.CUSTOMER, "a")])
+    assert evicted.context_turns == 0
+    now[0] = 120.0
+    (idle,) = scorer.score([Turn("Any news?", Speaker.CUSTOMER, "c")])
+    assert idle.context_turns == 0
+
+
+def test_zero_conversations_reads_every_turn_alone(engine: EmotionEngine) -> None:
+    scorer = ContextualScorer(engine, ConversationWindows(max_conversations=0))
+    scores = scorer.score(_conversation("t/c4"))
+    assert [s.context_turns for s in scores] == [0, 0, 0, 0]
+
+
+def test_empty_and_foreign_customer_turns_are_not_scored_and_leave_no_context(
+    engine: EmotionEngine,
+) -> None:
+    scorer = ContextualScorer(engine)
+    empty, foreign, real = scorer.score(
+        [
+            Turn("   ", Speaker.CUSTOMER, "t/c5"),
+            Turn("Ich habe mein Paket noch nicht bekommen, danke", Speaker.CUSTOMER, "t/c5"),
+            Turn("Where is my parcel?", Speaker.CUSTOMER, "t/c5"),
+        ]
+    )
+    assert empty.result is not None and empty.result.status is Status.EMPTY
+    assert foreign.result is not None and foreign.result.status is Status.UNSUPPORTED_LANGUAGE
+    assert real.context_turns == 0
