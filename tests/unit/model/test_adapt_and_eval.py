@@ -1,0 +1,61 @@
+"""`warmline model adapt` and `warmline model eval --suite contact-center`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from warmline.model import contact_center as cc
+from warmline.model.cli import app
+from warmline.model.head import ModelCard
+
+runner = CliRunner()
+
+
+def _tenant_file(path: Path, conversations: int) -> Path:
+    chosen = cc.read_conversations(cc.TRAIN_FILE)[:conversations]
+    lines = [json.dumps(line) for c in chosen for line in cc.to_replay_events(c, "acme")]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_adapt_writes_a_bundle_that_records_its_data_but_no_text(tmp_path: Path) -> None:
+    data = _tenant_file(tmp_path / "tenant.jsonl", 60)
+    out = tmp_path / "adapted"
+    result = runner.invoke(app, ["adapt", "--data", str(data), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output[result.output.index('{\n  "model_version"') :])
+    for stage in ("before", "after"):
+        assert set(report[stage]["turn"]["per_signal_f1"]) >= {"negativity", "frustration"}
+        assert {"precision", "recall", "f1"} <= set(report[stage]["escalation"])
+    card = ModelCard.load(out)
+    assert card.adapted_from["conversations"] == 60
+    assert len(card.adapted_from["data_sha256"]) == 64
+    bundle_text = "".join(p.read_text(errors="ignore") for p in out.glob("*.json"))
+    first_message = cc.read_conversations(cc.TRAIN_FILE)[0].customer_turns[0].text
+    assert first_message not in bundle_text
+    backtest = runner.invoke(app, ["eval", "--suite", "contact-center", "--model", str(out)])
+    assert backtest.exit_code == 0, backtest.output
+    assert card.model_version in backtest.output
+
+
+def test_adapt_refuses_a_file_without_enough_labels(tmp_path: Path) -> None:
+    data = _tenant_file(tmp_path / "tiny.jsonl", 3)
+    result = runner.invoke(app, ["adapt", "--data", str(data), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2
+    assert "labelled customer turns" in result.output
+
+
+def test_the_contact_center_suite_reports_turn_and_escalation_metrics() -> None:
+    result = runner.invoke(app, ["eval", "--suite", "contact-center", "--split", "test"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["part"] == "test"
+    turn = report["turn"]
+    assert turn["turns"] >= 300
+    assert 0.5 < turn["negativity_auc"] <= 1.0
+    assert turn["policy_negative_turn_threshold"] == 0.3
+    assert report["escalation"]["labelled_conversations"] == report["conversations"]
+    assert "by_gold_reason" in report["escalation"]
