@@ -313,7 +313,8 @@ def train_signal_head(
         **{k: v for k, v in asdict(recipe).items()},
         **{k: v for k, v in asdict(config).items()},
     }
-    version = f"{engine.model_version}-cc{date.today():%Y%m%d}"
+    # A head retrained on a bundle that already has one replaces it: one suffix.
+    version = f"{engine.model_version.split('-cc')[0]}-cc{date.today():%Y%m%d}"
     return write_bundle(
         base_dir,
         out_dir,
