@@ -67,6 +67,11 @@ def apply_event(
         return None
     if event.role == events_pb2.ROLE_BOT:
         state.bot_turns += 1
+        state.last_bot_repeated = (
+            scored.context.repeat_similarity >= body.thresholds.bot_repeat
+            and scored.context.context_turns > 0
+        )
+        state.bot_repeats += int(state.last_bot_repeated)
         return None
     # Agent and system messages are never read for emotion: only the customer's are.
     if event.role != events_pb2.ROLE_CUSTOMER:
@@ -122,16 +127,22 @@ def _observe_customer(
     state.explicit_request |= detectors.explicit_human_request(text) is not None
     state.sensitive_topics |= detectors.sensitive_topics(text)
     state.abuse_seen |= bool(detectors.abuse(text))
-    looped = detectors.near_duplicate(text, state.recent_texts, thresholds.similarity)
+    looped = detectors.near_duplicate(text, state.recent_texts, thresholds.similarity) or (
+        scored.context.repeat_similarity >= thresholds.semantic_repeat
+    )
     state.confusion_loops += int(looped)
+    state.loop_complaint = state.loop_complaint or detectors.loop_complaint(text) or ""
+    _observe_phrases(state, text)
     state.push_text(text)
     state.keyword_queue = policy.routing.keyword_queue(text) or state.keyword_queue
     scores = scored.scores
+    after_bot_repeat = state.last_bot_repeated
     if not scored.HasField("scores") or scores.status != scoring_pb2.SCORE_STATUS_SCORED:
-        return Turn(signals={}, looped=looped)
+        return Turn(signals={}, looped=looped, after_bot_repeat=after_bot_repeat)
     raw_signals = scores.signals
     signals = {name: getattr(raw_signals, name) for name in _SIGNAL_NAMES}
     negativity = signals["negativity"]
+    _observe_situations(state, scores, text, negativity, policy)
     alpha = thresholds.ewma_alpha
     state.ewma_negativity = alpha * negativity + (1 - alpha) * state.ewma_negativity
     is_negative = negativity >= thresholds.negative_turn_threshold
@@ -149,7 +160,47 @@ def _observe_customer(
             dominant_emotion=dominant_emotion(scores.labels),
         )
     )
-    return Turn(signals=signals, looped=looped)
+    return Turn(signals=signals, looped=looped, after_bot_repeat=after_bot_repeat)
+
+
+def _quoted(phrase: str) -> str:
+    return f"\u201c{phrase}\u201d"
+
+
+def _observe_phrases(state: ConversationState, text: str) -> None:
+    """Situations the customer's words show on their own (the precise first pass)."""
+    situations = state.situations
+    if "vulnerability" not in situations and (phrase := detectors.vulnerability(text)):
+        situations["vulnerability"] = f"they said {_quoted(phrase)}"
+    if "regulator_complaint" not in situations and (phrase := detectors.regulator_complaint(text)):
+        situations["regulator_complaint"] = f"they said {_quoted(phrase)}"
+
+
+def _observe_situations(
+    state: ConversationState,
+    scores: scoring_pb2.EmotionScores,
+    text: str,
+    negativity: float,
+    policy: PolicyBody,
+) -> None:
+    """Situations read from the message's meaning, churn threats, and acute distress."""
+    thresholds = policy.thresholds
+    situations = state.situations
+    read = scores.situations if scores.HasField("situations") else None
+    for name, threshold in thresholds.situations.items():
+        p = getattr(read, name) if read is not None else 0.0
+        if p >= threshold and name not in situations:
+            situations[name] = f"the message reads that way (model {p:.2f})"
+    # A churn phrase counts only in an upset turn: "I'm cancelling, I'm moving
+    # abroad" is a calm, planned cancellation, not a threat.
+    if "churn_threat" not in situations and negativity >= thresholds.negative_turn_threshold:
+        phrase = detectors.churn_threat(text)
+        if phrase:
+            situations["churn_threat"] = f"they said {_quoted(phrase)}"
+    distress = scores.signals.distress
+    delicate = state.sensitive_topics or "sensitive" in situations or "vulnerability" in situations
+    if delicate and distress >= thresholds.acute_distress:
+        state.acute_distress = max(state.acute_distress, round(distress, 2))
 
 
 def _decide(

@@ -16,7 +16,9 @@ from itertools import pairwise
 
 _PERSON = (
     r"(?:human(?:\s+being)?|person|agent|representative|rep|manager|supervisor|operator"
-    r"|someone\s+real|somebody\s+real|real\s+(?:person|human|agent)|live\s+agent|people)"
+    r"|advis[oe]r|consultant|specialist|team\s+member"
+    r"|some(?:one|body)(?:\s+(?:real|else|human|in\s+person))?|real\s+(?:person|human|agent)"
+    r"|live\s+agent|people)"
 )
 
 #: Ways customers ask for a person. Each pattern needs a request verb or stands
@@ -72,7 +74,6 @@ SENSITIVE_TOPIC_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\b(?:to|in)\s+court\b",
         r"\bcourt\s+(?:case|order|action|claim)\b",
         r"\blegal\s+action\b",
-        r"\bombudsman\b",
     ),
     "safety": (
         r"\bsuicid\w*",
@@ -86,6 +87,72 @@ SENSITIVE_TOPIC_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\bdomestic\s+(?:violence|abuse)\b",
     ),
 }
+
+#: Signs of a vulnerable customer: age, living alone, disability and care, medical
+#: equipment, hardship. Routed to specialist care.
+VULNERABILITY_PATTERNS: tuple[str, ...] = (
+    r"\b(?:lives?|living)\s+(?:on\s+(?:his|her|their|my)\s+own|alone|by\s+(?:him|her|my)sel(?:f|ves))\b",
+    r"\b(?:elderly|housebound|bedbound|bed-bound|frail|vulnerable)\b",
+    r"\b(?:[89]\d|1[01]\d)[-\s]?(?:years?[-\s]old|year-old|yo)\b",
+    r"\b(?:aged|age|is|she's|he's|turns?|turned)\s+(?:[89]\d|1[01]\d)\b",
+    r"\bin\s+(?:his|her|their)\s+(?:eighties|nineties|80s|90s)\b",
+    r"\b(?:disabled|disability|disabilities|wheelchair|dementia|alzheimer'?s|autis\w*|blind|deaf)\b",
+    r"\b(?:carer|caregiver|care\s+home|home\s+care|care\s+worker)\b",
+    r"\b(?:care|pendant|personal|panic|lifeline|telecare)\s+alarm\b",
+    r"\b(?:oxygen|dialysis|ventilator|nebuli[sz]er|stairlift|insulin|feeding\s+pump|life[-\s]support)\b",
+    r"\bmedical\s+(?:equipment|device|machine)\b",
+    r"\b(?:can(?:no|')?t|cannot|won'?t\s+be\s+able\s+to)\s+afford\b",
+    r"\bfood\s*banks?\b",
+    r"\b(?:can(?:no|')?t|cannot)\s+(?:buy|pay\s+for)\s+(?:food|groceries|my\s+rent|the\s+rent|heating)\b",
+    r"\b(?:on\s+benefits|universal\s+credit|state\s+pension|my\s+pension\s+is)\b",
+    r"\b(?:lost\s+my\s+job|been\s+made\s+redundant|got\s+laid\s+off)\b",
+)
+
+#: Threats to leave because of the service (not a calm, planned cancellation:
+#: the churn rule also wants the turn to read negative, see ``rules``).
+CHURN_PATTERNS: tuple[str, ...] = (
+    r"\b(?:i'?m|i\s+am|i'?ll|i\s+will|going\s+to|gonna|about\s+to|ready\s+to)\s+(?:just\s+)?"
+    r"(?:be\s+)?(?:cancel\w*|switch\w*|leav\w*\s+(?:you|this\s+company|your\s+company)"
+    r"|clos\w*\s+my\s+account|tak\w*\s+my\s+business|go(?:ing)?\s+elsewhere)",
+    r"\bswitch(?:ing)?\s+(?:to\s+)?(?:another|a\s+different|a\s+new|other)\s+(?:provider|company|bank|supplier|network|carrier|insurer)",
+    r"\btak(?:e|ing)\s+my\s+(?:business|money|custom)\s+elsewhere\b",
+    r"\b(?:find|look\s+for|get|finding)\s+(?:another|a\s+new|a\s+different|a\s+better)\s+(?:provider|company|bank|supplier|network|insurer)\b",
+    r"\bif\b[^.?!]{0,80}\b(?:cancel\w*|leave|leaving|switch\w*)\b",
+    r"\b(?:done|finished)\s+with\s+(?:you|this\s+company|your\s+company|your\s+service)\b",
+    r"\bcancel\w*\s+(?:everything|all\s+my|my\s+(?:contract|account|subscription|policy|membership))\b[^.?!]{0,40}\b(?:because|after|since|sick|fed\s+up|enough)\b",
+)
+
+#: Complaints to someone above the company: a regulator, an ombudsman, the press.
+REGULATOR_PATTERNS: tuple[str, ...] = (
+    r"\bombudsman\b",
+    r"\bregulators?\b",
+    r"\b(?:ofcom|ofgem|ofwat|fca|fos|cfpb|fcc|ftc|acma|accc|asic|cma)\b",
+    r"\bfinancial\s+conduct\s+authority\b",
+    r"\btrading\s+standards\b",
+    r"\bconsumer\s+(?:protection|rights\s+(?:body|organi[sz]ation)|watchdog|council)\b",
+    r"\bwatchdog\b",
+    r"\bbetter\s+business\s+bureau\b",
+    r"\bcitizens\s+advice\b",
+    r"\b(?:go(?:ing)?\s+to|contact\w*|tell\w*)\s+the\s+(?:press|papers|media|newspapers?)\b",
+    r"\b(?:report|reporting)\s+(?:you|this|your\s+company)\s+to\b",
+    r"\bformal\s+complaint\b",
+)
+
+#: The customer saying the conversation goes round in circles.
+LOOP_COMPLAINT_PATTERNS: tuple[str, ...] = (
+    r"\b(?:going|go|goes|gone|went|run(?:ning)?)\s+(?:a)?round\s+in\s+circles\b",
+    r"\b(?:same|identical)\s+(?:answer|reply|response|message|thing|link|script)\b[^.?!]{0,30}\b(?:again|over|twice|every\s+time)\b",
+    r"\b(?:same|identical)\s+(?:answer|reply|response|message|link|script)\s+as\s+before\b",
+    r"\byou(?:'ve|\s+have)?\s+(?:keep|kept|just\s+keep)\s+(?:saying|repeating|sending|telling|giving)\b",
+    r"\byou\s+already\s+(?:said|told\s+me|sent|suggested)\s+(?:that|this)\b",
+    r"\b(?:stop|quit)\s+repeating\b",
+    r"\b(?:that'?s|that\s+is)\s+(?:not\s+what\s+i\s+asked|what\s+you\s+said\s+(?:before|last\s+time))\b",
+    r"\b(?:already|just)\s+(?:tried|done|did)\s+(?:that|this|it|all\s+that)\b[^.?!]{0,20}\b(?:already|twice|times)?",
+    r"\bthis\s+is\s+(?:a|an)\s+(?:endless\s+)?loop\b",
+    r"\b(?:second|third|fourth|fifth|\d+(?:st|nd|rd|th))\s+time\s+(?:you'?ve|you\s+have)\s+(?:said|sent|told|given)\b",
+    r"\byou'?ve\s+(?:already\s+)?(?:said|sent|told\s+me)\s+that\s+(?:already|before|twice)\b",
+    r"\bnot\s+listening\b",
+)
 
 #: Insults that are abusive wherever they appear.
 ABUSE_WORDS: tuple[str, ...] = (
@@ -163,6 +230,38 @@ def explicit_human_request(text: str) -> Match | None:
         if found:
             return Match(found.group(0), found.start(), found.end())
     return None
+
+
+_VULNERABILITY = _union(VULNERABILITY_PATTERNS)
+_CHURN = _union(CHURN_PATTERNS)
+_REGULATOR = _union(REGULATOR_PATTERNS)
+_LOOP_COMPLAINT = _union(LOOP_COMPLAINT_PATTERNS)
+
+
+def _phrase(pattern: re.Pattern[str], text: str) -> str | None:
+    """The matched phrase of the lowercased, whitespace-collapsed text, or None."""
+    found = pattern.search(" ".join(text.lower().split()))
+    return found.group(0).strip() if found else None
+
+
+def vulnerability(text: str) -> str | None:
+    """The phrase showing a vulnerable customer (age, living alone, care, hardship)."""
+    return _phrase(_VULNERABILITY, text)
+
+
+def churn_threat(text: str) -> str | None:
+    """The phrase threatening to leave, cancel or switch provider."""
+    return _phrase(_CHURN, text)
+
+
+def regulator_complaint(text: str) -> str | None:
+    """The phrase naming a regulator, an ombudsman or the press."""
+    return _phrase(_REGULATOR, text)
+
+
+def loop_complaint(text: str) -> str | None:
+    """The phrase saying the conversation goes round in circles or repeats itself."""
+    return _phrase(_LOOP_COMPLAINT, text)
 
 
 def sensitive_topics(text: str) -> set[str]:

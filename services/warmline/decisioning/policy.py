@@ -33,6 +33,18 @@ REASON_CODES: tuple[str, ...] = (
     "sensitive_topic",
     "abuse",
     "repeat_contact",
+    "vulnerability",
+    "acute_distress",
+    "churn_threat",
+    "regulator_complaint",
+)
+#: Situations the model reads from a message's meaning (the scored event's
+#: ``situations``); each has its own probability threshold in the policy.
+SITUATION_NAMES: tuple[str, ...] = (
+    "sensitive",
+    "vulnerability",
+    "churn_threat",
+    "regulator_complaint",
 )
 TOPICS: tuple[str, ...] = ("health", "bereavement", "fraud", "legal", "safety")
 DEFAULT_POLICY_PATH = Path(__file__).with_name("default_policy.yaml")
@@ -64,6 +76,17 @@ class Thresholds(_Strict):
     similarity: float = Field(gt=0, le=1)
     bot_turns: int = Field(ge=1)
     confusion_signal: float = Field(ge=0, le=1)
+    semantic_repeat: float = Field(gt=0, le=1)
+    bot_repeat: float = Field(gt=0, le=1)
+    acute_distress: float = Field(ge=0, le=1)
+    situations: dict[str, float]
+
+    @field_validator("situations")
+    @classmethod
+    def _known_situations(cls, value: dict[str, float]) -> dict[str, float]:
+        if any(not 0 < v <= 1 for v in value.values()):
+            raise ValueError("situation thresholds must lie in (0, 1]")
+        return _only(value, SITUATION_NAMES, "situation")
 
 
 class Hysteresis(_Strict):

@@ -11,9 +11,13 @@ from warmline.v1 import escalation_pb2, events_pb2
 
 #: Order in which reasons are listed; the first one picks the opening line.
 PRECEDENCE: tuple[str, ...] = (
+    "acute_distress",
     "sensitive_topic",
+    "vulnerability",
     "abuse",
     "explicit_request",
+    "regulator_complaint",
+    "churn_threat",
     "peak_anger",
     "confusion_loop",
     "negative_streak",
@@ -21,7 +25,17 @@ PRECEDENCE: tuple[str, ...] = (
     "repeat_contact",
 )
 #: Reasons that stay true for the rest of the conversation and so block de-escalation.
-STICKY: frozenset[str] = frozenset({"sensitive_topic", "abuse", "explicit_request"})
+STICKY: frozenset[str] = frozenset(
+    {
+        "acute_distress",
+        "sensitive_topic",
+        "vulnerability",
+        "abuse",
+        "explicit_request",
+        "regulator_complaint",
+        "churn_threat",
+    }
+)
 #: Reasons that only strengthen another; they never escalate on their own.
 SUPPORTING: frozenset[str] = frozenset({"repeat_contact"})
 
@@ -52,6 +66,8 @@ class Turn:
 
     signals: Mapping[str, float]
     looped: bool
+    #: The bot's answer before this turn repeated its previous one.
+    after_bot_repeat: bool = False
 
 
 def evaluate(
@@ -60,10 +76,34 @@ def evaluate(
     """Every reason that holds after ``turn``, in :data:`PRECEDENCE` order."""
     t = policy.thresholds
     found: list[Finding] = []
+    situations = state.situations
+    if state.acute_distress:
+        found.append(
+            Finding(
+                "acute_distress",
+                f"The customer is in acute distress (distress {state.acute_distress:.2f}) "
+                "about a sensitive situation.",
+            )
+        )
     if state.sensitive_topics:
         topics = ", ".join(sorted(state.sensitive_topics))
         found.append(
             Finding("sensitive_topic", f"The customer raised a sensitive topic: {topics}.")
+        )
+    elif "sensitive" in situations:
+        found.append(
+            Finding(
+                "sensitive_topic",
+                "The customer's message reads as a sensitive situation (fraud or an "
+                f"unauthorised payment, bereavement, health or safety): {situations['sensitive']}.",
+            )
+        )
+    if "vulnerability" in situations:
+        found.append(
+            Finding(
+                "vulnerability",
+                f"The customer may be vulnerable: {situations['vulnerability']}.",
+            )
         )
     if state.abuse_seen:
         found.append(
@@ -71,13 +111,42 @@ def evaluate(
         )
     if state.explicit_request:
         found.append(Finding("explicit_request", "The customer asked to speak with a person."))
+    if "regulator_complaint" in situations:
+        found.append(
+            Finding(
+                "regulator_complaint",
+                "The customer mentioned a complaint to a regulator, ombudsman or the press: "
+                f"{situations['regulator_complaint']}.",
+            )
+        )
+    if "churn_threat" in situations:
+        found.append(
+            Finding(
+                "churn_threat",
+                f"The customer threatened to leave: {situations['churn_threat']}.",
+            )
+        )
     anger = turn.signals.get("anger", 0.0)
     if anger >= t.peak_anger:
         found.append(
             Finding("peak_anger", f"The latest message reads as very angry (anger {anger:.2f}).")
         )
     confusion = turn.signals.get("confusion", 0.0)
-    if turn.looped and state.confusion_loops >= t.confusion_loops:
+    if state.loop_complaint:
+        found.append(
+            Finding(
+                "confusion_loop",
+                f"The customer said the conversation is going nowhere: \u201c{state.loop_complaint}\u201d.",
+            )
+        )
+    elif turn.looped and turn.after_bot_repeat:
+        found.append(
+            Finding(
+                "confusion_loop",
+                "The bot keeps repeating the same answer and the customer asked again.",
+            )
+        )
+    elif turn.looped and state.confusion_loops >= t.confusion_loops:
         found.append(
             Finding(
                 "confusion_loop",
@@ -119,7 +188,13 @@ def evaluate(
 
 def may_deescalate(state: ConversationState, policy: PolicyBody) -> bool:
     """True once negativity stayed under the lower threshold long enough and nothing sticky holds."""
-    sticky = state.explicit_request or state.abuse_seen or bool(state.sensitive_topics)
+    sticky = (
+        state.explicit_request
+        or state.abuse_seen
+        or bool(state.sensitive_topics)
+        or bool(state.situations)
+        or bool(state.acute_distress)
+    )
     return not sticky and state.calm_streak >= policy.hysteresis.deescalate_turns
 
 

@@ -65,6 +65,17 @@ class ConversationState:
     confusion_loops: int = 0
     explicit_request: bool = False
     sensitive_topics: set[str] = field(default_factory=set)
+    # Situation (policy.SITUATION_NAMES) -> what showed it first: a phrase the
+    # customer used, or the model's reading; drives the situation reasons.
+    situations: dict[str, str] = field(default_factory=dict)
+    # Bot answers that repeated the bot's previous one (by meaning).
+    bot_repeats: int = 0
+    # The bot's latest answer repeated its previous one.
+    last_bot_repeated: bool = False
+    # The customer said the conversation goes round in circles (the phrase).
+    loop_complaint: str = ""
+    # One customer turn was acutely distressed about a sensitive situation.
+    acute_distress: float = 0.0
     abuse_seen: bool = False
     # Queue suggested by routing keywords in the customer's own words.
     keyword_queue: str = ""
@@ -93,6 +104,7 @@ class ConversationState:
         """
         data = {f.name: getattr(self, f.name) for f in _STATE_FIELDS}
         data["peaks"] = dict(self.peaks)
+        data["situations"] = dict(self.situations)
         data["sensitive_topics"] = sorted(self.sensitive_topics)
         data["trajectory"] = [entry.to_dict() for entry in self.trajectory]
         data["recent_texts"] = list(self.recent_texts)

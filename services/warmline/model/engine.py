@@ -46,6 +46,8 @@ from warmline.model.signal_head import (
     NO_CONTEXT,
     POOLED_DIM,
     SIGNAL_HEAD_FILE,
+    SITUATION_HEAD_FILE,
+    SITUATIONS,
     SignalHead,
     TurnContext,
     features,
@@ -116,6 +118,8 @@ class EmotionResult:
     probabilities: dict[str, float] = field(default_factory=dict)
     signals: dict[str, float] = field(default_factory=dict)
     labels: list[str] = field(default_factory=list)
+    #: Situation probabilities (SCORED, bundles with a situation head only).
+    situations: dict[str, float] = field(default_factory=dict)
     #: The turn's pooled sentence vector (SCORED only), for the turns after it.
     embedding: torch.Tensor | None = field(default=None, repr=False, compare=False)
 
@@ -259,6 +263,15 @@ class EmotionEngine:
             self.signal_head = SignalHead(self.card.signal_head_hidden).eval()
             self.signal_head.load_state_dict(load_file(str(self.model_dir / SIGNAL_HEAD_FILE)))
             self._signal_temperatures = torch.tensor(self.card.signal_temperatures)
+        self.situation_head: SignalHead | None = None
+        if self.card.situation_head_hidden:
+            self.situation_head = SignalHead(
+                self.card.situation_head_hidden, outputs=len(SITUATIONS)
+            ).eval()
+            self.situation_head.load_state_dict(
+                load_file(str(self.model_dir / SITUATION_HEAD_FILE))
+            )
+            self._situation_temperatures = torch.tensor(self.card.situation_temperatures)
         self.taxonomy_version = (
             SIGNAL_HEAD_TAXONOMY_VERSION if self.signal_head is not None else TAXONOMY_VERSION
         )
@@ -358,19 +371,21 @@ class EmotionEngine:
         probs = torch.sigmoid(outputs[:, :NUM_LABELS] / self._temperatures_cpu)
         return probs, outputs[:, -POOLED_DIM:]
 
-    def signal_probabilities(
+    def feature_rows(
         self, probs: torch.Tensor, pooled: torch.Tensor, contexts: Sequence[TurnContext]
     ) -> torch.Tensor:
-        """Calibrated signals (n, 7): the signal head when the bundle has one (reading
-        each turn with its context), else the max over member labels."""
-        if self.signal_head is None:
-            return torch.stack([probs[:, cols].amax(1) for cols in self._signal_columns], 1)
-        rows = torch.stack(
+        """The signal and situation heads' input rows (n, FEATURES)."""
+        return torch.stack(
             [features(p, lp, c) for p, lp, c in zip(pooled, probs, contexts, strict=True)]
         )
+
+    def situation_probabilities_from_features(self, rows: torch.Tensor) -> torch.Tensor | None:
+        """Calibrated situations (n, 4) of feature rows; None without a situation head."""
+        if self.situation_head is None:
+            return None
         with torch.inference_mode():
-            logits = self.signal_head(rows)
-        return torch.sigmoid(logits / self._signal_temperatures)
+            logits = self.situation_head(rows)
+        return torch.sigmoid(logits / self._situation_temperatures)
 
     def signal_probabilities_from_features(self, rows: torch.Tensor) -> torch.Tensor:
         """Calibrated signals (n, 7) of signal-head feature rows (evaluation, adaptation).
@@ -395,9 +410,17 @@ class EmotionEngine:
         """SCORED results for rows of :meth:`outputs` read with ``contexts`` (none:
         every turn alone): labels past their thresholds, signals, pooled vectors."""
         probs, pooled = self.split_outputs(outputs)
-        signal_values = self.signal_probabilities(
-            probs, pooled, contexts or [NO_CONTEXT] * len(probs)
-        )
+        situation_values: list[list[float]] = [[] for _ in range(len(probs))]
+        if self.signal_head is None:
+            signal_values = torch.stack(
+                [probs[:, cols].amax(1) for cols in self._signal_columns], 1
+            )
+        else:
+            rows = self.feature_rows(probs, pooled, contexts or [NO_CONTEXT] * len(probs))
+            signal_values = self.signal_probabilities_from_features(rows)
+            situations = self.situation_probabilities_from_features(rows)
+            if situations is not None:
+                situation_values = situations.tolist()
         version, taxonomy = self.model_version, self.taxonomy_version
         return [
             EmotionResult(
@@ -407,12 +430,14 @@ class EmotionEngine:
                 probabilities=dict(zip(LABELS, label_probs, strict=True)),
                 signals=dict(zip(SIGNALS, signal_probs, strict=True)),
                 labels=[label for label, ok in zip(LABELS, passed, strict=True) if ok],
+                situations=dict(zip(SITUATIONS, situation_probs, strict=False)),
                 embedding=vector,
             )
-            for label_probs, signal_probs, passed, vector in zip(
+            for label_probs, signal_probs, passed, situation_probs, vector in zip(
                 probs.tolist(),
                 signal_values.tolist(),
                 (probs >= self.thresholds).tolist(),
+                situation_values,
                 pooled.clone(),
                 strict=True,
             )

@@ -31,6 +31,7 @@ from safetensors.torch import load_file
 from torch import nn
 
 from warmline.model.metrics import GROUP_RULES, GroupRule
+from warmline.model.signal_head import SITUATIONS
 from warmline.model.taxonomy import LABELS, NUM_LABELS, SIGNALS, TAXONOMY_VERSION
 
 MODEL_JSON = "model.json"
@@ -100,6 +101,9 @@ class ModelCard:
     signal_head_hidden: int = 0
     signal_temperatures: list[float] = field(default_factory=list)
     signal_thresholds: list[float] = field(default_factory=list)
+    #: Hidden width of the situation head (0: none), its per-situation temperatures.
+    situation_head_hidden: int = 0
+    situation_temperatures: list[float] = field(default_factory=list)
     #: What a tenant adaptation started from (``warmline model adapt``): the base
     #: model version, the data file's SHA-256 and counts; never any text.
     adapted_from: dict[str, Any] = field(default_factory=dict)
@@ -135,6 +139,8 @@ class ModelCard:
                 raise ValueError("model.json signal_temperatures must be positive")
             if any(not 0.0 < t < 1.0 for t in self.signal_thresholds):
                 raise ValueError("model.json signal_thresholds must lie in (0, 1)")
+        if self.situation_head_hidden and len(self.situation_temperatures) != len(SITUATIONS):
+            raise ValueError(f"model.json situation_temperatures: want {len(SITUATIONS)} values")
         headless = [k for k, rule in self.group_rules.items() if rule == "head"]
         if any(kind not in self.group_head for kind in headless):
             raise ValueError(f"model.json group_rules: 'head' for {headless} without a group head")

@@ -40,6 +40,14 @@ NUM_SCALARS = 5
 FEATURES = 3 * POOLED_DIM + NUM_SCALARS + NUM_LABELS
 
 SIGNAL_HEAD_FILE = "signal_head.safetensors"
+SITUATION_HEAD_FILE = "situation_head.safetensors"
+
+#: Situations a supervisor wants a person for, read from the turn's meaning by the
+#: situation head (same input as the signal head): a sensitive situation (fraud or
+#: an unauthorised payment, bereavement, a health emergency, safety), a vulnerable
+#: customer, a threat to leave, a complaint to a regulator or ombudsman. Keyword
+#: rules in decisioning stay the precise first pass; these catch the rest.
+SITUATIONS: tuple[str, ...] = ("sensitive", "vulnerability", "churn_threat", "regulator_complaint")
 
 
 @dataclass(frozen=True)
@@ -98,20 +106,24 @@ def features(pooled: torch.Tensor, label_probs: torch.Tensor, context: TurnConte
 
 
 class SignalHead(nn.Module):
-    """FEATURES -> hidden -> 7 signal logits (dropout, Linear, GELU, dropout, Linear)."""
+    """FEATURES -> hidden -> ``outputs`` logits (dropout, Linear, GELU, dropout, Linear):
+    the seven signals, or (``outputs=len(SITUATIONS)``) the situations."""
 
-    def __init__(self, hidden: int = 256, dropout: float = 0.2) -> None:
+    def __init__(
+        self, hidden: int = 256, dropout: float = 0.2, outputs: int = len(SIGNALS)
+    ) -> None:
         super().__init__()
         self.hidden = hidden
+        self.outputs = outputs
         self.net = nn.Sequential(
             nn.Dropout(dropout),
             nn.Linear(FEATURES, hidden),
             nn.GELU(),
             nn.Dropout(dropout),
-            nn.Linear(hidden, len(SIGNALS)),
+            nn.Linear(hidden, outputs),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Signal logits (batch, 7) from feature rows (batch, FEATURES)."""
+        """Logits (batch, outputs) from feature rows (batch, FEATURES)."""
         out: torch.Tensor = self.net(x)
         return out

@@ -32,7 +32,14 @@ from warmline.model.context import ContextualScorer, ConversationWindows, Speake
 from warmline.model.engine import EmotionEngine
 from warmline.model.head import ModelCard
 from warmline.model.metrics import f1_per_label, fit_temperature, tune_thresholds
-from warmline.model.signal_head import NO_CONTEXT, SIGNAL_HEAD_FILE, SignalHead, features
+from warmline.model.signal_head import (
+    NO_CONTEXT,
+    SIGNAL_HEAD_FILE,
+    SITUATION_HEAD_FILE,
+    SITUATIONS,
+    SignalHead,
+    features,
+)
 from warmline.model.taxonomy import LABELS, SIGNAL_GROUPS, SIGNALS
 
 Log = Callable[[str], None]
@@ -77,31 +84,79 @@ def alone_features(engine: EmotionEngine, texts: Sequence[str]) -> torch.Tensor:
     return torch.stack([features(p, lp, NO_CONTEXT) for p, lp in zip(pooled, probs, strict=True)])
 
 
-def conversation_features(
+def conversation_rows(
     engine: EmotionEngine, conversations: Sequence[CCConversation], *, with_context: bool = True
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """(feature rows, targets) of every labelled customer turn, read as the scoring
-    service reads it: in its conversation (``with_context``) or alone."""
+) -> list[tuple[CCConversation, int, torch.Tensor]]:
+    """(conversation, turn index, feature row) of every labelled customer turn, read as
+    the scoring service reads it: in its conversation (``with_context``) or alone."""
     scorer = ContextualScorer(engine, ConversationWindows(10**9, float("inf")))
-    rows: list[torch.Tensor] = []
-    targets: list[frozenset[str]] = []
+    found: list[tuple[CCConversation, int, torch.Tensor]] = []
     for conversation in conversations:
         turns = turns_of(conversation)
         if not with_context:
             turns = [Turn(t.text, t.speaker) for t in turns]
         reading = scorer.read(turns)
         by_index = {p.index: p for p in reading.pending}
-        for _, index, turn in labelled_turns([conversation]):
+        for _, index, _turn in labelled_turns([conversation]):
             pending = by_index.get(index)
-            if pending is None or turn.signals is None:
+            if pending is None:
                 continue  # empty or non-English: the service never scores it either
             probs, pooled = engine.split_outputs(pending.outputs.unsqueeze(0))
-            rows.append(features(pooled[0], probs[0], pending.context))
-            targets.append(turn.signals)
+            found.append((conversation, index, features(pooled[0], probs[0], pending.context)))
         scorer.forget(conversation.id)
+    return found
+
+
+def conversation_features(
+    engine: EmotionEngine, conversations: Sequence[CCConversation], *, with_context: bool = True
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(feature rows, signal targets) of every labelled customer turn."""
+    rows = conversation_rows(engine, conversations, with_context=with_context)
     if not rows:
         return torch.zeros(0, 0), torch.zeros(0, len(SIGNALS))
-    return torch.stack(rows), signal_targets(targets)
+    targets = [c.turns[i].signals or frozenset() for c, i, _ in rows]
+    return torch.stack([row for *_, row in rows]), signal_targets(targets)
+
+
+#: Gold escalation reasons that name a situation, and which.
+REASON_SITUATION = {
+    "sensitive_topic": "sensitive",
+    "acute_distress": "sensitive",
+    "vulnerability": "vulnerability",
+    "churn_threat": "churn_threat",
+    "regulator_complaint": "regulator_complaint",
+}
+
+
+def situation_target(conversation: CCConversation, index: int) -> torch.Tensor | None:
+    """A customer turn's situation targets from its conversation's gold annotation:
+    the gold escalation turn of a situation reason is positive for that situation;
+    earlier turns, and every turn of a calm conversation, are negative; later turns
+    (the situation may still hold) and the gold turn of another reason are unknown."""
+    ordinal = sum(1 for t in conversation.turns[:index] if t.role == "customer")
+    gold = conversation.gold_escalation_turn
+    target = torch.zeros(len(SITUATIONS))
+    if gold is None or ordinal < gold:
+        return target
+    situation = REASON_SITUATION.get(conversation.gold_reason or "")
+    if ordinal == gold and situation is not None:
+        target[SITUATIONS.index(situation)] = 1.0
+        return target
+    return None
+
+
+def situation_set(
+    engine: EmotionEngine, conversations: Sequence[CCConversation], weight: float = 1.0
+) -> SignalSet:
+    """Situation rows and targets (turns with an unknown target left out)."""
+    kept = [
+        (row, target)
+        for conversation, index, row in conversation_rows(engine, conversations)
+        if (target := situation_target(conversation, index)) is not None
+    ]
+    x = torch.stack([row for row, _ in kept])
+    y = torch.stack([target for _, target in kept])
+    return SignalSet(x, y, torch.full((len(y),), weight))
 
 
 def conversation_set(
@@ -146,7 +201,7 @@ def fit_head(
     macro-F1 at per-signal tuned thresholds."""
     torch.manual_seed(config.seed)
     rng = random.Random(config.seed)
-    head = SignalHead(config.hidden, config.dropout)
+    head = SignalHead(config.hidden, config.dropout, outputs=train.targets.shape[1])
     if start is not None:
         head.load_state_dict(start.state_dict())
     optimiser = torch.optim.AdamW(head.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -193,10 +248,43 @@ def signal_probabilities(
         return torch.sigmoid(head(x) / torch.tensor(temperatures))
 
 
-def save_head(head: SignalHead, directory: Path) -> None:
-    """Write ``signal_head.safetensors`` (fp32, contiguous)."""
+def save_head(head: SignalHead, directory: Path, name: str = SIGNAL_HEAD_FILE) -> None:
+    """Write a head's weights (fp32, contiguous) as ``name``."""
     state = {k: v.detach().contiguous() for k, v in head.state_dict().items()}
-    save_file(state, str(directory / SIGNAL_HEAD_FILE))
+    save_file(state, str(directory / name))
+
+
+def train_situation_head(
+    bundle: Path,
+    train: Sequence[CCConversation],
+    dev: Sequence[CCConversation],
+    config: FitConfig = FitConfig(hidden=128, epochs=40),
+    log: Log = lambda _: None,
+) -> ModelCard:
+    """Fit the situation head on the conversations' gold reasons (see
+    :func:`situation_target`), calibrate its temperatures on ``dev``, add it to
+    ``bundle`` (which must already have its signal head: the input rows are shared)."""
+    if any(c.split == "test" for c in [*train, *dev]):
+        raise ValueError("the evaluation set's test part must never be fitted on")
+    engine = EmotionEngine(bundle)
+    train_set, dev_set = situation_set(engine, train), situation_set(engine, dev)
+    head = fit_head(train_set, dev_set, config, log=log)
+    with torch.no_grad():
+        logits = head(dev_set.features)
+    temperatures = fit_temperature(logits, dev_set.targets, per_label=False)
+    card = ModelCard.load(bundle)
+    card.situation_head_hidden = head.hidden
+    card.situation_temperatures = [round(float(t), 4) for t in temperatures]
+    card.training["situation_head"] = {
+        "train_turns": len(train_set),
+        "positives": {n: int(v) for n, v in zip(SITUATIONS, train_set.targets.sum(0), strict=True)},
+        "calibrated_on": f"contact-center eval dev part, {len(dev)} conversations",
+        **asdict(config),
+    }
+    card.validate()
+    save_head(head, bundle, SITUATION_HEAD_FILE)
+    card.save(bundle)
+    return card
 
 
 def file_sha256(path: Path) -> str:

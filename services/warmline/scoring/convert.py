@@ -23,4 +23,6 @@ def to_proto(result: EmotionResult) -> scoring_pb2.EmotionScores:
     )
     if result.signals:
         scores.signals.CopyFrom(scoring_pb2.Signals(**result.signals))
+    if result.situations:
+        scores.situations.CopyFrom(scoring_pb2.Situations(**result.situations))
     return scores

@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from warmline.v1 import events_pb2 as warmline_dot_v1_dot_events__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19warmline/v1/scoring.proto\x12\x0bwarmline.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18warmline/v1/events.proto\"\x8a\x01\n\x07Signals\x12\x13\n\x0b\x66rustration\x18\x01 \x01(\x02\x12\r\n\x05\x61nger\x18\x02 \x01(\x02\x12\x11\n\tconfusion\x18\x03 \x01(\x02\x12\x10\n\x08\x64istress\x18\x04 \x01(\x02\x12\x11\n\tgratitude\x18\x05 \x01(\x02\x12\x12\n\nnegativity\x18\x06 \x01(\x02\x12\x0f\n\x07neutral\x18\x07 \x01(\x02\"\x92\x02\n\rEmotionScores\x12(\n\x06status\x18\x01 \x01(\x0e\x32\x18.warmline.v1.ScoreStatus\x12\x36\n\x06labels\x18\x02 \x03(\x0b\x32&.warmline.v1.EmotionScores.LabelsEntry\x12%\n\x07signals\x18\x03 \x01(\x0b\x32\x14.warmline.v1.Signals\x12\x18\n\x10predicted_labels\x18\x04 \x03(\t\x12\x15\n\rmodel_version\x18\x05 \x01(\t\x12\x18\n\x10taxonomy_version\x18\x06 \x01(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x02:\x02\x38\x01\"\xdf\x01\n\x0bScoredEvent\x12,\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x1d.warmline.v1.InteractionEvent\x12*\n\x06scores\x18\x02 \x01(\x0b\x32\x1a.warmline.v1.EmotionScores\x12-\n\tscored_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0cinference_ms\x18\x04 \x01(\x02\x12\x31\n\x07\x63ontext\x18\x05 \x01(\x0b\x32 .warmline.v1.ConversationContext\"G\n\x13\x43onversationContext\x12\x15\n\rcontext_turns\x18\x01 \x01(\r\x12\x19\n\x11repeat_similarity\x18\x02 \x01(\x02\"/\n\x0cScoreRequest\x12\r\n\x05texts\x18\x01 \x03(\t\x12\x10\n\x08language\x18\x02 \x01(\t\"<\n\rScoreResponse\x12+\n\x07results\x18\x01 \x03(\x0b\x32\x1a.warmline.v1.EmotionScores*\x83\x01\n\x0bScoreStatus\x12\x1c\n\x18SCORE_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13SCORE_STATUS_SCORED\x10\x01\x12%\n!SCORE_STATUS_UNSUPPORTED_LANGUAGE\x10\x02\x12\x16\n\x12SCORE_STATUS_EMPTY\x10\x03\x32P\n\x0eScoringService\x12>\n\x05Score\x12\x19.warmline.v1.ScoreRequest\x1a\x1a.warmline.v1.ScoreResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19warmline/v1/scoring.proto\x12\x0bwarmline.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18warmline/v1/events.proto\"\x8a\x01\n\x07Signals\x12\x13\n\x0b\x66rustration\x18\x01 \x01(\x02\x12\r\n\x05\x61nger\x18\x02 \x01(\x02\x12\x11\n\tconfusion\x18\x03 \x01(\x02\x12\x10\n\x08\x64istress\x18\x04 \x01(\x02\x12\x11\n\tgratitude\x18\x05 \x01(\x02\x12\x12\n\nnegativity\x18\x06 \x01(\x02\x12\x0f\n\x07neutral\x18\x07 \x01(\x02\"\xbf\x02\n\rEmotionScores\x12(\n\x06status\x18\x01 \x01(\x0e\x32\x18.warmline.v1.ScoreStatus\x12\x36\n\x06labels\x18\x02 \x03(\x0b\x32&.warmline.v1.EmotionScores.LabelsEntry\x12%\n\x07signals\x18\x03 \x01(\x0b\x32\x14.warmline.v1.Signals\x12\x18\n\x10predicted_labels\x18\x04 \x03(\t\x12\x15\n\rmodel_version\x18\x05 \x01(\t\x12\x18\n\x10taxonomy_version\x18\x06 \x01(\t\x12+\n\nsituations\x18\x07 \x01(\x0b\x32\x17.warmline.v1.Situations\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x02:\x02\x38\x01\"i\n\nSituations\x12\x11\n\tsensitive\x18\x01 \x01(\x02\x12\x15\n\rvulnerability\x18\x02 \x01(\x02\x12\x14\n\x0c\x63hurn_threat\x18\x03 \x01(\x02\x12\x1b\n\x13regulator_complaint\x18\x04 \x01(\x02\"\xdf\x01\n\x0bScoredEvent\x12,\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x1d.warmline.v1.InteractionEvent\x12*\n\x06scores\x18\x02 \x01(\x0b\x32\x1a.warmline.v1.EmotionScores\x12-\n\tscored_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0cinference_ms\x18\x04 \x01(\x02\x12\x31\n\x07\x63ontext\x18\x05 \x01(\x0b\x32 .warmline.v1.ConversationContext\"G\n\x13\x43onversationContext\x12\x15\n\rcontext_turns\x18\x01 \x01(\r\x12\x19\n\x11repeat_similarity\x18\x02 \x01(\x02\"/\n\x0cScoreRequest\x12\r\n\x05texts\x18\x01 \x03(\t\x12\x10\n\x08language\x18\x02 \x01(\t\"<\n\rScoreResponse\x12+\n\x07results\x18\x01 \x03(\x0b\x32\x1a.warmline.v1.EmotionScores*\x83\x01\n\x0bScoreStatus\x12\x1c\n\x18SCORE_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13SCORE_STATUS_SCORED\x10\x01\x12%\n!SCORE_STATUS_UNSUPPORTED_LANGUAGE\x10\x02\x12\x16\n\x12SCORE_STATUS_EMPTY\x10\x03\x32P\n\x0eScoringService\x12>\n\x05Score\x12\x19.warmline.v1.ScoreRequest\x1a\x1a.warmline.v1.ScoreResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,22 +35,24 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_EMOTIONSCORES_LABELSENTRY']._loaded_options = None
   _globals['_EMOTIONSCORES_LABELSENTRY']._serialized_options = b'8\001'
-  _globals['_SCORESTATUS']._serialized_start=930
-  _globals['_SCORESTATUS']._serialized_end=1061
+  _globals['_SCORESTATUS']._serialized_start=1082
+  _globals['_SCORESTATUS']._serialized_end=1213
   _globals['_SIGNALS']._serialized_start=102
   _globals['_SIGNALS']._serialized_end=240
   _globals['_EMOTIONSCORES']._serialized_start=243
-  _globals['_EMOTIONSCORES']._serialized_end=517
-  _globals['_EMOTIONSCORES_LABELSENTRY']._serialized_start=472
-  _globals['_EMOTIONSCORES_LABELSENTRY']._serialized_end=517
-  _globals['_SCOREDEVENT']._serialized_start=520
-  _globals['_SCOREDEVENT']._serialized_end=743
-  _globals['_CONVERSATIONCONTEXT']._serialized_start=745
-  _globals['_CONVERSATIONCONTEXT']._serialized_end=816
-  _globals['_SCOREREQUEST']._serialized_start=818
-  _globals['_SCOREREQUEST']._serialized_end=865
-  _globals['_SCORERESPONSE']._serialized_start=867
-  _globals['_SCORERESPONSE']._serialized_end=927
-  _globals['_SCORINGSERVICE']._serialized_start=1063
-  _globals['_SCORINGSERVICE']._serialized_end=1143
+  _globals['_EMOTIONSCORES']._serialized_end=562
+  _globals['_EMOTIONSCORES_LABELSENTRY']._serialized_start=517
+  _globals['_EMOTIONSCORES_LABELSENTRY']._serialized_end=562
+  _globals['_SITUATIONS']._serialized_start=564
+  _globals['_SITUATIONS']._serialized_end=669
+  _globals['_SCOREDEVENT']._serialized_start=672
+  _globals['_SCOREDEVENT']._serialized_end=895
+  _globals['_CONVERSATIONCONTEXT']._serialized_start=897
+  _globals['_CONVERSATIONCONTEXT']._serialized_end=968
+  _globals['_SCOREREQUEST']._serialized_start=970
+  _globals['_SCOREREQUEST']._serialized_end=1017
+  _globals['_SCORERESPONSE']._serialized_start=1019
+  _globals['_SCORERESPONSE']._serialized_end=1079
+  _globals['_SCORINGSERVICE']._serialized_start=1215
+  _globals['_SCORINGSERVICE']._serialized_end=1295
 # @@protoc_insertion_point(module_scope)

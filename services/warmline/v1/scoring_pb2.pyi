@@ -118,6 +118,7 @@ class EmotionScores(_message.Message):
     PREDICTED_LABELS_FIELD_NUMBER: _builtins.int
     MODEL_VERSION_FIELD_NUMBER: _builtins.int
     TAXONOMY_VERSION_FIELD_NUMBER: _builtins.int
+    SITUATIONS_FIELD_NUMBER: _builtins.int
     status: Global___ScoreStatus.ValueType
     model_version: _builtins.str
     taxonomy_version: _builtins.str
@@ -131,6 +132,12 @@ class EmotionScores(_message.Message):
     def predicted_labels(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Labels whose probability passed the model's tuned threshold."""
 
+    @_builtins.property
+    def situations(self) -> Global___Situations:
+        """Situations the message reads as, from its meaning (absent when the model
+        bundle has no situation head).
+        """
+
     def __init__(
         self,
         *,
@@ -140,14 +147,51 @@ class EmotionScores(_message.Message):
         predicted_labels: _abc.Iterable[_builtins.str] | None = ...,
         model_version: _builtins.str = ...,
         taxonomy_version: _builtins.str = ...,
+        situations: Global___Situations | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["signals", b"signals"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["signals", b"signals", "situations", b"situations"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["labels", b"labels", "model_version", b"model_version", "predicted_labels", b"predicted_labels", "signals", b"signals", "status", b"status", "taxonomy_version", b"taxonomy_version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["labels", b"labels", "model_version", b"model_version", "predicted_labels", b"predicted_labels", "signals", b"signals", "situations", b"situations", "status", b"status", "taxonomy_version", b"taxonomy_version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___EmotionScores: _TypeAlias = EmotionScores  # noqa: Y015
+
+@_typing.final
+class Situations(_message.Message):
+    """Calibrated probability that a customer message describes each situation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SENSITIVE_FIELD_NUMBER: _builtins.int
+    VULNERABILITY_FIELD_NUMBER: _builtins.int
+    CHURN_THREAT_FIELD_NUMBER: _builtins.int
+    REGULATOR_COMPLAINT_FIELD_NUMBER: _builtins.int
+    sensitive: _builtins.float
+    """Fraud or an unauthorised payment, bereavement, a health emergency, safety."""
+    vulnerability: _builtins.float
+    """A vulnerable customer: elderly or disabled dependants, living alone and
+    relying on the service, serious illness, financial hardship.
+    """
+    churn_threat: _builtins.float
+    """A threat to cancel, leave or switch provider because of the service."""
+    regulator_complaint: _builtins.float
+    """A threatened complaint to a regulator, ombudsman or the press."""
+    def __init__(
+        self,
+        *,
+        sensitive: _builtins.float = ...,
+        vulnerability: _builtins.float = ...,
+        churn_threat: _builtins.float = ...,
+        regulator_complaint: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["churn_threat", b"churn_threat", "regulator_complaint", b"regulator_complaint", "sensitive", b"sensitive", "vulnerability", b"vulnerability"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Situations: _TypeAlias = Situations  # noqa: Y015
 
 @_typing.final
 class ScoredEvent(_message.Message):
