@@ -60,8 +60,12 @@ class Conversation:
         text: str = "hello",
         signals: dict[str, float] | None = None,
         labels: dict[str, float] | None = None,
+        situations: dict[str, float] | None = None,
+        repeat: float = 0.0,
     ) -> scoring_pb2.ScoredEvent:
-        """A scored customer message; ``signals`` default to calm."""
+        """A scored customer message; ``signals`` default to calm; ``situations``
+        as the model's situation head would read them; ``repeat`` the similarity
+        to the customer's recent turns the scoring service measured."""
         event = self._event(events_pb2.ROLE_CUSTOMER, events_pb2.EVENT_KIND_MESSAGE, text)
         scores = scoring_pb2.EmotionScores(
             status=scoring_pb2.SCORE_STATUS_SCORED,
@@ -69,7 +73,11 @@ class Conversation:
             signals=scoring_pb2.Signals(**(signals or CALM)),
             model_version="m-test",
         )
+        if situations is not None:
+            scores.situations.CopyFrom(scoring_pb2.Situations(**situations))
         scored = scoring_pb2.ScoredEvent(event=event, scores=scores)
+        scored.context.context_turns = self.n - 1
+        scored.context.repeat_similarity = repeat
         scored.scored_at.FromDatetime(T0 + timedelta(seconds=self.n, milliseconds=500))
         return scored
 
@@ -78,9 +86,15 @@ class Conversation:
         role: events_pb2.Role.ValueType,
         text: str = "",
         kind: events_pb2.EventKind.ValueType = events_pb2.EVENT_KIND_MESSAGE,
+        repeat: float = 0.0,
     ) -> scoring_pb2.ScoredEvent:
-        """An unscored event (bot, agent, system, or a non-message kind)."""
-        return scoring_pb2.ScoredEvent(event=self._event(role, kind, text))
+        """An unscored event (bot, agent, system, or a non-message kind); ``repeat``:
+        how similar the scoring service found it to the same side's previous turn."""
+        scored = scoring_pb2.ScoredEvent(event=self._event(role, kind, text))
+        if repeat:
+            scored.context.context_turns = self.n - 1
+            scored.context.repeat_similarity = repeat
+        return scored
 
 
 def negative(level: float) -> dict[str, float]:

@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from warmline.decisioning import detectors
 from warmline.decisioning.detectors import (
     ABUSE_WORDS,
     HUMAN_REQUEST_PATTERNS,
@@ -158,3 +159,73 @@ def test_every_pattern_is_written_in_lower_case() -> None:
     ]
     upper = [p for p in patterns if re.sub(r"\\.", "", p) != re.sub(r"\\.", "", p).lower()]
     assert upper == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("If this isn't fixed today I'm cancelling and switching provider", True),
+        ("I'm switching to another provider, I've had enough", True),
+        ("I'll take my business elsewhere", True),
+        ("How do I cancel my direct debit?", False),
+        ("I'll be leaving for the airport at six", False),
+        ("I'd like to cancel, please", False),
+    ],
+)
+def test_churn_threats(text: str, expected: bool) -> None:
+    assert (detectors.churn_threat(text) is not None) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I'm taking this to the ombudsman", True),
+        ("I will report you to Ofcom", True),
+        ("I'm going to the press with this", True),
+        ("Could you press the button for me", False),
+        ("What's the regular price?", False),
+    ],
+)
+def test_regulator_complaints(text: str, expected: bool) -> None:
+    assert (detectors.regulator_complaint(text) is not None) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("My mum is 89 and lives alone", True),
+        ("my son is disabled and we rely on this line", True),
+        ("he needs the oxygen machine at night", True),
+        ("If this goes out I can't afford food this week", True),
+        ("I'm 35 and live with my partner", False),
+        ("The app is blind to my second account", True),
+    ],
+)
+def test_vulnerability_phrases(text: str, expected: bool) -> None:
+    assert (detectors.vulnerability(text) is not None) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("We're going round in circles here", True),
+        ("you keep sending the same link", True),
+        ("this is the third time you've said that", True),
+        ("That worked, thanks", False),
+        ("I went round to my neighbour's", False),
+    ],
+)
+def test_loop_complaints(text: str, expected: bool) -> None:
+    assert (detectors.loop_complaint(text) is not None) is expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["can i just speak to someone", "Can I speak to an advisor?", "put me through to someone"],
+)
+def test_requests_for_someone_or_an_advisor_are_requests_for_a_person(text: str) -> None:
+    assert detectors.explicit_human_request(text) is not None
+
+
+def test_someone_as_the_subject_is_not_a_request() -> None:
+    assert detectors.explicit_human_request("Someone has taken money from my account") is None

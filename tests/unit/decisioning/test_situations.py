@@ -1,0 +1,186 @@
+"""Situations a supervisor would not miss: loops from the bot's side, vulnerability,
+unauthorised payments in acute distress, churn threats, regulator complaints."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from warmline.decisioning.decide import apply_event
+from warmline.decisioning.policy import DEFAULT_POLICY_PATH, Policy, PolicyError, parse_policy
+from warmline.decisioning.state import ConversationState
+from warmline.v1 import escalation_pb2, events_pb2, scoring_pb2
+
+from .support import DEFAULT, T0, Conversation, negative
+
+Decision = escalation_pb2.EscalationDecision
+BOT = events_pb2.ROLE_BOT
+
+
+def run(
+    events: list[scoring_pb2.ScoredEvent],
+    policy: Policy = DEFAULT,
+    state: ConversationState | None = None,
+) -> list[Decision | None]:
+    state = state if state is not None else ConversationState()
+    return [
+        apply_event(state, e, policy, T0 + timedelta(seconds=i + 1)) for i, e in enumerate(events)
+    ]
+
+
+def first(outcomes: list[Decision | None]) -> tuple[int, Decision]:
+    for i, decision in enumerate(outcomes):
+        if decision is not None:
+            return i, decision
+    raise AssertionError("nothing escalated")
+
+
+def test_the_bot_repeating_itself_and_the_customer_asking_again_is_a_loop() -> None:
+    c = Conversation()
+    answer = "You can reset your router from the app under Settings."
+    outcomes = run(
+        [
+            c.customer("How do I reset my router?"),
+            c.other(BOT, answer),
+            c.customer("I don't have the app. How do I reset my router?", repeat=0.86),
+            c.other(BOT, answer, repeat=0.99),
+            c.customer("How do I reset it without the app then?", repeat=0.88),
+        ]
+    )
+    index, decision = first(outcomes)
+    assert index == 4
+    assert decision.reasons[0].code == "confusion_loop"
+    assert "repeating the same answer" in decision.reasons[0].explanation
+
+
+def test_a_new_question_after_a_repeated_bot_answer_is_not_a_loop() -> None:
+    c = Conversation()
+    answer = "You can reset your router from the app under Settings."
+    outcomes = run(
+        [
+            c.customer("How do I reset my router?"),
+            c.other(BOT, answer),
+            c.customer("And how do I change the wifi name?", repeat=0.4),
+            c.other(BOT, answer, repeat=0.99),
+            c.customer("Where is my nearest shop?", repeat=0.2),
+        ]
+    )
+    assert outcomes == [None] * 5
+
+
+def test_going_round_in_circles_escalates_and_says_so() -> None:
+    c = Conversation()
+    outcomes = run([c.customer("We're going round in circles here.")])
+    assert outcomes[0] is not None
+    assert outcomes[0].reasons[0].code == "confusion_loop"
+    assert "going round in circles" in outcomes[0].reasons[0].explanation
+
+
+def test_an_unauthorised_payment_in_acute_distress_escalates_at_once_as_urgent() -> None:
+    c = Conversation()
+    (decision,) = run(
+        [
+            c.customer(
+                "Someone has taken money from my account and I didn't authorise it, I'm scared",
+                signals={"negativity": 0.97, "distress": 0.9},
+                situations={"sensitive": 0.93},
+            )
+        ]
+    )
+    assert decision is not None
+    assert [r.code for r in decision.reasons][:2] == ["acute_distress", "sensitive_topic"]
+    assert decision.priority == escalation_pb2.PRIORITY_URGENT
+    assert decision.queue == "specialist_care"
+
+
+def test_a_sensitive_situation_read_from_meaning_alone_escalates() -> None:
+    c = Conversation()
+    (decision,) = run(
+        [
+            c.customer(
+                "There's a payment on my statement I've never seen before",
+                signals=negative(0.2),
+                situations={"sensitive": 0.8},
+            )
+        ]
+    )
+    assert decision is not None
+    assert decision.reasons[0].code == "sensitive_topic"
+    assert "reads as a sensitive situation" in decision.reasons[0].explanation
+    assert decision.queue == "specialist_care"
+
+
+@pytest.mark.parametrize(
+    ("text", "situations"),
+    [
+        ("My mum is 89, lives alone and her care alarm line has been dead for two days", None),
+        ("The phone line is how my father calls for help", {"vulnerability": 0.85}),
+    ],
+)
+def test_a_vulnerable_customer_gets_specialist_care(
+    text: str, situations: dict[str, float] | None
+) -> None:
+    c = Conversation()
+    (decision,) = run([c.customer(text, situations=situations)])
+    assert decision is not None
+    assert decision.reasons[0].code == "vulnerability"
+    assert decision.queue == "specialist_care"
+    assert decision.priority == escalation_pb2.PRIORITY_HIGH
+
+
+def test_an_upset_churn_threat_goes_to_retention_and_a_calm_cancellation_does_not() -> None:
+    upset = Conversation()
+    (decision,) = run(
+        [
+            upset.customer(
+                "If this isn't fixed today I'm cancelling and switching provider",
+                signals=negative(0.6),
+            )
+        ]
+    )
+    assert decision is not None
+    assert decision.reasons[0].code == "churn_threat"
+    assert decision.queue == "retention"
+    assert "cancelling" in decision.reasons[0].explanation
+    calm = Conversation(conversation="c2")
+    assert run([calm.customer("I'm cancelling because I'm moving abroad, how do I do it?")]) == [
+        None
+    ]
+
+
+def test_a_regulator_complaint_goes_to_complaints() -> None:
+    c = Conversation()
+    (decision,) = run([c.customer("I'll be taking this to the ombudsman.")])
+    assert decision is not None
+    assert decision.reasons[0].code == "regulator_complaint"
+    assert decision.queue == "complaints"
+
+
+def test_situations_stick_and_block_deescalation() -> None:
+    c = Conversation()
+    events = [c.customer("I'm going to report you to the regulator.")]
+    events += [c.customer("ok thanks") for _ in range(5)]
+    outcomes = run(events)
+    assert outcomes[0] is not None
+    assert outcomes[1:] == [None] * 5
+
+
+def test_situations_survive_the_changelog_round_trip() -> None:
+    c = Conversation()
+    state = ConversationState()
+    run(
+        [c.other(BOT, "hi", repeat=0.95), c.customer("My dad is disabled and lives alone")],
+        state=state,
+    )
+    again = ConversationState.from_dict(state.to_dict())
+    assert again.situations == state.situations
+    assert again.situations["vulnerability"].startswith("they said")
+
+
+def test_a_policy_with_an_unknown_situation_is_refused() -> None:
+    text = DEFAULT_POLICY_PATH.read_text().replace(
+        "    regulator_complaint: 0.5\n", "    regulator_complaint: 0.5\n    weather: 0.5\n", 1
+    )
+    with pytest.raises(PolicyError, match="weather"):
+        parse_policy(text)
