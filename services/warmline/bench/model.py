@@ -20,7 +20,15 @@ built-in set of contact-center sentences) and writes JSON:
   on the same texts with the same torch thread count, followed by mean pooling,
   our head and the temperatures: the same probabilities as the engine's fp32 path,
   computed the straightforward way (see :func:`hf_pipeline_scorer`);
-* ``ratio_to_naive`` = msgs_per_s / naive_msgs_per_s, and the ``device``.
+* ``ratio_to_naive`` = msgs_per_s / naive_msgs_per_s, and the ``device``;
+* with context (``context_*``): the contact-center evaluation conversations, every
+  turn in order (bot and agent turns read for context), through the scoring
+  service's :class:`~warmline.model.context.ContextualScorer` in calls of
+  ``request_size`` turns; ``context_msgs_per_s`` counts the customer messages
+  scored per second. Its naive baseline reads each customer message the
+  straightforward way: the pipeline encodes the message, the customer's previous
+  message and the latest bot/agent turn one call each (no window, no cache), then
+  the signal and situation heads run on the same features.
 
 ``transformers`` is not a runtime dependency of the services (it comes with
 ``sentence-transformers``, which the encoder package pulls in); it is imported only
@@ -44,11 +52,13 @@ from typing import Any, cast
 import torch
 from safetensors.torch import load_file
 
+from warmline.model.context import ContextualScorer, Speaker, Turn
 from warmline.model.data import read_split
 from warmline.model.encoder import encoder_dir
 from warmline.model.engine import Backend, EmotionEngine
 from warmline.model.head import ENCODER_TOP_FILE
 from warmline.model.paths import DEFAULT_DATA_DIR
+from warmline.model.signal_head import NO_CONTEXT, TurnContext, features
 
 BUILTIN_TEXTS: tuple[str, ...] = (
     "I've been on hold for over an hour, this is ridiculous.",
@@ -93,8 +103,11 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-def hf_pipeline_scorer(engine: EmotionEngine) -> Callable[[str], torch.Tensor]:
-    """The naive baseline: one text in, calibrated probabilities (1, 28) out.
+def hf_pipeline_scorer(
+    engine: EmotionEngine,
+) -> Callable[[str], tuple[torch.Tensor, torch.Tensor]]:
+    """The naive baseline: one text in; calibrated probabilities (1, 28) and the
+    pooled vector (1, 384) out.
 
     A ``transformers`` feature-extraction pipeline over the packaged base model
     (offline: ``HF_HUB_OFFLINE`` is set before ``transformers`` is imported), with
@@ -122,15 +135,79 @@ def hf_pipeline_scorer(engine: EmotionEngine) -> Callable[[str], torch.Tensor]:
             raise ValueError(f"{ENCODER_TOP_FILE}: names the pipeline's model lacks: {unexpected}")
     head, temperatures = engine.head.labels, engine.temperatures
 
-    def score(text: str) -> torch.Tensor:
+    def score(text: str) -> tuple[torch.Tensor, torch.Tensor]:
         # One text, so no padding: the mean over its tokens is the masked mean pool.
         # One text with return_tensors=True gives a (1, tokens, dim) tensor.
         states = cast(torch.Tensor, extractor(text, return_tensors=True))
         with torch.inference_mode():
-            probs: torch.Tensor = torch.sigmoid(head(states.mean(1)) / temperatures)
-        return probs
+            pooled = states.mean(1)
+            probs: torch.Tensor = torch.sigmoid(head(pooled) / temperatures)
+        return probs, pooled
 
     return score
+
+
+def naive_heads(
+    engine: EmotionEngine, probs: torch.Tensor, pooled: torch.Tensor, context: TurnContext
+) -> None:
+    """The signal and situation heads on one turn, as the naive baselines run them."""
+    rows = features(pooled[0], probs[0], context).unsqueeze(0)
+    engine.signal_probabilities_from_features(rows)
+    engine.situation_probabilities_from_features(rows)
+
+
+def context_conversations(limit: int | None = None) -> list[list[Turn]]:
+    """The contact-center evaluation conversations (the first ``limit``) as scorer turns."""
+    from warmline.model import contact_center as cc
+
+    return [cc.turns_of(c) for c in cc.read_conversations(cc.EVAL_FILE)[:limit]]
+
+
+def measure_context(
+    engine: EmotionEngine,
+    naive: Callable[[str], tuple[torch.Tensor, torch.Tensor]],
+    request_size: int,
+    passes: int,
+    limit: int | None = None,
+) -> dict[str, Any]:
+    """Customer messages/s read in their conversations: engine vs. the naive way."""
+    conversations = context_conversations(limit)
+    turns = [turn for conversation in conversations for turn in conversation]
+    customers = sum(1 for turn in turns if turn.speaker is Speaker.CUSTOMER)
+    rates = []
+    for n in range(passes):
+        # A fresh scorer per pass: no context or bot-text cache carried over.
+        scorer = ContextualScorer(engine)
+        keyed = [Turn(t.text, t.speaker, f"{n}/{t.conversation}") for t in turns]
+        started = time.perf_counter()
+        for start in range(0, len(keyed), request_size):
+            scorer.score(keyed[start : start + request_size])
+        rates.append(customers / (time.perf_counter() - started))
+    started = time.perf_counter()
+    for conversation in conversations:
+        previous: list[Turn] = []
+        for turn in conversation:
+            if turn.speaker is Speaker.CUSTOMER:
+                probs, pooled = naive(turn.text)
+                mine = [t for t in previous if t.speaker is Speaker.CUSTOMER][-1:]
+                other = [t for t in previous if t.speaker is Speaker.OTHER][-1:]
+                context = TurnContext(
+                    previous_customer=tuple(naive(t.text)[1][0] for t in mine),
+                    previous_other=naive(other[0].text)[1][0] if other else None,
+                    customer_turns=sum(1 for t in previous if t.speaker is Speaker.CUSTOMER),
+                )
+                naive_heads(engine, probs, pooled, context)
+            previous.append(turn)
+    naive_rate = customers / (time.perf_counter() - started)
+    rate = sorted(rates)[len(rates) // 2]
+    return {
+        "context_msgs_per_s": round(rate, 1),
+        "context_naive_msgs_per_s": round(naive_rate, 1),
+        "context_ratio_to_naive": round(rate / naive_rate, 2),
+        "context_msgs_per_s_passes": [round(r, 1) for r in rates],
+        "context_messages": customers,
+        "context_turns": len(turns),
+    }
 
 
 def run(
@@ -145,6 +222,7 @@ def run(
     quantize: bool = False,
     device: str | None = None,
     backend: Backend = "auto",
+    context_conversations_limit: int | None = None,
 ) -> dict[str, Any]:
     """Measure, write the JSON (``out`` is a directory or a ``.json`` file), return it.
 
@@ -180,7 +258,7 @@ def run(
         naive(text)  # warm-up
     started = time.perf_counter()
     for text in naive_texts:
-        naive(text)
+        naive_heads(fast, *naive(text), NO_CONTEXT)
     naive_s = time.perf_counter() - started
 
     msgs_per_s = sorted(pass_rates)[len(pass_rates) // 2]
@@ -210,10 +288,11 @@ def run(
         "naive_note": (
             "transformers pipeline('feature-extraction'), torch fp32, on the base model "
             "files with the bundle's fine-tuned layers loaded, one message per call, "
-            "then mean pooling, our head and temperatures; same texts, same threads"
+            "then mean pooling, our heads and temperatures; same texts, same threads"
         ),
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
+    result.update(measure_context(fast, naive, request_size, passes, context_conversations_limit))
     path = out if out.suffix == ".json" else out / "model.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
