@@ -113,10 +113,22 @@ class LabelKind(StrEnum):
     escalation = "escalation"
 
 
+class CCPart(StrEnum):
+    """Parts of the packaged contact-center conversation set."""
+
+    dev = "dev"
+    test = "test"
+
+
 @app.command()
 def backtest(
-    input_file: Path = typer.Option(
-        ..., "--input", exists=True, dir_okay=False, help="Labelled JSONL."
+    input_file: Path | None = typer.Option(
+        None, "--input", exists=True, dir_okay=False, help="Labelled JSONL."
+    ),
+    contact_center: CCPart | None = typer.Option(
+        None,
+        "--contact-center",
+        help="Instead of --input: the packaged contact-center conversations (dev or test).",
     ),
     policy: Path | None = typer.Option(
         None, exists=True, dir_okay=False, help="Policy YAML (default: packaged)."
@@ -138,6 +150,12 @@ def backtest(
     from warmline.decisioning.backtest_report import render_report
     from warmline.decisioning.policy import DEFAULT_POLICY_PATH, PolicyError, load_policy
 
+    if (input_file is None) == (contact_center is None):
+        typer.echo("error: give exactly one of --input and --contact-center", err=True)
+        raise typer.Exit(2)
+    if contact_center is not None:
+        input_file = _contact_center_replay(contact_center.value)
+    assert input_file is not None
     try:
         conversations = read_conversations(input_file)
         loaded = load_policy(policy or DEFAULT_POLICY_PATH)
@@ -154,6 +172,19 @@ def backtest(
     if report is not None:
         report.write_text(render_report(metrics, outcomes))
     typer.echo(json.dumps(metrics))
+
+
+def _contact_center_replay(part: str) -> Path:
+    """The packaged contact-center conversations of ``part`` as a replay file."""
+    import tempfile
+
+    from warmline.model import contact_center as cc
+
+    conversations = cc.part(cc.read_conversations(cc.EVAL_FILE), part)
+    lines = [json.dumps(line) for c in conversations for line in cc.to_replay_events(c)]
+    path = Path(tempfile.mkdtemp(prefix="warmline-backtest-")) / f"contact-center-{part}.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
 
 
 keys = typer.Typer(help="Tenant API keys and agent tokens.", no_args_is_help=True)

@@ -251,7 +251,19 @@ def run_backtest(
     by_reason = reason_recall(labelled)
     if by_reason:
         metrics["by_gold_reason"] = by_reason
+    metrics["by_fired_reason"] = reason_precision(labelled)
     return metrics, outcomes
+
+
+def reason_precision(labelled: Sequence[Outcome]) -> dict[str, dict[str, Any]]:
+    """Per first reason the policy gave: conversations it escalated, and the share
+    that should have escalated."""
+    found: dict[str, dict[str, Any]] = {}
+    for reason in sorted({o.reasons[0] for o in labelled if o.reasons}):
+        fired = [o for o in labelled if o.reasons and o.reasons[0] == reason]
+        right = sum(1 for o in fired if o.gold_turn is not None)
+        found[reason] = {"conversations": len(fired), "precision": round(right / len(fired), 4)}
+    return found
 
 
 def reason_recall(labelled: Sequence[Outcome]) -> dict[str, dict[str, Any]]:

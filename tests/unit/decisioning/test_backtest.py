@@ -63,3 +63,22 @@ def test_a_bad_line_is_named(tmp_path: Path, line: str, message: str) -> None:
         read_conversations(bad)
     result = CliRunner().invoke(app, ["backtest", "--input", str(bad), "--labels", "emotion"])
     assert result.exit_code == 2
+
+
+def test_the_packaged_contact_center_conversations_report_per_reason() -> None:
+    result = CliRunner().invoke(app, ["backtest", "--contact-center", "dev"])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(result.output)
+    assert metrics["labelled_conversations"] == metrics["conversations"] > 50
+    for reason in ("churn_threat", "vulnerability", "confusion_loop", "sensitive_topic"):
+        entry = metrics["by_gold_reason"][reason]
+        assert entry["conversations"] > 0 and 0.0 <= entry["recall"] <= 1.0
+    assert all(0.0 <= v["precision"] <= 1.0 for v in metrics["by_fired_reason"].values())
+
+
+def test_the_backtest_wants_exactly_one_input(tmp_path: Path) -> None:
+    neither = CliRunner().invoke(app, ["backtest"])
+    both = CliRunner().invoke(app, ["backtest", "--contact-center", "dev", "--input", str(FIXTURE)])
+    for result in (neither, both):
+        assert result.exit_code == 2
+        assert "exactly one of --input and --contact-center" in result.output
