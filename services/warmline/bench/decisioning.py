@@ -99,8 +99,14 @@ def scored_events(count: int, conversations: int) -> list[tuple[bytes, bytes]]:
                 predicted_labels=[name for name, p in labels.items() if p >= 0.3],
                 model_version="bench",
                 taxonomy_version=TAXONOMY_VERSION,
+                # Low situation probabilities: read on every turn, never firing.
+                situations=scoring_pb2.Situations(
+                    sensitive=0.02, vulnerability=0.01, churn_threat=0.03, regulator_complaint=0.01
+                ),
             ),
         )
+        scored.context.context_turns = 2 * turn
+        scored.context.repeat_similarity = 0.3 if turn else 0.0
         scored.scored_at.FromDatetime(start + timedelta(milliseconds=i + 40))
         records.append(
             (conversation_key("bench", event.conversation_id), scored.SerializeToString())
