@@ -36,15 +36,13 @@ async def test_the_demo_replays_every_conversation_and_redacts_personal_data() -
     assert "eli.example@example.com" not in shown
     assert summary["redactions"] == {"[CARD]": 1, "[EMAIL]": 1}
     # Every customer message came out of the scoring service with its emotion;
-    # the angry and abusive customers read more negative than the calm ones. (Not
-    # 2x: the contact-center head reads "the technician fixed everything" as
-    # mildly negative, ~0.6; it never escalates, which is asserted below.)
+    # the angry and abusive customers read far more negative than the calm ones.
     peak = summary["peak_negativity"]
     assert isinstance(peak, dict)
     assert set(peak) == set(sample_conversations())
     for upset in ("billing-dispute", "abusive"):
         for calm in ("calm-order", "grateful"):
-            assert peak[upset] > peak[calm], (upset, calm, peak)
+            assert peak[upset] > 2 * peak[calm], (upset, calm, peak)
     assert " neg " in shown
     # The decisioning service hands over exactly the conversations that need a person.
     escalated = summary["escalated"]

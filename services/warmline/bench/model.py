@@ -148,11 +148,16 @@ def hf_pipeline_scorer(
 
 
 def naive_heads(
-    engine: EmotionEngine, probs: torch.Tensor, pooled: torch.Tensor, context: TurnContext
+    engine: EmotionEngine,
+    text: str,
+    probs: torch.Tensor,
+    pooled: torch.Tensor,
+    context: TurnContext,
 ) -> None:
-    """The signal and situation heads on one turn, as the naive baselines run them."""
+    """The signal, lexical and situation models on one turn, as the naive baselines
+    run them."""
     rows = features(pooled[0], probs[0], context).unsqueeze(0)
-    engine.signal_probabilities_from_features(rows)
+    engine.signal_probabilities_from_features(rows, [text])
     engine.situation_probabilities_from_features(rows)
 
 
@@ -196,7 +201,7 @@ def measure_context(
                     previous_other=naive(other[0].text)[1][0] if other else None,
                     customer_turns=sum(1 for t in previous if t.speaker is Speaker.CUSTOMER),
                 )
-                naive_heads(engine, probs, pooled, context)
+                naive_heads(engine, turn.text, probs, pooled, context)
             previous.append(turn)
     naive_rate = customers / (time.perf_counter() - started)
     rate = sorted(rates)[len(rates) // 2]
@@ -258,7 +263,7 @@ def run(
         naive(text)  # warm-up
     started = time.perf_counter()
     for text in naive_texts:
-        naive_heads(fast, *naive(text), NO_CONTEXT)
+        naive_heads(fast, text, *naive(text), NO_CONTEXT)
     naive_s = time.perf_counter() - started
 
     msgs_per_s = sorted(pass_rates)[len(pass_rates) // 2]

@@ -33,6 +33,7 @@ from warmline.model.signal_training import (
     conversation_set,
     file_sha256,
     fit_head,
+    retune_thresholds,
     write_bundle,
 )
 from warmline.model.taxonomy import SIGNAL_GROUPS, SIGNALS
@@ -148,6 +149,9 @@ def adapt(
                 "seed": seed,
             },
         )
+        # The head's thresholds were tuned on its own probabilities; the engine's
+        # signals may blend in the lexical model, so tune them on what it emits.
+        card = retune_thresholds(out_dir, fit)
         after = evaluate(EmotionEngine(out_dir), rest, policy, scratch)
     return {
         "model_version": card.model_version,

@@ -199,10 +199,16 @@ def train_signals_command(
     seed: int = typer.Option(13, "--seed"),
     epochs: int = typer.Option(30, "--epochs", min=1),
 ) -> None:
-    """Train the contact-center signal head: GoEmotions train plus the project's
-    training conversations; early stopping and calibration on the evaluation dev part."""
+    """Train the contact-center heads: the signal head (GoEmotions train plus the
+    project's training conversations), the situation head and the lexical model;
+    early stopping and calibration on the evaluation set's dev part."""
     from warmline.model import contact_center as cc
-    from warmline.model.signal_training import FitConfig, train_signal_head
+    from warmline.model.signal_training import (
+        FitConfig,
+        train_lexical,
+        train_signal_head,
+        train_situation_head,
+    )
 
     train = cc.read_conversations(cc.TRAIN_FILE)
     dev = cc.part(cc.read_conversations(cc.EVAL_FILE), "dev")
@@ -216,6 +222,10 @@ def train_signals_command(
         log=_console.log,
         cache_dir=Path.home() / ".cache" / "warmline" / "model-features",
     )
+    _console.log("situation head")
+    train_situation_head(out, train, dev, log=_console.log)
+    _console.log("lexical model")
+    card = train_lexical(out, train, dev)
     typer.echo(json.dumps({"model_version": card.model_version}, indent=2))
 
 

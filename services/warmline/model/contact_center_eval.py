@@ -23,7 +23,7 @@ from warmline.model.contact_center import CCConversation, to_replay_events
 from warmline.model.context import ContextualScorer, ConversationWindows
 from warmline.model.engine import EmotionEngine
 from warmline.model.metrics import f1_per_label
-from warmline.model.signal_training import conversation_features
+from warmline.model.signal_training import conversation_rows, signal_targets
 from warmline.model.taxonomy import SIGNALS
 
 
@@ -41,10 +41,12 @@ def turn_metrics(
     engine: EmotionEngine, conversations: Sequence[CCConversation], negative_threshold: float
 ) -> dict[str, Any]:
     """Turn-level metrics of ``engine`` on the labelled customer turns."""
-    x, targets = conversation_features(engine, conversations)
-    if len(targets) == 0:
+    rows = conversation_rows(engine, conversations)
+    if not rows:
         raise ValueError("no labelled customer turns to evaluate")
-    probs = engine.signal_probabilities_from_features(x)
+    x = torch.stack([row for *_, row in rows])
+    targets = signal_targets([c.turns[i].signals or frozenset() for c, i, _ in rows])
+    probs = engine.signal_probabilities_from_features(x, [c.turns[i].text for c, i, _ in rows])
     thresholds = engine.signal_thresholds()
     per = f1_per_label(probs >= thresholds, targets)
     negativity = SIGNALS.index("negativity")

@@ -220,7 +220,11 @@ class ContextualScorer:
         found = reading.done
         if reading.pending:
             outputs = torch.stack([p.outputs for p in reading.pending])
-            results = self.engine.results(outputs, [p.context for p in reading.pending])
+            results = self.engine.results(
+                outputs,
+                [p.context for p in reading.pending],
+                [turns[p.index].text for p in reading.pending],
+            )
             for p, result in zip(reading.pending, results, strict=True):
                 found[p.index] = TurnScore(result, p.context_turns, p.repeat_similarity)
         return [found[i] for i in range(len(turns))]

@@ -34,6 +34,7 @@ from warmline.model.encoder import (
 )
 from warmline.model.head import ENCODER_TOP_FILE, ModelCard, load_heads
 from warmline.model.language import detect
+from warmline.model.lexical import LexicalModel
 from warmline.model.onnx_backend import (
     OnnxModel,
     cache_key,
@@ -263,6 +264,9 @@ class EmotionEngine:
             self.signal_head = SignalHead(self.card.signal_head_hidden).eval()
             self.signal_head.load_state_dict(load_file(str(self.model_dir / SIGNAL_HEAD_FILE)))
             self._signal_temperatures = torch.tensor(self.card.signal_temperatures)
+        self.lexical: LexicalModel | None = None
+        if self.signal_head is not None and self.card.lexical_weight:
+            self.lexical = LexicalModel.load(self.model_dir)
         self.situation_head: SignalHead | None = None
         if self.card.situation_head_hidden:
             self.situation_head = SignalHead(
@@ -387,16 +391,26 @@ class EmotionEngine:
             logits = self.situation_head(rows)
         return torch.sigmoid(logits / self._situation_temperatures)
 
-    def signal_probabilities_from_features(self, rows: torch.Tensor) -> torch.Tensor:
-        """Calibrated signals (n, 7) of signal-head feature rows (evaluation, adaptation).
-        A bundle without a signal head takes the max over member labels, which it
+    def signal_probabilities_from_features(
+        self, rows: torch.Tensor, texts: Sequence[str] | None = None
+    ) -> torch.Tensor:
+        """Calibrated signals (n, 7) of signal-head feature rows and their texts.
+
+        With a lexical model (``card.lexical_weight``) the head's probabilities are
+        averaged with the lexical model's on ``texts``, which it then needs. A
+        bundle without a signal head takes the max over member labels, which it
         reads back from the rows' label probabilities."""
         if self.signal_head is None:
             probs = rows[:, -NUM_LABELS:]
             return torch.stack([probs[:, cols].amax(1) for cols in self._signal_columns], 1)
         with torch.inference_mode():
-            logits = self.signal_head(rows)
-        return torch.sigmoid(logits / self._signal_temperatures)
+            head = torch.sigmoid(self.signal_head(rows) / self._signal_temperatures)
+        if self.lexical is None:
+            return head
+        if texts is None or len(texts) != len(rows):
+            raise ValueError("this bundle blends a lexical model: give the texts of the rows")
+        weight = self.card.lexical_weight
+        return (1 - weight) * head + weight * self.lexical.probabilities(texts)
 
     def signal_thresholds(self) -> torch.Tensor:
         """Per-signal decision thresholds (0.5 each for a bundle without a signal head)."""
@@ -405,10 +419,14 @@ class EmotionEngine:
         return torch.tensor(self.card.signal_thresholds)
 
     def results(
-        self, outputs: torch.Tensor, contexts: Sequence[TurnContext] | None = None
+        self,
+        outputs: torch.Tensor,
+        contexts: Sequence[TurnContext] | None = None,
+        texts: Sequence[str] | None = None,
     ) -> list[EmotionResult]:
-        """SCORED results for rows of :meth:`outputs` read with ``contexts`` (none:
-        every turn alone): labels past their thresholds, signals, pooled vectors."""
+        """SCORED results for rows of :meth:`outputs` (of ``texts``) read with
+        ``contexts`` (none: every turn alone): labels past their thresholds,
+        signals, situations, pooled vectors."""
         probs, pooled = self.split_outputs(outputs)
         situation_values: list[list[float]] = [[] for _ in range(len(probs))]
         if self.signal_head is None:
@@ -417,7 +435,7 @@ class EmotionEngine:
             )
         else:
             rows = self.feature_rows(probs, pooled, contexts or [NO_CONTEXT] * len(probs))
-            signal_values = self.signal_probabilities_from_features(rows)
+            signal_values = self.signal_probabilities_from_features(rows, texts)
             situations = self.situation_probabilities_from_features(rows)
             if situations is not None:
                 situation_values = situations.tolist()
@@ -480,6 +498,8 @@ class EmotionEngine:
             # Results of one model batch are built while the next batches still run.
             for rows, outputs in self._batch_logits([texts[i] for i in todo]):
                 batch_contexts = None if contexts is None else [contexts[todo[r]] for r in rows]
-                for row, result in zip(rows, self.results(outputs, batch_contexts), strict=True):
+                batch_texts = [texts[todo[r]] for r in rows]
+                batch_results = self.results(outputs, batch_contexts, batch_texts)
+                for row, result in zip(rows, batch_results, strict=True):
                     results[todo[row]] = result
         return [result for result in results if result is not None]

@@ -101,6 +101,9 @@ class ModelCard:
     signal_head_hidden: int = 0
     signal_temperatures: list[float] = field(default_factory=list)
     signal_thresholds: list[float] = field(default_factory=list)
+    #: Share of the lexical model in the blended signals (0: no lexical model;
+    #: :mod:`warmline.model.lexical`); ``signal_thresholds`` apply to the blend.
+    lexical_weight: float = 0.0
     #: Hidden width of the situation head (0: none), its per-situation temperatures.
     situation_head_hidden: int = 0
     situation_temperatures: list[float] = field(default_factory=list)
@@ -139,6 +142,8 @@ class ModelCard:
                 raise ValueError("model.json signal_temperatures must be positive")
             if any(not 0.0 < t < 1.0 for t in self.signal_thresholds):
                 raise ValueError("model.json signal_thresholds must lie in (0, 1)")
+        if not 0.0 <= self.lexical_weight < 1.0:
+            raise ValueError("model.json lexical_weight must lie in [0, 1)")
         if self.situation_head_hidden and len(self.situation_temperatures) != len(SITUATIONS):
             raise ValueError(f"model.json situation_temperatures: want {len(SITUATIONS)} values")
         headless = [k for k, rule in self.group_rules.items() if rule == "head"]

@@ -27,6 +27,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
+from warmline.model import lexical
 from warmline.model.contact_center import CCConversation, labelled_turns, turns_of
 from warmline.model.context import ContextualScorer, ConversationWindows, Speaker, Turn
 from warmline.model.engine import EmotionEngine
@@ -412,3 +413,45 @@ def train_signal_head(
         model_version=version,
         training=training,
     )
+
+
+def retune_thresholds(bundle: Path, dev: Sequence[CCConversation]) -> ModelCard:
+    """Per-signal thresholds of ``bundle`` re-tuned on ``dev`` for the engine's final
+    signals (the blend, when the bundle has a lexical model)."""
+    engine = EmotionEngine(bundle)
+    rows = conversation_rows(engine, dev)
+    x = torch.stack([row for *_, row in rows])
+    targets = signal_targets([c.turns[i].signals or frozenset() for c, i, _ in rows])
+    probs = engine.signal_probabilities_from_features(x, [c.turns[i].text for c, i, _ in rows])
+    card = ModelCard.load(bundle)
+    card.signal_thresholds = [round(float(t), 4) for t in tune_thresholds(probs, targets)]
+    card.validate()
+    card.save(bundle)
+    return card
+
+
+def train_lexical(
+    bundle: Path,
+    train: Sequence[CCConversation],
+    dev: Sequence[CCConversation],
+    weight: float = 0.5,
+) -> ModelCard:
+    """Fit the lexical model on the training turns, add it to ``bundle`` with
+    ``weight`` in the blend, and re-tune the signal thresholds on ``dev``."""
+    if any(c.split == "test" for c in [*train, *dev]):
+        raise ValueError("the evaluation set's test part must never be fitted on")
+    turns = [turn for _, _, turn in labelled_turns(train)]
+    model = lexical.fit(
+        [t.text for t in turns], signal_targets([t.signals or frozenset() for t in turns])
+    )
+    model.save(bundle)
+    card = ModelCard.load(bundle)
+    card.lexical_weight = weight
+    card.training["lexical"] = {
+        "train_turns": len(turns),
+        "vocabulary": len(model.vocab),
+        "ngrams": "word unigrams and bigrams, min_df 2, sublinear tf-idf, L2 logistic regression",
+        "weight": weight,
+    }
+    card.save(bundle)
+    return retune_thresholds(bundle, dev)

@@ -1,0 +1,137 @@
+"""A lexical reading of the seven signals, blended with the signal head.
+
+The encoder was fine-tuned on Reddit emotions; the words customers use when they
+are upset ("third time", "still", "refund now", "cancel", "ridiculous") are cues
+it reads only partly. A logistic regression per signal over TF-IDF word unigrams
+and bigrams of the customer's message, trained on the project's contact-center
+turns, reads them directly; the engine averages its probabilities with the
+signal head's (``model.json``: ``lexical_weight``) before the thresholds.
+
+On the evaluation set's dev part (2026-12-04) the head alone read negativity at
+AUC 0.950 and the TF-IDF model alone at 0.949; their average reached 0.967.
+
+Files: ``lexical.safetensors`` (idf, weights, bias) and ``lexical_vocab.json``
+(the n-grams in column order). Only n-grams seen in at least ``min_df`` training
+turns are kept, so no single message's wording is stored.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from itertools import pairwise
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from warmline.model.taxonomy import SIGNALS
+
+LEXICAL_FILE = "lexical.safetensors"
+LEXICAL_VOCAB_FILE = "lexical_vocab.json"
+_WORD = re.compile(r"[a-z0-9']+|[!?]")
+
+
+def ngrams(text: str) -> list[str]:
+    """Lowercased word unigrams and bigrams ("!" and "?" count as words)."""
+    words = _WORD.findall(text.lower())
+    return words + [f"{a} {b}" for a, b in pairwise(words)]
+
+
+class LexicalModel:
+    """TF-IDF (sublinear tf, L2-normalised) over a fixed vocabulary, then one
+    logistic regression per signal."""
+
+    def __init__(
+        self, vocab: Sequence[str], idf: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor
+    ) -> None:
+        self.vocab = list(vocab)
+        self.index = {gram: i for i, gram in enumerate(self.vocab)}
+        self.idf = idf.float()
+        self.weight = weight.float()
+        self.bias = bias.float()
+
+    def matrix(self, texts: Sequence[str]) -> torch.Tensor:
+        """Sparse (len(texts), vocabulary) TF-IDF rows."""
+        rows: list[int] = []
+        cols: list[int] = []
+        values: list[float] = []
+        for row, text in enumerate(texts):
+            counts = Counter(self.index[g] for g in ngrams(text) if g in self.index)
+            weights = {col: (1 + math.log(n)) * float(self.idf[col]) for col, n in counts.items()}
+            norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
+            for col, w in weights.items():
+                rows.append(row)
+                cols.append(col)
+                values.append(w / norm)
+        return torch.sparse_coo_tensor(
+            torch.tensor([rows, cols], dtype=torch.long).reshape(2, -1),
+            torch.tensor(values, dtype=torch.float32),
+            (len(texts), len(self.vocab)),
+            # Built here with in-range indices; checking them costs a pass per call.
+            check_invariants=False,
+        )
+
+    def logits(self, texts: Sequence[str]) -> torch.Tensor:
+        """(len(texts), 7) signal logits."""
+        out: torch.Tensor = torch.sparse.mm(self.matrix(texts), self.weight.T) + self.bias
+        return out
+
+    def probabilities(self, texts: Sequence[str]) -> torch.Tensor:
+        """(len(texts), 7) signal probabilities."""
+        return torch.sigmoid(self.logits(texts))
+
+    def save(self, directory: Path) -> None:
+        """Write the two files into a bundle directory."""
+        tensors = {"idf": self.idf, "weight": self.weight.contiguous(), "bias": self.bias}
+        save_file(tensors, str(directory / LEXICAL_FILE))
+        text = json.dumps(self.vocab, ensure_ascii=False)
+        (directory / LEXICAL_VOCAB_FILE).write_text(text + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, directory: Path) -> LexicalModel:
+        """Read the model from a bundle directory."""
+        tensors = load_file(str(directory / LEXICAL_FILE))
+        vocab = json.loads((directory / LEXICAL_VOCAB_FILE).read_text(encoding="utf-8"))
+        if len(vocab) != tensors["weight"].shape[1] or tensors["weight"].shape[0] != len(SIGNALS):
+            raise ValueError(f"{LEXICAL_FILE} and {LEXICAL_VOCAB_FILE} do not fit together")
+        return cls(vocab, tensors["idf"], tensors["weight"], tensors["bias"])
+
+
+def fit(
+    texts: Sequence[str],
+    targets: torch.Tensor,
+    *,
+    min_df: int = 2,
+    l2: float = 1e-5,
+    steps: int = 1000,
+) -> LexicalModel:
+    """Vocabulary, idf and an L2-regularised logistic regression per signal."""
+    df: Counter[str] = Counter()
+    for text in texts:
+        df.update(set(ngrams(text)))
+    vocab = sorted(gram for gram, n in df.items() if n >= min_df)
+    n = len(texts)
+    idf = torch.tensor([math.log((1 + n) / (1 + df[g])) + 1 for g in vocab])
+    model = LexicalModel(
+        vocab, idf, torch.zeros(len(SIGNALS), len(vocab)), torch.zeros(len(SIGNALS))
+    )
+    x = model.matrix(texts).coalesce()
+    weight = torch.zeros(len(SIGNALS), len(vocab), requires_grad=True)
+    bias = torch.zeros(len(SIGNALS), requires_grad=True)
+    optimiser = torch.optim.LBFGS([weight, bias], max_iter=steps, line_search_fn="strong_wolfe")
+
+    def closure() -> torch.Tensor:
+        optimiser.zero_grad()
+        logits = torch.sparse.mm(x, weight.T) + bias
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, targets)
+        loss = loss + l2 * (weight * weight).sum()
+        loss.backward()  # type: ignore[no-untyped-call]
+        return loss
+
+    with torch.enable_grad():
+        optimiser.step(closure)  # type: ignore[no-untyped-call]
+    return LexicalModel(vocab, idf, weight.detach(), bias.detach())
