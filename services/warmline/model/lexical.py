@@ -49,8 +49,12 @@ class LexicalModel:
         self, vocab: Sequence[str], idf: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor
     ) -> None:
         self.vocab = list(vocab)
-        self.index = {gram: i for i, gram in enumerate(self.vocab)}
         self.idf = idf.float()
+        # n-gram -> (column, idf) as plain Python numbers: this runs per message,
+        # and indexing a tensor per n-gram cost more than the rest together.
+        self.index = {
+            gram: (i, w) for i, (gram, w) in enumerate(zip(self.vocab, idf.tolist(), strict=True))
+        }
         self.weight = weight.float()
         self.bias = bias.float()
 
@@ -59,11 +63,12 @@ class LexicalModel:
         rows: list[int] = []
         cols: list[int] = []
         values: list[float] = []
+        index = self.index
         for row, text in enumerate(texts):
-            counts = Counter(self.index[g] for g in ngrams(text) if g in self.index)
-            weights = {col: (1 + math.log(n)) * float(self.idf[col]) for col, n in counts.items()}
-            norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
-            for col, w in weights.items():
+            counts = Counter(index[g] for g in ngrams(text) if g in index)
+            weights = [(col, (1 + math.log(n)) * idf) for (col, idf), n in counts.items()]
+            norm = math.sqrt(sum(w * w for _, w in weights)) or 1.0
+            for col, w in weights:
                 rows.append(row)
                 cols.append(col)
                 values.append(w / norm)
