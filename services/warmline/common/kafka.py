@@ -10,17 +10,35 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
+from aiokafka.helpers import create_ssl_context
 
 from warmline.common.health import Readiness
 from warmline.common.settings import WarmlineSettings
 
 log = logging.getLogger(__name__)
+
+
+def ssl_context(settings: WarmlineSettings) -> ssl.SSLContext | None:
+    """The TLS context of SSL and SASL_SSL connections (None for plaintext ones):
+    the configured CA (else the system's trust store), the client certificate for
+    mutual TLS, hostname checking on unless turned off."""
+    k = settings.kafka
+    if k.security_protocol not in ("SSL", "SASL_SSL"):
+        return None
+    context: ssl.SSLContext = create_ssl_context(
+        cafile=str(k.ssl_cafile) if k.ssl_cafile else None,
+        certfile=str(k.ssl_certfile) if k.ssl_certfile else None,
+        keyfile=str(k.ssl_keyfile) if k.ssl_keyfile else None,
+    )
+    context.check_hostname = k.ssl_check_hostname
+    return context
 
 
 def connection_options(settings: WarmlineSettings) -> dict[str, Any]:
@@ -31,11 +49,14 @@ def connection_options(settings: WarmlineSettings) -> dict[str, Any]:
         "security_protocol": k.security_protocol,
         "request_timeout_ms": k.request_timeout_ms,
     }
-    if k.sasl_mechanism:
+    context = ssl_context(settings)
+    if context is not None:
+        options["ssl_context"] = context
+    if k.security_protocol.startswith("SASL_"):
         options |= {
             "sasl_mechanism": k.sasl_mechanism,
             "sasl_plain_username": k.sasl_username,
-            "sasl_plain_password": k.sasl_password,
+            "sasl_plain_password": k.password(),
         }
     return options
 

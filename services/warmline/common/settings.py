@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -25,9 +25,19 @@ class KafkaSettings(_Section):
 
     bootstrap_servers: str = "localhost:9092"
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    sasl_mechanism: str | None = None
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
     sasl_username: str | None = None
-    sasl_password: str | None = None
+    # The password itself, or a file holding it (a mounted Kubernetes secret);
+    # never logged (SecretStr prints as '**********').
+    sasl_password: SecretStr | None = None
+    sasl_password_file: Path | None = None
+    # TLS (SSL, SASL_SSL): the CA bundle that signed the brokers' certificates
+    # (unset: the system's trust store), and for mutual TLS a client certificate
+    # and its key (PEM). Hostname checking stays on unless turned off here.
+    ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+    ssl_check_hostname: bool = True
     # Time a single broker request may take before the client gives up.
     request_timeout_ms: int = Field(default=15_000, ge=1_000)
     # Producer batching: a few ms of linger buys large batches at tiny latency cost.
@@ -35,6 +45,35 @@ class KafkaSettings(_Section):
     max_batch_bytes: int = Field(default=256 * 1024, ge=16 * 1024)
     # A send that is not acknowledged within this time surfaces as an error.
     delivery_timeout_ms: int = Field(default=30_000, ge=1_000)
+
+    @model_validator(mode="after")
+    def _complete_security(self) -> KafkaSettings:
+        """Refuse a half-configured connection at start-up, naming the setting."""
+        prefix = "WARMLINE_KAFKA__"
+        if self.security_protocol.startswith("SASL_"):
+            if self.sasl_mechanism is None or not self.sasl_username:
+                raise ValueError(
+                    f"{prefix}SECURITY_PROTOCOL={self.security_protocol} needs "
+                    f"{prefix}SASL_MECHANISM and {prefix}SASL_USERNAME"
+                )
+            if (self.sasl_password is None) == (self.sasl_password_file is None):
+                raise ValueError(
+                    f"{prefix}SECURITY_PROTOCOL={self.security_protocol} needs exactly one of "
+                    f"{prefix}SASL_PASSWORD and {prefix}SASL_PASSWORD_FILE"
+                )
+        if (self.ssl_certfile is None) != (self.ssl_keyfile is None):
+            raise ValueError(f"{prefix}SSL_CERTFILE and {prefix}SSL_KEYFILE go together (mTLS)")
+        for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile", "sasl_password_file"):
+            path = getattr(self, name)
+            if path is not None and not path.is_file():
+                raise ValueError(f"{prefix}{name.upper()}: {path} is not a readable file")
+        return self
+
+    def password(self) -> str | None:
+        """The SASL password, read from its file when one is given."""
+        if self.sasl_password_file is not None:
+            return self.sasl_password_file.read_text(encoding="utf-8").rstrip("\r\n")
+        return self.sasl_password.get_secret_value() if self.sasl_password else None
 
 
 class TopicSettings(_Section):

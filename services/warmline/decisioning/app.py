@@ -63,6 +63,7 @@ from warmline.decisioning.history import (
     escalation_entry,
     false_alarm_entry,
 )
+from warmline.decisioning.kafka_credentials import faust_credentials
 from warmline.decisioning.policy_store import PolicyStore, ReloadStatus
 from warmline.decisioning.raw_schema import RawBytesSchema
 from warmline.decisioning.state import ConversationState
@@ -155,6 +156,9 @@ class DecisioningApp:
             # request the broker never answers looked like a hang for 20 minutes. Now
             # the send fails, the worker stops and its restart replays.
             producer_request_timeout=settings.kafka.delivery_timeout_ms / 1000,
+            # The same TLS and SASL settings as every other Warmline client; faust's
+            # consumer and producer (which the worker's own sends reuse) take them here.
+            broker_credentials=faust_credentials(settings),
         )
         topics = settings.topics
 
