@@ -88,6 +88,19 @@ log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n
 """
 
 
+@dataclass(frozen=True)
+class SaslSslListener:
+    """A second, SASL_SSL listener with SCRAM-SHA-512 users, as managed clusters run.
+
+    The broker's certificate is self-signed (made with the JDK's ``keytool`` when the
+    broker is prepared) for ``localhost`` and ``127.0.0.1``; clients trust it through
+    :attr:`LocalKafka.ca_file`. The plaintext listener stays for the broker itself.
+    """
+
+    users: tuple[tuple[str, str], ...] = (("warmline", "warmline-secret"),)
+    store_password: str = "warmline-store"
+
+
 @dataclass
 class LocalKafka:
     """A single-node combined broker/controller on loopback.
@@ -102,6 +115,9 @@ class LocalKafka:
     data_dir: Path | None = None
     # Extra broker properties, e.g. {"num.partitions": "3"}.
     overrides: dict[str, str] = field(default_factory=dict)
+    # Also listen with SASL_SSL (SCRAM-SHA-512) on ``secure_port``.
+    sasl_ssl: SaslSslListener | None = None
+    secure_port: int = 0
     _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     _owned_dir: bool = field(default=False, init=False, repr=False)
     _controller_port: int = field(default=0, init=False, repr=False)
@@ -110,6 +126,63 @@ class LocalKafka:
     def bootstrap_servers(self) -> str:
         """``host:port`` for clients."""
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def secure_bootstrap_servers(self) -> str:
+        """``localhost:port`` of the SASL_SSL listener (the name its certificate carries)."""
+        return f"localhost:{self.secure_port}"
+
+    @property
+    def ca_file(self) -> Path:
+        """The PEM certificate clients of the SASL_SSL listener trust."""
+        assert self.data_dir is not None, "prepared before use"
+        return self.data_dir / "tls" / "ca.pem"
+
+    def _make_keystore(self) -> Path:
+        """A PKCS12 keystore with a self-signed certificate, and its PEM for clients."""
+        assert self.sasl_ssl is not None, "only for a SASL_SSL listener"
+        assert self.data_dir is not None, "prepared before use"
+        folder = self.data_dir / "tls"
+        keystore = folder / "broker.p12"
+        if keystore.exists():
+            return keystore
+        folder.mkdir(parents=True, exist_ok=True)
+        secret = self.sasl_ssl.store_password
+        for args in (
+            ["-genkeypair", "-alias", "broker", "-keyalg", "RSA", "-keysize", "2048",
+             "-validity", "2", "-dname", "CN=localhost", "-ext", "SAN=dns:localhost,ip:127.0.0.1",
+             "-keystore", str(keystore), "-storetype", "PKCS12",
+             "-storepass", secret, "-keypass", secret, "-noprompt"],
+            ["-exportcert", "-rfc", "-alias", "broker", "-keystore", str(keystore),
+             "-storepass", secret, "-file", str(folder / "ca.pem")],
+        ):  # fmt: skip
+            made = subprocess.run(["keytool", *args], capture_output=True, text=True, check=False)
+            if made.returncode != 0:
+                raise BrokerError(f"keytool failed:\n{made.stdout}\n{made.stderr}")
+        return keystore
+
+    def _secure_props(self) -> dict[str, str]:
+        if self.sasl_ssl is None:
+            return {}
+        if self.secure_port == 0:
+            self.secure_port = free_port()
+        keystore = self._make_keystore()
+        secret = self.sasl_ssl.store_password
+        return {
+            "listeners": f"PLAINTEXT://127.0.0.1:{self.port},SASL_SSL://127.0.0.1:{self.secure_port},"
+            f"CONTROLLER://127.0.0.1:{self._controller_port}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port},"
+            f"SASL_SSL://localhost:{self.secure_port}",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT",
+            "sasl.enabled.mechanisms": "SCRAM-SHA-512",
+            "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config": (
+                "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+            ),
+            "ssl.keystore.location": str(keystore),
+            "ssl.keystore.password": secret,
+            "ssl.key.password": secret,
+            "ssl.keystore.type": "PKCS12",
+        }
 
     @property
     def running(self) -> bool:
@@ -143,6 +216,7 @@ class LocalKafka:
             "group.initial.rebalance.delay.ms": "0",
             "auto.create.topics.enable": "false",
             "log.flush.interval.messages": "9223372036854775807",
+            **self._secure_props(),
             **self.overrides,
         }
         config = self.data_dir / "server.properties"
@@ -180,7 +254,7 @@ class LocalKafka:
             except PortTaken:
                 if attempt == attempts:
                     raise
-                self.port = self._controller_port = 0
+                self.port = self._controller_port = self.secure_port = 0
         raise AssertionError("unreachable")
 
     def _start_once(self, timeout_s: float) -> LocalKafka:
@@ -189,8 +263,14 @@ class LocalKafka:
         assert self.data_dir is not None
         if not (self.data_dir / "logs" / "meta.properties").exists():
             cluster_id = _cluster_id()
+            # SCRAM users of a KRaft cluster are written when the storage is formatted.
+            scram = [
+                arg
+                for name, password in (self.sasl_ssl.users if self.sasl_ssl else ())
+                for arg in ("--add-scram", f"SCRAM-SHA-512=[name={name},password={password}]")
+            ]
             fmt = subprocess.run(
-                self._java(classpath, "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c", str(config)),
+                self._java(classpath, "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c", str(config), *scram),
                 capture_output=True, text=True, check=False,
             )  # fmt: skip
             if fmt.returncode != 0:
