@@ -60,7 +60,11 @@ def replay(
 
 
 @app.command()
-def demo() -> None:
+def demo(
+    sasl_ssl: bool = typer.Option(
+        False, "--sasl-ssl", help="Connect every client over SASL_SSL (SCRAM-SHA-512)."
+    ),
+) -> None:
     """The main job on an embedded default: local Kafka, the services, sample conversations."""
     from rich.console import Console
 
@@ -72,7 +76,9 @@ def demo() -> None:
     # exists; aiokafka logs each retry as an error, which is noise in a demo.
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     try:
-        summary = asyncio.run(run_demo(console, os.environ.get("WARMLINE_KAFKA_VERSION")))
+        summary = asyncio.run(
+            run_demo(console, os.environ.get("WARMLINE_KAFKA_VERSION"), sasl_ssl=sasl_ssl)
+        )
     except KeyboardInterrupt:
         console.print("[yellow]interrupted: everything stopped[/yellow]")
         raise typer.Exit(130) from None

@@ -68,3 +68,16 @@ async def test_the_demo_replays_every_conversation_and_redacts_personal_data() -
     # A user can open the browser console while the demo runs.
     assert "Agent console in a browser: http://127.0.0.1:" in shown
     assert "with the agent token wla_demo_" in shown
+
+
+async def test_the_whole_pipeline_runs_over_sasl_ssl() -> None:
+    out = io.StringIO()
+    console = Console(file=out, width=200, color_system=None)
+    summary = await run_demo(
+        console, os.environ.get("WARMLINE_KAFKA_VERSION"), turn_gap_s=0, sasl_ssl=True
+    )
+    expected = sum(len(turns) for turns in sample_conversations().values())
+    assert summary["outcomes"] == {"accepted": expected}
+    escalated = summary["escalated"]
+    assert isinstance(escalated, dict)
+    assert set(escalated) == {"billing-dispute", "confused-loop", "bereavement", "abusive"}

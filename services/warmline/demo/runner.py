@@ -20,11 +20,13 @@ from pathlib import Path
 
 import yaml
 from aiokafka import AIOKafkaConsumer
+from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
 
 from warmline.bench.common import percentile
 from warmline.common.credentials import hash_key
+from warmline.common.kafka import connection_options
 from warmline.common.settings import (
     DecisioningSettings,
     IngestionSettings,
@@ -40,7 +42,7 @@ from warmline.ingestion.client import IngestClient, read_events
 from warmline.ingestion.redaction import PII_KINDS
 from warmline.ingestion.service import IngestionService
 from warmline.localkafka import LocalKafka
-from warmline.localkafka.broker import free_port
+from warmline.localkafka.broker import SaslSslListener, free_port
 from warmline.notification.client import ConsoleClient
 from warmline.notification.service import NotificationService, load_agents
 from warmline.notification.terminal import ConsoleView, announcement
@@ -100,7 +102,7 @@ class _Show:
     async def run(self, expected: int, stop: asyncio.Event, assigned: asyncio.Event) -> None:
         consumer = AIOKafkaConsumer(
             self.settings.topics.name("scored"),
-            bootstrap_servers=self.settings.kafka.bootstrap_servers,
+            **connection_options(self.settings),
             auto_offset_reset="earliest",
             group_id="warmline-demo-console",
         )
@@ -205,9 +207,14 @@ def _write_agent_tokens(path: Path, token: str, queues: list[str]) -> None:
 
 
 async def run_demo(
-    console: Console, kafka_version: str | None = None, turn_gap_s: float = _TURN_GAP_S
+    console: Console,
+    kafka_version: str | None = None,
+    turn_gap_s: float = _TURN_GAP_S,
+    *,
+    sasl_ssl: bool = False,
 ) -> dict[str, object]:
-    """Run the demo end to end and return its summary."""
+    """Run the demo end to end and return its summary; ``sasl_ssl``: every client
+    connects over the broker's SASL_SSL (SCRAM-SHA-512) listener."""
     conversations = sample_conversations()
     events = list(interleaved(conversations))
     with tempfile.TemporaryDirectory() as tmp:
@@ -216,7 +223,10 @@ async def run_demo(
             yaml.safe_dump({"tenants": {DEMO_TENANT: {"api_key_sha256": [hash_key(_DEMO_KEY)]}}})
         )
         console.print("[bold]Warmline demo[/bold]: starting a local Kafka broker (KRaft)...")
-        broker = LocalKafka(version=kafka_version or LocalKafka.version)
+        broker = LocalKafka(
+            version=kafka_version or LocalKafka.version,
+            sasl_ssl=SaslSslListener() if sasl_ssl else None,
+        )
         await asyncio.to_thread(broker.start)
         try:
             return await _with_broker(console, broker, keys, conversations, events, turn_gap_s)
@@ -237,7 +247,7 @@ def _demo_settings(broker: LocalKafka, keys: Path, agent_token: str) -> Warmline
     )
     _write_agent_tokens(agents_file, agent_token, demo_queues(notification.supervisor_queue))
     return WarmlineSettings(
-        kafka=KafkaSettings(bootstrap_servers=broker.bootstrap_servers),
+        kafka=_kafka_settings(broker),
         ingestion=IngestionSettings(
             host="127.0.0.1", grpc_port=0, http_port=0, metrics_port=0, api_keys_file=keys
         ),
@@ -249,6 +259,21 @@ def _demo_settings(broker: LocalKafka, keys: Path, agent_token: str) -> Warmline
             data_dir=keys.parent / "decisioning",
         ),
         notification=notification,
+    )
+
+
+def _kafka_settings(broker: LocalKafka) -> KafkaSettings:
+    """Plaintext, or SASL_SSL as the first of the broker's SCRAM users."""
+    if broker.sasl_ssl is None:
+        return KafkaSettings(bootstrap_servers=broker.bootstrap_servers)
+    user, password = broker.sasl_ssl.users[0]
+    return KafkaSettings(
+        bootstrap_servers=broker.secure_bootstrap_servers,
+        security_protocol="SASL_SSL",
+        sasl_mechanism="SCRAM-SHA-512",
+        sasl_username=user,
+        sasl_password=SecretStr(password),
+        ssl_cafile=broker.ca_file,
     )
 
 
