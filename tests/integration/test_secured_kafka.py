@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import uuid
 from collections.abc import Iterator
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 from aiokafka.errors import KafkaError
 
-from warmline.common.kafka import create_consumer, create_producer
+from warmline.common.kafka import create_consumer, create_producer, start_when_reachable
 from warmline.common.settings import KafkaSettings, TopicSettings, WarmlineSettings
 from warmline.common.topics import ensure_topics
 from warmline.localkafka.broker import LocalKafka, SaslSslListener
@@ -91,3 +92,28 @@ async def test_an_untrusted_broker_certificate_is_refused(
     assert "Unable to bootstrap" in str(refused.value)
     assert "CERTIFICATE_VERIFY_FAILED" in caplog.text
     await producer.stop()
+
+
+@pytest.mark.parametrize("wrong", ["password", "ca"])
+async def test_a_service_waits_not_serving_and_names_the_setting_to_check(
+    secured_broker: LocalKafka, tmp_path: Path, caplog: pytest.LogCaptureFixture, wrong: str
+) -> None:
+    ca_file = secured_broker.ca_file
+    if wrong == "ca":
+        other = LocalKafka(sasl_ssl=SaslSslListener(), data_dir=tmp_path / "other")
+        other._prepare()
+        ca_file = other.ca_file
+    password = "not-the-password" if wrong == "password" else "warmline-secret"
+    settings = _settings(secured_broker, password, ca_file)
+    producer = create_producer(settings, "sec-service")
+    stop = asyncio.Event()
+    asyncio.get_running_loop().call_later(4.0, stop.set)
+    caplog.set_level(logging.ERROR, logger="warmline.common.kafka")
+    started = await start_when_reachable(producer.start, "test", stop)
+    await producer.stop()
+    assert started is False  # kept retrying (the service stays NOT_SERVING), never crashed
+    lines = [r.getMessage() for r in caplog.records if r.name == "warmline.common.kafka"]
+    setting = (
+        "WARMLINE_KAFKA__SASL_PASSWORD" if wrong == "password" else "WARMLINE_KAFKA__SSL_CAFILE"
+    )
+    assert len(lines) == 1 and setting in lines[0]  # one line, not one per retry

@@ -132,21 +132,66 @@ async def watch_kafka(
             await admin.close()
 
 
+#: Causes aiokafka only logs (it raises "unable to bootstrap"), and what to check.
+_CAUSES: tuple[tuple[str, str], ...] = (
+    (
+        "SaslAuthenticationFailed",
+        "Kafka refused the credentials: check WARMLINE_KAFKA__SASL_USERNAME, "
+        "WARMLINE_KAFKA__SASL_PASSWORD (or _FILE) and WARMLINE_KAFKA__SASL_MECHANISM",
+    ),
+    (
+        "CERTIFICATE_VERIFY_FAILED",
+        "the brokers' TLS certificate is not trusted (or not issued for their host "
+        "name): check WARMLINE_KAFKA__SSL_CAFILE and WARMLINE_KAFKA__SSL_CHECK_HOSTNAME",
+    ),
+    (
+        "UnsupportedSaslMechanism",
+        "the brokers do not offer this SASL mechanism: check WARMLINE_KAFKA__SASL_MECHANISM",
+    ),
+)
+
+
+class _CauseCatcher(logging.Handler):
+    """Notes which known connection failure aiokafka logged while a start ran."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.found: str | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        for marker, advice in _CAUSES:
+            if marker in message:
+                self.found = advice
+
+
 async def start_when_reachable(
     start: Callable[[], Awaitable[object]], what: str, stop: asyncio.Event
 ) -> bool:
     """Call ``start`` until Kafka answers (backing off to 5 s); False if stopped first.
 
     A service that starts before its brokers stays up and NOT_SERVING instead
-    of crash-looping.
+    of crash-looping. A wrong password or an untrusted certificate is logged as
+    one error line naming the settings to check (each cause once while it lasts).
     """
     delay = 0.2
+    reported: str | None = None
+    aiokafka_log = logging.getLogger("aiokafka")
     while not stop.is_set():
+        catcher = _CauseCatcher()
+        aiokafka_log.addHandler(catcher)
         try:
             await start()
             return True
         except (KafkaError, OSError) as exc:
-            log.warning("kafka not reachable yet", extra={"client": what, "error": repr(exc)})
+            if catcher.found is not None:
+                if catcher.found != reported:
+                    log.error(catcher.found, extra={"client": what})
+                    reported = catcher.found
+            else:
+                log.warning("kafka not reachable yet", extra={"client": what, "error": repr(exc)})
+        finally:
+            aiokafka_log.removeHandler(catcher)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), delay)
         delay = min(delay * 2, 5.0)
