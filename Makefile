@@ -36,8 +36,10 @@ $(VENV)/.ready:
 
 .PHONY: venv
 venv: $(VENV)/.ready ## Create or reuse the cached environment and install Warmline into it
-	@$(PY) -c "import warmline, sys; sys.exit(0 if warmline.__file__.startswith('$(CURDIR)/') else 1)" 2>/dev/null \
+	@test -x $(VENV)/bin/warmline \
+	  && $(PY) -c "import warmline, sys; sys.exit(0 if warmline.__file__.startswith('$(CURDIR)/') else 1)" 2>/dev/null \
 	  || $(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	@echo "the warmline command: $(VENV)/bin/warmline (or source $(VENV)/bin/activate)" >&2
 
 .PHONY: proto
 proto: venv ## Generate messages, gRPC stubs and typed stubs from protos/

@@ -139,6 +139,12 @@ def test_chart_lints() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+def test_the_chart_renders_without_flags() -> None:
+    done = helm("template", RELEASE, str(CHART))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "kind: Deployment" in done.stdout
+
+
 def test_default_manifests_validate(default_docs: list[Manifest]) -> None:
     assert_valid(default_docs)
 
