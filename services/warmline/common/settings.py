@@ -108,7 +108,16 @@ class ServicePorts(_Section):
     shutdown_grace_s: float = Field(default=10.0, ge=0)
 
 
-class IngestionSettings(ServicePorts):
+class GrpcServicePorts(ServicePorts):
+    """Listening addresses of a service with a gRPC server, and that server's TLS."""
+
+    # gRPC TLS: server certificate and key (PEM); a client CA turns on mutual TLS.
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    tls_client_ca_file: Path | None = None
+
+
+class IngestionSettings(GrpcServicePorts):
     """The ingestion service (gRPC + HTTP front door)."""
 
     grpc_port: int = 50051
@@ -116,10 +125,6 @@ class IngestionSettings(ServicePorts):
     metrics_port: int = 9101
     # YAML file of tenants: hashed API keys and webhook secrets (a mounted Secret in k8s).
     api_keys_file: Path | None = None
-    # gRPC TLS: server certificate and key; a client CA turns on mutual TLS.
-    tls_cert_file: Path | None = None
-    tls_key_file: Path | None = None
-    tls_client_ca_file: Path | None = None
     # Size limits, so one platform bug cannot fill the pipeline.
     max_text_chars: int = Field(default=8_000, ge=1)
     max_metadata_entries: int = Field(default=32, ge=0)
@@ -139,7 +144,7 @@ class IngestionSettings(ServicePorts):
     buffer_max_events: int = Field(default=50_000, ge=1)
 
 
-class ScoringSettings(ServicePorts):
+class ScoringSettings(GrpcServicePorts):
     """The scoring service."""
 
     grpc_port: int = 50052
@@ -188,7 +193,7 @@ class DecisioningSettings(ServicePorts):
     gc_young_threshold: int = Field(default=50_000, ge=0)
 
 
-class NotificationSettings(ServicePorts):
+class NotificationSettings(GrpcServicePorts):
     """The notification service (gRPC stream + browser console)."""
 
     grpc_port: int = 50054

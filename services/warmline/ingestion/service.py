@@ -6,9 +6,7 @@ import asyncio
 import contextlib
 import logging
 
-import grpc
-
-from warmline.common.grpc_server import GrpcServer
+from warmline.common.grpc_server import GrpcServer, server_credentials
 from warmline.common.health import Readiness
 from warmline.common.kafka import create_producer, start_when_reachable, watch_kafka
 from warmline.common.ops_http import HttpListener, OpsServer
@@ -25,20 +23,6 @@ from warmline.ingestion.ratelimit import TenantRateLimiter
 from warmline.v1 import ingest_pb2, ingest_pb2_grpc
 
 log = logging.getLogger(__name__)
-
-
-def server_credentials(s: IngestionSettings) -> grpc.ServerCredentials | None:
-    """TLS credentials when a certificate is configured; mutual TLS with a client CA."""
-    if s.tls_cert_file is None:
-        return None
-    if s.tls_key_file is None:
-        raise CredentialsError("tls_cert_file is set but tls_key_file is not")
-    ca = s.tls_client_ca_file.read_bytes() if s.tls_client_ca_file else None
-    return grpc.ssl_server_credentials(
-        [(s.tls_key_file.read_bytes(), s.tls_cert_file.read_bytes())],
-        root_certificates=ca,
-        require_client_auth=ca is not None,
-    )
 
 
 def load_tenants(s: IngestionSettings) -> TenantDirectory:
@@ -80,7 +64,7 @@ class IngestionService:
             ],
             self.readiness,
             address=f"{s.host}:{s.grpc_port}",
-            credentials=server_credentials(s),
+            credentials=server_credentials(s, "ingestion"),
         )
         self.http = HttpListener(IngestHttpApi(self.core, tenants).app(), s.host, s.http_port)
         self._stop = asyncio.Event()

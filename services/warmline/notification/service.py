@@ -7,7 +7,7 @@ import contextlib
 import logging
 import time
 
-from warmline.common.grpc_server import GrpcServer
+from warmline.common.grpc_server import GrpcServer, server_credentials
 from warmline.common.health import Readiness
 from warmline.common.kafka import create_producer, start_when_reachable, watch_kafka
 from warmline.common.ops_http import HttpListener, OpsServer
@@ -84,6 +84,7 @@ class NotificationService:
             ],
             self.readiness,
             address=f"{n.host}:{n.grpc_port}",
+            credentials=server_credentials(n, "notification"),
             options=_SERVER_OPTIONS,
         )
         self.http = HttpListener(

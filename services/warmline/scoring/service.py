@@ -7,7 +7,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Sequence
 
-from warmline.common.grpc_server import GrpcServer
+from warmline.common.grpc_server import GrpcServer, server_credentials
 from warmline.common.health import Readiness
 from warmline.common.kafka import (
     create_consumer,
@@ -67,6 +67,7 @@ class ScoringService:
             ],
             self.readiness,
             address=f"{s.host}:{s.grpc_port}",
+            credentials=server_credentials(s, "scoring"),
         )
         self.producer = create_producer(settings, "warmline-scoring")
         self.consumer = create_consumer(
