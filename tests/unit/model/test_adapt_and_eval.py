@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from typer.testing import CliRunner
 
@@ -12,6 +13,14 @@ from warmline.model.cli import app
 from warmline.model.head import ModelCard
 
 runner = CliRunner()
+
+
+def _json_at(output: str, start: str) -> dict[str, Any]:
+    """The JSON document printed at ``start``; log lines before or after it are ignored
+    (the runner mixes stderr in, where a leftover task of an earlier test may log)."""
+    found, _ = json.JSONDecoder().raw_decode(output[output.index(start) :])
+    assert isinstance(found, dict)
+    return found
 
 
 def _tenant_file(path: Path, conversations: int) -> Path:
@@ -26,7 +35,7 @@ def test_adapt_writes_a_bundle_that_records_its_data_but_no_text(tmp_path: Path)
     out = tmp_path / "adapted"
     result = runner.invoke(app, ["adapt", "--data", str(data), "--out", str(out)])
     assert result.exit_code == 0, result.output
-    report = json.loads(result.output[result.output.index('{\n  "model_version"') :])
+    report = _json_at(result.output, '{\n  "model_version"')
     for stage in ("before", "after"):
         assert set(report[stage]["turn"]["per_signal_f1"]) >= {"negativity", "frustration"}
         assert {"precision", "recall", "f1"} <= set(report[stage]["escalation"])
@@ -51,7 +60,7 @@ def test_adapt_refuses_a_file_without_enough_labels(tmp_path: Path) -> None:
 def test_the_contact_center_suite_reports_turn_and_escalation_metrics() -> None:
     result = runner.invoke(app, ["eval", "--suite", "contact-center", "--split", "test"])
     assert result.exit_code == 0, result.output
-    report = json.loads(result.output)
+    report = _json_at(result.output, "{")
     assert report["part"] == "test"
     turn = report["turn"]
     assert turn["turns"] >= 300
