@@ -32,10 +32,12 @@ OTHER_TEXT_CACHE = 4096
 
 
 class Speaker(StrEnum):
-    """Who wrote a turn: the customer (scored) or the bot/agent side (context only)."""
+    """Who wrote a turn: the customer (scored) or the bot/agent side (context only);
+    ``END``: no text, the conversation ended and its window is dropped."""
 
     CUSTOMER = "customer"
     OTHER = "other"
+    END = "end"
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +201,10 @@ class ContextualScorer:
             rows = {i: outputs[unique[turns[i].text]] for i in to_encode}
         reading = Reading()
         for i, turn in enumerate(turns):
+            if turn.speaker is Speaker.END:
+                self.windows.forget(turn.conversation)
+                reading.done[i] = TurnScore(None)
+                continue
             if turn.speaker is Speaker.OTHER:
                 reading.done[i] = self._other_turn(turn, rows.get(i))
                 continue

@@ -48,11 +48,19 @@ def is_message(event: events_pb2.InteractionEvent) -> bool:
     return event.role in (events_pb2.ROLE_BOT, events_pb2.ROLE_AGENT) and bool(event.text)
 
 
+def ends_conversation(event: events_pb2.InteractionEvent) -> bool:
+    """The conversation is over: the scorer can drop what it kept of it."""
+    return event.kind == events_pb2.EVENT_KIND_CONVERSATION_ENDED
+
+
 def as_turn(event: events_pb2.InteractionEvent) -> Turn:
-    """The message as a turn of its conversation (tenant-qualified, so two tenants'
-    conversation ids never share a window)."""
+    """The event as a turn of its conversation (tenant-qualified, so two tenants'
+    conversation ids never share a window); an ending as an ``END`` turn."""
+    key = f"{event.tenant_id}/{event.conversation_id}"
+    if ends_conversation(event):
+        return Turn("", Speaker.END, key)
     speaker = Speaker.CUSTOMER if needs_scores(event) else Speaker.OTHER
-    return Turn(event.text, speaker, f"{event.tenant_id}/{event.conversation_id}")
+    return Turn(event.text, speaker, key)
 
 
 def unsupported_language(language: str) -> bool:
@@ -117,12 +125,13 @@ class ScoringHandler:
                     )
                 )
         # Every message is read (bot and agent turns as context only) unless the
-        # platform declared a language the model does not read.
+        # platform declared a language the model does not read; endings drop the
+        # conversation's window, in order with its turns.
         to_read = [
             d
             for d in decoded
             if isinstance(d, events_pb2.InteractionEvent)
-            and is_message(d)
+            and (is_message(d) or ends_conversation(d))
             and not (needs_scores(d) and declared_unsupported(d))
         ]
         started = time.perf_counter()
@@ -151,6 +160,8 @@ class ScoringHandler:
                 else:
                     statuses["passthrough"] += 1
             else:
+                if ends_conversation(item):
+                    next(results)
                 statuses["passthrough"] += 1
             outputs.append(Output(self._scored_topic, record.key, scored.SerializeToString()))
         for status, n in statuses.items():

@@ -139,3 +139,29 @@ async def test_two_replicas_split_the_partitions_and_score_each_event_once(
     finally:
         first.stop()
         second.stop()
+
+
+async def test_turns_are_read_with_their_conversation_until_it_ends(scoring: Hosted) -> None:
+    bot = "Please restart your router from the app."
+    events = [
+        event("w-0", "w", "How do I reset my router?"),
+        event("w-1", "w", bot, role=events_pb2.ROLE_BOT),
+        event("w-2", "w", "How do I reset the router? I don't have the app."),
+        event("w-3", "w", bot, role=events_pb2.ROLE_BOT),
+        event("w-end", "w", kind=events_pb2.EVENT_KIND_CONVERSATION_ENDED,
+              role=events_pb2.ROLE_SYSTEM),
+        event("w-4", "w", "How do I reset my router?"),
+    ]  # fmt: skip
+    await publish(scoring.settings, events)
+    out = scored(
+        await read_topic(
+            scoring.settings.kafka.bootstrap_servers, scoring.settings.topics.name("scored"), 6
+        )
+    )
+    by_id = {s.event.event_id: s for s in out}
+    assert by_id["w-0"].context.context_turns == 0
+    assert by_id["w-2"].context.context_turns == 2
+    assert by_id["w-2"].context.repeat_similarity > 0.7  # asked again in other words
+    assert by_id["w-3"].context.repeat_similarity > 0.99  # the bot said the same again
+    assert not by_id["w-3"].HasField("scores")  # bot turns are read, never scored
+    assert by_id["w-4"].context.context_turns == 0  # the ended conversation was forgotten

@@ -95,3 +95,14 @@ def test_empty_and_foreign_customer_turns_are_not_scored_and_leave_no_context(
     assert empty.result is not None and empty.result.status is Status.EMPTY
     assert foreign.result is not None and foreign.result.status is Status.UNSUPPORTED_LANGUAGE
     assert real.context_turns == 0
+
+
+def test_an_ended_conversation_is_forgotten(engine: EmotionEngine) -> None:
+    scorer = ContextualScorer(engine)
+    scorer.score(_conversation("t/c6"))
+    ended, after = scorer.score(
+        [Turn("", Speaker.END, "t/c6"), Turn("Where is my parcel?", Speaker.CUSTOMER, "t/c6")]
+    )
+    assert ended.result is None
+    assert after.context_turns == 0
+    assert len(scorer.windows) == 1  # only the new turn's window
