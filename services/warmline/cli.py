@@ -16,6 +16,7 @@ from warmline.common.logging import configure_logging
 from warmline.common.runtime import run_service
 from warmline.common.settings import NotificationSettings, load_settings
 from warmline.model import cli as model_cli
+from warmline.model.contact_center import Part
 from warmline.services import SERVICES, load_service
 
 app = typer.Typer(
@@ -119,19 +120,12 @@ class LabelKind(StrEnum):
     escalation = "escalation"
 
 
-class CCPart(StrEnum):
-    """Parts of the packaged contact-center conversation set."""
-
-    dev = "dev"
-    test = "test"
-
-
 @app.command()
 def backtest(
     input_file: Path | None = typer.Option(
         None, "--input", exists=True, dir_okay=False, help="Labelled JSONL."
     ),
-    contact_center: CCPart | None = typer.Option(
+    contact_center: Part | None = typer.Option(
         None,
         "--contact-center",
         help="Instead of --input: the packaged contact-center conversations (dev or test).",
@@ -187,10 +181,8 @@ def _contact_center_replay(part: str) -> Path:
     from warmline.model import contact_center as cc
 
     conversations = cc.part(cc.read_conversations(cc.EVAL_FILE), part)
-    lines = [json.dumps(line) for c in conversations for line in cc.to_replay_events(c)]
-    path = Path(tempfile.mkdtemp(prefix="warmline-backtest-")) / f"contact-center-{part}.jsonl"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+    folder = Path(tempfile.mkdtemp(prefix="warmline-backtest-"))
+    return cc.write_replay(conversations, folder / f"contact-center-{part}.jsonl")
 
 
 keys = typer.Typer(help="Tenant API keys and agent tokens.", no_args_is_help=True)

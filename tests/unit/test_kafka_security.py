@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
 import ssl
-import subprocess
 from pathlib import Path
 
 import faust
 import pytest
 from pydantic import ValidationError
 
+from tests.support import self_signed_certificate
 from warmline.common.kafka import connection_options, ssl_context
 from warmline.common.settings import KafkaSettings, WarmlineSettings
 from warmline.decisioning.kafka_credentials import faust_credentials
@@ -22,17 +21,7 @@ def settings(**kafka: object) -> WarmlineSettings:
 
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A self-signed certificate and key (PEM), made with the openssl command."""
-    if shutil.which("openssl") is None:
-        pytest.skip("needs the openssl command")
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "client.pem", folder / "client.key"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-subj", "/CN=warmline-test", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    return cert, key
+    return self_signed_certificate(tmp_path_factory.mktemp("tls"), "warmline-test")
 
 
 def test_plaintext_has_no_tls_and_no_sasl() -> None:

@@ -71,7 +71,6 @@ def apply_event(
             scored.context.repeat_similarity >= body.thresholds.bot_repeat
             and scored.context.context_turns > 0
         )
-        state.bot_repeats += int(state.last_bot_repeated)
         return None
     # Agent and system messages are never read for emotion: only the customer's are.
     if event.role != events_pb2.ROLE_CUSTOMER:

@@ -239,9 +239,13 @@ _LOOP_COMPLAINT = _union(LOOP_COMPLAINT_PATTERNS)
 
 
 def _phrase(pattern: re.Pattern[str], text: str) -> str | None:
-    """The matched phrase of the lowercased, whitespace-collapsed text, or None."""
-    found = pattern.search(" ".join(text.lower().split()))
-    return found.group(0).strip() if found else None
+    """The matched phrase of the lowercased text (whitespace collapsed), or None.
+
+    The patterns match runs of whitespace themselves, so only the phrase found is
+    collapsed, not every message: these run on each customer message.
+    """
+    found = pattern.search(text.lower())
+    return " ".join(found.group(0).split()) if found else None
 
 
 def vulnerability(text: str) -> str | None:

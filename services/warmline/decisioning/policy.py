@@ -19,6 +19,8 @@ from typing import Any, Literal, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from warmline.model.taxonomy import SITUATIONS
+
 PriorityName = Literal["low", "normal", "high", "urgent"]
 _M = TypeVar("_M", bound=BaseModel)
 _V = TypeVar("_V")
@@ -35,14 +37,6 @@ REASON_CODES: tuple[str, ...] = (
     "repeat_contact",
     "vulnerability",
     "acute_distress",
-    "churn_threat",
-    "regulator_complaint",
-)
-#: Situations the model reads from a message's meaning (the scored event's
-#: ``situations``); each has its own probability threshold in the policy.
-SITUATION_NAMES: tuple[str, ...] = (
-    "sensitive",
-    "vulnerability",
     "churn_threat",
     "regulator_complaint",
 )
@@ -86,7 +80,7 @@ class Thresholds(_Strict):
     def _known_situations(cls, value: dict[str, float]) -> dict[str, float]:
         if any(not 0 < v <= 1 for v in value.values()):
             raise ValueError("situation thresholds must lie in (0, 1]")
-        return _only(value, SITUATION_NAMES, "situation")
+        return _only(value, SITUATIONS, "situation")
 
 
 class Hysteresis(_Strict):

@@ -68,8 +68,6 @@ class ConversationState:
     # Situation (policy.SITUATION_NAMES) -> what showed it first: a phrase the
     # customer used, or the model's reading; drives the situation reasons.
     situations: dict[str, str] = field(default_factory=dict)
-    # Bot answers that repeated the bot's previous one (by meaning).
-    bot_repeats: int = 0
     # The bot's latest answer repeated its previous one.
     last_bot_repeated: bool = False
     # The customer said the conversation goes round in circles (the phrase).

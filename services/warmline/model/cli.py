@@ -22,6 +22,7 @@ from rich.progress import (
 )
 
 from warmline.decisioning.policy import Policy
+from warmline.model.contact_center import Part
 from warmline.model.paths import DEFAULT_DATA_DIR, DEFAULT_MODEL_DIR
 
 app = typer.Typer(help="Train and evaluate the emotion model.", no_args_is_help=True)
@@ -40,13 +41,6 @@ class Suite(StrEnum):
 
     goemotions = "goemotions"
     contact_center = "contact-center"
-
-
-class CCPart(StrEnum):
-    """Parts of the contact-center evaluation set."""
-
-    test = "test"
-    dev = "dev"
 
 
 class BackendName(StrEnum):
@@ -137,7 +131,7 @@ def eval_command(
     if suite is Suite.contact_center:
         if split.value not in ("dev", "test"):
             raise typer.BadParameter("the contact-center set has the parts dev and test")
-        typer.echo(json.dumps(_contact_center(CCPart(split.value), model, None, None), indent=2))
+        typer.echo(json.dumps(_contact_center(Part(split.value), model, None, None), indent=2))
         return
     from warmline.model.evaluate import evaluate_split, summary
     from warmline.model.report import render_report
@@ -175,7 +169,7 @@ def _load_policy(policy: Path | None) -> Policy:
 
 
 def _contact_center(
-    part: CCPart, model: Path, policy: Path | None, data: Path | None
+    part: Part, model: Path, policy: Path | None, data: Path | None
 ) -> dict[str, object]:
     import tempfile
 

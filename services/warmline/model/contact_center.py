@@ -17,6 +17,7 @@ import hashlib
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,13 @@ GOLD_REASONS = (
 )
 _CHANNEL_ENUM = {"chat": "CHANNEL_CHAT", "email": "CHANNEL_EMAIL", "voice": "CHANNEL_VOICE"}
 _ROLE_ENUM = {"customer": "ROLE_CUSTOMER", "bot": "ROLE_BOT", "agent": "ROLE_AGENT"}
+
+
+class Part(StrEnum):
+    """The evaluation set's parts: ``dev`` for calibration, ``test`` for reporting."""
+
+    dev = "dev"
+    test = "test"
 
 
 class DataError(ValueError):
@@ -253,3 +261,10 @@ def write_conversations(conversations: Sequence[CCConversation], path: Path) -> 
     """One JSON line per conversation (UTF-8, non-ASCII kept as is)."""
     lines = [json.dumps(conversation_json(c), ensure_ascii=False) for c in conversations]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def write_replay(conversations: Sequence[CCConversation], path: Path) -> Path:
+    """The conversations as one replay/backtest JSONL file at ``path``."""
+    lines = [json.dumps(line) for c in conversations for line in to_replay_events(c)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path

@@ -9,7 +9,6 @@ precision, recall and F1 with the same policy, overall and per gold reason.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ import torch
 from warmline.decisioning.backtest import read_conversations as read_replay
 from warmline.decisioning.backtest import run_backtest
 from warmline.decisioning.policy import Policy
-from warmline.model.contact_center import CCConversation, to_replay_events
+from warmline.model.contact_center import CCConversation, write_replay
 from warmline.model.context import ContextualScorer, ConversationWindows
 from warmline.model.engine import EmotionEngine
 from warmline.model.metrics import f1_per_label
@@ -68,10 +67,10 @@ def escalation_metrics(
     engine: EmotionEngine, conversations: Sequence[CCConversation], policy: Policy, scratch: Path
 ) -> dict[str, Any]:
     """The backtest's metrics on ``conversations`` (written as replay JSONL to ``scratch``)."""
-    lines = [json.dumps(line) for c in conversations for line in to_replay_events(c)]
-    scratch.write_text("\n".join(lines) + "\n", encoding="utf-8")
     scorer = ContextualScorer(engine, ConversationWindows(10**6, float("inf")))
-    metrics, _ = run_backtest(read_replay(scratch), policy, scorer.score)
+    metrics, _ = run_backtest(
+        read_replay(write_replay(conversations, scratch)), policy, scorer.score
+    )
     return metrics
 
 

@@ -48,7 +48,6 @@ from warmline.model.signal_head import (
     POOLED_DIM,
     SIGNAL_HEAD_FILE,
     SITUATION_HEAD_FILE,
-    SITUATIONS,
     SignalHead,
     TurnContext,
     features,
@@ -59,6 +58,7 @@ from warmline.model.taxonomy import (
     SIGNAL_GROUPS,
     SIGNAL_HEAD_TAXONOMY_VERSION,
     SIGNALS,
+    SITUATIONS,
     TAXONOMY_VERSION,
 )
 
@@ -121,8 +121,6 @@ class EmotionResult:
     labels: list[str] = field(default_factory=list)
     #: Situation probabilities (SCORED, bundles with a situation head only).
     situations: dict[str, float] = field(default_factory=dict)
-    #: The turn's pooled sentence vector (SCORED only), for the turns after it.
-    embedding: torch.Tensor | None = field(default=None, repr=False, compare=False)
 
 
 def load_finetuned_layers(encoder: MiniLMEncoder, model_dir: Path, layers: Sequence[int]) -> None:
@@ -426,7 +424,7 @@ class EmotionEngine:
     ) -> list[EmotionResult]:
         """SCORED results for rows of :meth:`outputs` (of ``texts``) read with
         ``contexts`` (none: every turn alone): labels past their thresholds,
-        signals, situations, pooled vectors."""
+        signals, situations."""
         probs, pooled = self.split_outputs(outputs)
         situation_values: list[list[float]] = [[] for _ in range(len(probs))]
         if self.signal_head is None:
@@ -449,14 +447,12 @@ class EmotionEngine:
                 signals=dict(zip(SIGNALS, signal_probs, strict=True)),
                 labels=[label for label, ok in zip(LABELS, passed, strict=True) if ok],
                 situations=dict(zip(SITUATIONS, situation_probs, strict=False)),
-                embedding=vector,
             )
-            for label_probs, signal_probs, passed, situation_probs, vector in zip(
+            for label_probs, signal_probs, passed, situation_probs in zip(
                 probs.tolist(),
                 signal_values.tolist(),
                 (probs >= self.thresholds).tolist(),
                 situation_values,
-                pooled.clone(),
                 strict=True,
             )
         ]

@@ -31,8 +31,7 @@ from safetensors.torch import load_file
 from torch import nn
 
 from warmline.model.metrics import GROUP_RULES, GroupRule
-from warmline.model.signal_head import SITUATIONS
-from warmline.model.taxonomy import LABELS, NUM_LABELS, SIGNALS, TAXONOMY_VERSION
+from warmline.model.taxonomy import LABELS, NUM_LABELS, SIGNALS, SITUATIONS, TAXONOMY_VERSION
 
 MODEL_JSON = "model.json"
 HEAD_FILE = "head.safetensors"

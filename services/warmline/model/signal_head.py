@@ -26,8 +26,8 @@ import math
 from dataclasses import dataclass
 
 import torch
-from torch import nn
 
+from warmline.model.head import MLPHead
 from warmline.model.taxonomy import NUM_LABELS, SIGNALS
 
 #: Width of the encoder's pooled sentence vector.
@@ -41,13 +41,6 @@ FEATURES = 3 * POOLED_DIM + NUM_SCALARS + NUM_LABELS
 
 SIGNAL_HEAD_FILE = "signal_head.safetensors"
 SITUATION_HEAD_FILE = "situation_head.safetensors"
-
-#: Situations a supervisor wants a person for, read from the turn's meaning by the
-#: situation head (same input as the signal head): a sensitive situation (fraud or
-#: an unauthorised payment, bereavement, a health emergency, safety), a vulnerable
-#: customer, a threat to leave, a complaint to a regulator or ombudsman. Keyword
-#: rules in decisioning stay the precise first pass; these catch the rest.
-SITUATIONS: tuple[str, ...] = ("sensitive", "vulnerability", "churn_threat", "regulator_complaint")
 
 
 @dataclass(frozen=True)
@@ -64,11 +57,6 @@ class TurnContext:
     previous_other: torch.Tensor | None = None
     other_repeat: float = 0.0
     customer_turns: int = 0
-
-    @property
-    def empty(self) -> bool:
-        """True when nothing came before (the first turn, or the sync ``Score`` call)."""
-        return not self.previous_customer and self.previous_other is None
 
 
 NO_CONTEXT = TurnContext()
@@ -105,25 +93,13 @@ def features(pooled: torch.Tensor, label_probs: torch.Tensor, context: TurnConte
     )
 
 
-class SignalHead(nn.Module):
-    """FEATURES -> hidden -> ``outputs`` logits (dropout, Linear, GELU, dropout, Linear):
-    the seven signals, or (``outputs=len(SITUATIONS)``) the situations."""
+class SignalHead(MLPHead):
+    """FEATURES -> hidden -> ``outputs`` logits, the label head's MLP on the wider
+    input: the seven signals, or (``outputs=len(SITUATIONS)``) the situations."""
 
     def __init__(
         self, hidden: int = 256, dropout: float = 0.2, outputs: int = len(SIGNALS)
     ) -> None:
-        super().__init__()
+        super().__init__(in_dim=FEATURES, hidden=hidden, out_dim=outputs, dropout=dropout)
         self.hidden = hidden
         self.outputs = outputs
-        self.net = nn.Sequential(
-            nn.Dropout(dropout),
-            nn.Linear(FEATURES, hidden),
-            nn.GELU(),
-            nn.Dropout(dropout),
-            nn.Linear(hidden, outputs),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits (batch, outputs) from feature rows (batch, FEATURES)."""
-        out: torch.Tensor = self.net(x)
-        return out

@@ -29,7 +29,7 @@ from safetensors.torch import save_file
 
 from warmline.model import lexical
 from warmline.model.contact_center import CCConversation, labelled_turns, turns_of
-from warmline.model.context import ContextualScorer, ConversationWindows, Speaker, Turn
+from warmline.model.context import ContextualScorer, ConversationWindows, Turn
 from warmline.model.engine import EmotionEngine
 from warmline.model.head import ModelCard
 from warmline.model.metrics import f1_per_label, fit_temperature, tune_thresholds
@@ -37,11 +37,10 @@ from warmline.model.signal_head import (
     NO_CONTEXT,
     SIGNAL_HEAD_FILE,
     SITUATION_HEAD_FILE,
-    SITUATIONS,
     SignalHead,
     features,
 )
-from warmline.model.taxonomy import LABELS, SIGNAL_GROUPS, SIGNALS
+from warmline.model.taxonomy import LABELS, SIGNAL_GROUPS, SIGNALS, SITUATIONS
 
 Log = Callable[[str], None]
 
@@ -241,14 +240,6 @@ def calibrate(head: SignalHead, dev: SignalSet) -> tuple[list[float], list[float
     return [round(float(t), 4) for t in temperatures], [round(float(t), 4) for t in thresholds]
 
 
-def signal_probabilities(
-    head: SignalHead, temperatures: Sequence[float], x: torch.Tensor
-) -> torch.Tensor:
-    """Calibrated signal probabilities of feature rows."""
-    with torch.no_grad():
-        return torch.sigmoid(head(x) / torch.tensor(temperatures))
-
-
 def save_head(head: SignalHead, directory: Path, name: str = SIGNAL_HEAD_FILE) -> None:
     """Write a head's weights (fp32, contiguous) as ``name``."""
     state = {k: v.detach().contiguous() for k, v in head.state_dict().items()}
@@ -293,11 +284,6 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def customer_turns(turns: Sequence[Turn]) -> int:
-    """How many of ``turns`` are the customer's."""
-    return sum(1 for t in turns if t.speaker is Speaker.CUSTOMER)
-
-
 @dataclass(frozen=True)
 class SignalRecipe:
     """The data mix of the shipped signal head (see the module docstring)."""
@@ -326,20 +312,6 @@ def goemotions_set(
         cached.parent.mkdir(parents=True, exist_ok=True)
         torch.save(x, cached)
     return SignalSet(x, goemotions_targets(data.labels), torch.full((len(x),), weight))
-
-
-def signal_report(
-    head: SignalHead,
-    temperatures: Sequence[float],
-    thresholds: Sequence[float],
-    dataset: SignalSet,
-) -> dict[str, float]:
-    """Macro-F1 and per-signal F1 of a calibrated head on ``dataset``."""
-    probs = signal_probabilities(head, temperatures, dataset.features)
-    per = f1_per_label(probs >= torch.tensor(thresholds), dataset.targets)
-    report = {"macro_f1": round(float(per.mean()), 4)}
-    report.update({f"f1_{name}": round(float(v), 4) for name, v in zip(SIGNALS, per, strict=True)})
-    return report
 
 
 def write_bundle(

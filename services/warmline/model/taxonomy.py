@@ -106,6 +106,13 @@ SIGNAL_GROUPS: Mapping[str, tuple[str, ...]] = {
 
 SIGNALS: tuple[str, ...] = tuple(SIGNAL_GROUPS)
 
+#: Situations a supervisor wants a person for, read from the turn's meaning by the
+#: situation head (:mod:`warmline.model.signal_head`): a sensitive situation (fraud or
+#: an unauthorised payment, bereavement, a health emergency, safety), a vulnerable
+#: customer, a threat to leave, a complaint to a regulator or ombudsman. Keyword
+#: rules in decisioning stay the precise first pass; these catch the rest.
+SITUATIONS: tuple[str, ...] = ("sensitive", "vulnerability", "churn_threat", "regulator_complaint")
+
 
 def _clamp(value: float) -> float:
     # Guards against inputs slightly outside [0, 1] (float noise, uncalibrated callers).
