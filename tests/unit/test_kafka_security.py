@@ -52,10 +52,16 @@ def test_hostname_checking_can_be_turned_off_explicitly(certificate: tuple[Path,
     assert context is not None and not context.check_hostname
 
 
-def test_mutual_tls_loads_the_client_certificate(certificate: tuple[Path, Path]) -> None:
+def test_mutual_tls_loads_the_client_certificate(
+    certificate: tuple[Path, Path], tmp_path: Path
+) -> None:
     cert, key = certificate
     context = ssl_context(settings(security_protocol="SSL", ssl_certfile=cert, ssl_keyfile=key))
     assert context is not None
+    # The key really is loaded and checked against the certificate: another key fails.
+    _, other_key = self_signed_certificate(tmp_path, "other")
+    with pytest.raises(ssl.SSLError):
+        ssl_context(settings(security_protocol="SSL", ssl_certfile=cert, ssl_keyfile=other_key))
     with pytest.raises(ValidationError, match="SSL_CERTFILE and WARMLINE_KAFKA__SSL_KEYFILE"):
         settings(security_protocol="SSL", ssl_certfile=cert)
 
