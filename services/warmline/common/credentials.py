@@ -15,8 +15,16 @@ def hash_key(secret: str) -> str:
 
 
 def bearer_token(value: str | None) -> str | None:
-    """The token of an ``authorization: Bearer <token>`` header value."""
+    """The token of an ``authorization: Bearer <token>`` header value.
+
+    Tokens are printable ASCII; anything else (bytes that were not UTF-8 reach
+    Python as lone surrogates) is no token, so the caller is refused as
+    unauthenticated rather than failing while hashing it.
+    """
     if not value:
         return None
     scheme, _, token = value.partition(" ")
-    return token.strip() or None if scheme.lower() == "bearer" else None
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        return None
+    return token if token.isascii() and token.isprintable() else None

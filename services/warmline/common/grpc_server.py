@@ -1,6 +1,8 @@
 """A ``grpc.aio`` server with real health, reflection and a graceful drain.
 
-The standard ``grpc.health.v1`` service reports SERVING only while the
+Every service's requests are decoded by :mod:`warmline.common.grpc_decoding`,
+so bytes that are not the message get INVALID_ARGUMENT, not UNKNOWN. The
+standard ``grpc.health.v1`` service reports SERVING only while the
 process's :class:`Readiness` holds, so Kubernetes probes see the truth. On
 stop the server first reports NOT_SERVING, then gives in-flight RPCs the
 configured grace period.
@@ -17,6 +19,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from warmline.common.grpc_decoding import CheckedRegistrar
 from warmline.common.health import Readiness
 from warmline.common.settings import GrpcServicePorts
 
@@ -64,8 +67,14 @@ class GrpcServer:
         self._server = grpc.aio.server(interceptors=list(interceptors), options=list(options))
         self._health = health.aio.HealthServicer()
         self._names = [name for _, _, name in registrations]
-        for add, servicer, _ in registrations:
-            add(servicer, self._server)
+        for add, servicer, name in registrations:
+            registrar = CheckedRegistrar(self._server)
+            add(servicer, registrar)
+            if name not in registrar.registered:
+                raise RuntimeError(
+                    f"{name} registered no method handlers: regenerate the gRPC code "
+                    "with grpcio-tools >= 1.62"
+                )
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
         reflection.enable_server_reflection(
             [*self._names, health.SERVICE_NAME, reflection.SERVICE_NAME], self._server

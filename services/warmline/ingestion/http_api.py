@@ -30,6 +30,7 @@ from warmline.ingestion.core import (
     TENANT_MISMATCH,
     IngestCore,
 )
+from warmline.ingestion.json_event import parse_event
 from warmline.v1 import events_pb2, ingest_pb2
 
 _MAX_BODY_BYTES = 16 * 1024 * 1024
@@ -49,21 +50,15 @@ def ack_json(ack: ingest_pb2.EventAck) -> dict[str, Any]:
     return json_format.MessageToDict(ack, preserving_proto_field_name=True)
 
 
-def parse_event(raw: object) -> events_pb2.InteractionEvent | ingest_pb2.EventAck:
-    """An event from its JSON form, or a rejection saying what is malformed."""
-    event_id = raw.get("event_id", "") if isinstance(raw, dict) else ""
-    if not isinstance(raw, dict):
-        problem = "each event must be a JSON object"
-    else:
-        try:
-            return json_format.ParseDict(raw, events_pb2.InteractionEvent())
-        except (json_format.ParseError, ValueError, TypeError, AttributeError) as exc:
-            problem = str(exc)
-    return ingest_pb2.EventAck(
-        event_id=event_id if isinstance(event_id, str) else "",
-        status=REJECTED,
-        reason=INVALID_ARGUMENT,
-        field_violations=[ingest_pb2.FieldViolation(field="event", description=problem[:500])],
+def _not_json(request: web.Request) -> web.Response | None:
+    """415 unless the body is declared JSON (``application/json`` or ``*/*+json``)."""
+    kind = request.content_type
+    if kind == "application/json" or (kind.startswith("application/") and kind.endswith("+json")):
+        return None
+    return _error(
+        415,
+        "unsupported_media_type",
+        f"Content-Type must be application/json, not {request.headers.get('Content-Type', '')[:60]!r}",
     )
 
 
@@ -77,10 +72,11 @@ def single_response(ack: ingest_pb2.EventAck) -> web.Response:
     if ack.status == REJECTED and ack.reason == TENANT_MISMATCH:
         return _error(403, TENANT_MISMATCH, "tenant_id differs from the credential's tenant")
     if ack.status == REJECTED:
+        summary = "; ".join(f"{v.field}: {v.description}" for v in ack.field_violations)
         return _error(
             400,
             INVALID_ARGUMENT,
-            "the event is invalid",
+            f"the event is invalid: {summary}",
             field_violations=body.get("field_violations", []),
         )
     status = 429 if ack.reason == RATE_LIMITED else 503
@@ -111,6 +107,8 @@ class IngestHttpApi:
             return _error(
                 401, "unauthenticated", "missing or unknown API key (Authorization: Bearer <key>)"
             )
+        if (refused := _not_json(request)) is not None:
+            return refused
         try:
             body = json.loads(await request.read())
         except (ValueError, UnicodeDecodeError, RecursionError) as exc:
@@ -154,11 +152,20 @@ class IngestHttpApi:
         except WebhookRejected as exc:
             INGEST_AUTH_FAILURES.labels("webhook").inc()
             return _error(401, "unauthenticated", exc.detail)
+        if (refused := _not_json(request)) is not None:
+            return refused
         try:
             payload = json.loads(body)
             if not isinstance(payload, dict):
                 raise WebhookRejected("invalid_payload", "the body must be a JSON object")
             events = adapter.to_events(payload)
+        except UnicodeEncodeError:
+            # json.loads takes "\ud800"; the event's string fields do not.
+            return _error(
+                400,
+                "invalid_payload",
+                "a string in the payload is not valid Unicode (a lone surrogate such as \\ud800)",
+            )
         except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             return _error(400, "invalid_json", f"the body is not JSON: {exc}")
         except WebhookRejected as exc:

@@ -7,6 +7,7 @@ fix the payload from the error alone.
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import UTC, datetime
 
 from google.protobuf.descriptor import EnumDescriptor
@@ -28,6 +29,14 @@ def _enum(
     elif required and value == 0:
         names = ", ".join(v.name for v in enum.values if v.number != 0)
         violations.append(Violation(field=field, description=f"required; one of {names}"))
+
+
+def has_visible_text(text: str) -> bool:
+    """True when ``text`` holds something besides whitespace and invisible
+    format or control characters (a zero-width space alone is no message)."""
+    return any(
+        not ch.isspace() and unicodedata.category(ch) not in ("Cf", "Cc", "Zs") for ch in text
+    )
 
 
 def _identifier(
@@ -57,8 +66,14 @@ def validate_event(
         v, "customer_tier", events_pb2.CustomerTier.DESCRIPTOR, event.customer_tier, required=False
     )
 
-    if event.kind == events_pb2.EVENT_KIND_MESSAGE and not event.text.strip():
-        v.append(Violation(field="text", description="required for messages"))
+    if event.kind == events_pb2.EVENT_KIND_MESSAGE and not has_visible_text(event.text):
+        v.append(
+            Violation(
+                field="text",
+                description="required for messages (whitespace and invisible characters alone"
+                " are no text)",
+            )
+        )
     if len(event.text) > limits.max_text_chars:
         v.append(
             Violation(field="text", description=f"longer than {limits.max_text_chars} characters")

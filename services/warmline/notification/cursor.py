@@ -8,9 +8,13 @@ console may reconnect anywhere and resume exactly. On the wire it is opaque:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 _PREFIX = "v1."
+# ASCII digits only (str.isdigit also passes superscripts that int() refuses),
+# and no longer than a Kafka partition (int32) or offset (int64) can be.
+_ENTRY = re.compile(r"([0-9]{1,10}):([0-9]{1,19})")
 
 
 class CursorError(ValueError):
@@ -29,10 +33,10 @@ def decode_cursor(cursor: str) -> dict[int, int]:
     positions: dict[int, int] = {}
     body = cursor.removeprefix(_PREFIX)
     for pair in body.split(",") if body else []:
-        partition, sep, offset = pair.partition(":")
-        if not sep or not partition.isdigit() or not offset.isdigit():
+        entry = _ENTRY.fullmatch(pair)
+        if entry is None:
             raise CursorError(f"malformed cursor entry {pair[:40]!r}")
-        positions[int(partition)] = int(offset)
+        positions[int(entry[1])] = int(entry[2])
     return positions
 
 

@@ -24,6 +24,7 @@ from google.protobuf import json_format
 from google.protobuf.message import Message
 
 from warmline.common.credentials import bearer_token
+from warmline.common.unicode import is_unicode
 from warmline.notification.core import NotificationCore, Refusal, Refused
 from warmline.notification.grpc_api import heartbeat, next_item, observe_delivery
 from warmline.notification.hub import CLOSE, Response, Subscription
@@ -216,6 +217,10 @@ def _text(body: dict[str, Any], field: str) -> str:
     value = body.get(field, "")
     if not isinstance(value, str):
         raise Refused(Refusal.INVALID_ARGUMENT, f"{field}: expected a string", field)
+    if not is_unicode(value):
+        raise Refused(
+            Refusal.INVALID_ARGUMENT, f"{field}: not valid Unicode (a lone surrogate)", field
+        )
     return value
 
 

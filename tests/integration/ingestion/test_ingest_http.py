@@ -24,9 +24,12 @@ def as_json(event: events_pb2.InteractionEvent) -> dict[str, Any]:
 
 async def post(base: str, body: object, headers: dict[str, str] = HEADERS) -> tuple[int, Any]:
     async with aiohttp.ClientSession() as http:
-        data = body if isinstance(body, bytes) else None
-        kwargs: dict[str, Any] = {"data": data} if data is not None else {"json": body}
-        async with http.post(f"{base}/v1/events", headers=headers, **kwargs) as r:
+        kwargs: dict[str, Any] = (
+            {"data": body, "headers": {**headers, "Content-Type": "application/json"}}
+            if isinstance(body, bytes)
+            else {"json": body, "headers": headers}
+        )
+        async with http.post(f"{base}/v1/events", **kwargs) as r:
             return r.status, await r.json()
 
 

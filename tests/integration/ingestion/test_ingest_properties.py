@@ -52,8 +52,12 @@ events = st.builds(
     ),
 )
 
+# Text with lone surrogates too: JSON can escape one ("\ud800"), Unicode has none.
+_json_text = st.text(max_size=30) | st.text(
+    st.characters(categories=["Cs", "Cf", "Zs", "Nd", "No"]), max_size=5
+)
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | _json_text,
     lambda children: (
         st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=15), children, max_size=6)
     ),
@@ -64,8 +68,9 @@ event_like = st.fixed_dictionaries(
     optional={
         "event_id": json_values,
         "conversation_id": json_values,
-        "channel": st.sampled_from(["CHANNEL_CHAT", "CHANNEL_X", 3, 99, None]),
-        "role": st.sampled_from(["ROLE_CUSTOMER", "customer", 1, -1]),
+        "channel": st.sampled_from(["CHANNEL_CHAT", "CHANNEL_X", 3, 99, None, 1.5, True]),
+        "role": st.sampled_from(["ROLE_CUSTOMER", "customer", 1, -1, 2**32 + 1]),
+        "customer_tier": st.sampled_from([0, 2, 4294967297, -1, "2", False]),
         "kind": st.sampled_from(["EVENT_KIND_MESSAGE", 1, "message"]),
         "text": json_values,
         "occurred_at": st.sampled_from(
@@ -130,3 +135,22 @@ def test_http_answers_every_body_with_ok_or_a_specific_refusal(
         for ack in reply["acks"]:
             if ack["status"] in ("ACK_STATUS_REJECTED", "ACK_STATUS_RETRY"):
                 assert ack["reason"]
+
+
+@_SETTINGS
+@given(data=st.binary(max_size=200), authenticated=st.booleans())
+def test_grpc_answers_arbitrary_bytes_with_ok_or_a_specific_refusal(
+    ingestion: RunningIngestion, data: bytes, authenticated: bool
+) -> None:
+    metadata = (("authorization", f"Bearer {ACME_KEY}"),) if authenticated else ()
+    with grpc.insecure_channel(ingestion.grpc_target) as channel:
+        publish = channel.unary_unary(
+            "/warmline.v1.IngestService/Publish",
+            request_serializer=lambda raw: raw,
+            response_deserializer=ingest_pb2.PublishResponse.FromString,
+        )
+        try:
+            publish(data, metadata=metadata, timeout=30)
+        except grpc.RpcError as err:
+            assert err.code() in EXPECTED_GRPC | {grpc.StatusCode.UNAUTHENTICATED}, err
+            assert err.details()

@@ -103,6 +103,16 @@ async def test_a_new_console_without_cursor_gets_the_open_unclaimed_escalations(
         ("bob", None, ["general"], "", "", grpc.StatusCode.PERMISSION_DENIED, "general"),
         ("bob", "no-such-token", ["billing"], "", "", grpc.StatusCode.UNAUTHENTICATED, "token"),
         ("bob", None, ["billing"], "", "v0.zzz", grpc.StatusCode.INVALID_ARGUMENT, "cursor"),
+        ("bob", None, ["billing"], "", "v1.0:\u00b9", grpc.StatusCode.INVALID_ARGUMENT, "cursor"),
+        (
+            "bob",
+            None,
+            ["billing"],
+            "",
+            "v1.0:" + "9" * 5000,
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "cursor",
+        ),
         ("gina", None, [], "", "", grpc.StatusCode.INVALID_ARGUMENT, "queue"),
     ],
 )

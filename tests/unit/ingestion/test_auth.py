@@ -54,6 +54,9 @@ def test_an_unreadable_file_is_a_credentials_error(tmp_path: Path) -> None:
         ("Basic abc", None),
         ("Bearer", None),
         (None, None),
+        # Non-UTF-8 header bytes reach Python as lone surrogates: no token, no crash.
+        ("Bearer abc\udcff", None),
+        ("Bearer ab\u00e9", None),
     ],
 )
 def test_bearer_tokens(header: str | None, token: str | None) -> None:

@@ -69,7 +69,22 @@ def test_a_cursor_round_trips_and_merges_to_the_later_position() -> None:
     assert merge({0: 3, 1: 9}, {0: 5, 2: 1}) == {0: 5, 1: 9, 2: 1}
 
 
-@pytest.mark.parametrize("bad", ["", "0:1", "v2.0:1", "v1.0", "v1.a:1", "v1.0:-1", "v1.0:1,,"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "0:1",
+        "v2.0:1",
+        "v1.0",
+        "v1.a:1",
+        "v1.0:-1",
+        "v1.0:1,,",
+        "v1.0:\u00b2",  # a superscript two: str.isdigit() says yes, int() says no
+        "v1.\u0661:5",  # an Arabic-Indic one
+        "v1.0:" + "9" * 5_000,  # past int()'s digit limit, and past any Kafka offset
+        "v1.0:" + "9" * 20,
+    ],
+)
 def test_a_cursor_this_service_did_not_issue_is_refused(bad: str) -> None:
     with pytest.raises(CursorError):
         decode_cursor(bad)
