@@ -303,6 +303,26 @@ def bench_all(
 
 app.add_typer(model_cli.app, name="model")
 
+pii = typer.Typer(help="Personal data redaction at the ingestion door.", no_args_is_help=True)
+app.add_typer(pii, name="pii")
+
+
+@pii.command("eval")
+def pii_eval(
+    part: str = typer.Option("test", help="dev (what the rules were tuned on), test or all."),
+    data: Path | None = typer.Option(None, help="A labelled set (default: the shipped one)."),
+    details: bool = typer.Option(False, help="Also list what was missed and redacted wrongly."),
+) -> None:
+    """Precision and recall of the redactor per kind, as JSON, on a labelled set."""
+    from warmline.ingestion.pii_eval import DEFAULT_SET, PiiSetError, evaluate, read_set
+
+    try:
+        messages = read_set(data or DEFAULT_SET, part)
+    except (PiiSetError, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(json.dumps({"part": part, **evaluate(messages).as_json(details)}, indent=2))
+
 
 def main() -> None:
     """Entry point of ``python -m warmline``."""

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from google.protobuf.descriptor import EnumDescriptor
 
 from warmline.common.settings import IngestionSettings
+from warmline.ingestion.redaction import identifier_pii
 from warmline.v1 import events_pb2, ingest_pb2
 
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
@@ -29,6 +30,14 @@ def _enum(
     elif required and value == 0:
         names = ", ".join(v.name for v in enum.values if v.number != 0)
         violations.append(Violation(field=field, description=f"required; one of {names}"))
+
+
+def _personal(kind: str) -> str:
+    what = {"EMAIL": "an email address", "IBAN": "an IBAN", "PHONE": "a phone number"}[kind]
+    return (
+        f"looks like personal data ({what}); send a pseudonymous id, never one that"
+        " identifies the customer"
+    )
 
 
 def has_visible_text(text: str) -> bool:
@@ -49,6 +58,8 @@ def _identifier(
         violations.append(Violation(field=field, description=f"longer than {limit} characters"))
     elif not value.isprintable():
         violations.append(Violation(field=field, description="contains control characters"))
+    elif (kind := identifier_pii(value)) is not None:
+        violations.append(Violation(field=field, description=_personal(kind)))
 
 
 def validate_event(
@@ -103,6 +114,9 @@ def validate_event(
             )
         )
     for key, value in event.metadata.items():
+        if (kind := identifier_pii(key)) is not None:
+            v.append(Violation(field="metadata", description=f"a key {_personal(kind)}"))
+            break
         if len(key) > limits.max_metadata_chars or len(value) > limits.max_metadata_chars:
             v.append(
                 Violation(

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from warmline.ingestion.redaction import iban_valid, luhn_valid, redact_pii
+from warmline.ingestion.redaction import (
+    find_pii,
+    iban_valid,
+    identifier_pii,
+    luhn_valid,
+    redact_pii,
+)
 
 
 @pytest.mark.parametrize(
@@ -21,6 +27,38 @@ from warmline.ingestion.redaction import iban_valid, luhn_valid, redact_pii
         ("call +44 20 7946 0958", "call [PHONE]", "PHONE"),
         ("call (555) 123-4567!", "call [PHONE]!", "PHONE"),
         ("call 5551234567", "call [PHONE]", "PHONE"),
+        # The misses reported in issue #15, each redacted now.
+        ("write to jane@exämple.de", "write to [EMAIL]", "EMAIL"),
+        ("ring 030 1234567", "ring [PHONE]", "PHONE"),
+        ("ring +49 (0)30 12345678 today", "ring [PHONE] today", "PHONE"),
+        ("ring +91 98765 43210", "ring [PHONE]", "PHONE"),
+        ("card 4111.1111.1111.1111", "card [CARD]", "CARD"),
+        ("iban de89370400440532013000", "iban [IBAN]", "IBAN"),
+        ("SSN 123456789", "SSN [SSN]", "SSN"),
+        # Kinds that need their cue.
+        ("Hi, my name is Maria Lopez.", "Hi, my name is [NAME].", "NAME"),
+        ("yeah my name is john smith calling", "yeah my name is [NAME] calling", "NAME"),
+        ("I spoke to Dave yesterday", "I spoke to [NAME] yesterday", "NAME"),
+        ("Kind regards,\nPriya Natarajan", "Kind regards,\n[NAME]", "NAME"),
+        ("Dear Mr. Okafor, thanks", "Dear Mr. [NAME], thanks", "NAME"),
+        ("I live at 221B Baker Street now", "I live at [ADDRESS] now", "ADDRESS"),
+        ("Hauptstraße 12 is the house", "[ADDRESS] is the house", "ADDRESS"),
+        ("DOB 12/03/1985", "DOB [DOB]", "DOB"),
+        ("born on 3 March 1961", "born on [DOB]", "DOB"),
+        (
+            "my date of birth is the fourth of july nineteen eighty",
+            "my date of birth is [DOB]",
+            "DOB",
+        ),
+        ("passport number 533380006", "passport number [PASSPORT]", "PASSPORT"),
+        ("my passport is L898902C3", "my passport is [PASSPORT]", "PASSPORT"),
+        ("the cvv is 123", "the cvv is [CVV]", "CVV"),
+        ("it's 4 9 6 0 3 0 8 2 4 6 2 8 1 9 4 0", "it's [CARD]", "CARD"),
+        (
+            "reach me on oh seven seven double oh nine oh oh one two three",
+            "reach me on [PHONE]",
+            "PHONE",
+        ),
     ],
 )
 def test_personal_data_becomes_a_typed_placeholder(text: str, expected: str, kind: str) -> None:
@@ -37,6 +75,15 @@ def test_personal_data_becomes_a_typed_placeholder(text: str, expected: str, kin
         "it cost 45.99 on 12/05/2024 at 10:30",
         "I waited 3 hours",
         "999.1.1.1",  # not an IP
+        "ORD-2291-7731 never came",  # an order number with dashes
+        "parcel due 12.05.2024",  # a date that is not a date of birth
+        "version 2.14.3 crashed",
+        "case 2024-118734, any update?",
+        "This is ridiculous, I'm cancelling",  # "This is" without a name
+        "I'm in Berlin, flying to Paris on the Premium plan",
+        "Thanks, that fixed it!",
+        "Dear Sir or Madam,",
+        "Hi Team,\nmy order is late",
     ],
 )
 def test_look_alikes_are_kept(text: str) -> None:
@@ -52,6 +99,34 @@ def test_several_kinds_in_one_message_are_all_counted() -> None:
     result = redact_pii("a@b.io, b@c.io and 4111111111111111")
     assert result.text == "[EMAIL], [EMAIL] and [CARD]"
     assert result.counts == {"EMAIL": 2, "CARD": 1}
+
+
+def test_a_security_code_after_the_card_number_stays_apart() -> None:
+    result = redact_pii("card 4111 1111 1111 1111 123 please")
+    assert result.text == "card [CARD] 123 please"
+
+
+def test_spans_are_reported_in_the_original_text() -> None:
+    text = "Regards,\nJohn Smith\n+44 20 7946 0958"
+    assert [(text[s.start : s.end], s.kind) for s in find_pii(text)] == [
+        ("John Smith", "NAME"),
+        ("+44 20 7946 0958", "PHONE"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [
+        ("jane@example.com", "EMAIL"),
+        ("+4915112345678", "PHONE"),
+        ("DE89370400440532013000", "IBAN"),
+        ("cust-1", None),
+        ("chatwoot:conversation:1234567890", None),  # platforms number their ids
+        ("conv-2026-12-04-abcdef0123456789", None),
+    ],
+)
+def test_identifiers_that_identify_a_customer_are_recognised(value: str, kind: str | None) -> None:
+    assert identifier_pii(value) == kind
 
 
 def test_checksums() -> None:
