@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 from aiokafka import ConsumerRecord
@@ -174,3 +180,48 @@ def test_a_port_taken_before_the_broker_binds_it_is_chosen_again(
             assert local._metadata_ok(broker.port)
         finally:
             broker.cleanup()
+
+
+_PARENT = """
+import sys
+from warmline.localkafka import LocalKafka
+broker = LocalKafka(version=sys.argv[1]).start()
+print(broker._proc.pid, flush=True)
+sys.stdin.read()  # until the test kills us
+"""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_the_broker_dies_with_the_process_that_started_it(
+    kafka_broker: LocalKafka, sig: signal.Signals
+) -> None:
+    parent = subprocess.Popen(
+        [sys.executable, "-c", _PARENT, kafka_broker.version],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    try:
+        assert parent.stdout is not None
+        jvm = int(parent.stdout.readline())
+        assert _alive(jvm)
+        parent.send_signal(sig)
+        parent.wait(10)
+        deadline = time.monotonic() + 30
+        while _alive(jvm) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not _alive(jvm), f"the broker (pid {jvm}) outlived its parent"
+    finally:
+        parent.kill()
+        parent.wait()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie (dead, not yet reaped by init) counts as gone.
+    with contextlib.suppress(OSError):
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    return True

@@ -8,6 +8,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -119,6 +120,7 @@ class LocalKafka:
     sasl_ssl: SaslSslListener | None = None
     secure_port: int = 0
     _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+    _guard: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     _owned_dir: bool = field(default=False, init=False, repr=False)
     _controller_port: int = field(default=0, init=False, repr=False)
 
@@ -283,6 +285,7 @@ class LocalKafka:
             start_new_session=True,
         )
         log_file.close()
+        self._guard = _start_guard(self._proc.pid)
         self._wait_ready(timeout_s)
         return self
 
@@ -320,6 +323,12 @@ class LocalKafka:
                 os.killpg(self._proc.pid, signal.SIGKILL)
                 self._proc.wait()
         self._proc = None
+        if self._guard is not None:
+            # The JVM is gone: closing the pipe lets the guard exit at once.
+            assert self._guard.stdin is not None
+            self._guard.stdin.close()
+            self._guard.wait(10)
+            self._guard = None
 
     def cleanup(self) -> None:
         """Stop and remove the data directory if it was temporary."""
@@ -332,6 +341,26 @@ class LocalKafka:
 
     def __exit__(self, *_: object) -> None:
         self.cleanup()
+
+
+def _start_guard(pgid: int) -> subprocess.Popen[bytes]:
+    """The watcher that stops the broker if this process dies (see ``guard.py``)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "warmline.localkafka.guard", str(pgid)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        env={
+            **os.environ,
+            "PYTHONPATH": _package_root() + os.pathsep + os.environ.get("PYTHONPATH", ""),
+        },
+    )
+
+
+def _package_root() -> str:
+    """The directory holding the ``warmline`` package, for the guard's imports."""
+    return str(Path(__file__).resolve().parents[2])
 
 
 def _cluster_id() -> str:
