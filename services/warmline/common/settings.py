@@ -188,6 +188,10 @@ class DecisioningSettings(ServicePorts):
     policy_reload_s: float = Field(default=5.0, gt=0)
     # A conversation with no event for this long is forgotten.
     conversation_ttl_s: float = Field(default=86_400.0, gt=0)
+    # A worker that stops heartbeating (killed, frozen) loses its partitions to the
+    # others after this long (faust's default of 60 s left them undecided a minute).
+    # Heartbeats go every third of it. Brokers accept 6-1800 s by default.
+    session_timeout_s: float = Field(default=10.0, ge=6.0, le=1800.0)
     # Net allocations between young-generation garbage collections once the worker
     # runs (Python's default is 700); 0 leaves the collector as Python set it.
     gc_young_threshold: int = Field(default=50_000, ge=0)

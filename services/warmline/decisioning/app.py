@@ -159,6 +159,8 @@ class DecisioningApp:
             # The same TLS and SASL settings as every other Warmline client; faust's
             # consumer and producer (which the worker's own sends reuse) take them here.
             broker_credentials=faust_credentials(settings),
+            broker_session_timeout=d.session_timeout_s,
+            broker_heartbeat_interval=d.session_timeout_s / 3,
         )
         topics = settings.topics
 

@@ -26,7 +26,9 @@ class DecisioningService:
     def __init__(self, settings: WarmlineSettings) -> None:
         self.settings = settings
         d = settings.decisioning
-        self.readiness = Readiness("kafka", "policy")
+        # "assignment": the worker owns its partitions (possibly none, in a group
+        # larger than the topic) and has restored its tables: it decides.
+        self.readiness = Readiness("kafka", "policy", "assignment")
         self.ops = OpsServer(self.readiness, d.host, d.metrics_port)
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -48,13 +50,23 @@ class DecisioningService:
             asyncio.create_task(watch_kafka(self.settings, self.readiness, self._stop))
         )
         self.stream = DecisioningApp(self.settings, policies)
-        await self.stream.app.start()
+        app = self.stream.app
+        app.on_partitions_revoked.connect(self._rebalancing)
+        app.on_partitions_assigned.connect(self._rebalancing)
+        app.on_rebalance_complete.connect(self._settled)
+        await app.start()
         tune_collector(self.settings.decisioning.gc_young_threshold)
         self._started = True
         log.info(
             "decisioning serving",
             extra={"app_id": self.settings.decisioning.app_id, "policy": policies.current.version},
         )
+
+    async def _rebalancing(self, *_: object, **__: object) -> None:
+        self.readiness.set("assignment", False)
+
+    async def _settled(self, *_: object, **__: object) -> None:
+        self.readiness.set("assignment", True)
 
     def crashed(self) -> asyncio.Task[None] | None:
         """Ends with the first agent failure: the process exits non-zero and its
