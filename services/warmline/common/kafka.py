@@ -14,7 +14,7 @@ import ssl
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from aiokafka.helpers import create_ssl_context
@@ -77,11 +77,18 @@ def create_producer(settings: WarmlineSettings, client_id: str) -> AIOKafkaProdu
 
 
 def create_consumer(
-    settings: WarmlineSettings, group_id: str, *topics: str, client_id: str
+    settings: WarmlineSettings,
+    group_id: str,
+    *topics: str,
+    client_id: str,
+    readiness: Readiness | None = None,
 ) -> AIOKafkaConsumer:
-    """A group consumer that commits only when told to, reading committed data only."""
-    return AIOKafkaConsumer(
-        *topics,
+    """A group consumer that commits only when told to, reading committed data only.
+
+    With ``readiness``, its ``assignment`` condition holds only while the group
+    is settled and this consumer has its partitions (see :class:`AssignmentReadiness`).
+    """
+    consumer = AIOKafkaConsumer(
         **connection_options(settings),
         client_id=client_id,
         group_id=group_id,
@@ -89,6 +96,24 @@ def create_consumer(
         auto_offset_reset="earliest",
         isolation_level="read_committed",
     )
+    if topics:
+        listener = AssignmentReadiness(readiness) if readiness is not None else None
+        consumer.subscribe(list(topics), listener=listener)
+    return consumer
+
+
+class AssignmentReadiness(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Readiness condition ``assignment``: false from the start of a rebalance
+    (partitions revoked) until the consumer is given its partitions again."""
+
+    def __init__(self, readiness: Readiness) -> None:
+        self._readiness = readiness
+
+    async def on_partitions_revoked(self, revoked: object) -> None:
+        self._readiness.set("assignment", False)
+
+    async def on_partitions_assigned(self, assigned: object) -> None:
+        self._readiness.set("assignment", True)
 
 
 def admin_client(settings: WarmlineSettings) -> AIOKafkaAdminClient:

@@ -54,7 +54,8 @@ class ScoringService:
         self.settings = settings
         s = settings.scoring
         self._engine_factory = engine or default_engine(settings)
-        self.readiness = Readiness("kafka", "model")
+        # "assignment": the consumer group is settled and this replica has its partitions.
+        self.readiness = Readiness("kafka", "model", "assignment")
         self.ops = OpsServer(self.readiness, s.host, s.metrics_port)
         name = scoring_pb2.DESCRIPTOR.services_by_name["ScoringService"].full_name
         self.grpc = GrpcServer(
@@ -75,6 +76,7 @@ class ScoringService:
             s.consumer_group,
             settings.topics.name("interactions"),
             client_id="warmline-scoring",
+            readiness=self.readiness,
         )
         self.scorer: ContextualScorer | None = None
         self._batcher: MicroBatcher[Turn, TurnScore] | None = None

@@ -115,8 +115,14 @@ async def test_two_replicas_split_the_partitions_and_score_each_event_once(
 ) -> None:
     settings = scoring_settings(kafka_broker.bootstrap_servers, group="scoring-pair")
     first = Hosted(settings)
+    # Ready means assigned: a replica alone in its group owns every partition.
+    assert first.assignment() == set(range(settings.topics.partitions))
+    seen: list[bool] = []
+    first.service.readiness.subscribe(seen.append)
     second = Hosted(settings)
     try:
+        # The second replica's arrival rebalanced the group: the first said so.
+        assert False in seen
         wait_until(
             lambda: (
                 first.assignment()
