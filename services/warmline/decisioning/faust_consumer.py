@@ -52,6 +52,16 @@ def check_faust_compatible() -> None:
             f"faust-streaming {faust.__version__} changed Consumer._drain_messages; "
             "warmline.decisioning.faust_consumer must be reviewed against it"
         )
+    for owner, name in (
+        (faust_aiokafka.AIOKafkaConsumerThread, "seek_to_beginning"),
+        (BaseConsumer, "_is_changelog_tp"),
+    ):
+        if not callable(getattr(owner, name, None)):
+            raise RuntimeError(
+                f"faust-streaming {faust.__version__} has no {owner.__name__}.{name}; "
+                "warmline.decisioning.faust_consumer.LeanConsumer.seek_to_committed "
+                "must be reviewed against it"
+            )
     if not callable(getattr(faust_aiokafka.Producer, "_ensure_producer", None)):
         raise RuntimeError(
             f"faust-streaming {faust.__version__} has no Producer._ensure_producer; "
@@ -86,6 +96,27 @@ class LeanConsumer(faust_aiokafka.Consumer):
         if self._in_callback and task is not None and task is not asyncio.current_task():
             self._flow_cancelled = True
             task.cancel()
+
+    async def seek_to_committed(self) -> Mapping[TP, int]:
+        """Seek every assigned partition to its committed offset, and those with
+        nothing committed (or 0) to their start.
+
+        aiokafka's ``seek_to_committed`` moves only partitions whose committed
+        offset is above 0; the rest keep whatever position the fetcher reached.
+        faust calls it after every rebalance to re-read what the stopped flow
+        dropped, so a record dropped on a partition this group never committed
+        (a quiet partition, or the first minutes of a deployment) was never read
+        again: an event left undecided. Reading such a partition from its start
+        re-reads only what this group never committed; what it already decided
+        is recognised by event id and not decided twice.
+        """
+        committed = await super().seek_to_committed()
+        uncommitted = [
+            tp for tp, offset in committed.items() if not offset and not self._is_changelog_tp(tp)
+        ]
+        if uncommitted:
+            await self._thread.seek_to_beginning(*uncommitted)
+        return committed
 
     async def _commit(self, offsets: Mapping[TP, int]) -> bool:
         # faust flushed the producer just before; the app checks that what it sent
