@@ -118,6 +118,11 @@ bench: venv ## Run the benchmarks; JSON results in $(BENCH_OUT)/
 	mkdir -p $(BENCH_OUT)
 	$(PY) -m warmline bench all --out-dir $(BENCH_OUT)
 
+.PHONY: chaos
+chaos: venv ## Faults under steady load (kills, broker restart, rebalances); JSON in $(BENCH_OUT)/chaos.json
+	mkdir -p $(BENCH_OUT)
+	$(PY) -m warmline bench chaos --out $(BENCH_OUT)/chaos.json
+
 .PHONY: lock
 lock: ## Re-pin requirements.lock from pyproject.toml (needs network)
 	rm -rf $(CACHE_DIR)/venv-lock && $(PYTHON) -m venv $(CACHE_DIR)/venv-lock

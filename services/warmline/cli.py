@@ -285,18 +285,50 @@ def bench_notification(
     typer.echo(json.dumps(notification.run(out, streams, rate, seconds), indent=2))
 
 
+@bench.command("e2e")
+def bench_e2e(
+    out: Path = typer.Option(Path("bench/results/e2e.json"), help="Where the JSON goes."),
+    rates: str = typer.Option(
+        "100,200,300,400", help="Offered customer messages/s of the step search, in order."
+    ),
+    seconds: float = typer.Option(20.0, min=5.0, help="Duration of each step."),
+) -> None:
+    """The four services as processes: door-to-console latency, lost and duplicated
+    events under a fixed offered rate, and the highest rate meeting the p99 target."""
+    from warmline.bench import e2e
+
+    try:
+        steps = [float(rate) for rate in rates.split(",")]
+    except ValueError as exc:
+        raise typer.BadParameter(f"rates: numbers separated by commas ({exc})") from exc
+    typer.echo(json.dumps(e2e.run(out, steps, seconds), indent=2))
+
+
+@bench.command("chaos")
+def bench_chaos(
+    out: Path = typer.Option(Path("bench/results/chaos.json"), help="Where the JSON goes."),
+    rate: float = typer.Option(50.0, min=1.0, help="Offered customer messages/s throughout."),
+) -> None:
+    """Steady load while each service is killed and restarted, the broker restarts and
+    decisioning scales 1 -> 3 -> 1: lost, duplicated, missing and recovery times."""
+    from warmline.bench import chaos
+
+    typer.echo(json.dumps(chaos.run(out, rate), indent=2))
+
+
 @bench.command("all")
 def bench_all(
     out_dir: Path = typer.Option(Path("bench/results"), help="Directory for the JSON files."),
 ) -> None:
     """Every benchmark, one JSON file each (what `make bench` runs)."""
-    from warmline.bench import decisioning, ingest, model, scoring
+    from warmline.bench import decisioning, e2e, ingest, model, scoring
 
     for name, run in (
         ("ingest", ingest.run),
         ("model", model.run),
         ("scoring", scoring.run),
         ("decisioning", decisioning.run),
+        ("e2e", e2e.run),
     ):
         typer.echo(f"{name}: {json.dumps(run(out_dir / f'{name}.json'))}")
 

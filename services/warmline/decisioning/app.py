@@ -74,9 +74,8 @@ _Message = TypeVar("_Message", bound=Message)
 
 
 CONSUMER = "decisioning"
-#: Records taken per batch, and how long a batch waits to fill.
+#: Records taken per batch (how long a batch waits to fill is a setting).
 BATCH_MAX = 100
-BATCH_WITHIN_S = 0.05
 #: Conversations whose decoded state is kept between batches (JSON decoding is
 #: a large share of the time per event; the table stays the source of truth).
 DECODED_CACHE_MAX = 10_000
@@ -128,6 +127,7 @@ class DecisioningApp:
 
     def __init__(self, settings: WarmlineSettings, policies: PolicyStore) -> None:
         self.settings = settings
+        self._batch_linger_s = settings.decisioning.batch_linger_ms / 1000
         self.policies = policies
         d = settings.decisioning
         brokers = [
@@ -246,7 +246,7 @@ class DecisioningApp:
     async def _decide_agent(self, stream: Any) -> AsyncIterator[list[Decision]]:
         # Yielding each batch's decisions (to no sink in production) is what lets
         # ``agent.test_context()`` see when a batch is done, and what it decided.
-        async for events in take_batches(stream, BATCH_MAX, BATCH_WITHIN_S):
+        async for events in take_batches(stream, BATCH_MAX, self._batch_linger_s):
             with self._stop_on_failure("decide", events):
                 decisions = await self.process(events)
             yield decisions
@@ -390,7 +390,7 @@ class DecisioningApp:
 
     async def _feedback_agent(self, stream: Any) -> AsyncIterator[list[HistoryEntry]]:
         # Yields each batch's false alarms, like the decide agent yields its decisions.
-        async for events in take_batches(stream, BATCH_MAX, BATCH_WITHIN_S):
+        async for events in take_batches(stream, BATCH_MAX, self._batch_linger_s):
             with self._stop_on_failure("feedback", events):
                 false_alarms = await self.process_feedback(events)
             yield false_alarms
