@@ -118,6 +118,10 @@ bench: venv ## Run the benchmarks; JSON results in $(BENCH_OUT)/
 	mkdir -p $(BENCH_OUT)
 	$(PY) -m warmline bench all --out-dir $(BENCH_OUT)
 
+.PHONY: fuzz
+fuzz: venv ## Fuzz every reader of outside input with 5,000 cases a target (cases printed at the end)
+	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q -p no:cacheprovider tests/unit/test_fuzz.py
+
 .PHONY: chaos
 chaos: venv ## Faults under steady load (kills, broker restart, rebalances); JSON in $(BENCH_OUT)/chaos.json
 	mkdir -p $(BENCH_OUT)

@@ -6,10 +6,26 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
+from tests.fuzz_counts import CASES
 from tests.support import settings_for
 from warmline.common.settings import WarmlineSettings
 from warmline.localkafka import LocalKafka
+
+# Fuzz tests without their own example count take the profile's: a hundred
+# cases in `make test`, many thousands in `make fuzz` (HYPOTHESIS_PROFILE=fuzz).
+hypothesis_settings.register_profile("default", max_examples=100, deadline=None)
+hypothesis_settings.register_profile("fuzz", max_examples=5_000, deadline=None)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The number of generated cases per fuzz target."""
+    if CASES:
+        terminalreporter.write_sep("-", "fuzz cases per target")
+        for target, count in sorted(CASES.items()):
+            terminalreporter.write_line(f"{target}: {count}")
 
 
 @pytest.fixture(scope="session")

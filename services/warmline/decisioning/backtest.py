@@ -79,7 +79,9 @@ def read_conversations(path: Path) -> dict[str, Conversation]:
         if not line.strip():
             continue
         try:
-            raw: dict[str, Any] = json.loads(line)
+            raw = json.loads(line)
+            if not isinstance(raw, dict):
+                raise ValueError(f"expected a JSON object (one event), not {type(raw).__name__}")
             gold_turn = raw.pop("gold_escalation_turn", _NOT_GIVEN)
             gold_labels = raw.pop("gold_labels", None)
             gold_reason = raw.pop("gold_reason", None)

@@ -14,6 +14,7 @@ from google.protobuf import timestamp_pb2
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.fuzz_counts import count_case
 from tests.integration.ingestion.conftest import ACME_KEY, RunningIngestion
 from warmline.v1 import events_pb2, ingest_pb2, ingest_pb2_grpc
 
@@ -94,6 +95,7 @@ _SETTINGS = settings(
 def test_grpc_answers_every_event_with_ok_or_a_specific_refusal(
     ingestion: RunningIngestion, event: events_pb2.InteractionEvent
 ) -> None:
+    count_case("gRPC Publish door")
     with grpc.insecure_channel(ingestion.grpc_target) as channel:
         stub = ingest_pb2_grpc.IngestServiceStub(channel)
         try:
@@ -117,6 +119,7 @@ def test_grpc_answers_every_event_with_ok_or_a_specific_refusal(
 def test_http_answers_every_body_with_ok_or_a_specific_refusal(
     ingestion: RunningIngestion, body: Any
 ) -> None:
+    count_case("HTTP events door")
     request = urllib.request.Request(
         f"{ingestion.http_base}/v1/events",
         data=json.dumps(body).encode(),
@@ -142,6 +145,7 @@ def test_http_answers_every_body_with_ok_or_a_specific_refusal(
 def test_grpc_answers_arbitrary_bytes_with_ok_or_a_specific_refusal(
     ingestion: RunningIngestion, data: bytes, authenticated: bool
 ) -> None:
+    count_case("gRPC Publish door, raw bytes")
     metadata = (("authorization", f"Bearer {ACME_KEY}"),) if authenticated else ()
     with grpc.insecure_channel(ingestion.grpc_target) as channel:
         publish = channel.unary_unary(
