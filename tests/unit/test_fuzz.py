@@ -29,8 +29,10 @@ from warmline.v1 import events_pb2, ingest_pb2
 
 _FILE_HEALTH = [HealthCheck.function_scoped_fixture]
 
+# Text with lone surrogates too: JSON can escape one ("\ud800"), Unicode has none.
+_text = st.text(max_size=20) | st.text(st.characters(categories=["Cs", "Cf", "Zs"]), max_size=3)
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | _text,
     lambda children: (
         st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=5)
     ),
@@ -57,12 +59,22 @@ def test_the_scoring_consumer_decodes_or_poisons_any_record(value: bytes) -> Non
         assert isinstance(event, events_pb2.InteractionEvent) and event.event_id
 
 
-@given(raw=json_values)
+@given(
+    raw=json_values | st.dictionaries(st.sampled_from(["metadata", "text", "channel"]), json_values)
+)
 def test_the_json_door_parses_or_refuses_any_value(raw: Any) -> None:
     count_case("HTTP event parser")
     result = parse_event(raw)
     if isinstance(result, ingest_pb2.EventAck):
         assert result.field_violations and result.reason == "invalid_argument"
+        result.SerializeToString()  # what the door sends back must be encodable
+
+
+def test_a_parser_message_quoting_a_lone_surrogate_is_still_a_clear_refusal() -> None:
+    result = parse_event({"metadata": "\ud800"})
+    assert isinstance(result, ingest_pb2.EventAck)
+    [violation] = result.field_violations
+    assert "metadata" in violation.description and "\\ud800" in violation.description
 
 
 @pytest.mark.parametrize("platform", sorted(ADAPTERS))

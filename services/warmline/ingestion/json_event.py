@@ -39,6 +39,9 @@ def _enum_problem(enum: EnumDescriptor, value: object) -> str | None:
         # The range check comes first: values_by_number truncates to 32 bits.
         known = _INT32[0] <= value <= _INT32[1] and value in enum.values_by_number
         return None if known else f"unknown value {value}"
+    if not is_unicode(value):
+        # Checked first: protobuf's name lookup fails on a lone surrogate.
+        return "is not valid Unicode (a lone surrogate such as \\ud800)"
     if value not in enum.values_by_name:
         names = ", ".join(v.name for v in enum.values if v.number != 0)
         return f"unknown value {value[:40]!r}; one of {names}"
@@ -92,7 +95,9 @@ def parse_event(raw: object) -> events_pb2.InteractionEvent | ingest_pb2.EventAc
     try:
         return json_format.ParseDict(raw, events_pb2.InteractionEvent())
     except (json_format.ParseError, ValueError, TypeError, AttributeError) as exc:
-        return _rejected(event_id, [Violation(field="event", description=str(exc)[:500])])
+        # The parser's message may quote the offending value, lone surrogates included.
+        detail = str(exc)[:500].encode("utf-8", "backslashreplace").decode()
+        return _rejected(event_id, [Violation(field="event", description=detail)])
 
 
 def _rejected(event_id: str, violations: list[Violation]) -> ingest_pb2.EventAck:
