@@ -42,8 +42,9 @@ from warmline.bench.e2e import (
     Console,
     Stack,
     Template,
-    _queues,
     decided_from,
+    escalation_tally,
+    queues,
     ready,
     running_stack,
     schedule,
@@ -210,7 +211,7 @@ async def measure(
     done: list[Fault] = []
     async with running_stack(kafka_version) as stack:
         console = Console(
-            stack.console_target, _queues(stack.settings.notification.supervisor_queue)
+            stack.console_target, queues(stack.settings.notification.supervisor_queue)
         )
         await console.start()
         generator = Generator(stack, due)
@@ -247,27 +248,17 @@ async def measure(
             if (acked := trigger_acked.get(c)) is not None and acked > fault.at
         ]
         fault.recovered_at = min(after) if after else None
-    sent_turns: dict[str, int] = {}
-    for _, event in due:
-        if event.event_id in generator.acked_at:
-            sent_turns[event.conversation_id] = sent_turns.get(event.conversation_id, 0) + 1
-    whole = {c for c, copy in copies.items() if sent_turns.get(c, 0) == len(copy.template.turns)}
-    expected = {c for c in whole if copies[c].template.escalates}
+    sent = [e for _, e in due if e.event_id in generator.acked_at]
     delivered = {c for c in delivered_at if c.startswith("chaos-")}
     recoveries = [f.as_json()["recovery_s"] for f in done]
     return {
         "offered_customer_msgs_per_s": rate,
         "seconds": round(time.perf_counter() - generator.started, 1),
-        "events": sum(sent_turns.values()),
+        "events": len(sent),
         "acknowledged": len(generator.acked_at),
         "stream_breaks": generator.stream_breaks,
         "lost": len(set(generator.acked_at) - scored),
-        "expected_escalations": len(expected),
-        "delivered_escalations": len(delivered & expected),
-        "decided_from_scores": len(decided),
-        "missing": sorted(decided - delivered)[:20],
-        "unexpected": sorted(delivered - decided)[:20],
-        "model_disagreements": sorted((expected ^ decided) & whole)[:20],
+        **escalation_tally(copies, sent, delivered, decided),
         "duplicated": console.duplicated,
         "kills": sum(f.name.startswith("kill") for f in done),
         "broker_restarts": sum(f.name == "restart broker" for f in done),

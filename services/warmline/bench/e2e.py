@@ -40,6 +40,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -143,12 +144,12 @@ class Stack:
         return f"127.0.0.1:{self.settings.notification.grpc_port}"
 
 
-def _queues(supervisor_queue: str) -> list[str]:
+def queues(supervisor_queue: str) -> list[str]:
+    """Every queue the default policy routes the bench tenant to, and the supervisor's."""
     from warmline.decisioning.policy import DEFAULT_POLICY_PATH, load_policy
 
     routing = load_policy(DEFAULT_POLICY_PATH).for_tenant(TENANT).routing
-    queues = {routing.default_queue, supervisor_queue, *routing.keywords}
-    return sorted(queues | set(routing.topics.values()) | set(routing.reasons.values()))
+    return sorted(routing.queues() | {supervisor_queue})
 
 
 def stack_settings(broker: LocalKafka, workdir: Path, partitions: int) -> WarmlineSettings:
@@ -169,7 +170,7 @@ def stack_settings(broker: LocalKafka, workdir: Path, partitions: int) -> Warmli
         "token_sha256": hash_key(_AGENT_TOKEN),
         "tenant": TENANT,
         "agent_id": _AGENT,
-        "queues": _queues(notification.supervisor_queue),
+        "queues": queues(notification.supervisor_queue),
     }
     agents.write_text(yaml.safe_dump({"agents": [entry]}))
     return WarmlineSettings(
@@ -459,7 +460,7 @@ async def run_phase(
 ) -> dict[str, Any]:
     """Offer ``rate`` customer messages/s for ``seconds``; measure what came out."""
     due, copies = schedule(pool, rate, seconds, phase)
-    console = Console(stack.console_target, _queues(stack.settings.notification.supervisor_queue))
+    console = Console(stack.console_target, queues(stack.settings.notification.supervisor_queue))
     await console.start()
     try:
         async with grpc.aio.insecure_channel(stack.ingest_target) as channel:
@@ -476,13 +477,6 @@ async def run_phase(
     acked_customer = sum(
         e.role == events_pb2.ROLE_CUSTOMER and e.event_id in offered.acked_at for _, e in due
     )
-    sent_turns = {e.conversation_id: 0 for _, e in due}
-    for _, event in due:
-        sent_turns[event.conversation_id] += 1
-    # A copy cut short before its escalation cannot escalate: only whole ones count.
-    whole = {c for c, copy in copies.items() if sent_turns.get(c, 0) == len(copy.template.turns)}
-    # Known in advance: the backtest of the templates, for the copies sent whole.
-    expected = {c for c in whole if copies[c].template.escalates}
     delivered = {c for c in console.first if c.startswith(f"{phase}-")}
     latencies = [
         (at - offered.acked_at[d.trigger_event_id]) * 1000
@@ -501,6 +495,27 @@ async def run_phase(
         "acknowledged": len(offered.acked_at),
         "refused": offered.refused,
         "lost": len((set(offered.acked_at) & sent_ids) - scored),
+        **escalation_tally(copies, [e for _, e in due], delivered, decided),
+        "duplicated": console.duplicated,
+        "e2e_p50_ms": round(percentile(latencies, 50), 1),
+        "e2e_p99_ms": round(percentile(latencies, 99), 1),
+        "stages_p50_ms": _stages([d for c, (_, d) in console.first.items() if c in delivered]),
+    }
+
+
+def escalation_tally(
+    copies: dict[str, Copy],
+    sent: Sequence[events_pb2.InteractionEvent],
+    delivered: set[str],
+    decided: set[str],
+) -> dict[str, Any]:
+    """Escalations expected, decided and delivered, and where they part."""
+    sent_turns = Counter(event.conversation_id for event in sent)
+    # A copy cut short before its escalation cannot escalate: only whole ones count.
+    whole = {c for c, copy in copies.items() if sent_turns[c] == len(copy.template.turns)}
+    # Known in advance: the backtest of the templates, for the copies sent whole.
+    expected = {c for c in whole if copies[c].template.escalates}
+    return {
         "expected_escalations": len(expected),
         "delivered_escalations": len(delivered & expected),
         # The delivery guarantee: what the scores written must escalate, delivered.
@@ -509,10 +524,6 @@ async def run_phase(
         "unexpected": sorted(delivered - decided)[:20],
         # Where the live model read a copy otherwise than the backtest did.
         "model_disagreements": sorted((expected ^ decided) & whole)[:20],
-        "duplicated": console.duplicated,
-        "e2e_p50_ms": round(percentile(latencies, 50), 1),
-        "e2e_p99_ms": round(percentile(latencies, 99), 1),
-        "stages_p50_ms": _stages([d for c, (_, d) in console.first.items() if c in delivered]),
     }
 
 

@@ -47,6 +47,16 @@ async def _abort(context: grpc.aio.ServicerContext, bad: Undecodable) -> None:
     await context.abort(grpc.StatusCode.INVALID_ARGUMENT, bad.message)
 
 
+async def _responses(result: Any) -> AsyncIterator[Any]:
+    """A streaming method's responses: it yields them, or writes them with
+    ``context.write`` and returns a coroutine."""
+    if hasattr(result, "__aiter__"):
+        async for response in result:
+            yield response
+    else:
+        await result
+
+
 def _wrap(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
     if handler.request_deserializer is None:
         return handler
@@ -66,12 +76,8 @@ def _wrap(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         async def unary_stream(request: Any, context: grpc.aio.ServicerContext) -> Any:
             if isinstance(request, Undecodable):
                 await _abort(context, request)
-            result = inner_us(request, context)
-            if hasattr(result, "__aiter__"):
-                async for response in result:
-                    yield response
-            else:
-                await result
+            async for response in _responses(inner_us(request, context)):
+                yield response
 
         return handler._replace(request_deserializer=decode, unary_stream=unary_stream)
 
@@ -95,12 +101,8 @@ def _wrap(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
     inner_ss = handler.stream_stream
 
     async def stream_stream(requests: AsyncIterator[Any], context: grpc.aio.ServicerContext) -> Any:
-        result = inner_ss(checked_requests(requests, context), context)
-        if hasattr(result, "__aiter__"):
-            async for response in result:
-                yield response
-        else:
-            await result
+        async for response in _responses(inner_ss(checked_requests(requests, context), context)):
+            yield response
 
     return handler._replace(request_deserializer=decode, stream_stream=stream_stream)
 

@@ -126,6 +126,10 @@ class Routing(_Strict):
     reasons: dict[str, str]
     keywords: dict[str, list[str]]
 
+    def queues(self) -> set[str]:
+        """Every queue this routing can send an escalation to."""
+        return {self.default_queue, *self.keywords, *self.topics.values(), *self.reasons.values()}
+
     @cached_property
     def _keyword_search(self) -> _KeywordSearch:
         # Compiled once (a plain attribute afterwards): the keywords are searched

@@ -192,8 +192,7 @@ class _AgentConsole:
 def demo_queues(supervisor_queue: str) -> list[str]:
     """Every queue the default policy routes the demo tenant to, and the supervisor queue."""
     routing = load_policy(DEFAULT_POLICY_PATH).for_tenant(DEMO_TENANT).routing
-    queues = {routing.default_queue, supervisor_queue, *routing.keywords}
-    return sorted(queues | set(routing.topics.values()) | set(routing.reasons.values()))
+    return sorted(routing.queues() | {supervisor_queue})
 
 
 def _write_agent_tokens(path: Path, token: str, queues: list[str]) -> None:

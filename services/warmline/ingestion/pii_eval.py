@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -159,8 +158,3 @@ def evaluate(messages: Iterable[LabelledMessage]) -> Evaluation:
 
 def _example(message: LabelledMessage, span: Span) -> dict[str, str]:
     return {"id": message.id, "kind": span.kind, "text": message.text[span.start : span.end]}
-
-
-def counts_by_kind(messages: Iterable[LabelledMessage]) -> Counter[str]:
-    """Labelled spans per kind."""
-    return Counter(span.kind for message in messages for span in message.gold)

@@ -25,10 +25,10 @@ def test_recall_and_precision_are_counted_per_kind(tmp_path: Path) -> None:
             "text": "mail jane@example.com",
             "pii": [{"kind": "EMAIL", "text": "jane@example.com"}],
         },
-        # A name without any cue is missed; the order number is rightly kept.
+        # A name with no cue at all is missed; the order number is rightly kept.
         {
             "id": "b",
-            "text": "Tell Priyanka order 123456789",
+            "text": "Priyanka has order 123456789",
             "pii": [{"kind": "NAME", "text": "Priyanka"}],
         },
         {"id": "c", "text": "nothing here", "pii": []},
@@ -40,17 +40,23 @@ def test_recall_and_precision_are_counted_per_kind(tmp_path: Path) -> None:
         "redacted": 1,
         "precision": 1.0,
     }
-    assert result["overall"]["labelled"] == 2
+    assert result["kinds"]["NAME"] == {
+        "labelled": 1,
+        "recall": 0.0,
+        "redacted": 0,
+        "precision": None,
+    }
+    assert result["overall"] == {"labelled": 2, "recall": 0.5, "redacted": 1, "precision": 1.0}
+    assert result["missed"] == [{"id": "b", "kind": "NAME", "text": "Priyanka"}]
     assert result["messages"] == 3
 
 
 def test_a_wrong_redaction_lowers_precision(tmp_path: Path) -> None:
-    # "Galaxy" is not personal data, but follows a cue the name rules read.
-    data = write(
-        tmp_path / "set.jsonl", {"id": "a", "text": "I spoke to Galaxy Support", "pii": []}
-    )
+    # "Galaxy Tab" is no person, but follows a cue the name rules read.
+    data = write(tmp_path / "set.jsonl", {"id": "a", "text": "I spoke to Galaxy Tab", "pii": []})
     result = evaluate(read_set(data)).as_json(details=True)
-    assert result["overall"]["redacted"] == len(result["wrongly_redacted"])
+    assert result["overall"] == {"labelled": 0, "recall": None, "redacted": 1, "precision": 0.0}
+    assert result["wrongly_redacted"] == [{"id": "a", "kind": "NAME", "text": "Galaxy Tab"}]
 
 
 def test_a_repeated_span_takes_the_next_occurrence(tmp_path: Path) -> None:
