@@ -7,8 +7,8 @@ and bigrams of the customer's message, trained on the project's contact-center
 turns, reads them directly; the engine averages its probabilities with the
 signal head's (``model.json``: ``lexical_weight``) before the thresholds.
 
-On the evaluation set's dev part (2026-12-04) the head alone read negativity at
-AUC 0.950 and the TF-IDF model alone at 0.949; their average reached 0.967.
+The blend and its weight were chosen on the evaluation set's dev part; the
+README's model card judges them on the test part only.
 
 Files: ``lexical.safetensors`` (idf, weights, bias) and ``lexical_vocab.json``
 (the n-grams in column order). Only n-grams seen in at least ``min_df`` training
