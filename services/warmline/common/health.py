@@ -33,6 +33,10 @@ class Readiness:
         """True when every condition is met."""
         return all(self._state.values())
 
+    def conditions(self) -> dict[str, bool]:
+        """Every condition and whether it is met, for the metrics page."""
+        return dict(self._state)
+
     def pending(self) -> list[str]:
         """The conditions not met yet, for a readiness page."""
         return [name for name, ok in self._state.items() if not ok]

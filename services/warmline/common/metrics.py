@@ -33,6 +33,12 @@ READY = Gauge(
     "warmline_ready",
     "1 when the service reports SERVING (all dependencies ready), else 0.",
 )
+READY_CONDITION = Gauge(
+    "warmline_ready_condition",
+    "1 when one readiness condition of the service is met, else 0, by condition "
+    "(kafka, model, policy, assignment, caught_up).",
+    ["condition"],
+)
 PIPELINE_BATCH_SECONDS = Histogram(
     "warmline_pipeline_batch_seconds",
     "Time from reading a batch to committing it, by consumer.",

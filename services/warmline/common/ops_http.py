@@ -11,13 +11,16 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 
 from warmline import __version__
 from warmline.common.health import Readiness
-from warmline.common.metrics import BUILD_INFO, READY
+from warmline.common.metrics import BUILD_INFO, READY, READY_CONDITION
 
 
 def ops_app(readiness: Readiness, registry: CollectorRegistry = REGISTRY) -> web.Application:
     """An aiohttp app exposing metrics, liveness and readiness."""
 
     async def metrics(_: web.Request) -> web.Response:
+        # Read at scrape time, so alerts can name the dependency that is missing.
+        for condition, met in readiness.conditions().items():
+            READY_CONDITION.labels(condition).set(1 if met else 0)
         body = generate_latest(registry)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

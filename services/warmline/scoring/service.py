@@ -7,6 +7,8 @@ import contextlib
 import logging
 from collections.abc import Callable, Sequence
 
+from aiokafka import AIOKafkaConsumer
+
 from warmline.common.grpc_server import GrpcServer, server_credentials
 from warmline.common.health import Readiness
 from warmline.common.kafka import (
@@ -152,13 +154,9 @@ class ScoringService:
         await self.consumer.start()
 
     async def _report_lag(self) -> None:
+        reported: set[str] = set()
         while not self._stop.is_set():
-            for tp in self.consumer.assignment():
-                highwater = self.consumer.highwater(tp)
-                if highwater is not None:
-                    with contextlib.suppress(Exception):
-                        lag = highwater - await self.consumer.position(tp)
-                        SCORING_CONSUMER_LAG.labels(str(tp.partition)).set(max(0, lag))
+            reported = await report_lag(self.consumer, reported)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), 5)
 
@@ -178,6 +176,26 @@ class ScoringService:
                 await asyncio.wait_for(closing, grace)
         await cancel_all(self._tasks)
         await self.ops.stop()
+
+
+async def report_lag(consumer: AIOKafkaConsumer, reported: set[str]) -> set[str]:
+    """Set the lag of each assigned partition; returns the partitions with a lag series.
+
+    The series of a partition a rebalance took away is removed: another replica
+    reports it now, and a frozen value here would be summed with its own.
+    """
+    assigned = consumer.assignment()
+    kept = reported & {str(tp.partition) for tp in assigned}
+    for partition in reported - kept:
+        SCORING_CONSUMER_LAG.remove(partition)
+    for tp in assigned:
+        highwater = consumer.highwater(tp)
+        if highwater is not None:
+            with contextlib.suppress(Exception):
+                lag = highwater - await consumer.position(tp)
+                SCORING_CONSUMER_LAG.labels(str(tp.partition)).set(max(0, lag))
+                kept.add(str(tp.partition))
+    return kept
 
 
 def serve(settings: WarmlineSettings) -> ServiceMain:
