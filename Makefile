@@ -67,9 +67,29 @@ $(HELM):
 	GOBIN=$(CACHE_DIR)/bin go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
 
 .PHONY: chart
-chart: venv $(HELM) ## Render the Helm chart and validate it against Kubernetes schemas
+chart: venv $(HELM) ## Render the Helm chart (defaults and all features) and validate it against Kubernetes and CRD schemas
 	$(HELM) lint charts/warmline
+	$(HELM) lint charts/warmline --values charts/warmline/ci/all-features-values.yaml
 	WARMLINE_HELM=$(HELM) $(PY) -m pytest -q tests/unit/test_chart.py tests/unit/test_deploy_config.py
+
+# Helm reads no file outside the chart: it carries copies of deploy/'s alert rules
+# and dashboards, which test_chart.py compares with deploy/ (the source of truth).
+.PHONY: chart-files
+chart-files: ## Copy deploy/'s alert rules and Grafana dashboards into the chart (charts/warmline/files/)
+	rm -rf charts/warmline/files/prometheus charts/warmline/files/dashboards
+	mkdir -p charts/warmline/files/prometheus charts/warmline/files/dashboards
+	cp deploy/prometheus/rules/*.rules.yml charts/warmline/files/prometheus/
+	cp deploy/grafana/dashboards/*.json charts/warmline/files/dashboards/
+
+# The CRDs' schemas (Prometheus Operator, KEDA) from cloudcoil's model packages on
+# PyPI, installed in a throwaway environment; the tests read the exported JSON.
+CRD_MODELS := cloudcoil==0.6.0 cloudcoil-models-prometheus-operator==0.80.1.0 cloudcoil-models-keda==2.16.1.0
+.PHONY: chart-crd-schemas
+chart-crd-schemas: ## Re-export the CRD schemas the chart tests validate against (tests/fixtures/crd_schemas/)
+	rm -rf $(CACHE_DIR)/crd-models
+	$(PYTHON) -m venv $(CACHE_DIR)/crd-models
+	$(CACHE_DIR)/crd-models/bin/pip install -q $(CRD_MODELS)
+	$(CACHE_DIR)/crd-models/bin/python tests/fixtures/crd_schemas/export.py tests/fixtures/crd_schemas
 
 .PHONY: lint
 lint: venv ## ruff and mypy (strict) on the package, buf lint, stale generated code

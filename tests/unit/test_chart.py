@@ -344,9 +344,12 @@ def test_keda_topic_carries_the_prefix() -> None:
         (("services.ingestion.keda.enabled=true",), "not both"),
         (
             ("services.scoring.keda.enabled=true", "services.scoring.keda.minReplicaCount=0"),
-            "minReplicaCount must be >= 1",
+            "at '/services/scoring/keda/minReplicaCount': minimum: got 0, want 1",
         ),
-        (("services.fake.ports.grpc=50099",), "ports.metrics is required"),
+        (
+            ("services.fake.ports.grpc=50099",),
+            "at '/services/fake/ports': missing property 'metrics'",
+        ),
     ],
 )
 def test_invalid_values_are_refused(settings: tuple[str, ...], error: str) -> None:
