@@ -13,6 +13,9 @@ BUF_VERSION   ?= v1.75.0
 BUF           := $(CACHE_DIR)/bin/buf
 HELM_VERSION  ?= v3.19.0
 HELM          := $(CACHE_DIR)/bin/helm
+# The prometheus module's v0.3XX.Y is Prometheus 3.XX.Y (docker-compose.yml runs the same release).
+PROMTOOL_VERSION ?= v0.316.0
+PROMTOOL      := $(CACHE_DIR)/bin/promtool
 BENCH_OUT     ?= bench/results
 PROTOS        := $(wildcard protos/warmline/v1/*.proto)
 export WARMLINE_KAFKA_VERSION := $(KAFKA_VERSION)
@@ -66,6 +69,15 @@ buf-lint: $(BUF) ## Lint the protos with buf, and check for breaking changes aga
 $(HELM):
 	GOBIN=$(CACHE_DIR)/bin go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
 
+$(PROMTOOL):
+	GOBIN=$(CACHE_DIR)/bin go install github.com/prometheus/prometheus/cmd/promtool@$(PROMTOOL_VERSION)
+
+.PHONY: rules-check
+rules-check: $(PROMTOOL) ## Check the Prometheus config and alert rules and run the rules' unit tests (promtool)
+	$(PROMTOOL) check config deploy/prometheus/prometheus.yml
+	$(PROMTOOL) check rules deploy/prometheus/rules/warmline.rules.yml
+	$(PROMTOOL) test rules deploy/prometheus/tests/*.yml
+
 .PHONY: chart
 chart: venv $(HELM) ## Render the Helm chart (defaults and all features) and validate it against Kubernetes and CRD schemas
 	$(HELM) lint charts/warmline
@@ -114,8 +126,8 @@ browser: ## Install Debian's chromium for the browser test when it is missing (r
 	  || { $$sudo apt-get update && $$sudo apt-get install -y chromium; }; }
 
 .PHONY: test
-test: venv $(HELM) browser ## Run the whole suite against a real Kafka broker (KAFKA_VERSION=3.9.1 or 4.1.1)
-	WARMLINE_HELM=$(HELM) $(PY) -m pytest -q
+test: venv $(HELM) $(PROMTOOL) browser ## Run the whole suite against a real Kafka broker (KAFKA_VERSION=3.9.1 or 4.1.1)
+	WARMLINE_HELM=$(HELM) WARMLINE_PROMTOOL=$(PROMTOOL) $(PY) -m pytest -q
 
 .PHONY: test-integration
 test-integration: venv browser ## Integration and end-to-end tests only (e.g. KAFKA_VERSION=3.9.1)
