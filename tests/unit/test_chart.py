@@ -1,19 +1,28 @@
 """The Helm chart renders valid Kubernetes objects that agree with the settings model.
 
-Every manifest is rendered with ``helm template`` and checked against the
+Two value sets are rendered with ``helm template``: the defaults and
+``ci/all-features-values.yaml`` (secured Kafka, KEDA, ServiceMonitors, the
+PrometheusRule, dashboards, Ingresses). Built-in kinds are checked against the
 Kubernetes 1.30 schemas (``kubernetes_validate``, strict: unknown fields fail);
-KEDA's ScaledObject has no schema there, so its required fields are asserted here.
+custom resources (Prometheus Operator, KEDA) against their CRDs' schemas, exported
+from PyPI packages into tests/fixtures/crd_schemas/ (``make chart-crd-schemas``)
+and closed to unknown fields the same way.
 """
 
 from __future__ import annotations
 
+import copy
+import functools
+import json
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import jsonschema  # type: ignore[import-untyped]
 import kubernetes_validate
 import pytest
 import yaml
@@ -24,11 +33,25 @@ from warmline.services import SERVICES
 
 Manifest = dict[str, Any]
 
-CHART = Path(__file__).resolve().parents[2] / "charts" / "warmline"
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "charts" / "warmline"
+ALL_FEATURES = CHART / "ci" / "all-features-values.yaml"
+CRD_SCHEMAS = ROOT / "tests" / "fixtures" / "crd_schemas"
 KUBE_VERSION = "1.30"
 RELEASE = "wl"
-# Custom resources the schema bundle does not know; their fields are asserted below.
-CRD_KINDS = frozenset({"ScaledObject"})
+# Custom resources the Kubernetes schema bundle does not know: kind -> apiVersion.
+CRD_KINDS = {
+    "ServiceMonitor": "monitoring.coreos.com/v1",
+    "PrometheusRule": "monitoring.coreos.com/v1",
+    "ScaledObject": "keda.sh/v1alpha1",
+    "TriggerAuthentication": "keda.sh/v1alpha1",
+}
+# deploy/ holds the alert rules and dashboards; the chart carries copies (make chart-files).
+SYNCED_FILES = {
+    ROOT / "deploy" / "prometheus" / "rules": (CHART / "files" / "prometheus", "*.rules.yml"),
+    ROOT / "deploy" / "grafana" / "dashboards": (CHART / "files" / "dashboards", "*.json"),
+}
+SECRETS_DIR = "/var/run/secrets/warmline/"
 KEDA_ON = (
     "--set",
     "services.scoring.keda.enabled=true",
@@ -114,6 +137,17 @@ def keda_docs() -> list[Manifest]:
 
 
 @pytest.fixture(scope="module")
+def all_docs() -> list[Manifest]:
+    return render("--values", str(ALL_FEATURES))
+
+
+@pytest.fixture(scope="module")
+def all_values() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(ALL_FEATURES.read_text())
+    return loaded
+
+
+@pytest.fixture(scope="module")
 def defaults() -> Iterator[WarmlineSettings]:
     # Defaults only: a developer's WARMLINE_* variables must not leak in.
     with pytest.MonkeyPatch.context() as mp:
@@ -122,20 +156,36 @@ def defaults() -> Iterator[WarmlineSettings]:
         yield WarmlineSettings()
 
 
+@functools.cache
+def crd_validator(kind: str) -> jsonschema.protocols.Validator:
+    """A validator for one custom resource kind, from its exported CRD schema."""
+    schema = json.loads((CRD_SCHEMAS / f"{kind.lower()}.json").read_text())
+    validator: jsonschema.protocols.Validator = jsonschema.Draft202012Validator(schema)
+    return validator
+
+
 def assert_valid(docs: list[Manifest]) -> None:
     assert docs
     for doc in docs:
+        where = f"{doc['kind']}/{doc['metadata']['name']}"
         if doc["kind"] in CRD_KINDS:
+            assert doc["apiVersion"] == CRD_KINDS[doc["kind"]], where
+            error = jsonschema.exceptions.best_match(crd_validator(doc["kind"]).iter_errors(doc))
+            if error is not None:
+                path = ".".join(str(p) for p in error.absolute_path)
+                pytest.fail(f"{where}: {path}: {error.message}")
             continue
         try:
             kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
         except kubernetes_validate.ValidationError as e:
             path = ".".join(str(p) for p in e.path)
-            pytest.fail(f"{doc['kind']}/{doc['metadata']['name']}: {path}: {e.message}")
+            pytest.fail(f"{where}: {path}: {e.message}")
 
 
-def test_chart_lints() -> None:
-    done = helm("lint", str(CHART), "--kube-version", f"{KUBE_VERSION}.0")
+@pytest.mark.parametrize("values_file", [None, ALL_FEATURES], ids=["defaults", "all-features"])
+def test_chart_lints(values_file: Path | None) -> None:
+    extra = ("--values", str(values_file)) if values_file else ()
+    done = helm("lint", "--strict", str(CHART), "--kube-version", f"{KUBE_VERSION}.0", *extra)
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -151,6 +201,41 @@ def test_default_manifests_validate(default_docs: list[Manifest]) -> None:
 
 def test_keda_manifests_validate(keda_docs: list[Manifest]) -> None:
     assert_valid(keda_docs)
+
+
+def test_all_features_manifests_validate(all_docs: list[Manifest]) -> None:
+    assert_valid(all_docs)
+    # The value set really switches every optional object on.
+    assert {d["kind"] for d in all_docs} >= {
+        "ConfigMap",
+        "Ingress",
+        "PrometheusRule",
+        "ScaledObject",
+        "ServiceMonitor",
+        "TriggerAuthentication",
+    }
+
+
+def test_optional_objects_are_off_by_default(default_docs: list[Manifest]) -> None:
+    assert {d["kind"] for d in default_docs} == {
+        "Deployment",
+        "Service",
+        "PodDisruptionBudget",
+        "NetworkPolicy",
+        "HorizontalPodAutoscaler",
+    }
+
+
+def test_a_crd_schema_refuses_an_unknown_field() -> None:
+    # Guards the guard: the exported schemas must be closed, or the checks above pass anything.
+    monitor = {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "ServiceMonitor",
+        "metadata": {"name": "x"},
+        "spec": {"selector": {}, "endpoints": [{"port": "metrics", "intervall": "30s"}]},
+    }
+    errors = list(crd_validator("ServiceMonitor").iter_errors(monitor))
+    assert any("intervall" in e.message for e in errors), errors
 
 
 def test_values_cover_every_service(values: dict[str, Any]) -> None:
@@ -244,40 +329,179 @@ def test_one_image_one_command(default_docs: list[Manifest]) -> None:
         assert c["command"] + c["args"] == ["warmline", "serve", name]
 
 
-def test_secret_files_are_mounted_read_only(default_docs: list[Manifest]) -> None:
-    deployments = of_kind(default_docs, "Deployment")
-    for name, variable in (
-        ("ingestion", "WARMLINE_INGESTION__API_KEYS_FILE"),
-        ("notification", "WARMLINE_NOTIFICATION__AGENT_TOKENS_FILE"),
-    ):
-        pod = deployments[name]["spec"]["template"]["spec"]
-        path = Path(env_of(deployments[name])[variable])
-        mount = next(
-            m
-            for m in container(deployments[name])["volumeMounts"]
-            if m["mountPath"] == str(path.parent)
-        )
-        assert mount["readOnly"] is True
-        volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
-        assert volume["secret"]["items"] == [{"key": path.name, "path": path.name}]
+def secret_of_file(deployment: Manifest, path: str) -> tuple[str, str]:
+    """The Secret and key a file in the pod comes from; its mount must be read-only."""
+    pod = deployment["spec"]["template"]["spec"]
+    directory, _, file = path.rpartition("/")
+    (mount,) = [m for m in container(deployment)["volumeMounts"] if m["mountPath"] == directory]
+    assert mount["readOnly"] is True, path
+    (volume,) = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+    (item,) = [i for i in volume["secret"]["items"] if i["path"] == file]
+    return volume["secret"]["secretName"], item["key"]
 
 
-def test_rendered_environment_parses_into_settings(
-    default_docs: list[Manifest], monkeypatch: pytest.MonkeyPatch
+def test_secret_files_are_mounted_read_only(
+    default_docs: list[Manifest], all_docs: list[Manifest]
 ) -> None:
-    for name, deployment in of_kind(default_docs, "Deployment").items():
-        for key in [k for k in os.environ if k.startswith("WARMLINE_")]:
-            monkeypatch.delenv(key)
-        for key, value in env_of(deployment).items():
-            monkeypatch.setenv(key, value)
-        try:
-            settings = WarmlineSettings()
-        except ValidationError as e:
-            pytest.fail(f"{name}: the chart sets variables the settings model refuses:\n{e}")
+    for docs in (default_docs, all_docs):
+        for deployment in of_kind(docs, "Deployment").values():
+            for value in env_of(deployment).values():
+                if value.startswith(SECRETS_DIR):
+                    secret_of_file(deployment, value)
+    deployments = of_kind(default_docs, "Deployment")
+    for name, variable, secret in (
+        ("ingestion", "WARMLINE_INGESTION__API_KEYS_FILE", "warmline-ingestion-api-keys"),
+        (
+            "notification",
+            "WARMLINE_NOTIFICATION__AGENT_TOKENS_FILE",
+            "warmline-notification-agent-tokens",
+        ),
+    ):
+        path = env_of(deployments[name])[variable]
+        assert secret_of_file(deployments[name], path)[0] == secret
+
+
+def settings_from(
+    deployment: Manifest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> WarmlineSettings:
+    """The settings the container would load, with stand-ins for what Kubernetes supplies.
+
+    Mounted files become temporary files (the settings check that they exist) and
+    variables read from a Secret hold "<secret>/<key>"; other references (a
+    ConfigMap of the operator's) are left to the settings' defaults.
+    """
+    for key in [k for k in os.environ if k.startswith("WARMLINE_")]:
+        monkeypatch.delenv(key)
+    for entry in container(deployment)["env"]:
+        if "value" in entry:
+            value = entry["value"]
+            if value.startswith(SECRETS_DIR):
+                stand_in = tmp_path / value.removeprefix(SECRETS_DIR)
+                stand_in.parent.mkdir(parents=True, exist_ok=True)
+                stand_in.write_text(f"contents of {value}\n")
+                value = str(stand_in)
+            monkeypatch.setenv(entry["name"], value)
+        elif "secretKeyRef" in entry["valueFrom"]:
+            ref = entry["valueFrom"]["secretKeyRef"]
+            monkeypatch.setenv(entry["name"], f"{ref['name']}/{ref['key']}")
+    try:
+        return WarmlineSettings()
+    except ValidationError as e:
+        pytest.fail(f"the chart sets variables the settings model refuses:\n{e}")
+
+
+@pytest.mark.parametrize("docs_fixture", ["default_docs", "all_docs"])
+def test_rendered_environment_parses_into_settings(
+    docs_fixture: str,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    docs: list[Manifest] = request.getfixturevalue(docs_fixture)
+    for name, deployment in of_kind(docs, "Deployment").items():
+        settings = settings_from(deployment, tmp_path, monkeypatch)
         section: ServicePorts = getattr(settings, name)
         assert section.metrics_port == int(
             env_of(deployment)[f"WARMLINE_{name.upper()}__METRICS_PORT"]
         )
+
+
+# --- Kafka security: Secrets mounted as files, the WARMLINE_KAFKA__* settings pointing at them
+
+
+def test_kafka_credentials_and_certificates_come_from_secrets(
+    all_docs: list[Manifest],
+    all_values: dict[str, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sasl, tls = all_values["kafka"]["sasl"], all_values["kafka"]["tls"]
+    for name, deployment in of_kind(all_docs, "Deployment").items():
+        env = env_of(deployment)
+        files = {
+            variable: secret_of_file(deployment, env[f"WARMLINE_KAFKA__{variable}"])
+            for variable in ("SASL_PASSWORD_FILE", "SSL_CAFILE", "SSL_CERTFILE", "SSL_KEYFILE")
+        }
+        assert files == {
+            "SASL_PASSWORD_FILE": (sasl["secretName"], "password"),
+            "SSL_CAFILE": (tls["caSecretName"], "ca.crt"),
+            "SSL_CERTFILE": (tls["clientSecretName"], "tls.crt"),
+            "SSL_KEYFILE": (tls["clientSecretName"], "tls.key"),
+        }, name
+        variables = {e["name"]: e for e in container(deployment)["env"]}
+        assert variables["WARMLINE_KAFKA__SASL_USERNAME"]["valueFrom"] == {
+            "secretKeyRef": {"name": sasl["secretName"], "key": "username"}
+        }, name
+        # The password itself never appears in the pod spec.
+        assert "WARMLINE_KAFKA__SASL_PASSWORD" not in variables, name
+
+        kafka = settings_from(deployment, tmp_path, monkeypatch).kafka
+        assert kafka.security_protocol == "SASL_SSL", name
+        assert kafka.sasl_mechanism == sasl["mechanism"], name
+        assert kafka.sasl_username == f"{sasl['secretName']}/username", name
+        assert kafka.password() == f"contents of {SECRETS_DIR}kafka-sasl/password", name
+        assert kafka.ssl_check_hostname is tls["checkHostname"] is False, name
+
+
+def test_tls_with_the_system_trust_store_needs_no_secret() -> None:
+    docs = render(*KEDA_ON, "--set", "kafka.securityProtocol=SSL")
+    assert_valid(docs)
+    for name, deployment in of_kind(docs, "Deployment").items():
+        env = env_of(deployment)
+        assert env["WARMLINE_KAFKA__SECURITY_PROTOCOL"] == "SSL", name
+        assert env["WARMLINE_KAFKA__SSL_CHECK_HOSTNAME"] == "true", name
+        kafka_files = {"SSL_CAFILE", "SSL_CERTFILE", "SSL_KEYFILE", "SASL_PASSWORD_FILE"}
+        assert not {f"WARMLINE_KAFKA__{v}" for v in kafka_files} & env.keys(), name
+        volumes = deployment["spec"]["template"]["spec"]["volumes"]
+        assert not [v for v in volumes if v["name"].startswith("kafka-")], name
+    assert not [d for d in docs if d["kind"] == "TriggerAuthentication"]
+    for name, scaled in of_kind(docs, "ScaledObject").items():
+        (trigger,) = scaled["spec"]["triggers"]
+        assert trigger["metadata"]["tls"] == "enable", name
+        assert "sasl" not in trigger["metadata"], name
+        assert "authenticationRef" not in trigger, name
+
+
+def test_keda_reads_the_lag_with_the_same_secrets(
+    all_docs: list[Manifest], all_values: dict[str, Any]
+) -> None:
+    (auth,) = [d for d in all_docs if d["kind"] == "TriggerAuthentication"]
+    params = {p["parameter"]: (p["name"], p["key"]) for p in auth["spec"]["secretTargetRef"]}
+    deployment = of_kind(all_docs, "Deployment")["scoring"]
+    env = env_of(deployment)
+    assert params == {
+        "username": (all_values["kafka"]["sasl"]["secretName"], "username"),
+        "password": secret_of_file(deployment, env["WARMLINE_KAFKA__SASL_PASSWORD_FILE"]),
+        "ca": secret_of_file(deployment, env["WARMLINE_KAFKA__SSL_CAFILE"]),
+        "cert": secret_of_file(deployment, env["WARMLINE_KAFKA__SSL_CERTFILE"]),
+        "key": secret_of_file(deployment, env["WARMLINE_KAFKA__SSL_KEYFILE"]),
+    }
+    scaled = of_kind(all_docs, "ScaledObject")
+    assert set(scaled) == {"scoring", "decisioning"}
+    for name, so in scaled.items():
+        (trigger,) = so["spec"]["triggers"]
+        # KEDA's spelling of SCRAM-SHA-512 over TLS.
+        assert trigger["metadata"]["sasl"] == "scram_sha512", name
+        assert trigger["metadata"]["tls"] == "enable", name
+        assert trigger["authenticationRef"] == {"name": auth["metadata"]["name"]}, name
+
+
+def test_a_services_own_keda_authentication_wins() -> None:
+    own = ("--set", "services.scoring.keda.authenticationRef.name=scoring-kafka")
+    docs = render("--values", str(ALL_FEATURES), *own)
+    refs = {
+        name: so["spec"]["triggers"][0]["authenticationRef"]["name"]
+        for name, so in of_kind(docs, "ScaledObject").items()
+    }
+    assert refs == {"scoring": "scoring-kafka", "decisioning": f"{RELEASE}-warmline-kafka"}
+    docs = render(
+        "--values",
+        str(ALL_FEATURES),
+        *own,
+        "--set",
+        "services.decisioning.keda.authenticationRef.name=decisioning-kafka",
+    )
+    assert not [d for d in docs if d["kind"] == "TriggerAuthentication"]
 
 
 def test_autoscaling_defaults(default_docs: list[Manifest]) -> None:
@@ -350,6 +574,36 @@ def test_keda_topic_carries_the_prefix() -> None:
             ("services.fake.ports.grpc=50099",),
             "at '/services/fake/ports': missing property 'metrics'",
         ),
+        (
+            ("kafka.securityProtocol=SASL_SSL",),
+            "kafka.securityProtocol=SASL_SSL needs kafka.sasl.secretName: a Secret holding "
+            "the keys username and password",
+        ),
+        (
+            ("kafka.tls.caSecretName=kafka-ca",),
+            "kafka.tls.caSecretName/clientSecretName are set but "
+            "kafka.securityProtocol=PLAINTEXT uses no TLS",
+        ),
+        (
+            ("kafka.securityProtocol=SSL", "kafka.sasl.secretName=kafka-credentials"),
+            "kafka.sasl.secretName is set but kafka.securityProtocol=SSL uses no SASL",
+        ),
+        (
+            ("env.WARMLINE_KAFKA__SASL_PASSWORD=hunter2",),
+            "env: WARMLINE_KAFKA__SASL_PASSWORD is set by the chart from the kafka block",
+        ),
+        (
+            ("services.scoring.env.WARMLINE_KAFKA__SSL_CAFILE=/ca.pem",),
+            "services.scoring.env: WARMLINE_KAFKA__SSL_CAFILE is set by the chart",
+        ),
+        (
+            ("services.scoring.ingress.http.enabled=true",),
+            "services.scoring.ingress.http: the service has no http port",
+        ),
+        (
+            ("services.ingestion.ingress.grpc.enabled=true",),
+            "services.ingestion.ingress.grpc.host is required when the Ingress is enabled",
+        ),
     ],
 )
 def test_invalid_values_are_refused(settings: tuple[str, ...], error: str) -> None:
@@ -357,6 +611,98 @@ def test_invalid_values_are_refused(settings: tuple[str, ...], error: str) -> No
     done = helm("template", RELEASE, str(CHART), "--kube-version", f"{KUBE_VERSION}.0", *args)
     assert done.returncode != 0
     assert error in done.stderr
+
+
+def resolve(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    """A values.schema.json node with its $ref and allOf parts merged in."""
+    if "$ref" in node:
+        name = node["$ref"].removeprefix("#/definitions/")
+        node = {**schema["definitions"][name], **{k: v for k, v in node.items() if k != "$ref"}}
+    for part in node.get("allOf", []):
+        node = {**resolve(schema, part), **{k: v for k, v in node.items() if k != "allOf"}}
+    return node
+
+
+def uncovered(schema: dict[str, Any], node: dict[str, Any], value: Any, path: str) -> list[str]:
+    """Paths in ``value`` that the schema does not describe by name or by a map's value type."""
+    node = resolve(schema, node)
+    missing: list[str] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key in node.get("properties", {}):
+                child = node["properties"][key]
+            elif isinstance(node.get("additionalProperties"), dict):
+                child = node["additionalProperties"]
+            elif node.get("type") == "object" and "properties" not in node:
+                continue  # a Kubernetes object passed through whole (securityContext, ...)
+            else:
+                missing.append(f"{path}{key}")
+                continue
+            missing += uncovered(schema, child, item, f"{path}{key}.")
+    elif isinstance(value, list) and isinstance(node.get("items"), dict):
+        for item in value:
+            missing += uncovered(schema, node["items"], item, f"{path}[].")
+    return missing
+
+
+def closed_objects(node: Any, path: str = "") -> list[str]:
+    """Schema nodes that name properties but leave others open."""
+    if isinstance(node, list):
+        return [p for i, item in enumerate(node) for p in closed_objects(item, f"{path}/{i}")]
+    if not isinstance(node, dict):
+        return []
+    found = [path] if "properties" in node and node.get("additionalProperties") is not False else []
+    return found + [p for k, v in node.items() for p in closed_objects(v, f"{path}/{k}")]
+
+
+def test_values_schema_covers_every_value(
+    values: dict[str, Any], all_values: dict[str, Any]
+) -> None:
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    assert uncovered(schema, schema, values, "") == []
+    assert uncovered(schema, schema, all_values, "") == []
+    # Every block that lists its keys refuses the others, so a typo fails.
+    assert closed_objects(schema) == []
+
+
+@pytest.mark.parametrize(
+    ("setting", "error"),
+    [
+        ("kafka.securityProtocl=SASL_SSL", "at '/kafka': additional properties 'securityProtocl'"),
+        (
+            "kafka.securityProtocol=SASL_TLS",
+            "at '/kafka/securityProtocol': value must be one of 'PLAINTEXT', 'SSL', "
+            "'SASL_PLAINTEXT', 'SASL_SSL'",
+        ),
+        ("kafka.sasl.mechanism=SCRAM", "at '/kafka/sasl/mechanism': value must be one of"),
+        ("services.ingestion.replicas=two", "at '/services/ingestion/replicas': got string"),
+        (
+            "services.scoring.keda.lagTreshold=50",
+            "at '/services/scoring/keda': additional properties 'lagTreshold'",
+        ),
+        (
+            "monitoring.serviceMonitor.interval=30",
+            "at '/monitoring/serviceMonitor/interval': got number, want string",
+        ),
+        ("dashboards.enable=true", "at '/dashboards': additional properties 'enable'"),
+        (
+            "services.notification.ingress.grpc.tls=x",
+            "at '/services/notification/ingress/grpc': additional properties 'tls'",
+        ),
+    ],
+)
+def test_a_wrong_value_is_refused_by_the_schema(setting: str, error: str) -> None:
+    done = helm(
+        "template", RELEASE, str(CHART), "--kube-version", f"{KUBE_VERSION}.0", "--set", setting
+    )
+    assert done.returncode != 0
+    assert error in done.stderr
+
+
+def test_lint_refuses_a_misspelled_value() -> None:
+    done = helm("lint", str(CHART), "--set", "monitoring.serviceMonitor.enabeld=true")
+    assert done.returncode != 0
+    assert "at '/monitoring/serviceMonitor': additional properties 'enabeld'" in done.stdout
 
 
 def test_network_policies_cover_every_port(default_docs: list[Manifest]) -> None:
@@ -397,3 +743,172 @@ def test_a_service_can_be_switched_off() -> None:
     docs = render("--set", "services.scoring.enabled=false")
     assert "scoring" not in of_kind(docs, "Deployment")
     assert "ingestion" in of_kind(docs, "Deployment")
+
+
+# --- Monitoring: ServiceMonitors, the PrometheusRule, dashboards; deploy/ is the source
+
+
+def test_the_chart_carries_deploys_rules_and_dashboards() -> None:
+    for source, (chart_copy, pattern) in SYNCED_FILES.items():
+        originals = {p.name: p.read_bytes() for p in source.glob(pattern)}
+        assert originals, f"nothing matches {pattern} in {source.relative_to(ROOT)}"
+        copies = {p.name: p.read_bytes() for p in chart_copy.glob(pattern)}
+        stale = sorted(
+            n for n in originals.keys() | copies.keys() if originals.get(n) != copies.get(n)
+        )
+        assert stale == [], (
+            f"{chart_copy.relative_to(ROOT)} differs from {source.relative_to(ROOT)} in {stale}: "
+            "run make chart-files"
+        )
+
+
+def test_every_service_is_scraped_by_a_service_monitor(all_docs: list[Manifest]) -> None:
+    monitors = of_kind(all_docs, "ServiceMonitor")
+    services = of_kind(all_docs, "Service")
+    assert set(monitors) == set(services)
+    for name, monitor in monitors.items():
+        spec = monitor["spec"]
+        selector = spec["selector"]["matchLabels"].items()
+        selected = [n for n, s in services.items() if selector <= s["metadata"]["labels"].items()]
+        assert selected == [name]
+        (endpoint,) = spec["endpoints"]
+        assert endpoint["port"] == "metrics"
+        assert "metrics" in {p["name"] for p in services[name]["spec"]["ports"]}
+        assert endpoint["path"] == "/metrics"
+        assert (endpoint["interval"], endpoint["scrapeTimeout"]) == ("15s", "5s")
+        # The alert rules select job="<service>".
+        assert services[name]["metadata"]["labels"][spec["jobLabel"]] == name
+        assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+
+
+def deploy_rule_groups() -> list[dict[str, Any]]:
+    """The groups of deploy/'s rule files, in file name order (as Helm reads them)."""
+    files = sorted((ROOT / "deploy" / "prometheus" / "rules").glob("*.rules.yml"))
+    return [group for f in files for group in yaml.safe_load(f.read_text())["groups"]]
+
+
+def test_the_rules_select_the_services_by_job(values: dict[str, Any]) -> None:
+    exprs = [rule["expr"] for group in deploy_rule_groups() for rule in group["rules"]]
+    jobs = {
+        job
+        for expr in exprs
+        for selector in re.findall(r'job=~?"([^"]+)"', expr)
+        for job in selector.split("|")
+    }
+    assert jobs
+    assert jobs <= set(values["services"])
+
+
+def test_the_prometheus_rule_carries_deploys_rules(
+    all_docs: list[Manifest], all_values: dict[str, Any]
+) -> None:
+    (rule,) = [d for d in all_docs if d["kind"] == "PrometheusRule"]
+    assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    extra = all_values["monitoring"]["prometheusRule"]["additionalRuleLabels"]
+    expected = copy.deepcopy(deploy_rule_groups())
+    for group in expected:
+        for r in group["rules"]:
+            if "alert" in r:
+                r["labels"] = {**extra, **r.get("labels", {})}
+    assert rule["spec"]["groups"] == expected
+
+
+def test_dashboards_are_config_maps_for_grafanas_sidecar(
+    all_docs: list[Manifest], all_values: dict[str, Any]
+) -> None:
+    sources = {
+        p.name: json.loads(p.read_text())
+        for p in (ROOT / "deploy" / "grafana" / "dashboards").glob("*.json")
+    }
+    maps = [d for d in all_docs if d["kind"] == "ConfigMap"]
+    assert sorted(file for m in maps for file in m["data"]) == sorted(sources)
+    settings = all_values["dashboards"]
+    for m in maps:
+        meta = m["metadata"]
+        assert meta["labels"]["grafana_dashboard"] == "1"
+        assert meta["namespace"] == settings["namespace"]
+        assert meta["annotations"] == settings["annotations"]
+        ((file, text),) = m["data"].items()
+        assert json.loads(text) == sources[file]
+        # A ConfigMap holds at most 1 MiB.
+        assert len(text.encode()) < 1 << 20
+
+
+def test_the_sidecars_label_is_configurable() -> None:
+    docs = render(
+        "--set",
+        "dashboards.enabled=true",
+        "--set",
+        "dashboards.label=warmline_dashboard",
+        "--set",
+        "dashboards.labelValue=yes",
+    )
+    maps = [d for d in docs if d["kind"] == "ConfigMap"]
+    assert maps
+    for m in maps:
+        assert m["metadata"]["labels"]["warmline_dashboard"] == "yes"
+        assert "grafana_dashboard" not in m["metadata"]["labels"]
+        assert "namespace" not in m["metadata"]
+
+
+# --- Ingress: ingestion and notification, HTTP and gRPC
+
+
+def test_ingresses_route_to_the_services_ports(
+    all_docs: list[Manifest], all_values: dict[str, Any]
+) -> None:
+    services = of_kind(all_docs, "Service")
+    policies = of_kind(all_docs, "NetworkPolicy")
+    routed = set()
+    for ingress in (d for d in all_docs if d["kind"] == "Ingress"):
+        name = ingress["metadata"]["labels"]["app.kubernetes.io/component"]
+        spec = ingress["spec"]
+        (rule,) = spec["rules"]
+        (path,) = rule["http"]["paths"]
+        backend = path["backend"]["service"]
+        assert backend["name"] == services[name]["metadata"]["name"]
+        port = backend["port"]["name"]
+        number = next(p["port"] for p in services[name]["spec"]["ports"] if p["name"] == port)
+        configured = all_values["services"][name]["ingress"][port]
+        assert rule["host"] == configured["host"]
+        assert spec["tls"] == [
+            {"hosts": [configured["host"]], "secretName": configured["tlsSecretName"]}
+        ]
+        assert spec["ingressClassName"] == "nginx"
+        annotations = ingress["metadata"]["annotations"]
+        assert annotations["cert-manager.io/cluster-issuer"] == "letsencrypt"
+        grpc = annotations.get("nginx.ingress.kubernetes.io/backend-protocol") == "GRPC"
+        assert grpc == (port == "grpc"), ingress["metadata"]["name"]
+        # The controller's pods may reach the port: the NetworkPolicy admits anyone there.
+        assert any(
+            "from" not in r and number in {p["port"] for p in r["ports"]}
+            for r in policies[name]["spec"]["ingress"]
+        )
+        routed.add((name, port))
+    assert routed == {(s, p) for s in ("ingestion", "notification") for p in ("http", "grpc")}
+    console = next(
+        d
+        for d in all_docs
+        if d["kind"] == "Ingress" and d["metadata"]["name"].endswith("notification-http")
+    )
+    assert (
+        console["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-read-timeout"]
+        == "3600"
+    )
+
+
+def test_another_controllers_grpc_annotation_replaces_nginxs() -> None:
+    alb = "alb.ingress.kubernetes.io/backend-protocol-version"
+    docs = render(
+        "--set",
+        "services.ingestion.ingress.grpc.enabled=true",
+        "--set",
+        "services.ingestion.ingress.grpc.host=grpc.example.com",
+        "--set-json",
+        f'ingress.grpcAnnotations={{"nginx.ingress.kubernetes.io/backend-protocol": null, "{alb}": "GRPC"}}',
+    )
+    assert_valid(docs)
+    (ingress,) = [d for d in docs if d["kind"] == "Ingress"]
+    assert ingress["metadata"]["annotations"] == {alb: "GRPC"}
+    assert "ingressClassName" not in ingress["spec"]
+    assert "tls" not in ingress["spec"]
