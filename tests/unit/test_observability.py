@@ -370,3 +370,26 @@ def test_promtool(args: tuple[str, ...]) -> None:
     assert PROMTOOL is not None
     result = subprocess.run([PROMTOOL, *args], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@needs_promtool
+def test_dashboard_queries_parse_as_promql(tmp_path: Path) -> None:
+    # Each panel query as a recording rule, so promtool parses it; Grafana's range
+    # variables become fixed ranges.
+    grafana_ranges = {"$__rate_interval": "5m", "$__range": "1h", "$__interval": "1m"}
+    rules = []
+    for number, (_, _, expr) in enumerate(dashboard_exprs()):
+        for variable, value in grafana_ranges.items():
+            expr = expr.replace(variable, value)
+        assert "$" not in expr, expr
+        rules.append({"record": f"dashboard:query_{number}", "expr": expr})
+    rule_file = tmp_path / "dashboards.rules.yml"
+    rule_file.write_text(yaml.safe_dump({"groups": [{"name": "dashboards", "rules": rules}]}))
+    assert PROMTOOL is not None
+    result = subprocess.run(
+        [PROMTOOL, "check", "rules", "--lint=none", str(rule_file)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
