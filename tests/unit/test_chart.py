@@ -716,6 +716,33 @@ def test_network_policies_cover_every_port(default_docs: list[Manifest]) -> None
         assert allowed == {p["containerPort"] for p in container(deployments[name])["ports"]}, name
 
 
+def broker_ports(policy: Manifest) -> set[int]:
+    """Ports of the brokers' egress rule (the chart writes it after the DNS rule)."""
+    dns, brokers = policy["spec"]["egress"][:2]
+    assert {p["port"] for p in dns["ports"]} == {53}
+    return {p["port"] for p in brokers["ports"]}
+
+
+def test_kafka_egress_follows_the_bootstrap_servers(
+    default_docs: list[Manifest], all_docs: list[Manifest]
+) -> None:
+    # kafka:9092 by default; the managed cluster of all-features listens on 9096.
+    for docs, ports in ((default_docs, {9092}), (all_docs, {9096})):
+        for name, policy in of_kind(docs, "NetworkPolicy").items():
+            assert broker_ports(policy) == ports, name
+    docs = render(
+        "--set",
+        "env.WARMLINE_KAFKA__BOOTSTRAP_SERVERS=b-1.msk:9096\\,b-2.msk:9096\\,kafka1",
+        "--set",
+        "services.scoring.env.WARMLINE_KAFKA__BOOTSTRAP_SERVERS=other:9094",
+    )
+    policies = of_kind(docs, "NetworkPolicy")
+    assert broker_ports(policies["ingestion"]) == {9096, 9092}
+    assert broker_ports(policies["scoring"]) == {9094}
+    docs = render("--set", "networkPolicy.kafka.ports={9093}")
+    assert {broker_ports(p) == {9093} for p in of_kind(docs, "NetworkPolicy").values()} == {True}
+
+
 def test_a_new_service_is_a_values_change() -> None:
     docs = render(
         "--set",
