@@ -1,17 +1,22 @@
 """docker-compose.yml and .env agree with the settings model and the service registry.
 
-There is no Docker engine in CI, so compose is checked by reading it: every
-service runs, every ``${VAR}`` it uses is defined in .env, and .env holds the
-same ports and topic names as :class:`WarmlineSettings` defaults.
+There is no Docker engine in CI, so compose is checked by reading it: it is valid
+against the Compose Specification's JSON schema, every service runs, every ``${VAR}``
+it uses is defined in .env, .env holds the same ports and topic names as
+:class:`WarmlineSettings` defaults, and Prometheus and Grafana get their
+configuration, rules and dashboards from deploy/.
 """
 
 from __future__ import annotations
 
+import copy
+import json
 import os
 import re
 from pathlib import Path
 from typing import Any
 
+import jsonschema  # type: ignore[import-untyped]
 import pytest
 import yaml
 
@@ -23,6 +28,11 @@ from warmline.services import SERVICES
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
 ENV_FILE = ROOT / ".env"
+# Vendored with its licence and source: tests/fixtures/compose-spec/README.md.
+COMPOSE_SCHEMA = ROOT / "tests" / "fixtures" / "compose-spec" / "compose-spec.json"
+MAKEFILE = ROOT / "Makefile"
+PROMETHEUS_CONFIG = ROOT / "deploy" / "prometheus" / "prometheus.yml"
+GRAFANA = ROOT / "deploy" / "grafana"
 # ${NAME}, ${NAME:?message}, ${NAME:-default} and the other compose forms.
 COMPOSE_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)[^}]*\}")
 PORT_FIELDS = ("grpc_port", "http_port", "metrics_port")
@@ -185,3 +195,84 @@ def test_compose_mounts_the_credentials_each_service_requires(compose: dict[str,
         mounts = dict(v.rsplit(":", 1)[0].split(":", 1)[::-1] for v in service["volumes"])
         assert inside in mounts, f"{name}: {inside} is not mounted"
         load(ROOT / mounts[inside])  # parses with the service's own loader
+
+
+def compose_schema_errors(document: dict[str, Any]) -> list[str]:
+    schema = json.loads(COMPOSE_SCHEMA.read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    return [
+        f"{'/'.join(map(str, error.absolute_path))}: {error.message}"
+        for error in validator.iter_errors(document)
+    ]
+
+
+def test_compose_file_follows_the_compose_specification(compose: dict[str, Any]) -> None:
+    assert compose_schema_errors(compose) == []
+
+
+def test_the_schema_check_catches_a_misspelt_key(compose: dict[str, Any]) -> None:
+    broken = copy.deepcopy(compose)
+    broken["services"]["prometheus"]["volume"] = broken["services"]["prometheus"].pop("volumes")
+    assert compose_schema_errors(broken)
+
+
+def mounts(service: dict[str, Any]) -> dict[str, str]:
+    """Container path -> host path (or volume name) of a service's short-syntax volumes."""
+    pairs = (v.removesuffix(":ro").split(":", 1) for v in service["volumes"])
+    return {inside: source for source, inside in pairs}
+
+
+def test_prometheus_reads_its_config_and_rules_from_deploy(compose: dict[str, Any]) -> None:
+    prometheus = compose["services"]["prometheus"]
+    assert mounts(prometheus)["/etc/prometheus"] == "./deploy/prometheus"
+    assert "--config.file=/etc/prometheus/prometheus.yml" in prometheus["command"]
+    assert all(v.endswith(":ro") for v in prometheus["volumes"] if v.startswith("./"))
+    # Every scrape target is a compose service.
+    config = yaml.safe_load(PROMETHEUS_CONFIG.read_text())
+    hosts = {
+        target.rpartition(":")[0]
+        for job in config["scrape_configs"]
+        for static in job["static_configs"]
+        for target in static["targets"]
+    }
+    assert hosts - {"localhost"} <= set(compose["services"])
+
+
+def test_prometheus_image_is_the_release_of_make_rules_check_promtool(
+    compose: dict[str, Any],
+) -> None:
+    # The prometheus Go module's v0.3XX.Y is Prometheus 3.XX.Y.
+    found = re.search(r"^PROMTOOL_VERSION \?= v0\.3(\d\d)\.(\d+)$", MAKEFILE.read_text(), re.M)
+    assert found, "PROMTOOL_VERSION not found in the Makefile"
+    minor, patch = int(found.group(1)), int(found.group(2))
+    assert compose["services"]["prometheus"]["image"] == f"prom/prometheus:v3.{minor}.{patch}"
+
+
+def test_grafana_is_provisioned_from_deploy_for_anonymous_viewers(
+    compose: dict[str, Any],
+) -> None:
+    grafana = compose["services"]["grafana"]
+    environment = grafana["environment"]
+    assert environment["GF_AUTH_ANONYMOUS_ENABLED"] == "true"
+    assert environment["GF_AUTH_ANONYMOUS_ORG_ROLE"] == "Viewer"
+    assert environment["GF_USERS_ALLOW_SIGN_UP"] == "false"
+    assert all(p.startswith("127.0.0.1:") for p in grafana["ports"])
+    mounted = mounts(grafana)
+    for kind in ("datasources", "dashboards"):
+        source = mounted[f"/etc/grafana/provisioning/{kind}"]
+        assert (ROOT / source).resolve() == GRAFANA / "provisioning" / kind
+    # The dashboards provider reads the folder the JSON files are mounted at.
+    provider = yaml.safe_load(
+        (GRAFANA / "provisioning" / "dashboards" / "warmline.yml").read_text()
+    )
+    inside = provider["providers"][0]["options"]["path"]
+    assert (ROOT / mounted[inside]).resolve() == GRAFANA / "dashboards"
+    home = environment["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
+    assert home.startswith(inside + "/")
+    assert (GRAFANA / "dashboards" / home.removeprefix(inside + "/")).is_file()
+    # The datasource is the compose Prometheus, on the port it listens on.
+    datasources = yaml.safe_load(
+        (GRAFANA / "provisioning" / "datasources" / "prometheus.yml").read_text()
+    )["datasources"]
+    assert [d["url"] for d in datasources] == ["http://prometheus:9090"]
+    assert grafana["depends_on"]["prometheus"]["condition"] == "service_healthy"
