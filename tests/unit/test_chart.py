@@ -16,6 +16,7 @@ import functools
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
@@ -939,3 +940,26 @@ def test_another_controllers_grpc_annotation_replaces_nginxs() -> None:
     assert ingress["metadata"]["annotations"] == {alb: "GRPC"}
     assert "ingressClassName" not in ingress["spec"]
     assert "tls" not in ingress["spec"]
+
+
+def install_examples(readme: Path) -> list[list[str]]:
+    """The arguments of each `helm install` in a README's shell blocks."""
+    examples = []
+    for block in re.findall(r"```(?:sh|bash)\n(.*?)```", readme.read_text(), re.DOTALL):
+        for line in block.replace("\\\n", " ").splitlines():
+            if line.startswith("helm install "):
+                examples.append(shlex.split(line)[2:])
+    return examples
+
+
+@pytest.mark.parametrize(
+    "readme", [ROOT / "README.md", CHART / "README.md"], ids=lambda p: str(p.relative_to(ROOT))
+)
+def test_the_readmes_install_examples_render(readme: Path) -> None:
+    examples = install_examples(readme)
+    assert examples
+    for release, chart, *args in examples:
+        assert (ROOT / chart).resolve() == CHART
+        done = helm("template", release, str(CHART), "--kube-version", f"{KUBE_VERSION}.0", *args)
+        assert done.returncode == 0, f"{readme.name}: {args}: {done.stderr}"
+        assert_valid([doc for doc in yaml.safe_load_all(done.stdout) if doc])
