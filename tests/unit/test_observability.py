@@ -307,6 +307,8 @@ def test_dashboards_are_portable_and_distinct() -> None:
         variables = {v["name"]: v for v in board["templating"]["list"]}
         # The datasource is picked by variable, so the same JSON works in any Grafana.
         assert variables["datasource"]["type"] == "datasource", name
+        # One Prometheus may watch several releases; "All" also matches no namespace label.
+        assert variables["namespace"]["allValue"] == ".*", name
         ids = [panel["id"] for panel in panels(board["panels"])]
         assert len(set(ids)) == len(ids), name
         for panel in panels(board["panels"]):
@@ -314,6 +316,10 @@ def test_dashboards_are_portable_and_distinct() -> None:
             if panel["type"] != "row":
                 assert panel["datasource"]["uid"] == "${datasource}", (name, panel["title"])
                 assert panel["targets"], (name, panel["title"])
+    for name, title, expr in dashboard_exprs():
+        selectors = re.findall(r"\bwarmline_[a-z_]+(\{[^}]*\})?", expr)
+        unscoped = [s for s in selectors if 'namespace=~"$namespace"' not in s]
+        assert unscoped == [], (name, title, expr)
 
 
 # --- scrape configuration -------------------------------------------------------
@@ -376,7 +382,12 @@ def test_promtool(args: tuple[str, ...]) -> None:
 def test_dashboard_queries_parse_as_promql(tmp_path: Path) -> None:
     # Each panel query as a recording rule, so promtool parses it; Grafana's range
     # variables become fixed ranges.
-    grafana_ranges = {"$__rate_interval": "5m", "$__range": "1h", "$__interval": "1m"}
+    grafana_ranges = {
+        "$__rate_interval": "5m",
+        "$__range": "1h",
+        "$__interval": "1m",
+        "$namespace": ".*",
+    }
     rules = []
     for number, (_, _, expr) in enumerate(dashboard_exprs()):
         for variable, value in grafana_ranges.items():
