@@ -47,7 +47,7 @@ def replay(
     batch_size: int = typer.Option(100, min=1, max=1000, help="Events per stream message."),
 ) -> None:
     """Send a file of events through the ingestion gRPC stream, then print a summary."""
-    from warmline.ingestion.client import ReplayFileError
+    from warmline.client.ingest import ReplayFileError
     from warmline.replay import replay_file
 
     try:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from warmline.ingestion.client import IngestClient, PublishSummary, read_events
+from warmline.client.ingest import IngestClient, PublishSummary, read_events
 
 
 async def replay_file(

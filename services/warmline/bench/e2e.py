@@ -52,6 +52,7 @@ import yaml
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from warmline.bench.common import percentile, write_result
+from warmline.client.console import ConsoleClient
 from warmline.common.credentials import hash_key
 from warmline.common.kafka import connection_options
 from warmline.common.settings import (
@@ -67,7 +68,6 @@ from warmline.common.settings import (
 from warmline.common.topics import ensure_topics
 from warmline.localkafka import LocalKafka
 from warmline.localkafka.broker import free_port
-from warmline.notification.client import ConsoleClient
 from warmline.v1 import escalation_pb2, events_pb2, ingest_pb2, ingest_pb2_grpc, scoring_pb2
 
 TENANT = "bench"

@@ -31,6 +31,7 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from warmline.bench.common import percentile, write_result
+from warmline.client.console import ConsoleClient
 from warmline.common.credentials import hash_key
 from warmline.common.kafka import create_producer
 from warmline.common.keys import conversation_key, derived_id
@@ -44,7 +45,6 @@ from warmline.common.settings import (
 from warmline.common.topics import ensure_topics
 from warmline.localkafka import LocalKafka
 from warmline.localkafka.broker import free_port
-from warmline.notification.client import ConsoleClient
 from warmline.v1 import escalation_pb2
 
 _TENANTS = 20

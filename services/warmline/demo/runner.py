@@ -25,6 +25,8 @@ from rich.console import Console
 from rich.table import Table
 
 from warmline.bench.common import percentile
+from warmline.client.console import ConsoleClient
+from warmline.client.ingest import IngestClient, read_events
 from warmline.common.credentials import hash_key
 from warmline.common.kafka import connection_options
 from warmline.common.settings import (
@@ -38,12 +40,10 @@ from warmline.common.settings import (
 from warmline.decisioning.policy import DEFAULT_POLICY_PATH, load_policy
 from warmline.decisioning.service import DecisioningService
 from warmline.ingestion.auth import TenantDirectory
-from warmline.ingestion.client import IngestClient, read_events
 from warmline.ingestion.redaction import PII_KINDS
 from warmline.ingestion.service import IngestionService
 from warmline.localkafka import LocalKafka
 from warmline.localkafka.broker import SaslSslListener, free_port
-from warmline.notification.client import ConsoleClient
 from warmline.notification.service import NotificationService, load_agents
 from warmline.notification.terminal import ConsoleView, announcement
 from warmline.scoring.service import ScoringService

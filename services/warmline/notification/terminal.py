@@ -22,7 +22,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from warmline.notification.client import ConsoleClient
+from warmline.client.console import ConsoleClient
 from warmline.v1 import escalation_pb2, notification_pb2
 
 Decision = escalation_pb2.EscalationDecision

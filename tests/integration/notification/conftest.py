@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from tests.support import LoopThread, settings_for, wait_until
+from warmline.client.console import ConsoleClient
 from warmline.common.credentials import hash_key
 from warmline.common.kafka import create_producer
 from warmline.common.keys import conversation_key, derived_id
@@ -22,7 +23,6 @@ from warmline.common.pipeline import Output, produce_all
 from warmline.common.settings import NotificationSettings, WarmlineSettings
 from warmline.common.topics import ensure_topics
 from warmline.localkafka import LocalKafka
-from warmline.notification.client import ConsoleClient
 from warmline.notification.service import NotificationService
 from warmline.notification.tokens import AgentDirectory
 from warmline.v1 import escalation_pb2, notification_pb2

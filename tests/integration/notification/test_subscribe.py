@@ -129,7 +129,7 @@ async def test_subscriptions_outside_the_token_scope_are_refused(
     replica = make_notification()
     client = replica.client(agent)
     if token_override is not None:
-        from warmline.notification.client import ConsoleClient
+        from warmline.client.console import ConsoleClient
 
         client = ConsoleClient(replica.target, token_override, agent)
     try:
@@ -145,7 +145,7 @@ async def test_subscriptions_outside_the_token_scope_are_refused(
 
 async def test_an_agent_cannot_act_as_another_agent(make_notification: Any) -> None:
     replica = make_notification()
-    from warmline.notification.client import ConsoleClient
+    from warmline.client.console import ConsoleClient
 
     impostor = ConsoleClient(replica.target, "token-of-bob", agent_id="alice")
     try:
