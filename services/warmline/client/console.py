@@ -1,8 +1,10 @@
-"""A gRPC client for agent consoles (the terminal console, the demo, benchmarks).
+"""A gRPC client for agent consoles (the terminal console, the demo, benchmarks, integrations).
 
 :meth:`ConsoleClient.follow` keeps a console subscribed: it remembers the cursor
 of the last delivery, and when the stream breaks or goes silent for three
 heartbeats it reconnects from that cursor, so nothing is missed or repeated.
+Reconnections wait a jittered, capped backoff (:class:`~warmline.client.backoff.Backoff`),
+so the consoles of a restarted replica do not all come back in the same instant.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import AsyncIterator, Sequence
 
 import grpc
 
+from warmline.client.backoff import Backoff
 from warmline.v1 import feedback_pb2, notification_pb2, notification_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -28,8 +31,26 @@ _FATAL = {
 }
 
 
+def open_channel(
+    target: str, credentials: grpc.ChannelCredentials | None, backoff: Backoff
+) -> grpc.aio.Channel:
+    """A channel whose own reconnection attempts stay within the client's backoff cap."""
+    options = [
+        ("grpc.initial_reconnect_backoff_ms", int(backoff.base_s * 1000)),
+        ("grpc.max_reconnect_backoff_ms", int(backoff.cap_s * 1000)),
+    ]
+    if credentials is None:
+        return grpc.aio.insecure_channel(target, options=options)
+    return grpc.aio.secure_channel(target, credentials, options=options)
+
+
 class ConsoleClient:
-    """One agent's connection to the notification service."""
+    """One agent's connection to the notification service.
+
+    ``cursor`` is the resume cursor of the last delivery received; a console that
+    keeps it across restarts sets it before :meth:`follow` to resume exactly.
+    ``credentials`` (``grpc.ssl_channel_credentials(...)``) for a TLS endpoint.
+    """
 
     def __init__(
         self,
@@ -37,14 +58,18 @@ class ConsoleClient:
         token: str,
         agent_id: str = "",
         *,
+        credentials: grpc.ChannelCredentials | None = None,
+        backoff: Backoff | None = None,
         channel: grpc.aio.Channel | None = None,
     ) -> None:
+        self.backoff = backoff or Backoff()
         self._owns_channel = channel is None
-        self._channel = channel or grpc.aio.insecure_channel(target)
+        self._channel = channel or open_channel(target, credentials, self.backoff)
         self._stub = notification_pb2_grpc.NotificationServiceStub(self._channel)
         self._metadata = (("authorization", f"Bearer {token}"),)
         self.agent_id = agent_id
         self.cursor = ""
+        self.reconnects = 0
 
     def as_agent(self, token: str, agent_id: str) -> ConsoleClient:
         """Another agent on this client's connection (a bridge serving many consoles)."""
@@ -84,15 +109,15 @@ class ConsoleClient:
         """Every delivery and notice, across reconnections, until ``stop`` is set.
 
         Heartbeats are consumed here; a refusal (bad token, scope) is raised.
+        Between attempts it waits ``self.backoff``; any response resets it.
         """
         stop = stop or asyncio.Event()
-        delay = 0.2
         while not stop.is_set():
-            # The first connection has shown nothing yet: it wants what is open.
+            # Nothing shown yet (no cursor): the console wants what is open.
             call = self.subscribe(queues, tenant_id=tenant_id, resend_open=not self.cursor)
             try:
                 async for response in _until_silent(call, 3 * heartbeat_s, stop):
-                    delay = 0.2
+                    self.backoff.reset()
                     if response.WhichOneof("payload") == "heartbeat":
                         continue
                     if response.WhichOneof("payload") == "delivery" and response.delivery.cursor:
@@ -104,9 +129,8 @@ class ConsoleClient:
                 log.warning("console stream broke; reconnecting", extra={"code": str(exc.code())})
             finally:
                 call.cancel()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), delay)
-            delay = min(delay * 2, 5.0)
+            await self.backoff.wait(stop)
+            self.reconnects += 0 if stop.is_set() else 1
 
     async def claim(self, decision_id: str) -> notification_pb2.ClaimResponse:
         """Take an escalation."""
