@@ -17,6 +17,7 @@ from google.protobuf import json_format
 
 from warmline.common.credentials import bearer_token
 from warmline.common.metrics import INGEST_ACK_SECONDS, INGEST_AUTH_FAILURES
+from warmline.common.openapi import add_openapi_route
 from warmline.ingestion.adapters import get_adapter
 from warmline.ingestion.adapters.base import WebhookRejected
 from warmline.ingestion.auth import TenantDirectory
@@ -91,10 +92,11 @@ class IngestHttpApi:
         self._tenants = tenants
 
     def app(self) -> web.Application:
-        """Routes: events, webhooks."""
+        """Routes: events, webhooks, and their OpenAPI document."""
         app = web.Application(client_max_size=_MAX_BODY_BYTES)
         app.router.add_post("/v1/events", self.post_events)
         app.router.add_post("/v1/webhooks/{platform}/{tenant}", self.post_webhook)
+        add_openapi_route(app, "ingestion")
         return app
 
     async def post_events(self, request: web.Request) -> web.Response:

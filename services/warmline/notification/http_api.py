@@ -24,6 +24,7 @@ from google.protobuf import json_format
 from google.protobuf.message import Message
 
 from warmline.common.credentials import bearer_token
+from warmline.common.openapi import add_openapi_route
 from warmline.common.unicode import is_unicode
 from warmline.notification.core import NotificationCore, Refusal, Refused
 from warmline.notification.grpc_api import heartbeat, next_item, observe_delivery
@@ -91,6 +92,7 @@ class ConsoleHttpApi:
         app.router.add_post("/v1/ack", self._action(self.ack))
         app.router.add_post("/v1/feedback", self._action(self.feedback))
         app.router.add_post("/v1/reveal", self._action(self.reveal))
+        add_openapi_route(app, "notification")
         return app
 
     async def page(self, _: web.Request) -> web.Response:
