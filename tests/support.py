@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import ssl
 import subprocess
 import threading
 import time
@@ -12,6 +13,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
+import grpc
 import pytest
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
@@ -112,3 +114,24 @@ def self_signed_certificate(folder: Path, host: str = "localhost") -> tuple[Path
         check=True, capture_output=True,
     )  # fmt: skip
     return cert, key
+
+
+def tls_client_context(ca: Path, client: tuple[Path, Path] | None = None) -> ssl.SSLContext:
+    """An HTTPS client's context trusting ``ca``, presenting ``client`` (cert, key) if given."""
+    context = ssl.create_default_context(cafile=ca)
+    if client is not None:
+        context.load_cert_chain(*client)
+    return context
+
+
+def grpc_client_credentials(
+    ca: Path, client: tuple[Path, Path] | None = None
+) -> grpc.ChannelCredentials:
+    """A gRPC channel's TLS trusting ``ca``, presenting ``client`` (cert, key) if given."""
+    if client is None:
+        return grpc.ssl_channel_credentials(root_certificates=ca.read_bytes())
+    return grpc.ssl_channel_credentials(
+        root_certificates=ca.read_bytes(),
+        certificate_chain=client[0].read_bytes(),
+        private_key=client[1].read_bytes(),
+    )

@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from warmline.common.settings import ServicePorts, WarmlineSettings
-from warmline.ingestion.auth import TenantDirectory
+from warmline.common.tenants import TenantDirectory
 from warmline.notification.tokens import AgentDirectory
 from warmline.services import SERVICES
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from warmline.common.credentials import bearer_token, hash_key
-from warmline.ingestion.auth import CredentialsError, TenantDirectory
+from warmline.common.tenants import CredentialsError, TenantDirectory
 
 
 def test_a_key_finds_its_tenant_and_nothing_else_does() -> None:

@@ -186,7 +186,9 @@ def stack_settings(broker: LocalKafka, workdir: Path, partitions: int) -> Warmli
             rate_limit_per_s=1_000_000,
             rate_limit_burst=1_000_000,
         ),
-        scoring=ScoringSettings(host="127.0.0.1", grpc_port=free_port(), metrics_port=free_port()),
+        scoring=ScoringSettings(
+            host="127.0.0.1", grpc_port=free_port(), metrics_port=free_port(), api_keys_file=keys
+        ),
         decisioning=DecisioningSettings(
             host="127.0.0.1",
             http_port=free_port(),

@@ -21,34 +21,11 @@ from grpc_reflection.v1alpha import reflection
 
 from warmline.common.grpc_decoding import CheckedRegistrar
 from warmline.common.health import Readiness
-from warmline.common.settings import GrpcServicePorts
 
 log = logging.getLogger(__name__)
 
 # (add_XServicer_to_server, servicer instance, full service name)
 Registration = tuple[Callable[[Any, grpc.aio.Server], None], Any, str]
-
-
-class TlsSettingsError(ValueError):
-    """A gRPC TLS setting is incomplete; the message names it."""
-
-
-def server_credentials(ports: GrpcServicePorts, service: str) -> grpc.ServerCredentials | None:
-    """TLS credentials when a certificate is configured; mutual TLS with a client CA."""
-    if ports.tls_cert_file is None:
-        if ports.tls_key_file is not None or ports.tls_client_ca_file is not None:
-            raise TlsSettingsError(f"WARMLINE_{service.upper()}__TLS_CERT_FILE is not set")
-        return None
-    if ports.tls_key_file is None:
-        raise TlsSettingsError(
-            f"WARMLINE_{service.upper()}__TLS_CERT_FILE is set but __TLS_KEY_FILE is not"
-        )
-    ca = ports.tls_client_ca_file.read_bytes() if ports.tls_client_ca_file else None
-    return grpc.ssl_server_credentials(
-        [(ports.tls_key_file.read_bytes(), ports.tls_cert_file.read_bytes())],
-        root_certificates=ca,
-        require_client_auth=ca is not None,
-    )
 
 
 class GrpcServer:

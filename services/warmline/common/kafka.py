@@ -25,6 +25,11 @@ from warmline.common.settings import WarmlineSettings
 log = logging.getLogger(__name__)
 
 
+class ClusterSetupError(RuntimeError):
+    """The cluster answers but is not set up as the service needs (a topic missing or
+    refused); the message says what to fix. Waited out like an unreachable cluster."""
+
+
 def ssl_context(settings: WarmlineSettings) -> ssl.SSLContext | None:
     """The TLS context of SSL and SASL_SSL connections (None for plaintext ones):
     the configured CA (else the system's trust store), the client certificate for
@@ -61,6 +66,12 @@ def connection_options(settings: WarmlineSettings) -> dict[str, Any]:
     return options
 
 
+def compression(settings: WarmlineSettings) -> str | None:
+    """The producers' compression codec in aiokafka's (and faust's) terms."""
+    codec = settings.kafka.compression_type
+    return None if codec == "none" else codec
+
+
 def create_producer(settings: WarmlineSettings, client_id: str) -> AIOKafkaProducer:
     """An idempotent producer: ``acks=all``, no duplicates on retry."""
     k = settings.kafka
@@ -73,6 +84,7 @@ def create_producer(settings: WarmlineSettings, client_id: str) -> AIOKafkaProdu
         acks="all",
         linger_ms=k.linger_ms,
         max_batch_size=k.max_batch_bytes,
+        compression_type=compression(settings),
     )
 
 
@@ -196,8 +208,9 @@ async def start_when_reachable(
     """Call ``start`` until Kafka answers (backing off to 5 s); False if stopped first.
 
     A service that starts before its brokers stays up and NOT_SERVING instead
-    of crash-looping. A wrong password or an untrusted certificate is logged as
-    one error line naming the settings to check (each cause once while it lasts).
+    of crash-looping. A wrong password or an untrusted certificate, and a
+    :class:`ClusterSetupError` (a missing topic), are logged as one error line
+    naming the settings to check (each cause once while it lasts).
     """
     delay = 0.2
     reported: str | None = None
@@ -208,6 +221,10 @@ async def start_when_reachable(
         try:
             await start()
             return True
+        except ClusterSetupError as exc:
+            if str(exc) != reported:
+                log.error(str(exc), extra={"client": what})
+                reported = str(exc)
         except (KafkaError, OSError) as exc:
             if catcher.found is not None:
                 if catcher.found != reported:

@@ -108,6 +108,10 @@ SCORING_CONSUMER_LAG = Gauge(
     ["partition"],
 )
 MODEL_INFO = Info("warmline_model", "The emotion model in use.")
+SCORING_AUTH_FAILURES = Counter(
+    "warmline_scoring_auth_failures_total",
+    "Score calls refused for a missing or unknown API key.",
+)
 
 # --- decisioning -------------------------------------------------------------
 DECISIONS = Counter(

@@ -1,10 +1,13 @@
 """The operations page of every service: ``/metrics``, ``/healthz``, ``/readyz``.
 
 Served on the service's metrics port, apart from its public API, so a scrape
-or a probe never competes with customer traffic for a connection slot.
+or a probe never competes with customer traffic for a connection slot. It stays
+plain HTTP when the public doors speak TLS (see :mod:`warmline.common.tls`).
 """
 
 from __future__ import annotations
+
+import ssl
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
@@ -41,18 +44,26 @@ def ops_app(readiness: Readiness, registry: CollectorRegistry = REGISTRY) -> web
 
 
 class HttpListener:
-    """Runs an aiohttp application on a port until stopped."""
+    """Runs an aiohttp application on a port until stopped; HTTPS with ``ssl_context``
+    (see :func:`warmline.common.tls.http_ssl_context`)."""
 
-    def __init__(self, app: web.Application, host: str, port: int) -> None:
+    def __init__(
+        self,
+        app: web.Application,
+        host: str,
+        port: int,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         self._runner = web.AppRunner(app, access_log=None)
         self._host = host
         self._port = port
+        self._ssl_context = ssl_context
         self.port = port
 
     async def start(self) -> None:
         """Bind and serve; with port 0 the chosen port lands in ``self.port``."""
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self._host, self._port)
+        site = web.TCPSite(self._runner, self._host, self._port, ssl_context=self._ssl_context)
         await site.start()
         self.port = int(self._runner.addresses[0][1])  # the real port when 0 was asked
 

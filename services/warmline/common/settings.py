@@ -43,6 +43,11 @@ class KafkaSettings(_Section):
     # Producer batching: a few ms of linger buys large batches at tiny latency cost.
     linger_ms: int = Field(default=5, ge=0)
     max_batch_bytes: int = Field(default=256 * 1024, ge=16 * 1024)
+    # Producer compression, for every producer (the decisioning worker's faust one
+    # too). zstd, lz4 and snappy need the cramjam package, which the lock does not
+    # install; gzip works everywhere but aiokafka runs it at level 9 on the event
+    # loop (5-35 us a record here), hence off by default.
+    compression_type: Literal["none", "gzip", "snappy", "lz4", "zstd"] = "none"
     # A send that is not acknowledged within this time surfaces as an error.
     delivery_timeout_ms: int = Field(default=30_000, ge=1_000)
 
@@ -67,6 +72,13 @@ class KafkaSettings(_Section):
             path = getattr(self, name)
             if path is not None and not path.is_file():
                 raise ValueError(f"{prefix}{name.upper()}: {path} is not a readable file")
+        if self.compression_type in ("snappy", "lz4", "zstd") and not _has_codec(
+            self.compression_type
+        ):
+            raise ValueError(
+                f"{prefix}COMPRESSION_TYPE={self.compression_type} needs the cramjam "
+                "package (pip install cramjam); gzip and none need nothing"
+            )
         return self
 
     def password(self) -> str | None:
@@ -76,8 +88,20 @@ class KafkaSettings(_Section):
         return self.sasl_password.get_secret_value() if self.sasl_password else None
 
 
+def _has_codec(codec: str) -> bool:
+    """Whether aiokafka finds the library of a compression codec."""
+    from aiokafka import codec as codecs  # only asked when such a codec is chosen
+
+    return bool(getattr(codecs, f"has_{codec}")())
+
+
 class TopicSettings(_Section):
-    """Topic names and shape. Names may carry a per-deployment prefix."""
+    """Topic names and shape. Names may carry a per-deployment prefix.
+
+    The defaults suit a one-broker development cluster, like the bootstrap
+    server's; production clusters want ``replication_factor`` 3 and
+    ``min_insync_replicas`` 2 (the chart's values).
+    """
 
     prefix: str = ""
     interactions: str = "warmline.interactions.v1"
@@ -88,9 +112,26 @@ class TopicSettings(_Section):
     agent_actions: str = "warmline.agent-actions.v1"
     partitions: int = Field(default=6, ge=1)
     replication_factor: int = Field(default=1, ge=1)
+    # Topic config of the created topics: with producers' acks=all, a write fails
+    # (and is retried) rather than be acknowledged by fewer replicas than this.
+    min_insync_replicas: int = Field(default=1, ge=1)
+    # Create missing topics at start-up. Off (clusters that forbid it, topics kept
+    # in Terraform or Strimzi KafkaTopics): every topic, the decisioning worker's
+    # own included, is checked instead, and a missing one keeps the service NOT_SERVING.
+    create: bool = True
     # Retention of the event topics; dead letters are kept longer for forensics.
     retention_hours: int = Field(default=72, ge=1)
     deadletter_retention_hours: int = Field(default=24 * 14, ge=1)
+
+    @model_validator(mode="after")
+    def _insync_within_replicas(self) -> TopicSettings:
+        if self.min_insync_replicas > self.replication_factor:
+            raise ValueError(
+                f"WARMLINE_TOPICS__MIN_INSYNC_REPLICAS={self.min_insync_replicas} is more than "
+                f"WARMLINE_TOPICS__REPLICATION_FACTOR={self.replication_factor}: no write "
+                "could ever be acknowledged"
+            )
+        return self
 
     def name(self, topic: str) -> str:
         """Full name of a logical topic (``interactions``, ``scored``, ...)."""
@@ -109,9 +150,10 @@ class ServicePorts(_Section):
 
 
 class GrpcServicePorts(ServicePorts):
-    """Listening addresses of a service with a gRPC server, and that server's TLS."""
+    """Listening addresses of a service with a gRPC server, and its doors' TLS."""
 
-    # gRPC TLS: server certificate and key (PEM); a client CA turns on mutual TLS.
+    # TLS of the gRPC server and the public HTTP listener alike: certificate chain
+    # and key (PEM); a client CA turns on mutual TLS on both. Metrics stay plain HTTP.
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
     tls_client_ca_file: Path | None = None
@@ -151,6 +193,9 @@ class ScoringSettings(GrpcServicePorts):
     http_port: int = 0
     metrics_port: int = 9102
     consumer_group: str = "warmline-scoring"
+    # The tenants' API-key file (ingestion's format, usually the same file), for
+    # the gRPC Score call; without it Score refuses every caller. The stream needs none.
+    api_keys_file: Path | None = None
     # Micro-batcher: a model batch closes at this many texts or after this wait.
     max_batch_size: int = Field(default=64, ge=1, le=1024)
     max_wait_ms: float = Field(default=20.0, ge=0)

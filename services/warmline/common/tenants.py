@@ -1,7 +1,8 @@
 """Tenants and their credentials: hashed API keys, webhook secrets.
 
 The tenant of every event comes from here, never from the payload. API keys are
-stored as SHA-256 hashes and compared in constant time. The file is YAML::
+stored as SHA-256 hashes and compared in constant time. Ingestion's doors and
+the scoring service's ``Score`` read the same file, YAML::
 
     tenants:
       acme:
@@ -17,9 +18,14 @@ import hmac
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import grpc
 import yaml
+from prometheus_client import Counter
 
-from warmline.common.credentials import hash_key
+from warmline.common.credentials import bearer_token, hash_key
+
+#: What a gRPC caller without a valid key is told.
+MISSING_KEY_GRPC = "missing or unknown API key (metadata 'authorization: Bearer <key>')"
 
 
 class CredentialsError(ValueError):
@@ -88,3 +94,18 @@ class TenantDirectory:
         """The tenant's secret for a platform's webhooks, or None when not configured."""
         tenant = self._tenants.get(tenant_id)
         return None if tenant is None else tenant.webhook_secrets.get(platform)
+
+
+async def require_tenant(
+    context: grpc.aio.ServicerContext, tenants: TenantDirectory, failures: Counter
+) -> str:
+    """The tenant whose API key the gRPC call carries (``authorization: Bearer <key>``);
+    otherwise ``failures`` is counted and the call ends UNAUTHENTICATED."""
+    metadata = dict(context.invocation_metadata() or ())
+    token = bearer_token(metadata.get("authorization"))
+    tenant = tenants.tenant_for_key(token) if token else None
+    if tenant is None:
+        failures.inc()
+        await context.abort(grpc.StatusCode.UNAUTHENTICATED, MISSING_KEY_GRPC)
+    assert tenant is not None
+    return tenant

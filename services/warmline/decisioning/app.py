@@ -39,6 +39,7 @@ from typing import Any, TypeVar
 import orjson
 from google.protobuf.message import DecodeError, Message
 
+from warmline.common.kafka import compression
 from warmline.common.metrics import (
     DEAD_LETTERS,
     DECISION_REASONS,
@@ -88,6 +89,20 @@ HISTORY_PRUNE_EVERY_S = 600.0
 #: faust's RocksDB store picks each write's partition database from the stream's
 #: current event, which the worker's batched writes (and the timer's) do not have.
 STORE_URL = "memory://"
+#: The tables; faust names each one's changelog topic ``<app id>-<table>-changelog``.
+CONVERSATIONS_TABLE = "conversations"
+HISTORY_TABLE = "customer_history"
+
+
+def faust_topics(settings: WarmlineSettings) -> list[str]:
+    """The topics faust declares for the worker: the tables' changelogs and its
+    leader-election topic. They must exist beforehand when topic creation is off."""
+    app_id = settings.decisioning.app_id
+    return [
+        f"{app_id}-{CONVERSATIONS_TABLE}-changelog",
+        f"{app_id}-{HISTORY_TABLE}-changelog",
+        f"{app_id}-__assignor-__leader",
+    ]
 
 
 def encode_entry(state: ConversationState) -> bytes:
@@ -143,6 +158,8 @@ class DecisioningApp:
             processing_guarantee="at_least_once",
             topic_partitions=settings.topics.partitions,
             topic_replication_factor=settings.topics.replication_factor,
+            # Off: clusters that forbid creating topics (every topic checked beforehand).
+            topic_allow_declare=settings.topics.create,
             value_serializer="raw",
             key_serializer="raw",
             # Expiry writes tombstones from a timer; a standby copy must not do that.
@@ -152,6 +169,7 @@ class DecisioningApp:
             # changelog write of each event otherwise goes out in a request of its own.
             producer_linger=settings.kafka.linger_ms / 1000,
             producer_max_batch_size=settings.kafka.max_batch_bytes,
+            producer_compression_type=compression(settings),
             # faust's default is 1200 s, for produce and metadata requests alike: a
             # request the broker never answers looked like a hang for 20 minutes. Now
             # the send fails, the worker stops and its restart replays.
@@ -163,6 +181,7 @@ class DecisioningApp:
             broker_heartbeat_interval=d.session_timeout_s / 3,
         )
         topics = settings.topics
+        changelog_config = {"min.insync.replicas": str(topics.min_insync_replicas)}
 
         def raw_topic(name: str) -> Any:
             return self.app.topic(topics.name(name), schema=RawBytesSchema())
@@ -179,12 +198,13 @@ class DecisioningApp:
         # Changelog records leave once per batch (see ``batched_table``).
         self.table = BatchedChangelogTable(
             self.app,
-            name="conversations",
+            name=CONVERSATIONS_TABLE,
             beacon=self.app.tables.beacon,
             key_type=bytes,
             value_type=bytes,
             partitions=topics.partitions,
             use_partitioner=True,
+            extra_topic_configs=changelog_config,
             deliveries=self.deliveries,
         )
         self.app.tables.add(self.table)
@@ -194,7 +214,7 @@ class DecisioningApp:
         # show up at once (a larger recovery buffer would hold them back).
         self.history_table = OnePartitionGlobalTable(
             self.app,
-            name="customer_history",
+            name=HISTORY_TABLE,
             beacon=self.app.tables.beacon,
             key_type=bytes,
             value_type=bytes,
@@ -203,6 +223,7 @@ class DecisioningApp:
             standby_buffer_size=1,
             recovery_buffer_size=1,
             on_changelog_event=self._on_history_record,
+            extra_topic_configs=changelog_config,
             deliveries=self.deliveries,
         )
         self.app.tables.add(self.history_table)

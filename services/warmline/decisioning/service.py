@@ -13,7 +13,7 @@ from warmline.common.ops_http import OpsServer
 from warmline.common.runtime import ServiceMain, cancel_all, serve_until_stopped
 from warmline.common.settings import WarmlineSettings
 from warmline.common.topics import ensure_topics
-from warmline.decisioning.app import DecisioningApp
+from warmline.decisioning.app import DecisioningApp, faust_topics
 from warmline.decisioning.policy import DEFAULT_POLICY_PATH
 from warmline.decisioning.policy_store import PolicyStore
 
@@ -43,7 +43,9 @@ class DecisioningService:
         policies = await asyncio.to_thread(PolicyStore.from_path, path)
         self.readiness.set("policy", True)
         if not await start_when_reachable(
-            lambda: ensure_topics(self.settings), "decisioning", self._stop
+            lambda: ensure_topics(self.settings, created_elsewhere=faust_topics(self.settings)),
+            "decisioning",
+            self._stop,
         ):
             return
         self._tasks.append(

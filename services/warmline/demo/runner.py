@@ -37,9 +37,9 @@ from warmline.common.settings import (
     ScoringSettings,
     WarmlineSettings,
 )
+from warmline.common.tenants import TenantDirectory
 from warmline.decisioning.policy import DEFAULT_POLICY_PATH, load_policy
 from warmline.decisioning.service import DecisioningService
-from warmline.ingestion.auth import TenantDirectory
 from warmline.ingestion.redaction import PII_KINDS
 from warmline.ingestion.service import IngestionService
 from warmline.localkafka import LocalKafka
@@ -250,7 +250,10 @@ def _demo_settings(broker: LocalKafka, keys: Path, agent_token: str) -> Warmline
         ingestion=IngestionSettings(
             host="127.0.0.1", grpc_port=0, http_port=0, metrics_port=0, api_keys_file=keys
         ),
-        scoring=ScoringSettings(host="127.0.0.1", grpc_port=0, metrics_port=0, max_wait_ms=5),
+        # The tenants' keys serve Score too (a chatbot's call), as in production.
+        scoring=ScoringSettings(
+            host="127.0.0.1", grpc_port=0, metrics_port=0, max_wait_ms=5, api_keys_file=keys
+        ),
         decisioning=DecisioningSettings(
             host="127.0.0.1",
             http_port=free_port(),

@@ -17,9 +17,8 @@ from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from warmline.common.credentials import bearer_token
 from warmline.common.metrics import INGEST_ACK_SECONDS, INGEST_AUTH_FAILURES
-from warmline.ingestion.auth import TenantDirectory
+from warmline.common.tenants import TenantDirectory, require_tenant
 from warmline.ingestion.core import (
     INVALID_ARGUMENT,
     RATE_LIMITED,
@@ -92,17 +91,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         self._tenants = tenants
 
     async def _tenant(self, context: grpc.aio.ServicerContext, api: str) -> str:
-        metadata = dict(context.invocation_metadata() or ())
-        token = bearer_token(metadata.get("authorization"))
-        tenant = self._tenants.tenant_for_key(token) if token else None
-        if tenant is None:
-            INGEST_AUTH_FAILURES.labels(api).inc()
-            await context.abort(
-                grpc.StatusCode.UNAUTHENTICATED,
-                "missing or unknown API key (metadata 'authorization: Bearer <key>')",
-            )
-        assert tenant is not None
-        return tenant
+        return await require_tenant(context, self._tenants, INGEST_AUTH_FAILURES.labels(api))
 
     async def Publish(
         self, request: ingest_pb2.PublishRequest, context: grpc.aio.ServicerContext

@@ -18,9 +18,9 @@ from google.protobuf import json_format
 from warmline.common.credentials import bearer_token
 from warmline.common.metrics import INGEST_ACK_SECONDS, INGEST_AUTH_FAILURES
 from warmline.common.openapi import add_openapi_route
+from warmline.common.tenants import TenantDirectory
 from warmline.ingestion.adapters import get_adapter
 from warmline.ingestion.adapters.base import WebhookRejected
-from warmline.ingestion.auth import TenantDirectory
 from warmline.ingestion.core import (
     ACCEPTED,
     DUPLICATE,

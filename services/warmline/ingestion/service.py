@@ -6,14 +6,15 @@ import asyncio
 import contextlib
 import logging
 
-from warmline.common.grpc_server import GrpcServer, server_credentials
+from warmline.common.grpc_server import GrpcServer
 from warmline.common.health import Readiness
 from warmline.common.kafka import create_producer, start_when_reachable, watch_kafka
 from warmline.common.ops_http import HttpListener, OpsServer
 from warmline.common.runtime import ServiceMain, cancel_all, serve_until_stopped
 from warmline.common.settings import IngestionSettings, WarmlineSettings
+from warmline.common.tenants import CredentialsError, TenantDirectory
+from warmline.common.tls import http_ssl_context, server_credentials
 from warmline.common.topics import ensure_topics
-from warmline.ingestion.auth import CredentialsError, TenantDirectory
 from warmline.ingestion.core import IngestCore
 from warmline.ingestion.dedupe import IdempotencyWindow
 from warmline.ingestion.grpc_api import IngestServicer
@@ -66,7 +67,12 @@ class IngestionService:
             address=f"{s.host}:{s.grpc_port}",
             credentials=server_credentials(s, "ingestion"),
         )
-        self.http = HttpListener(IngestHttpApi(self.core, tenants).app(), s.host, s.http_port)
+        self.http = HttpListener(
+            IngestHttpApi(self.core, tenants).app(),
+            s.host,
+            s.http_port,
+            ssl_context=http_ssl_context(s, "ingestion"),
+        )
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 

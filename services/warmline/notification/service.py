@@ -7,12 +7,13 @@ import contextlib
 import logging
 import time
 
-from warmline.common.grpc_server import GrpcServer, server_credentials
+from warmline.common.grpc_server import GrpcServer
 from warmline.common.health import Readiness
 from warmline.common.kafka import create_producer, start_when_reachable, watch_kafka
 from warmline.common.ops_http import HttpListener, OpsServer
 from warmline.common.runtime import ServiceMain, cancel_all, serve_until_stopped
 from warmline.common.settings import WarmlineSettings
+from warmline.common.tls import http_ssl_context, server_credentials
 from warmline.common.topics import ensure_topics
 from warmline.notification.board import Board
 from warmline.notification.core import NotificationCore
@@ -88,7 +89,10 @@ class NotificationService:
             options=_SERVER_OPTIONS,
         )
         self.http = HttpListener(
-            ConsoleHttpApi(self.core, n.heartbeat_s).app(), n.host, n.http_port
+            ConsoleHttpApi(self.core, n.heartbeat_s).app(),
+            n.host,
+            n.http_port,
+            ssl_context=http_ssl_context(n, "notification"),
         )
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []

@@ -1,4 +1,9 @@
-"""gRPC ``ScoringService.Score``: synchronous scoring for a chatbot deciding what to say."""
+"""gRPC ``ScoringService.Score``: synchronous scoring for a chatbot deciding what to say.
+
+Callers authenticate with a tenant API key, as at ingestion (the same credentials
+file, ``authorization: Bearer <key>`` metadata); a service without a credentials
+file refuses every call.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,8 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import grpc
 
+from warmline.common.metrics import SCORING_AUTH_FAILURES
+from warmline.common.tenants import TenantDirectory, require_tenant
 from warmline.model.engine import EmotionResult
 from warmline.scoring.batcher import ModelNotReady
 from warmline.scoring.convert import to_proto
@@ -16,20 +23,32 @@ from warmline.v1 import scoring_pb2, scoring_pb2_grpc
 MAX_TEXTS = 256
 MAX_TEXT_CHARS = 8_000
 
+NO_KEYS_CONFIGURED = (
+    "Score needs a tenant API key, and this scoring service has no credentials file "
+    "(WARMLINE_SCORING__API_KEYS_FILE)"
+)
+
 #: Scores texts alone (no conversation context), in order.
 Score = Callable[[Sequence[str]], Awaitable[list[EmotionResult]]]
 
 
 class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
-    """Scores texts through the same micro-batcher as the stream."""
+    """Scores texts through the same micro-batcher as the stream, for callers with a
+    tenant API key (``tenants`` None: no credentials file, every call is refused)."""
 
-    def __init__(self, score: Score) -> None:
+    def __init__(self, score: Score, tenants: TenantDirectory | None) -> None:
         self._score = score
+        self._tenants = tenants
 
     async def Score(
         self, request: scoring_pb2.ScoreRequest, context: grpc.aio.ServicerContext
     ) -> scoring_pb2.ScoreResponse:
         """Scores in the order of the texts."""
+        if self._tenants is None:
+            SCORING_AUTH_FAILURES.inc()
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, NO_KEYS_CONFIGURED)
+        assert self._tenants is not None
+        await require_tenant(context, self._tenants, SCORING_AUTH_FAILURES)
         if not request.texts:
             await context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT, "texts: at least one text is required"

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 
 from aiokafka import AIOKafkaConsumer
 
-from warmline.common.grpc_server import GrpcServer, server_credentials
+from warmline.common.grpc_server import GrpcServer
 from warmline.common.health import Readiness
 from warmline.common.kafka import (
     create_consumer,
@@ -22,6 +22,8 @@ from warmline.common.ops_http import OpsServer
 from warmline.common.pipeline import run_pipeline
 from warmline.common.runtime import ServiceMain, cancel_all, serve_until_stopped
 from warmline.common.settings import WarmlineSettings
+from warmline.common.tenants import TenantDirectory
+from warmline.common.tls import server_credentials
 from warmline.common.topics import ensure_topics
 from warmline.model.context import ContextualScorer, ConversationWindows, Turn, TurnScore
 from warmline.model.engine import EmotionEngine, EmotionResult
@@ -49,6 +51,19 @@ def default_engine(settings: WarmlineSettings) -> EngineFactory:
     )
 
 
+def load_score_tenants(settings: WarmlineSettings) -> TenantDirectory | None:
+    """The tenants whose API keys may call ``Score``; None (every call refused) without
+    a credentials file. The stream needs no key."""
+    path = settings.scoring.api_keys_file
+    if path is None:
+        log.warning(
+            "Score refuses every call: set WARMLINE_SCORING__API_KEYS_FILE to the tenants' "
+            "API-key file to serve it"
+        )
+        return None
+    return TenantDirectory.from_file(path)
+
+
 class ScoringService:
     """The running service; ``grpc.port`` is known after construction (0 picks a free one)."""
 
@@ -64,7 +79,7 @@ class ScoringService:
             [
                 (
                     scoring_pb2_grpc.add_ScoringServiceServicer_to_server,
-                    ScoringServicer(self.score),
+                    ScoringServicer(self.score, load_score_tenants(settings)),
                     name,
                 )
             ],

@@ -14,7 +14,7 @@ import yaml
 from tests.support import LoopThread, settings_for, wait_until
 from warmline.common.credentials import hash_key
 from warmline.common.settings import IngestionSettings, WarmlineSettings
-from warmline.ingestion.auth import TenantDirectory
+from warmline.common.tenants import TenantDirectory
 from warmline.ingestion.service import IngestionService
 from warmline.localkafka import LocalKafka
 from warmline.v1 import events_pb2

@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from functools import cache
+from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.support import LoopThread, settings_for, wait_until
+from warmline.common.credentials import hash_key
 from warmline.common.kafka import create_producer
 from warmline.common.keys import conversation_key
 from warmline.common.pipeline import Output, produce_all
@@ -26,7 +29,19 @@ def shared_engine() -> EmotionEngine:
     return EmotionEngine(threads=1, batch_size=32)
 
 
-def scoring_settings(bootstrap: str, group: str = "scoring") -> WarmlineSettings:
+#: The API key of tenant acme, for ``Score``.
+ACME_KEY = "acme-score-key"
+
+
+def write_tenants(path: Path) -> Path:
+    """A credentials file (ingestion's format) with tenant acme's key."""
+    path.write_text(yaml.safe_dump({"tenants": {"acme": {"api_key_sha256": [hash_key(ACME_KEY)]}}}))
+    return path
+
+
+def scoring_settings(
+    bootstrap: str, group: str = "scoring", api_keys_file: Path | None = None
+) -> WarmlineSettings:
     """Settings with free ports and unique topics."""
     return settings_for(
         bootstrap,
@@ -37,6 +52,7 @@ def scoring_settings(bootstrap: str, group: str = "scoring") -> WarmlineSettings
             shutdown_grace_s=5,
             consumer_group=group,
             max_wait_ms=10,
+            api_keys_file=api_keys_file,
         ),
     )
 
@@ -63,8 +79,9 @@ class Hosted:
 
 
 @pytest.fixture
-def scoring(kafka_broker: LocalKafka) -> Iterator[Hosted]:
-    hosted = Hosted(scoring_settings(kafka_broker.bootstrap_servers))
+def scoring(kafka_broker: LocalKafka, tmp_path: Path) -> Iterator[Hosted]:
+    keys = write_tenants(tmp_path / "tenants.yaml")
+    hosted = Hosted(scoring_settings(kafka_broker.bootstrap_servers, api_keys_file=keys))
     try:
         yield hosted
     finally:

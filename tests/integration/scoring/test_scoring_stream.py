@@ -5,7 +5,13 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from tests.integration.scoring.conftest import Hosted, event, publish, scoring_settings
+from tests.integration.scoring.conftest import (
+    ACME_KEY,
+    Hosted,
+    event,
+    publish,
+    scoring_settings,
+)
 from tests.support import read_topic, wait_until
 from warmline.localkafka import LocalKafka
 from warmline.v1 import deadletter_pb2, events_pb2, scoring_pb2, scoring_pb2_grpc
@@ -89,16 +95,23 @@ async def test_a_poison_record_is_dead_lettered_and_the_next_is_still_scored(
 
 
 async def test_grpc_score_answers_in_order_and_refuses_empty_requests(scoring: Hosted) -> None:
+    key = (("authorization", f"Bearer {ACME_KEY}"),)
     async with grpc.aio.insecure_channel(f"127.0.0.1:{scoring.service.grpc.port}") as channel:
         stub = scoring_pb2_grpc.ScoringServiceStub(channel)
         reply = await stub.Score(
             scoring_pb2.ScoreRequest(
                 texts=["I love this, thank you!", "", "I am so angry right now"]
-            )
+            ),
+            metadata=key,
         )
-        spanish = await stub.Score(scoring_pb2.ScoreRequest(texts=["estoy harto"], language="es"))
+        spanish = await stub.Score(
+            scoring_pb2.ScoreRequest(texts=["estoy harto"], language="es"), metadata=key
+        )
         with pytest.raises(grpc.aio.AioRpcError) as empty:
-            await stub.Score(scoring_pb2.ScoreRequest())
+            await stub.Score(scoring_pb2.ScoreRequest(), metadata=key)
+        with pytest.raises(grpc.aio.AioRpcError) as keyless:
+            await stub.Score(scoring_pb2.ScoreRequest(texts=["hello"]))
+    assert keyless.value.code() == grpc.StatusCode.UNAUTHENTICATED
     statuses = [r.status for r in reply.results]
     assert statuses == [
         scoring_pb2.SCORE_STATUS_SCORED,
