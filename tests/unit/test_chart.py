@@ -352,6 +352,8 @@ def test_secret_files_are_mounted_read_only(
     deployments = of_kind(default_docs, "Deployment")
     for name, variable, secret in (
         ("ingestion", "WARMLINE_INGESTION__API_KEYS_FILE", "warmline-ingestion-api-keys"),
+        # Score takes the same tenants' keys.
+        ("scoring", "WARMLINE_SCORING__API_KEYS_FILE", "warmline-ingestion-api-keys"),
         (
             "notification",
             "WARMLINE_NOTIFICATION__AGENT_TOKENS_FILE",
@@ -405,6 +407,15 @@ def test_rendered_environment_parses_into_settings(
         assert section.metrics_port == int(
             env_of(deployment)[f"WARMLINE_{name.upper()}__METRICS_PORT"]
         )
+
+
+def test_the_chart_creates_topics_for_a_production_cluster(
+    default_docs: list[Manifest], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The settings' defaults (1 and 1) suit one local broker; the chart's are production's.
+    for name, deployment in of_kind(default_docs, "Deployment").items():
+        topics = settings_from(deployment, tmp_path, monkeypatch).topics
+        assert (topics.replication_factor, topics.min_insync_replicas) == (3, 2), name
 
 
 # --- Kafka security: Secrets mounted as files, the WARMLINE_KAFKA__* settings pointing at them

@@ -61,3 +61,36 @@ def test_settings_env_rebuilds_the_same_settings_in_another_process(
     for key, value in settings_env(original).items():
         monkeypatch.setenv(key, value)
     assert WarmlineSettings() == original
+
+
+def test_topics_default_to_one_broker_and_take_production_values(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    defaults = TopicSettings()
+    assert (defaults.replication_factor, defaults.min_insync_replicas, defaults.create) == (
+        1,
+        1,
+        True,
+    )
+    monkeypatch.setenv("WARMLINE_TOPICS__REPLICATION_FACTOR", "3")
+    monkeypatch.setenv("WARMLINE_TOPICS__MIN_INSYNC_REPLICAS", "2")
+    monkeypatch.setenv("WARMLINE_TOPICS__CREATE", "false")
+    topics = WarmlineSettings().topics
+    assert (topics.replication_factor, topics.min_insync_replicas, topics.create) == (3, 2, False)
+
+
+def test_more_insync_replicas_than_replicas_is_refused_naming_both() -> None:
+    with pytest.raises(ValidationError, match=r"MIN_INSYNC_REPLICAS=2 is more than .*FACTOR=1"):
+        TopicSettings(min_insync_replicas=2)
+
+
+def test_a_codec_without_its_library_is_refused_naming_the_setting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from aiokafka import codec
+
+    monkeypatch.setattr(codec, "has_zstd", lambda: False)
+    with pytest.raises(ValidationError, match="WARMLINE_KAFKA__COMPRESSION_TYPE=zstd needs"):
+        KafkaSettings(compression_type="zstd")
+    assert KafkaSettings(compression_type="gzip").compression_type == "gzip"
+    assert KafkaSettings().compression_type == "none"

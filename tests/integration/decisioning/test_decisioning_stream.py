@@ -13,7 +13,8 @@ from warmline.common.kafka import create_producer
 from warmline.common.keys import conversation_key
 from warmline.common.pipeline import Output, produce_all
 from warmline.common.settings import DecisioningSettings, WarmlineSettings
-from warmline.common.topics import ensure_topics
+from warmline.common.topics import TopicSpec, ensure_topics
+from warmline.decisioning.app import faust_topics
 from warmline.decisioning.service import DecisioningService
 from warmline.localkafka import LocalKafka
 from warmline.v1 import deadletter_pb2, escalation_pb2, scoring_pb2
@@ -177,3 +178,44 @@ async def test_angry_and_explicit_request_escalate_calm_does_not_and_restart_rep
     finally:
         restarted.stop()
     assert sorted(d.decision_id for d in again) == sorted(d.decision_id for d in out)
+
+
+async def test_with_topic_creation_off_the_worker_decides_on_topics_made_beforehand(
+    kafka_broker: LocalKafka, tmp_path: Path
+) -> None:
+    # A cluster that forbids creating topics: every topic, faust's own included, is
+    # made beforehand (as Terraform or Strimzi would); the worker's producer compresses.
+    creating = decisioning_settings(kafka_broker.bootstrap_servers, tmp_path)
+    partitions = creating.topics.partitions
+    changelog, history, leader = faust_topics(creating)
+    compacted = {"cleanup.policy": "compact"}
+    await ensure_topics(creating)
+    await ensure_topics(
+        creating,
+        [
+            TopicSpec(changelog, partitions, 1, compacted),
+            TopicSpec(history, 1, 1, compacted),
+            TopicSpec(leader, 1, 1, {}),
+        ],
+    )
+    settings = creating.model_copy(
+        update={
+            "topics": creating.topics.model_copy(update={"create": False}),
+            "kafka": creating.kafka.model_copy(update={"compression_type": "gzip"}),
+        }
+    )
+    hosted = Hosted(settings)
+    try:
+        await publish(settings, conversations())
+        out = decisions(
+            await read_topic(
+                settings.kafka.bootstrap_servers,
+                settings.topics.name("escalations"),
+                2,
+                within_s=60,
+                settle=3.0,
+            )
+        )
+    finally:
+        hosted.stop()
+    assert {d.conversation_id for d in out} == {"angry", "human"}
