@@ -184,9 +184,11 @@ def test_published_ports_equal_settings(
 
 
 def test_compose_mounts_the_credentials_each_service_requires(compose: dict[str, Any]) -> None:
-    # Without them `serve ingestion` and `serve notification` refuse to start.
+    # Without them `serve ingestion` and `serve notification` refuse to start, and
+    # scoring's Score refuses every call.
     loaders = {
         "ingestion": ("WARMLINE_INGESTION__API_KEYS_FILE", TenantDirectory.from_file),
+        "scoring": ("WARMLINE_SCORING__API_KEYS_FILE", TenantDirectory.from_file),
         "notification": ("WARMLINE_NOTIFICATION__AGENT_TOKENS_FILE", AgentDirectory.from_file),
     }
     for name, (variable, load) in loaders.items():
