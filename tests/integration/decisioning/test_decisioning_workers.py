@@ -60,21 +60,15 @@ def scored_partitions(worker: Hosted) -> set[int]:
 
 
 def settled(workers: tuple[Hosted, ...]) -> bool:
-    """Every worker has finished its latest rebalance and owns scored partitions, together all.
-
-    A record that arrives while its partition's new owner is still recovering
-    and has no committed offset can be skipped by faust, so tests that count
-    decisions exactly publish only once the group has settled.
-    """
-
-    async def rebalancing(worker: Hosted) -> bool:
-        assert worker.service.stream is not None
-        return bool(worker.service.stream.app.rebalancing)
-
+    """Every worker says it is ready (it owns its partitions and has restored its
+    tables: the readiness an orchestrator sees) and together they own the scored
+    topic's partitions, each a part of its own."""
+    if not all(w.service.readiness.ready for w in workers):
+        return False
     owned = [scored_partitions(w) for w in workers]
     return (
-        not any(w.host.run(rebalancing(w)) for w in workers)
-        and all(owned)
+        all(owned)
+        and sum(len(mine) for mine in owned) == PARTITIONS
         and set().union(*owned) == set(range(PARTITIONS))
     )
 
@@ -102,8 +96,11 @@ def traffic(angry: int, calm: int) -> list[scoring_pb2.ScoredEvent]:
     return events
 
 
+# Run 20 times in a row in every CI run (issue #15): a group that only sometimes
+# decides every escalation exactly once is a bug, not a flaky test.
+@pytest.mark.parametrize("attempt", range(20))
 async def test_two_workers_split_the_partitions_and_decide_each_escalation_once(
-    kafka_broker: LocalKafka, tmp_path: Path
+    kafka_broker: LocalKafka, tmp_path: Path, attempt: int
 ) -> None:
     base = group_settings(kafka_broker, tmp_path / "a")
     first = Hosted(worker_settings(base, tmp_path / "a", 6071))
