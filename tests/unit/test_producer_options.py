@@ -41,5 +41,5 @@ async def test_the_decisioning_worker_takes_compression_replicas_and_topic_creat
     assert faust_topics(settings) == [
         stream.table.changelog_topic.get_topic_name(),
         stream.history_table.changelog_topic.get_topic_name(),
-        stream.app._leader_assignor._leader_topic_name,
+        stream.app._leader_assignor._leader_topic_name,  # type: ignore[attr-defined]
     ]
