@@ -159,6 +159,11 @@ chaos: venv ## Faults under steady load (kills, broker restart, rebalances); JSO
 	mkdir -p $(BENCH_OUT)
 	$(PY) -m warmline bench chaos --out $(BENCH_OUT)/chaos.json
 
+.PHONY: bench-restore
+bench-restore: venv ## Decisioning restart on 10k-200k conversations and 1M customers; JSON in $(BENCH_OUT)/restore.json
+	mkdir -p $(BENCH_OUT)
+	$(PY) -m warmline bench restore --out $(BENCH_OUT)/restore.json
+
 .PHONY: lock
 lock: ## Re-pin requirements.lock from pyproject.toml (needs network)
 	rm -rf $(CACHE_DIR)/venv-lock && $(PYTHON) -m venv $(CACHE_DIR)/venv-lock

@@ -316,6 +316,26 @@ def bench_chaos(
     typer.echo(json.dumps(chaos.run(out, rate), indent=2))
 
 
+@bench.command("restore")
+def bench_restore(
+    out: Path = typer.Option(Path("bench/results/restore.json"), help="Where the JSON goes."),
+    sizes: str | None = typer.Option(
+        None,
+        help="CONVERSATIONS:CUSTOMERS pairs, in order, separated by commas (default: "
+        "empty, 10k, 50k and 200k conversations, 1M customers, 200k with 1M).",
+    ),
+) -> None:
+    """A decisioning worker's start on full changelogs: time until it decides a probe
+    with its restored state, and its peak resident memory, per size."""
+    from warmline.bench import restore
+
+    try:
+        steps = [restore.Size.parse(size) for size in sizes.split(",")] if sizes else None
+    except ValueError as exc:
+        raise typer.BadParameter(f"sizes: CONVERSATIONS:CUSTOMERS pairs ({exc})") from exc
+    typer.echo(json.dumps(restore.run(out, steps or restore.DEFAULT_SIZES), indent=2))
+
+
 @bench.command("all")
 def bench_all(
     out_dir: Path = typer.Option(Path("bench/results"), help="Directory for the JSON files."),

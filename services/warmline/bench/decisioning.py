@@ -56,6 +56,8 @@ _TEXTS = (
     ("ok", 0.1),
 )
 _HUMAN = "Can I talk to a real person please"
+#: The tenant of every record.
+TENANT = "bench"
 _FILL_CHUNK = 5_000
 #: Seconds a worker may start, or go without handling a record, before the run is abandoned.
 STALL_S = 90.0
@@ -70,9 +72,7 @@ def scored_events(count: int, conversations: int) -> list[tuple[bytes, bytes]]:
 
     Turn texts and negativity cycle with an offset per conversation, so each one
     sours (a streak of annoyed turns) at a turn of its own and escalates once;
-    every 40th conversation also asks for a person. Each record is shaped like
-    the scoring service's output: a probability for all 28 labels, every signal
-    from the same taxonomy, the predicted labels and the versions.
+    every 40th conversation also asks for a person (see :func:`scored_turn`).
     """
     start = datetime.now(UTC)
     records = []
@@ -81,37 +81,57 @@ def scored_events(count: int, conversations: int) -> list[tuple[bytes, bytes]]:
         text, negativity = _TEXTS[(turn + conv) % len(_TEXTS)]
         if conv % 40 == 0 and turn == 3:
             text = _HUMAN
-        event = events_pb2.InteractionEvent(
-            event_id=f"bench-{i}", tenant_id="bench", conversation_id=f"conv-{conv}",
-            customer_id=f"cust-{conv}", channel=events_pb2.CHANNEL_CHAT,
-            role=events_pb2.ROLE_CUSTOMER, kind=events_pb2.EVENT_KIND_MESSAGE,
-            text=text, language="en",
+        scored = scored_turn(
+            f"bench-{i}", f"conv-{conv}", f"cust-{conv}", text, negativity,
+            start + timedelta(milliseconds=i), turn, salt=i,
         )  # fmt: skip
-        event.occurred_at.FromDatetime(start + timedelta(milliseconds=i))
-        event.ingested_at.FromDatetime(start + timedelta(milliseconds=i + 2))
-        labels = _label_probabilities(negativity, i)
-        scored = scoring_pb2.ScoredEvent(
-            event=event,
-            scores=scoring_pb2.EmotionScores(
-                status=scoring_pb2.SCORE_STATUS_SCORED,
-                labels=labels,
-                signals=scoring_pb2.Signals(**signals(labels)),
-                predicted_labels=[name for name, p in labels.items() if p >= 0.3],
-                model_version="bench",
-                taxonomy_version=TAXONOMY_VERSION,
-                # Low situation probabilities: read on every turn, never firing.
-                situations=scoring_pb2.Situations(
-                    sensitive=0.02, vulnerability=0.01, churn_threat=0.03, regulator_complaint=0.01
-                ),
-            ),
-        )
-        scored.context.context_turns = 2 * turn
-        scored.context.repeat_similarity = 0.3 if turn else 0.0
-        scored.scored_at.FromDatetime(start + timedelta(milliseconds=i + 40))
-        records.append(
-            (conversation_key("bench", event.conversation_id), scored.SerializeToString())
-        )
+        records.append((conversation_key(TENANT, f"conv-{conv}"), scored.SerializeToString()))
     return records
+
+
+def scored_turn(
+    event_id: str,
+    conversation_id: str,
+    customer_id: str,
+    text: str,
+    negativity: float,
+    at: datetime,
+    turn: int,
+    salt: int = 0,
+) -> scoring_pb2.ScoredEvent:
+    """One customer turn of tenant :data:`TENANT` at ``at``, shaped like the scoring
+    service's output: a probability for all 28 labels (annoyance carries
+    ``negativity``), every signal from the same taxonomy, the predicted labels,
+    low situation probabilities and the versions. ``salt`` varies the other
+    labels' noise."""
+    event = events_pb2.InteractionEvent(
+        event_id=event_id, tenant_id=TENANT, conversation_id=conversation_id,
+        customer_id=customer_id, channel=events_pb2.CHANNEL_CHAT,
+        role=events_pb2.ROLE_CUSTOMER, kind=events_pb2.EVENT_KIND_MESSAGE,
+        text=text, language="en",
+    )  # fmt: skip
+    event.occurred_at.FromDatetime(at)
+    event.ingested_at.FromDatetime(at + timedelta(milliseconds=2))
+    labels = _label_probabilities(negativity, salt)
+    scored = scoring_pb2.ScoredEvent(
+        event=event,
+        scores=scoring_pb2.EmotionScores(
+            status=scoring_pb2.SCORE_STATUS_SCORED,
+            labels=labels,
+            signals=scoring_pb2.Signals(**signals(labels)),
+            predicted_labels=[name for name, p in labels.items() if p >= 0.3],
+            model_version="bench",
+            taxonomy_version=TAXONOMY_VERSION,
+            # Low situation probabilities: read on every turn, never firing.
+            situations=scoring_pb2.Situations(
+                sensitive=0.02, vulnerability=0.01, churn_threat=0.03, regulator_complaint=0.01
+            ),
+        ),
+    )
+    scored.context.context_turns = 2 * turn
+    scored.context.repeat_similarity = 0.3 if turn else 0.0
+    scored.scored_at.FromDatetime(at + timedelta(milliseconds=40))
+    return scored
 
 
 def _label_probabilities(negativity: float, salt: int) -> dict[str, float]:

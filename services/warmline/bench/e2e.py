@@ -200,7 +200,11 @@ def stack_settings(broker: LocalKafka, workdir: Path, partitions: int) -> Warmli
 
 
 async def start_service(
-    stack: Stack, name: str, key: str | None = None, settings: WarmlineSettings | None = None
+    stack: Stack,
+    name: str,
+    key: str | None = None,
+    settings: WarmlineSettings | None = None,
+    ready_within_s: float = 180.0,
 ) -> None:
     """Start ``warmline serve <name>`` (as process ``key``, with ``settings`` when
     given: a second replica) and wait until its ``/readyz`` says ready."""
@@ -213,7 +217,7 @@ async def start_service(
     )  # fmt: skip
     port = getattr(settings, name).metrics_port
     stack.metrics_ports[key] = port
-    deadline = time.monotonic() + 180
+    deadline = time.monotonic() + ready_within_s
     while not await asyncio.to_thread(ready, port):
         if stack.processes[key].returncode is not None:
             raise RuntimeError(f"warmline serve {name} ({key}) exited during start-up")
