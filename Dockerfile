@@ -34,7 +34,8 @@ ENV PATH=/opt/warmline/bin:$PATH \
 
 # A fixed numeric uid so Kubernetes can verify runAsNonRoot (the chart runs as 10001).
 RUN groupadd --gid 10001 warmline \
- && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /tmp --shell /usr/sbin/nologin warmline
+ && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /tmp --shell /usr/sbin/nologin warmline \
+ && install -d -o 10001 -g 10001 /var/lib/warmline-record
 
 COPY --from=build /opt/warmline /opt/warmline
 

@@ -113,6 +113,44 @@ def agent_console(
     console.print(view.summary(), highlight=False)
 
 
+class AuditFormat(StrEnum):
+    """How ``warmline audit`` prints."""
+
+    text = "text"
+    json = "json"
+
+
+@app.command()
+def audit(
+    conversation_id: str = typer.Argument(..., help="The conversation to audit."),
+    tenant: str | None = typer.Option(None, help="Only this tenant's conversation of that id."),
+    output: AuditFormat = typer.Option(AuditFormat.text, "--format", help="text or json."),
+    data_dir: Path | None = typer.Option(
+        None, help="The record's data dir (default: WARMLINE_RECORD__DATA_DIR)."
+    ),
+) -> None:
+    """Every recorded decision of a conversation, in order: action, reasons, queue,
+    priority, policy and model versions, trajectory, claims and verdicts."""
+    import sqlite3
+
+    from warmline.record.audit import as_text, conversation_audit
+    from warmline.record.store import connect, database_path
+
+    path = database_path(data_dir or load_settings().record.data_dir)
+    try:
+        conn = connect(path, read_only=True)
+        decisions = conversation_audit(conn, conversation_id, tenant)
+    except sqlite3.Error as exc:
+        typer.echo(f"error: cannot read the record at {path}: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    if output is AuditFormat.json:
+        typer.echo(json.dumps({"conversation_id": conversation_id, "decisions": decisions}))
+    else:
+        typer.echo(as_text(conversation_id, decisions))
+    if not decisions:
+        raise typer.Exit(1)
+
+
 class LabelKind(StrEnum):
     """Where a backtest's emotions come from."""
 

@@ -23,6 +23,7 @@ SERVICES: dict[str, str] = {
     "scoring": "warmline.scoring.service:serve",
     "decisioning": "warmline.decisioning.service:serve",
     "notification": "warmline.notification.service:serve",
+    "record": "warmline.record.service:serve",
 }
 
 

@@ -36,7 +36,7 @@ READY = Gauge(
 READY_CONDITION = Gauge(
     "warmline_ready_condition",
     "1 when one readiness condition of the service is met, else 0, by condition "
-    "(kafka, model, policy, assignment, caught_up).",
+    "(kafka, model, policy, assignment, caught_up, database).",
     ["condition"],
 )
 PIPELINE_BATCH_SECONDS = Histogram(
@@ -191,4 +191,36 @@ NOTIFICATION_FEEDBACK = Counter(
 NOTIFICATION_REVEALS = Counter(
     "warmline_notification_reveals_total",
     "Masked abusive texts an agent chose to reveal.",
+)
+
+# --- record ------------------------------------------------------------------
+RECORD_ROWS_WRITTEN = Counter(
+    "warmline_record_rows_written_total",
+    "Rows added to the record, by table (replayed records add none).",
+    ["table"],
+)
+RECORD_WRITE_SECONDS = Histogram(
+    "warmline_record_write_seconds",
+    "Time of one record transaction (a poll's rows), until it is on disk.",
+    buckets=_LATENCY_BUCKETS,
+)
+RECORD_LAST_COMMIT = Gauge(
+    "warmline_record_last_commit_timestamp_seconds",
+    "When the record last committed a transaction to its database (epoch seconds); "
+    "while its lag is above zero, the age of this is how long writing has stalled.",
+)
+RECORD_CONSUMER_LAG = Gauge(
+    "warmline_record_consumer_lag",
+    "Records not yet read by the record's consumer, by topic and partition.",
+    ["topic", "partition"],
+)
+RECORD_RETENTION_DELETED = Counter(
+    "warmline_record_retention_deleted_total",
+    "Rows deleted by the retention job, by table.",
+    ["table"],
+)
+RECORD_AUDITS = Counter(
+    "warmline_record_audits_total",
+    "Audit requests answered over HTTP, by outcome (found, not_found, refused).",
+    ["outcome"],
 )

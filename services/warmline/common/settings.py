@@ -278,6 +278,36 @@ class NotificationSettings(GrpcServicePorts):
     max_comment_chars: int = Field(default=2_000, ge=1)
 
 
+class RecordSettings(ServicePorts):
+    """The record service (writes the pipeline's decisions into a database) and the
+    supervisors' audit endpoint."""
+
+    grpc_port: int = 0
+    http_port: int = 8085
+    metrics_port: int = 9105
+    consumer_group: str = "warmline-record"
+    # The SQLite database (record.sqlite3) lives here; a persistent volume in k8s.
+    data_dir: Path = Path("/tmp/warmline-record")
+    # Records read per poll; written in one transaction, then committed to Kafka.
+    poll_max_records: int = Field(default=1_000, ge=1)
+    # Rows older than this many days are deleted, per tenant (overrides as JSON,
+    # e.g. {"acme": 30}); the retention job runs this often.
+    retention_days: int = Field(default=365, ge=1)
+    tenant_retention_days: dict[str, int] = Field(default_factory=dict)
+    retention_interval_s: float = Field(default=3_600.0, gt=0)
+    # Tokens of the audit endpoint (the console's agent-token format; a supervisor's
+    # token scoped to ["*"] sees every queue of its tenant). None: audit refuses all.
+    agent_tokens_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _positive_overrides(self) -> RecordSettings:
+        if bad := sorted(t for t, days in self.tenant_retention_days.items() if days < 1):
+            raise ValueError(
+                f"WARMLINE_RECORD__TENANT_RETENTION_DAYS: at least 1 day, not for {bad}"
+            )
+        return self
+
+
 class WarmlineSettings(BaseSettings):
     """All settings of one Warmline process."""
 
@@ -296,6 +326,7 @@ class WarmlineSettings(BaseSettings):
     scoring: ScoringSettings = ScoringSettings()
     decisioning: DecisioningSettings = DecisioningSettings()
     notification: NotificationSettings = NotificationSettings()
+    record: RecordSettings = RecordSettings()
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,68 @@
+"""The supervisors' door to the record: ``GET /v1/audit/{conversation_id}``.
+
+Authenticated like the agent console: ``Authorization: Bearer <token>`` with a
+token of the console's token file (:mod:`warmline.notification.tokens`). A token
+sees the conversations of its own tenant that reached one of its queues (``*``:
+all of them); any other conversation answers 404, as one that does not exist.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from warmline.common.credentials import bearer_token
+from warmline.common.metrics import RECORD_AUDITS
+from warmline.notification.core import Refusal, Refused
+from warmline.notification.http_api import refusal_response
+from warmline.notification.tokens import AgentDirectory
+from warmline.record.audit import conversation_audit
+from warmline.record.store import connect
+
+
+class AuditHttpApi:
+    """aiohttp routes of the audit endpoint."""
+
+    def __init__(self, database: Path, agents: AgentDirectory | None) -> None:
+        self._database = database
+        self._agents = agents or AgentDirectory({})
+
+    def app(self) -> web.Application:
+        """The aiohttp application."""
+        app = web.Application()
+        app.router.add_get("/v1/audit/{conversation_id}", self.audit)
+        return app
+
+    async def audit(self, request: web.Request) -> web.Response:
+        """Every decision of the conversation, as ``warmline audit --format json`` prints it."""
+        conversation_id = request.match_info["conversation_id"]
+        try:
+            scope = self._agents.scope_for(bearer_token(request.headers.get("Authorization")))
+            if scope is None:
+                raise Refused(Refusal.UNAUTHENTICATED, "missing or unknown agent token")
+            decisions = await asyncio.to_thread(self._read, conversation_id, scope.tenant_id)
+            if not any(scope.allows(d["queue"]) for d in decisions):
+                raise Refused(
+                    Refusal.NOT_FOUND, f"no recorded decision for conversation {conversation_id!r}"
+                )
+        except Refused as refused:
+            outcome = "not_found" if refused.reason is Refusal.NOT_FOUND else "refused"
+            RECORD_AUDITS.labels(outcome).inc()
+            return refusal_response(refused)
+        RECORD_AUDITS.labels("found").inc()
+        body = {"conversation_id": conversation_id, "decisions": decisions}
+        return web.json_response(body, headers={"Cache-Control": "no-store"})
+
+    def _read(self, conversation_id: str, tenant_id: str) -> list[dict[str, Any]]:
+        try:
+            conn = connect(self._database, read_only=True)
+        except sqlite3.OperationalError as exc:
+            raise Refused(Refusal.UNAVAILABLE, "the record database is not there yet") from exc
+        try:
+            return conversation_audit(conn, conversation_id, tenant_id)
+        finally:
+            conn.close()

@@ -1,0 +1,151 @@
+"""From the pipeline's records to the record's rows, and nothing more.
+
+What is promised: no row holds message text (the scored event's ``text``, a
+decision's ``last_customer_text``/``unmasked_customer_text``), an agent's comment,
+a suggested opening line or an event's metadata; explanations lose the customer
+words they quote. Ids are the pseudonymous ones the topics already carry. What is
+not promised: that a platform never put personal data into an id; ingestion
+refuses ids that look like an email, phone or IBAN, and that is the guard.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from warmline.v1 import escalation_pb2, events_pb2, feedback_pb2, notification_pb2, scoring_pb2
+
+# Quoted customer words in an explanation (“...”), e.g. a loop complaint.
+_QUOTED = re.compile("\u201c[^\u201d]*\u201d")
+WITHHELD = "[customer's words not recorded]"
+
+TABLES = ("turns", "decisions", "decision_reasons", "decision_trajectory", "verdicts", "claims")
+_SIGNALS = ("frustration", "anger", "confusion", "distress", "gratitude", "negativity", "neutral")
+_SITUATIONS = ("sensitive", "vulnerability", "churn_threat", "regulator_complaint")
+
+
+class InvalidRecord(ValueError):
+    """A record that decodes but lacks what the record keys it by."""
+
+
+@dataclass(slots=True)
+class Rows:
+    """Rows to write in one transaction, by table, each a tuple in column order."""
+
+    by_table: dict[str, list[tuple[Any, ...]]] = field(
+        default_factory=lambda: {table: [] for table in TABLES}
+    )
+
+    def add(self, table: str, row: tuple[Any, ...]) -> None:
+        """Queue one row of ``table``."""
+        self.by_table[table].append(row)
+
+    def __len__(self) -> int:
+        return sum(len(rows) for rows in self.by_table.values())
+
+
+def seconds(stamp: Timestamp) -> float | None:
+    """Epoch seconds of a timestamp; None when it was never set."""
+    if not stamp.seconds and not stamp.nanos:
+        return None
+    return stamp.seconds + stamp.nanos / 1e9
+
+
+def without_quotes(explanation: str) -> str:
+    """An explanation with the customer words it quotes taken out."""
+    return _QUOTED.sub(WITHHELD, explanation)
+
+
+def _enum(message: Message, name: str) -> str:
+    """An enum field's value by name, without its prefix (``CHANNEL_CHAT`` -> ``chat``);
+    a number this build does not know stays a number."""
+    enum = message.DESCRIPTOR.fields_by_name[name].enum_type
+    assert enum is not None
+    number = getattr(message, name)
+    value = enum.values_by_number.get(number)
+    if value is None:
+        return str(number)
+    prefix = enum.values_by_number[0].name.removesuffix("UNSPECIFIED")
+    return value.name.removeprefix(prefix).lower()
+
+
+def _require(what: str, **ids: str) -> None:
+    if missing := [name for name, value in ids.items() if not value]:
+        raise InvalidRecord(f"{what} without {', '.join(missing)}")
+
+
+def add_scored(rows: Rows, value: bytes) -> None:
+    """Queue the turn of a scored event (raises DecodeError or InvalidRecord)."""
+    scored = scoring_pb2.ScoredEvent.FromString(value)
+    e, s = scored.event, scored.scores
+    _require("scored event", event_id=e.event_id, tenant_id=e.tenant_id,
+             conversation_id=e.conversation_id)  # fmt: skip
+    has_scores = s.status == scoring_pb2.SCORE_STATUS_SCORED
+    signals = [getattr(s.signals, n) if has_scores else None for n in _SIGNALS]
+    situations = [getattr(s.situations, n) if has_scores else None for n in _SITUATIONS]
+    csat = e.csat_score if e.kind == events_pb2.EVENT_KIND_CSAT else None
+    rows.add("turns", (
+        e.tenant_id, e.event_id, e.conversation_id, e.customer_id,
+        _enum(e, "channel"), _enum(e, "role"), _enum(e, "kind"), _enum(e, "customer_tier"),
+        e.language, seconds(e.occurred_at) or 0.0, seconds(e.ingested_at),
+        seconds(scored.scored_at), _enum(s, "status"), s.model_version, s.taxonomy_version,
+        *signals, *situations, ",".join(s.predicted_labels),
+        scored.context.context_turns, scored.context.repeat_similarity, csat,
+    ))  # fmt: skip
+
+
+def add_decision(rows: Rows, value: bytes) -> None:
+    """Queue a decision with its reasons and trajectory."""
+    d = escalation_pb2.EscalationDecision.FromString(value)
+    _require("decision", decision_id=d.decision_id, tenant_id=d.tenant_id,
+             conversation_id=d.conversation_id)  # fmt: skip
+    t, h = d.timings, d.customer_history
+    rows.add("decisions", (
+        d.tenant_id, d.decision_id, d.conversation_id, d.customer_id,
+        _enum(d, "action"), d.queue, _enum(d, "priority"), d.dominant_emotion,
+        d.policy_version, d.model_version, d.trigger_event_id, int(d.abusive), int(d.shadow),
+        _enum(d, "channel"), _enum(d, "customer_tier"),
+        h.escalations_in_window, h.false_alarms_in_window, h.window_days,
+        seconds(t.occurred_at), seconds(t.ingested_at), seconds(t.scored_at),
+        seconds(t.decided_at) or 0.0,
+    ))  # fmt: skip
+    for position, reason in enumerate(d.reasons):
+        rows.add("decision_reasons", (
+            d.tenant_id, d.decision_id, position, reason.code, without_quotes(reason.explanation),
+        ))  # fmt: skip
+    for position, point in enumerate(d.trajectory):
+        rows.add("decision_trajectory", (
+            d.tenant_id, d.decision_id, position, point.event_id, seconds(point.occurred_at),
+            point.dominant_emotion, *(getattr(point.signals, n) for n in _SIGNALS),
+        ))  # fmt: skip
+
+
+def add_feedback(rows: Rows, value: bytes) -> None:
+    """Queue an agent's verdict (whether a comment was written, never the comment)."""
+    f = feedback_pb2.Feedback.FromString(value)
+    _require("feedback", feedback_id=f.feedback_id, tenant_id=f.tenant_id,
+             decision_id=f.decision_id)  # fmt: skip
+    rows.add("verdicts", (
+        f.tenant_id, f.feedback_id, f.decision_id, f.conversation_id, f.customer_id,
+        f.agent_id, _enum(f, "verdict"), int(bool(f.comment)), seconds(f.submitted_at) or 0.0,
+    ))  # fmt: skip
+
+
+def add_agent_action(rows: Rows, value: bytes) -> None:
+    """Queue a claim; acknowledgements are only checked, not kept."""
+    a = notification_pb2.AgentAction.FromString(value)
+    _require("agent action", action_id=a.action_id, tenant_id=a.tenant_id)
+    kind = a.WhichOneof("action")
+    if kind is None:
+        raise InvalidRecord("agent action with neither a claim nor an ack")
+    if kind == "claimed":
+        c = a.claimed
+        _require("claim", decision_id=c.decision_id)
+        rows.add("claims", (
+            a.tenant_id, a.action_id, c.decision_id, c.escalation_id, c.conversation_id,
+            c.queue, a.agent_id, int(c.high_intensity), seconds(a.acted_at) or 0.0,
+        ))  # fmt: skip
