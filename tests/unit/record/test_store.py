@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.record_support import SECRET, known_set, stored_values
+from tests.record_support import SECRET, KnownSet, known_set, stored_values
 from warmline.record.audit import as_text, conversation_audit
 from warmline.record.handler import _READERS
 from warmline.record.rows import WITHHELD, Rows, without_quotes
@@ -17,9 +17,9 @@ from warmline.record.store import MigrationError, RecordStore, connect, migrate,
 NOW = datetime(2026, 12, 4, 12, tzinfo=UTC)
 
 
-def rows_of(known: object) -> Rows:
+def rows_of(known: KnownSet) -> Rows:
     rows = Rows()
-    for topic, records in known.records.items():  # type: ignore[attr-defined]
+    for topic, records in known.records.items():
         for _, value in records:
             _READERS[topic](rows, value)
     return rows
