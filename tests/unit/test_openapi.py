@@ -1,7 +1,8 @@
 """The OpenAPI document: well-formed, the same routes as the apps, and Kafka failures as documented.
 
 What a running service answers is checked against the document in
-``tests/integration/{ingestion,notification}/test_*_openapi.py``; here the real
+``tests/integration/{ingestion,notification}/test_*_openapi.py`` and
+``tests/integration/record/test_record_stream.py``; here the real
 handlers run over stubbed cores, for the answers only a failing Kafka gives.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any, cast
 
 import aiohttp
@@ -19,12 +21,14 @@ from jsonschema import Draft202012Validator
 
 from tests.openapi_contract import METHODS, STUBBED, Contract
 from tests.unit.adapters.support import raw
+from warmline.common.credentials import hash_key
 from warmline.common.openapi import SERVICE_KEY, SERVICES, full_document, service_document
 from warmline.ingestion.adapters import ADAPTERS
 from warmline.ingestion.http_api import IngestHttpApi
 from warmline.notification.core import Refusal, Refused
 from warmline.notification.http_api import ConsoleHttpApi
-from warmline.notification.tokens import AgentScope
+from warmline.notification.tokens import AgentDirectory, AgentScope
+from warmline.record.http_api import AuditHttpApi
 from warmline.v1 import events_pb2, ingest_pb2
 
 KEY = "stub-key"
@@ -85,7 +89,11 @@ def notification_app() -> web.Application:
     return ConsoleHttpApi(cast(Any, KafkaDownConsoleCore()), heartbeat_s=1.0).app()
 
 
-APPS = {"ingestion": ingestion_app, "notification": notification_app}
+def record_app() -> web.Application:
+    return AuditHttpApi(Path("/nonexistent/record.sqlite3"), AgentDirectory({})).app()
+
+
+APPS = {"ingestion": ingestion_app, "notification": notification_app, "record": record_app}
 
 
 def refs(node: object) -> Iterator[str]:
@@ -212,3 +220,22 @@ async def test_the_console_answers_kafka_failures_as_documented() -> None:
     assert {("notification", *seen) for seen in contract.seen} == {
         s for s in STUBBED if s[0] == "notification"
     }
+
+
+async def test_the_audit_answers_a_missing_database_as_documented() -> None:
+    contract = Contract("record")
+    agents = AgentDirectory.from_mapping(
+        {"agents": [{"token_sha256": hash_key("t"), "tenant": "acme", "agent_id": "sam",
+                     "queues": ["*"]}]}
+    )  # fmt: skip
+    app = AuditHttpApi(Path("/nonexistent/record.sqlite3"), agents).app()
+    async with TestServer(app) as server, aiohttp.ClientSession() as http:
+        status, body = await contract.call(
+            http,
+            "get",
+            "/v1/audit/{conversation_id}",
+            str(server.make_url("/v1/audit/c1")),
+            headers={"Authorization": "Bearer t"},
+        )
+    assert (status, body["error"]) == (503, "unavailable")
+    assert {("record", *seen) for seen in contract.seen} == {s for s in STUBBED if s[0] == "record"}

@@ -8,7 +8,7 @@ handlers write, so they cannot drift from ``protos/``. Each path item names the
 services that serve it (``x-warmline-services``); a service serves only its own
 paths, and the components they use, at ``GET /openapi.json``.
 
-``python -m warmline.common.openapi [ingestion|notification]`` prints the document.
+``python -m warmline.common.openapi [ingestion|notification|record]`` prints the document.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from google.protobuf.message import Message
 import warmline
 from warmline.v1 import escalation_pb2, events_pb2, ingest_pb2, notification_pb2
 
-SERVICES = ("ingestion", "notification")
+SERVICES = ("ingestion", "notification", "record")
 SERVICE_KEY = "x-warmline-services"
 PATH = "/openapi.json"
 _PROTO_PREFIX = "warmline.v1."

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from warmline.common.credentials import bearer_token
 from warmline.common.metrics import RECORD_AUDITS
+from warmline.common.openapi import add_openapi_route
 from warmline.notification.core import Refusal, Refused
 from warmline.notification.http_api import refusal_response
 from warmline.notification.tokens import AgentDirectory
@@ -35,6 +36,7 @@ class AuditHttpApi:
         """The aiohttp application."""
         app = web.Application()
         app.router.add_get("/v1/audit/{conversation_id}", self.audit)
+        add_openapi_route(app, "record")
         return app
 
     async def audit(self, request: web.Request) -> web.Response:

@@ -43,8 +43,8 @@ class Running:
     host: LoopThread
 
     @property
-    def audit_url(self) -> str:
-        return f"http://127.0.0.1:{self.service.http.port}/v1/audit"
+    def http_base(self) -> str:
+        return f"http://127.0.0.1:{self.service.http.port}"
 
     def stop(self) -> None:
         self.host.run(self.service.stop())
