@@ -55,6 +55,11 @@ def seconds(stamp: Timestamp) -> float | None:
     return stamp.seconds + stamp.nanos / 1e9
 
 
+def _first(*stamps: Timestamp) -> float:
+    """The first of ``stamps`` that is set (a row's age for retention), else 0."""
+    return next((s for s in map(seconds, stamps) if s is not None), 0.0)
+
+
 def without_quotes(explanation: str) -> str:
     """An explanation with the customer words it quotes taken out."""
     return _QUOTED.sub(WITHHELD, explanation)
@@ -91,7 +96,7 @@ def add_scored(rows: Rows, value: bytes) -> None:
     rows.add("turns", (
         e.tenant_id, e.event_id, e.conversation_id, e.customer_id,
         _enum(e, "channel"), _enum(e, "role"), _enum(e, "kind"), _enum(e, "customer_tier"),
-        e.language, seconds(e.occurred_at) or 0.0, seconds(e.ingested_at),
+        e.language, _first(e.occurred_at, e.ingested_at, scored.scored_at), seconds(e.ingested_at),
         seconds(scored.scored_at), _enum(s, "status"), s.model_version, s.taxonomy_version,
         *signals, *situations, ",".join(s.predicted_labels),
         scored.context.context_turns, scored.context.repeat_similarity, csat,
@@ -111,7 +116,7 @@ def add_decision(rows: Rows, value: bytes) -> None:
         _enum(d, "channel"), _enum(d, "customer_tier"),
         h.escalations_in_window, h.false_alarms_in_window, h.window_days,
         seconds(t.occurred_at), seconds(t.ingested_at), seconds(t.scored_at),
-        seconds(t.decided_at) or 0.0,
+        _first(t.decided_at, t.scored_at, t.occurred_at),
     ))  # fmt: skip
     for position, reason in enumerate(d.reasons):
         rows.add("decision_reasons", (

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -137,7 +138,11 @@ class RecordService:
 
     async def _retention_loop(self) -> None:
         while not self._stop.is_set():
-            await self.enforce_retention()
+            try:
+                await self.enforce_retention()
+            except sqlite3.Error:
+                # Writes go on; the next run deletes what this one could not.
+                log.exception("retention job failed", extra={"database": str(self.database)})
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), self.settings.record.retention_interval_s)
 
