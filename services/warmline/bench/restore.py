@@ -101,9 +101,12 @@ class Size:
     @classmethod
     def parse(cls, text: str) -> Size:
         """``CONVERSATIONS:CUSTOMERS``, e.g. ``200000:1000000``."""
-        conversations, customers = (int(part) for part in text.split(":"))
+        try:
+            conversations, customers = (int(part) for part in text.split(":"))
+        except ValueError:
+            raise ValueError(f"not CONVERSATIONS:CUSTOMERS: {text!r}") from None
         if conversations < 0 or customers < 0:
-            raise ValueError(f"negative size {text!r}")
+            raise ValueError(f"a negative size: {text!r}")
         return cls(conversations, customers)
 
 
