@@ -20,7 +20,7 @@ import hashlib
 import random
 import shutil
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import date
 from pathlib import Path
 
@@ -39,6 +39,7 @@ from warmline.model.signal_head import (
     SITUATION_HEAD_FILE,
     SignalHead,
     features,
+    merge_heads,
 )
 from warmline.model.taxonomy import LABELS, SIGNAL_GROUPS, SIGNALS, SITUATIONS
 
@@ -291,6 +292,9 @@ class SignalRecipe:
     goemotions_weight: float = 0.05
     context_weight: float = 2.0
     alone_weight: float = 1.0
+    #: Heads trained from consecutive seeds and merged into one (their mean logit):
+    #: one head's dev scores moved by up to 0.01 AUC with the seed or the data order.
+    ensemble: int = 3
 
 
 def goemotions_set(
@@ -363,7 +367,13 @@ def train_signal_head(
     log("contact-center features")
     train_set = conversation_set(engine, train, recipe.context_weight, recipe.alone_weight)
     dev_set = conversation_set(engine, dev, 1.0, 0.0)
-    head = fit_head(SignalSet.join([goemotions, train_set]), dev_set, config, log=log)
+    joined = SignalSet.join([goemotions, train_set])
+    head = merge_heads(
+        [
+            fit_head(joined, dev_set, replace(config, seed=config.seed + k), log=log)
+            for k in range(recipe.ensemble)
+        ]
+    )
     temperatures, thresholds = calibrate(head, dev_set)
     training = dict(ModelCard.load(base_dir).training)
     training["signal_head"] = {
