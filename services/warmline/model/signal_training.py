@@ -280,6 +280,15 @@ def train_situation_head(
     return card
 
 
+def head_digest(head: SignalHead) -> str:
+    """Hex SHA-256 over a head's weights (names, shapes and values)."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(head.state_dict().items()):
+        digest.update(f"{name}:{tuple(tensor.shape)}:".encode())
+        digest.update(tensor.detach().contiguous().float().numpy().tobytes())
+    return digest.hexdigest()
+
+
 def file_sha256(path: Path) -> str:
     """Hex SHA-256 of a file's bytes (recorded instead of any of its text)."""
     return hashlib.sha256(path.read_bytes()).hexdigest()
@@ -384,8 +393,10 @@ def train_signal_head(
         **{k: v for k, v in asdict(recipe).items()},
         **{k: v for k, v in asdict(config).items()},
     }
-    # A head retrained on a bundle that already has one replaces it: one suffix.
-    version = f"{engine.model_version.split('-cc')[0]}-cc{date.today():%Y%m%d}"
+    # A head retrained on a bundle that already has one replaces it: one suffix,
+    # the day and the head's digest (two retrains on one day are two versions).
+    base_version = engine.model_version.split("-cc")[0]
+    version = f"{base_version}-cc{date.today():%Y%m%d}-{head_digest(head)[:6]}"
     return write_bundle(
         base_dir,
         out_dir,

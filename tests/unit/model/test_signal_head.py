@@ -35,3 +35,10 @@ def test_the_merged_head_gives_the_mean_logit_of_its_members() -> None:
 def test_merging_no_heads_is_refused() -> None:
     with pytest.raises(ValueError, match="no heads"):
         merge_heads([])
+
+
+def test_a_head_digest_follows_the_weights() -> None:
+    from warmline.model.signal_training import head_digest
+
+    assert head_digest(trained_like(1)) == head_digest(trained_like(1))
+    assert head_digest(trained_like(1)) != head_digest(trained_like(2))
