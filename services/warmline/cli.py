@@ -113,6 +113,50 @@ def agent_console(
     console.print(view.summary(), highlight=False)
 
 
+def _notification_target() -> str:
+    return f"localhost:{NotificationSettings().grpc_port}"
+
+
+@app.command("pause")
+def agent_pause(
+    minutes: float = typer.Option(
+        0.0, min=0.0, help="How long; default: the service's (5 minutes unless set)."
+    ),
+    all_offers: bool = typer.Option(
+        False, "--all", help="Hold back every offer, not only high-intensity ones."
+    ),
+    target: str = typer.Option(_notification_target(), help="Notification gRPC address."),
+    token: str = typer.Option(..., envvar="WARMLINE_AGENT_TOKEN", help="The agent token."),
+    agent: str = typer.Option("", help="Agent id (default: the token's agent)."),
+) -> None:
+    """I need a minute: hold high-intensity offers back from me for a while."""
+    from warmline.notification.terminal import ConsoleRefused, change_pause
+
+    try:
+        said = asyncio.run(change_pause(target, token, agent, round(minutes * 60), all_offers))
+    except ConsoleRefused as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(said)
+
+
+@app.command("resume")
+def agent_resume(
+    target: str = typer.Option(_notification_target(), help="Notification gRPC address."),
+    token: str = typer.Option(..., envvar="WARMLINE_AGENT_TOKEN", help="The agent token."),
+    agent: str = typer.Option("", help="Agent id (default: the token's agent)."),
+) -> None:
+    """End my pause now: offers reach me again."""
+    from warmline.notification.terminal import ConsoleRefused, change_pause
+
+    try:
+        said = asyncio.run(change_pause(target, token, agent, None, False))
+    except ConsoleRefused as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(said)
+
+
 class AuditFormat(StrEnum):
     """How ``warmline audit`` prints."""
 

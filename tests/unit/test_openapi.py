@@ -78,7 +78,7 @@ class KafkaDownConsoleCore:
     async def claim(self, *args: Any) -> Any:
         return self._down()
 
-    ack = feedback = claim
+    ack = feedback = pause = resume = claim
 
 
 def ingestion_app() -> web.Application:

@@ -165,6 +165,23 @@ class ConsoleClient:
         )
         return response.text
 
+    async def pause(
+        self, duration_s: int = 0, *, all_offers: bool = False
+    ) -> notification_pb2.PauseState:
+        """Hold high-intensity offers (or every offer) back for a while; 0: the service's default."""
+        request = notification_pb2.PauseRequest(
+            agent_id=self.agent_id, duration_s=duration_s, all_offers=all_offers
+        )
+        response: notification_pb2.PauseResponse = await self._stub.Pause(
+            request, metadata=self._metadata
+        )
+        return response.state
+
+    async def resume(self) -> None:
+        """End this agent's pause now."""
+        request = notification_pb2.ResumeRequest(agent_id=self.agent_id)
+        await self._stub.Resume(request, metadata=self._metadata)
+
 
 async def _until_silent(
     call: grpc.aio.UnaryStreamCall[notification_pb2.SubscribeRequest, Response],

@@ -175,6 +175,17 @@ NOTIFICATION_EXPOSED_AGENTS = Gauge(
     "Connected agents at or over the exposure limit, by queue (a count, never names).",
     ["queue"],
 )
+NOTIFICATION_PAUSED_AGENTS = Gauge(
+    "warmline_notification_paused_agents",
+    "Agents who paused high-intensity offers now, by queue of their token "
+    "(* for every queue): the queue's capacity that dropped, a count, never names.",
+    ["queue"],
+)
+NOTIFICATION_PAUSES = Counter(
+    "warmline_notification_pauses_total",
+    "Pauses agents asked for at their consoles, by what they did (paused, resumed).",
+    ["action"],
+)
 NOTIFICATION_OPEN_ESCALATIONS = Gauge(
     "warmline_notification_open_escalations",
     "Open escalations this replica knows of.",

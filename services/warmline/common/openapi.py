@@ -40,6 +40,9 @@ _MESSAGES: tuple[type[Message], ...] = (
     notification_pb2.Delivery,
     notification_pb2.ClaimNotice,
     notification_pb2.Heartbeat,
+    notification_pb2.PauseState,
+    notification_pb2.QueueCapacity,
+    notification_pb2.OverloadAlert,
 )
 _REF = "#/components/schemas/"
 

@@ -272,10 +272,23 @@ class NotificationSettings(GrpcServicePorts):
     exposure_window_s: float = Field(default=3_600.0, gt=0)
     exposure_limit: int = Field(default=3, ge=1)
     protected_hold_s: float = Field(default=30.0, ge=0)
+    # "I need a minute": an agent's own pause of high-intensity offers lasts this
+    # long unless they ask for another length, at most pause_max_s.
+    pause_default_s: int = Field(default=300, ge=1)
+    pause_max_s: int = Field(default=1_800, ge=1)
     # Deliveries queued for one console; a console this far behind is disconnected
     # (it resumes from its cursor) instead of holding memory for everyone.
     max_pending_per_console: int = Field(default=1_000, ge=10)
     max_comment_chars: int = Field(default=2_000, ge=1)
+
+    @model_validator(mode="after")
+    def _pause_within_bound(self) -> NotificationSettings:
+        if self.pause_default_s > self.pause_max_s:
+            raise ValueError(
+                "WARMLINE_NOTIFICATION__PAUSE_DEFAULT_S: at most PAUSE_MAX_S "
+                f"({self.pause_default_s} > {self.pause_max_s})"
+            )
+        return self
 
 
 class RecordSettings(ServicePorts):

@@ -1,5 +1,5 @@
 """What a notification replica knows: recent decisions, open escalations, claims,
-acknowledged cursors and agents' exposure.
+acknowledged cursors, agents' own pauses and agents' exposure.
 
 Pure and synchronous: the feed applies Kafka records to it in log order, the
 APIs read it. Every replica applies the same two logs (escalations, agent
@@ -14,6 +14,8 @@ from bisect import bisect_left
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from warmline.notification.cursor import merge
 from warmline.v1 import escalation_pb2, notification_pb2
@@ -36,6 +38,11 @@ def stamp_seconds(decision: Decision) -> float:
     """When the decision was made, as epoch seconds."""
     decided = decision.timings.decided_at
     return decided.seconds + decided.nanos / 1e9
+
+
+def seconds(stamp: Timestamp) -> float:
+    """A protobuf timestamp as epoch seconds."""
+    return stamp.seconds + stamp.nanos / 1e9
 
 
 def high_intensity(decision: Decision) -> bool:
@@ -76,6 +83,20 @@ class Escalation:
 
 
 @dataclass(frozen=True, slots=True)
+class Pause:
+    """An agent's own pause of offers ("I need a minute"), until ``until``."""
+
+    until: float
+    all_offers: bool
+    #: The queues of the agent's token ("*": all of the tenant's).
+    queues: frozenset[str]
+
+    def covers(self, queue: str) -> bool:
+        """True when the pausing agent works ``queue``."""
+        return queue in self.queues or "*" in self.queues
+
+
+@dataclass(frozen=True, slots=True)
 class ClaimResult:
     """The claim that now holds an escalation (None from apply_claim: it lost)."""
 
@@ -106,6 +127,9 @@ class Board:
         self._acked: dict[tuple[str, str], dict[int, int]] = {}
         self._exposure: dict[tuple[str, str], deque[float]] = {}
         self._exposure_window_s = exposure_window_s
+        self._pauses: dict[tuple[str, str], Pause] = {}
+        #: (when, tenant, agent, queue) of each reveal, oldest first.
+        self._reveals: deque[tuple[float, str, str, str]] = deque()
         #: partition -> next offset of the escalations topic this replica will apply.
         self.positions: dict[int, int] = {}
 
@@ -164,6 +188,24 @@ class Board:
             claimed.queue,
         )
 
+    def apply_pause(self, action: notification_pb2.AgentAction) -> Pause | None:
+        """Take an agent's pause (or resume); the pause in force after it, if any."""
+        paused = action.paused
+        until = seconds(paused.until)
+        key = (action.tenant_id, action.agent_id)
+        if until <= seconds(action.acted_at):
+            self._pauses.pop(key, None)
+            return None
+        pause = Pause(until, paused.all_offers, frozenset(paused.queues))
+        self._pauses[key] = pause
+        return pause
+
+    def apply_reveal(self, action: notification_pb2.AgentAction) -> None:
+        """Take an agent's reveal of masked abusive text (it counts towards exposure)."""
+        self._reveals.append(
+            (seconds(action.acted_at), action.tenant_id, action.agent_id, action.revealed.queue)
+        )
+
     def apply_ack(self, tenant_id: str, agent_id: str, positions: Mapping[int, int]) -> None:
         """Remember how far an agent's console confirmed it got."""
         key = (tenant_id, agent_id)
@@ -212,6 +254,25 @@ class Board:
         while times and times[0] < now - self._exposure_window_s:
             times.popleft()
         return len(times)
+
+    def pause(self, tenant_id: str, agent_id: str, now: float) -> Pause | None:
+        """The agent's pause, while it lasts."""
+        key = (tenant_id, agent_id)
+        pause = self._pauses.get(key)
+        if pause is not None and pause.until <= now:
+            del self._pauses[key]
+            return None
+        return pause
+
+    def paused_agents(self, tenant_id: str, queue: str, now: float) -> int:
+        """How many agents working ``queue`` paused offers now (a count, never who)."""
+        return sum(
+            1
+            for (tenant, agent), pause in list(self._pauses.items())
+            if tenant == tenant_id
+            and pause.covers(queue)
+            and self.pause(tenant, agent, now) is not None
+        )
 
     def since(
         self, tenant_id: str, queues: frozenset[str], positions: Mapping[int, int]

@@ -10,7 +10,7 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from aiokafka import AIOKafkaProducer
@@ -24,10 +24,11 @@ from warmline.common.metrics import (
     NOTIFICATION_CLAIMS,
     NOTIFICATION_FEEDBACK,
     NOTIFICATION_HIGH_INTENSITY_CLAIMS,
+    NOTIFICATION_PAUSES,
     NOTIFICATION_REVEALS,
 )
 from warmline.common.settings import WarmlineSettings
-from warmline.notification.board import Escalation, high_intensity
+from warmline.notification.board import Escalation, Pause, high_intensity
 from warmline.notification.cursor import CursorError, decode_cursor
 from warmline.notification.feed import Feed
 from warmline.notification.hub import Hub, Subscription
@@ -66,7 +67,7 @@ class ClaimOutcome:
 
 
 class NotificationCore:
-    """Subscriptions, claims, acknowledgements, feedback and reveals for one replica."""
+    """Subscriptions, claims, acknowledgements, pauses, feedback and reveals for one replica."""
 
     def __init__(
         self,
@@ -168,14 +169,7 @@ class NotificationCore:
                 )
             )
             key = conversation_key(scope.tenant_id, escalation.latest.decision.conversation_id)
-            partition, offset = await self._write(self.feed.actions_topic, key, action)
-            try:
-                await asyncio.wait_for(
-                    self.feed.applied(partition, offset),
-                    self._timeout_s - (time.perf_counter() - started),
-                )
-            except (TimeoutError, ConnectionError) as exc:
-                raise Refused(Refusal.UNAVAILABLE, "the claim was not confirmed in time") from exc
+            await self._write_applied(key, action, started, "claim")
             holder = self.board.holder(escalation.escalation_id)
             if holder == scope.agent_id:
                 NOTIFICATION_CLAIM_SECONDS.observe(max(0.0, self._clock() - escalation.offered_at))
@@ -184,6 +178,46 @@ class NotificationCore:
         granted = holder == scope.agent_id
         NOTIFICATION_CLAIMS.labels("granted" if granted else "refused").inc()
         return ClaimOutcome(granted, holder or "")
+
+    # --- the agent's own pause -----------------------------------------------------
+    async def pause(
+        self, scope: AgentScope, agent_id: str, duration_s: int, all_offers: bool
+    ) -> Pause | None:
+        """Hold offers back from the agent for ``duration_s`` (0: the default).
+
+        Answered once this replica applied it, so no offer it holds back arrives
+        after the answer; every replica applies it from the agent-actions log.
+        """
+        self.check_agent(scope, agent_id)
+        n = self.settings.notification
+        if duration_s < 0 or duration_s > n.pause_max_s:
+            raise Refused(
+                Refusal.INVALID_ARGUMENT,
+                f"duration_s: between 1 and {n.pause_max_s} seconds (0 for {n.pause_default_s})",
+                "duration_s",
+            )
+        started = time.perf_counter()
+        until = datetime.now(UTC) + timedelta(seconds=duration_s or n.pause_default_s)
+        action = self._action(scope, "paused", f"{until.isoformat()}/{all_offers}")
+        action.paused.until.FromDatetime(until)
+        action.paused.all_offers = all_offers
+        action.paused.queues.extend(sorted(scope.queues))
+        await self._write_applied(self._agent_key(scope), action, started, "pause")
+        NOTIFICATION_PAUSES.labels("paused").inc()
+        return self.board.pause(scope.tenant_id, scope.agent_id, self._clock())
+
+    async def resume(self, scope: AgentScope, agent_id: str) -> None:
+        """End the agent's pause now (nothing to do when there is none)."""
+        self.check_agent(scope, agent_id)
+        if self.board.pause(scope.tenant_id, scope.agent_id, self._clock()) is None:
+            return
+        started = time.perf_counter()
+        action = self._action(scope, "resumed", "")
+        action.action_id = derived_id(action.action_id, str(action.acted_at.ToNanoseconds()))
+        action.paused.until.CopyFrom(action.acted_at)
+        action.paused.queues.extend(sorted(scope.queues))
+        await self._write_applied(self._agent_key(scope), action, started, "resume")
+        NOTIFICATION_PAUSES.labels("resumed").inc()
 
     # --- ack ----------------------------------------------------------------------
     async def ack(self, scope: AgentScope, agent_id: str, cursor: str) -> None:
@@ -194,8 +228,7 @@ class NotificationCore:
         self._parse_cursor(cursor, "cursor")
         action = self._action(scope, "acked", cursor)
         action.acked.cursor = cursor
-        key = conversation_key(scope.tenant_id, f"agent:{scope.agent_id}")
-        await self._write(self.feed.actions_topic, key, action)
+        await self._write(self.feed.actions_topic, self._agent_key(scope), action)
 
     # --- feedback -----------------------------------------------------------------
     async def feedback(
@@ -263,6 +296,23 @@ class NotificationCore:
         if not (scope.allows(queue) or (escalation.raised and scope.allows(supervisor))):
             raise Refused(Refusal.PERMISSION_DENIED, f"this token does not cover queue {queue!r}")
         return escalation
+
+    @staticmethod
+    def _agent_key(scope: AgentScope) -> bytes:
+        return conversation_key(scope.tenant_id, f"agent:{scope.agent_id}")
+
+    async def _write_applied(
+        self, key: bytes, action: notification_pb2.AgentAction, started: float, what: str
+    ) -> None:
+        """Write an agent action and return once this replica has applied it."""
+        partition, offset = await self._write(self.feed.actions_topic, key, action)
+        try:
+            await asyncio.wait_for(
+                self.feed.applied(partition, offset),
+                self._timeout_s - (time.perf_counter() - started),
+            )
+        except (TimeoutError, ConnectionError) as exc:
+            raise Refused(Refusal.UNAVAILABLE, f"the {what} was not confirmed in time") from exc
 
     @staticmethod
     def _parse_cursor(cursor: str, field: str) -> dict[int, int]:

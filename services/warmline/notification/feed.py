@@ -156,8 +156,15 @@ class Feed:
             elif kind == "acked":
                 positions = decode_cursor(action.acked.cursor)
                 self.board.apply_ack(action.tenant_id, action.agent_id, positions)
+            elif kind == "paused":
+                pause = self.board.apply_pause(action)
+                if self.caught_up.is_set():
+                    queues = action.paused.queues
+                    self.hub.paused(action.tenant_id, action.agent_id, pause, queues)
+            elif kind == "revealed":
+                self.board.apply_reveal(action)
             else:
-                raise ValueError("agent action with neither a claim nor an ack")
+                raise ValueError("agent action of no known kind")
         except (DecodeError, CursorError, ValueError) as exc:
             letter = self._dead_letter(record, exc)
         self._applied[record.partition] = record.offset + 1

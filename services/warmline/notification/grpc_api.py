@@ -21,7 +21,7 @@ from grpc_status import rpc_status
 from warmline.common.credentials import bearer_token
 from warmline.common.metrics import NOTIFICATION_DELIVERY_SECONDS, NOTIFICATION_END_TO_END_SECONDS
 from warmline.notification.core import NotificationCore, Refusal, Refused
-from warmline.notification.hub import CLOSE, Outgoing, Subscription
+from warmline.notification.hub import CLOSE, Outgoing, Subscription, pause_state
 from warmline.notification.tokens import AgentScope
 from warmline.v1 import notification_pb2, notification_pb2_grpc
 
@@ -186,3 +186,24 @@ class NotificationServicer(notification_pb2_grpc.NotificationServiceServicer):
             return self.core.reveal(scope, request.agent_id, request.decision_id)
 
         return notification_pb2.RevealResponse(text=await self._answer(context, reveal))
+
+    async def Pause(
+        self,
+        request: notification_pb2.PauseRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> notification_pb2.PauseResponse:
+        pause = await self._answer(
+            context,
+            lambda scope: self.core.pause(
+                scope, request.agent_id, request.duration_s, request.all_offers
+            ),
+        )
+        return notification_pb2.PauseResponse(state=pause_state(pause).pause)
+
+    async def Resume(
+        self,
+        request: notification_pb2.ResumeRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> notification_pb2.ResumeResponse:
+        await self._answer(context, lambda scope: self.core.resume(scope, request.agent_id))
+        return notification_pb2.ResumeResponse(state=notification_pb2.PauseState(paused=False))

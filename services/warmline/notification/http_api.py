@@ -3,11 +3,13 @@
 ``GET /`` serves the console. ``GET /v1/stream?queues=a,b`` is a
 Server-Sent-Events stream: first a ``subscribed`` event naming the agent (so
 the page tells its own claims from others'), then ``delivery``, ``claimed`` and
-``heartbeat`` events. Each delivery's SSE id is its resume cursor, so a
-reconnecting client sends it back as ``Last-Event-ID``; a page that connects
-without one (after a reload) resumes from its agent's last ack, with the
-escalations still open before it.
-``POST /v1/claim``, ``/v1/ack``, ``/v1/feedback`` and ``/v1/reveal`` take JSON.
+``heartbeat`` events, ``pause`` (the agent's own pause) and, for consoles of
+the supervisor queue, ``capacity`` and ``overload``. Each delivery's SSE id is
+its resume cursor, so a reconnecting client sends it back as
+``Last-Event-ID``; a page that connects without one (after a reload) resumes
+from its agent's last ack, with the escalations still open before it.
+``POST /v1/claim``, ``/v1/ack``, ``/v1/feedback``, ``/v1/reveal``, ``/v1/pause``
+and ``/v1/resume`` take JSON.
 Every call carries the agent token as ``Authorization: Bearer <token>``; the
 page reads its stream with ``fetch`` so the token never sits in a URL.
 """
@@ -28,9 +30,9 @@ from warmline.common.openapi import add_openapi_route
 from warmline.common.unicode import is_unicode
 from warmline.notification.core import NotificationCore, Refusal, Refused
 from warmline.notification.grpc_api import heartbeat, next_item, observe_delivery
-from warmline.notification.hub import CLOSE, Response, Subscription
+from warmline.notification.hub import CLOSE, Response, Subscription, pause_state
 from warmline.notification.tokens import AgentScope
-from warmline.v1 import feedback_pb2
+from warmline.v1 import feedback_pb2, notification_pb2
 
 _STATUS = {
     Refusal.UNAUTHENTICATED: 401,
@@ -92,6 +94,8 @@ class ConsoleHttpApi:
         app.router.add_post("/v1/ack", self._action(self.ack))
         app.router.add_post("/v1/feedback", self._action(self.feedback))
         app.router.add_post("/v1/reveal", self._action(self.reveal))
+        app.router.add_post("/v1/pause", self._action(self.pause))
+        app.router.add_post("/v1/resume", self._action(self.resume))
         add_openapi_route(app, "notification")
         return app
 
@@ -213,6 +217,34 @@ class ConsoleHttpApi:
         return {
             "text": self.core.reveal(scope, _text(body, "agent_id"), _text(body, "decision_id"))
         }
+
+    async def pause(self, scope: AgentScope, body: dict[str, Any]) -> dict[str, Any]:
+        """``{"duration_s", "all_offers"}`` -> the pause's state."""
+        duration = body.get("duration_s", 0)
+        all_offers = body.get("all_offers", False)
+        if not isinstance(duration, int) or isinstance(duration, bool):
+            raise Refused(
+                Refusal.INVALID_ARGUMENT, "duration_s: expected whole seconds", "duration_s"
+            )
+        if not isinstance(all_offers, bool):
+            raise Refused(
+                Refusal.INVALID_ARGUMENT, "all_offers: expected true or false", "all_offers"
+            )
+        pause = await self.core.pause(scope, _text(body, "agent_id"), duration, all_offers)
+        return state_json(pause_state(pause).pause)
+
+    async def resume(self, scope: AgentScope, body: dict[str, Any]) -> dict[str, Any]:
+        """``{}`` -> the (ended) pause's state."""
+        await self.core.resume(scope, _text(body, "agent_id"))
+        return {"paused": False}
+
+
+def state_json(state: notification_pb2.PauseState) -> dict[str, Any]:
+    """A pause state in its JSON mapping (``paused`` always present)."""
+    shown: dict[str, Any] = {"paused": state.paused, "all_offers": state.all_offers}
+    if state.paused:
+        shown["until"] = json_format.MessageToDict(state)["until"]
+    return shown
 
 
 def _text(body: dict[str, Any], field: str) -> str:

@@ -20,8 +20,16 @@ from warmline.common.metrics import (
     NOTIFICATION_DELIVERIES,
     NOTIFICATION_DISCONNECTED_SLOW,
     NOTIFICATION_EXPOSED_AGENTS,
+    NOTIFICATION_PAUSED_AGENTS,
 )
-from warmline.notification.board import Board, ClaimResult, Escalation, Record, high_intensity
+from warmline.notification.board import (
+    Board,
+    ClaimResult,
+    Escalation,
+    Pause,
+    Record,
+    high_intensity,
+)
 from warmline.notification.cursor import encode_cursor
 from warmline.notification.tokens import AgentScope
 from warmline.v1 import escalation_pb2, notification_pb2
@@ -29,6 +37,8 @@ from warmline.v1 import escalation_pb2, notification_pb2
 log = logging.getLogger(__name__)
 
 Response = notification_pb2.SubscribeResponse
+
+_CLOSING = (escalation_pb2.DECISION_ACTION_DEESCALATE, escalation_pb2.DECISION_ACTION_RESOLVED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +80,22 @@ class HubSettings:
     max_pending: int
 
 
+def pause_state(pause: Pause | None) -> Response:
+    """The response telling an agent's consoles about their own pause."""
+    response = Response(pause=notification_pb2.PauseState(paused=pause is not None))
+    if pause is not None:
+        response.pause.until.FromNanoseconds(int(pause.until * 1e9))
+        response.pause.all_offers = pause.all_offers
+    return response
+
+
+def capacity(queue: str, paused_agents: int) -> Response:
+    """The response telling supervisors how many agents of a queue paused."""
+    return Response(
+        capacity=notification_pb2.QueueCapacity(queue=queue, paused_agents=paused_agents)
+    )
+
+
 def delivery(
     record: Record, cursor: str, *, reoffer: bool = False, holder: str | None = None
 ) -> Response:
@@ -94,6 +120,7 @@ class Hub:
         self._clock = clock
         self._by_tenant: dict[str, set[Subscription]] = {}
         self._held: dict[str, asyncio.TimerHandle] = {}
+        self._pause_ends: dict[tuple[str, str], asyncio.TimerHandle] = {}
 
     # --- consoles -------------------------------------------------------------
     def subscribe(
@@ -115,8 +142,19 @@ class Hub:
         """
         sub = Subscription(scope, queues, api)
         supervisor = self.settings.supervisor_queue
+        now = self._clock()
+        pause = self.board.pause(scope.tenant_id, scope.agent_id, now)
+        if pause is not None:
+            # The pause outlives the console: a reconnecting one is told first.
+            self._put(sub, Outgoing(pause_state(pause)), backlog=True)
+            self._end_pause_later(scope.tenant_id, scope.agent_id, pause)
+        if supervisor in queues:
+            for queue in sorted(queues - {supervisor}):
+                paused = self.board.paused_agents(scope.tenant_id, queue, now)
+                self._put(sub, Outgoing(capacity(queue, paused)), backlog=True)
         if start is None:
             backlog = self.board.open_for(scope.tenant_id, queues, scope.agent_id, supervisor)
+            backlog = [r for r in backlog if not self._held_back(sub, r, now)]
             # A snapshot, not a stretch of the log: only its last delivery carries
             # a cursor, so a console cut off half-way gets the whole snapshot again.
             for n, record in enumerate(backlog, start=1):
@@ -128,12 +166,15 @@ class Hub:
                     scope.tenant_id, queues, scope.agent_id, supervisor
                 )
                 for record in still_open:
-                    if record.offset < start.get(record.partition, 0):
+                    if record.offset < start.get(record.partition, 0) and not self._held_back(
+                        sub, record, now
+                    ):
                         self._put(sub, self._delivery(record, ""), backlog=True)
             position = dict(start)
             for record in self.board.since(scope.tenant_id, queues, start):
                 position[record.partition] = record.offset + 1
-                self._put(sub, self._delivery(record, encode_cursor(position)), backlog=True)
+                if not self._held_back(sub, record, now):
+                    self._put(sub, self._delivery(record, encode_cursor(position)), backlog=True)
         self._by_tenant.setdefault(scope.tenant_id, set()).add(sub)
         NOTIFICATION_CONSOLES.labels(api).inc()
         return sub
@@ -155,14 +196,20 @@ class Hub:
 
         A new high-intensity escalation goes first to agents below the exposure
         limit; the others get it after the hold, if nobody took it meanwhile.
+        Agents who paused it get it only if it is still open when they resume;
+        meanwhile the re-offer and supervisor timeouts keep it from being lost.
         """
         decision = record.decision
-        targets = [s for s in self._by_tenant.get(decision.tenant_id, ()) if self._wants(s, record)]
+        now = self._clock()
+        targets = [
+            s
+            for s in self._by_tenant.get(decision.tenant_id, ())
+            if self._wants(s, record) and not self._held_back(s, record, now)
+        ]
         if not targets:
             return
         cursor = encode_cursor(self.board.positions)
         holder = self.board.holder(record.escalation_id)
-        now = self._clock()
         protected = (
             decision.action == escalation_pb2.DECISION_ACTION_ESCALATE
             and high_intensity(decision)
@@ -200,12 +247,85 @@ class Hub:
         queue = self.settings.supervisor_queue if to_supervisor else escalation.queue
         response = delivery(escalation.latest, encode_cursor(self.board.positions), reoffer=True)
         sent = 0
+        now = self._clock()
         for sub in list(self._by_tenant.get(escalation.tenant_id, ())):
-            if queue in sub.queues:
+            if queue in sub.queues and not self._held_back(sub, escalation.latest, now):
                 self._put(sub, Outgoing(response))
                 sent += 1
         NOTIFICATION_DELIVERIES.labels("supervisor" if to_supervisor else "reoffer").inc(sent)
         return sent
+
+    # --- agents' own pauses ----------------------------------------------------
+    def paused(
+        self, tenant_id: str, agent_id: str, pause: Pause | None, queues: Iterable[str]
+    ) -> None:
+        """An agent paused (``pause``) or resumed (None): tell their consoles and
+        the supervisors, and on a resume offer what was held back from them."""
+        handle = self._pause_ends.pop((tenant_id, agent_id), None)
+        if handle is not None:
+            handle.cancel()
+        if pause is None:
+            self._pause_over(tenant_id, agent_id, frozenset(queues), self._clock())
+            return
+        for sub in self._agent_subs(tenant_id, agent_id):
+            self._put(sub, Outgoing(pause_state(pause)))
+        self._end_pause_later(tenant_id, agent_id, pause)
+        self._capacity_changed(tenant_id, pause.queues, self._clock())
+
+    def _end_pause_later(self, tenant_id: str, agent_id: str, pause: Pause) -> None:
+        key = (tenant_id, agent_id)
+        if key in self._pause_ends:
+            return
+
+        def end() -> None:
+            self._pause_ends.pop(key, None)
+            # The timer may fire a hair before the wall clock reaches the end.
+            self._pause_over(tenant_id, agent_id, pause.queues, max(self._clock(), pause.until))
+
+        delay = max(0.0, pause.until - self._clock())
+        self._pause_ends[key] = asyncio.get_running_loop().call_later(delay, end)
+
+    def _pause_over(
+        self, tenant_id: str, agent_id: str, queues: frozenset[str], now: float
+    ) -> None:
+        """Tell the agent's consoles and offer them what is open and nobody took."""
+        if self.board.pause(tenant_id, agent_id, now) is not None:
+            return  # a newer pause took over
+        supervisor = self.settings.supervisor_queue
+        cursor = encode_cursor(self.board.positions)
+        for sub in self._agent_subs(tenant_id, agent_id):
+            self._put(sub, Outgoing(pause_state(None)))
+            for record in self.board.open_for(tenant_id, sub.queues, agent_id, supervisor):
+                if self.board.holder(record.escalation_id) is None:
+                    self._put(sub, Outgoing(delivery(record, cursor, reoffer=True)))
+        self._capacity_changed(tenant_id, queues, now)
+
+    def _capacity_changed(self, tenant_id: str, queues: frozenset[str], now: float) -> None:
+        """Supervisors' consoles and the metric get the new count of paused agents."""
+        supervisor = self.settings.supervisor_queue
+        subs = self._by_tenant.get(tenant_id, ())
+        shown = {q for s in subs if supervisor in s.queues for q in s.queues - {supervisor}}
+        counts = {}
+        for queue in queues | shown:
+            if queue in queues or "*" in queues:
+                counts[queue] = self.board.paused_agents(tenant_id, queue, now)
+                NOTIFICATION_PAUSED_AGENTS.labels(queue).set(counts[queue])
+        for sub in list(subs):
+            if supervisor in sub.queues:
+                for queue in sorted(sub.queues & counts.keys() - {supervisor}):
+                    self._put(sub, Outgoing(capacity(queue, counts[queue])))
+
+    def _agent_subs(self, tenant_id: str, agent_id: str) -> list[Subscription]:
+        return [s for s in self._by_tenant.get(tenant_id, ()) if s.agent_id == agent_id]
+
+    def _held_back(self, sub: Subscription, record: Record, now: float) -> bool:
+        """True when the console's agent paused offers like this one."""
+        pause = self.board.pause(sub.scope.tenant_id, sub.agent_id, now)
+        if pause is None or record.decision.action in _CLOSING:
+            return False
+        if self.board.holder(record.escalation_id) == sub.agent_id:
+            return False  # their own escalation's updates always reach them
+        return pause.all_offers or high_intensity(record.decision)
 
     # --- helpers --------------------------------------------------------------
     def _wants(self, sub: Subscription, record: Record) -> bool:
@@ -232,8 +352,9 @@ class Hub:
             if self.board.holder(record.escalation_id) is not None:
                 return
             response = delivery(record, encode_cursor(self.board.positions), reoffer=True)
+            now = self._clock()
             for sub in exposed:
-                if not sub.closed:
+                if not sub.closed and not self._held_back(sub, record, now):
                     self._put(sub, Outgoing(response))
             NOTIFICATION_DELIVERIES.labels("after_hold").inc(len(exposed))
 
@@ -269,6 +390,7 @@ class Hub:
                 sub.closed = True
                 self.unsubscribe(sub)
                 sub.pending.put_nowait(CLOSE)
-        for handle in self._held.values():
+        for handle in [*self._held.values(), *self._pause_ends.values()]:
             handle.cancel()
         self._held.clear()
+        self._pause_ends.clear()

@@ -90,10 +90,14 @@ class ConsoleView:
         self.deliveries = 0
         self.actions: Counter[str] = Counter()
         self.claims = 0
+        self.pause = notification_pb2.PauseState()
+        #: Supervisor consoles: queue -> agents who paused high-intensity offers.
+        self.paused_agents: dict[str, int] = {}
         self._started = time.monotonic()
 
     def apply(self, response: Response) -> Row | None:
-        """Take one delivery or claim notice; returns the row it changed, if any."""
+        """Take one delivery, claim notice, pause state or queue capacity; returns
+        the row it changed, if any."""
         kind = response.WhichOneof("payload")
         if kind == "delivery":
             return self._delivered(response.delivery)
@@ -103,6 +107,10 @@ class ConsoleView:
                 row.holder = response.claimed.holder_agent_id
                 self.claims += 1
             return row
+        if kind == "pause":
+            self.pause = response.pause
+        elif kind == "capacity":
+            self.paused_agents[response.capacity.queue] = response.capacity.paused_agents
         return None
 
     def _delivered(self, delivery: notification_pb2.Delivery) -> Row:
@@ -141,7 +149,13 @@ class ConsoleView:
             f"  tenant {self.tenant_id or '-'}, queues {queues}: ",
             f"{len(self.rows)} conversations, {self.deliveries} deliveries",
         )
-        return Group(header, self.table())
+        lines: list[RenderableType] = [header]
+        if self.pause.paused:
+            lines.append(Text(pause_said(self.pause), style="bold magenta"))
+        if paused := {q: n for q, n in self.paused_agents.items() if n}:
+            counts = ", ".join(f"{q}: {n} paused" for q, n in sorted(paused.items()))
+            lines.append(Text(f"high-intensity capacity down: {counts}", style="yellow"))
+        return Group(*lines, self.table())
 
     def summary(self) -> str:
         """One line for when the console stops."""
@@ -222,14 +236,44 @@ async def run_console(
     with Live(view.render(), console=console, auto_refresh=False, transient=True) as live:
         try:
             async for response in client.follow(queues, tenant_id=tenant_id, stop=stop):
-                if view.apply(response) is not None:
-                    live.update(view.render(), refresh=True)
+                view.apply(response)
+                live.update(view.render(), refresh=True)
         except grpc.aio.AioRpcError as exc:
             raise ConsoleRefused(
                 f"the notification service refused the console ({exc.code().name}): {exc.details()}"
             ) from exc
     console.print(view.render())
     return view
+
+
+def pause_said(state: notification_pb2.PauseState) -> str:
+    """A pause state in words, for the agent."""
+    if not state.paused:
+        return "not paused: offers reach you"
+    until = state.until.ToDatetime().strftime("%H:%M:%S UTC")
+    held = "every offer" if state.all_offers else "high-intensity offers"
+    return f"paused: {held} held back until {until} (warmline resume to end it now)"
+
+
+async def change_pause(
+    target: str, token: str, agent_id: str, duration_s: int | None, all_offers: bool
+) -> str:
+    """Pause (``duration_s``, 0 for the default) or resume (None); the new state in words.
+
+    Raises :class:`ConsoleRefused` when the service refuses.
+    """
+    client = ConsoleClient(target, token, agent_id)
+    try:
+        if duration_s is None:
+            await client.resume()
+            return pause_said(notification_pb2.PauseState())
+        return pause_said(await client.pause(duration_s, all_offers=all_offers))
+    except grpc.aio.AioRpcError as exc:
+        raise ConsoleRefused(
+            f"the notification service refused ({exc.code().name}): {exc.details()}"
+        ) from exc
+    finally:
+        await client.close()
 
 
 async def console_until_interrupted(

@@ -27,13 +27,15 @@ from warmline.v1 import escalation_pb2 as warmline_dot_v1_dot_escalation__pb2
 from warmline.v1 import feedback_pb2 as warmline_dot_v1_dot_feedback__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ewarmline/v1/notification.proto\x12\x0bwarmline.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cwarmline/v1/escalation.proto\x1a\x1awarmline/v1/feedback.proto\"s\n\x10SubscribeRequest\x12\x0e\n\x06queues\x18\x01 \x03(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x15\n\rresume_cursor\x18\x03 \x01(\t\x12\x11\n\ttenant_id\x18\x04 \x01(\t\x12\x13\n\x0bresend_open\x18\x05 \x01(\x08\"\xa9\x01\n\x08\x44\x65livery\x12\x31\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0b\x32\x1f.warmline.v1.EscalationDecision\x12\x0e\n\x06\x63ursor\x18\x02 \x01(\t\x12\x30\n\x0c\x64\x65livered_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07reoffer\x18\x04 \x01(\x08\x12\x17\n\x0fholder_agent_id\x18\x05 \x01(\t\"T\n\x0b\x43laimNotice\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x02 \x01(\t\x12\x17\n\x0fholder_agent_id\x18\x03 \x01(\t\"8\n\tHeartbeat\x12+\n\x07sent_at\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa3\x01\n\x11SubscribeResponse\x12)\n\x08\x64\x65livery\x18\x01 \x01(\x0b\x32\x15.warmline.v1.DeliveryH\x00\x12+\n\theartbeat\x18\x02 \x01(\x0b\x32\x16.warmline.v1.HeartbeatH\x00\x12+\n\x07\x63laimed\x18\x03 \x01(\x0b\x32\x18.warmline.v1.ClaimNoticeH\x00\x42\t\n\x07payload\"5\n\x0c\x43laimRequest\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\"9\n\rClaimResponse\x12\x0f\n\x07granted\x18\x01 \x01(\x08\x12\x17\n\x0fholder_agent_id\x18\x02 \x01(\t\".\n\nAckRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x0e\n\x06\x63ursor\x18\x02 \x01(\t\"\r\n\x0b\x41\x63kResponse\"v\n\x15SubmitFeedbackRequest\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12%\n\x07verdict\x18\x03 \x01(\x0e\x32\x14.warmline.v1.Verdict\x12\x0f\n\x07\x63omment\x18\x04 \x01(\t\"-\n\x16SubmitFeedbackResponse\x12\x13\n\x0b\x66\x65\x65\x64\x62\x61\x63k_id\x18\x01 \x01(\t\"6\n\rRevealRequest\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\"\x1e\n\x0eRevealResponse\x12\x0c\n\x04text\x18\x01 \x01(\t\"u\n\x07\x43laimed\x12\x15\n\rescalation_id\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x02 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x03 \x01(\t\x12\r\n\x05queue\x18\x04 \x01(\t\x12\x16\n\x0ehigh_intensity\x18\x05 \x01(\x08\"\x17\n\x05\x41\x63ked\x12\x0e\n\x06\x63ursor\x18\x01 \x01(\t\"\xcb\x01\n\x0b\x41gentAction\x12\x11\n\taction_id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x03 \x01(\t\x12,\n\x08\x61\x63ted_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x07\x63laimed\x18\x05 \x01(\x0b\x32\x14.warmline.v1.ClaimedH\x00\x12#\n\x05\x61\x63ked\x18\x06 \x01(\x0b\x32\x12.warmline.v1.AckedH\x00\x42\x08\n\x06\x61\x63tion2\xfb\x02\n\x13NotificationService\x12L\n\tSubscribe\x12\x1d.warmline.v1.SubscribeRequest\x1a\x1e.warmline.v1.SubscribeResponse0\x01\x12>\n\x05\x43laim\x12\x19.warmline.v1.ClaimRequest\x1a\x1a.warmline.v1.ClaimResponse\x12\x38\n\x03\x41\x63k\x12\x17.warmline.v1.AckRequest\x1a\x18.warmline.v1.AckResponse\x12Y\n\x0eSubmitFeedback\x12\".warmline.v1.SubmitFeedbackRequest\x1a#.warmline.v1.SubmitFeedbackResponse\x12\x41\n\x06Reveal\x12\x1a.warmline.v1.RevealRequest\x1a\x1b.warmline.v1.RevealResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ewarmline/v1/notification.proto\x12\x0bwarmline.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cwarmline/v1/escalation.proto\x1a\x1awarmline/v1/feedback.proto\"s\n\x10SubscribeRequest\x12\x0e\n\x06queues\x18\x01 \x03(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x15\n\rresume_cursor\x18\x03 \x01(\t\x12\x11\n\ttenant_id\x18\x04 \x01(\t\x12\x13\n\x0bresend_open\x18\x05 \x01(\x08\"\xa9\x01\n\x08\x44\x65livery\x12\x31\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0b\x32\x1f.warmline.v1.EscalationDecision\x12\x0e\n\x06\x63ursor\x18\x02 \x01(\t\x12\x30\n\x0c\x64\x65livered_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07reoffer\x18\x04 \x01(\x08\x12\x17\n\x0fholder_agent_id\x18\x05 \x01(\t\"T\n\x0b\x43laimNotice\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x02 \x01(\t\x12\x17\n\x0fholder_agent_id\x18\x03 \x01(\t\"8\n\tHeartbeat\x12+\n\x07sent_at\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xad\x02\n\x11SubscribeResponse\x12)\n\x08\x64\x65livery\x18\x01 \x01(\x0b\x32\x15.warmline.v1.DeliveryH\x00\x12+\n\theartbeat\x18\x02 \x01(\x0b\x32\x16.warmline.v1.HeartbeatH\x00\x12+\n\x07\x63laimed\x18\x03 \x01(\x0b\x32\x18.warmline.v1.ClaimNoticeH\x00\x12(\n\x05pause\x18\x04 \x01(\x0b\x32\x17.warmline.v1.PauseStateH\x00\x12.\n\x08\x63\x61pacity\x18\x05 \x01(\x0b\x32\x1a.warmline.v1.QueueCapacityH\x00\x12.\n\x08overload\x18\x06 \x01(\x0b\x32\x1a.warmline.v1.OverloadAlertH\x00\x42\t\n\x07payload\"[\n\nPauseState\x12\x0e\n\x06paused\x18\x01 \x01(\x08\x12)\n\x05until\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nall_offers\x18\x03 \x01(\x08\"5\n\rQueueCapacity\x12\r\n\x05queue\x18\x01 \x01(\t\x12\x15\n\rpaused_agents\x18\x02 \x01(\x05\"\x88\x02\n\rOverloadAlert\x12\x10\n\x08\x61lert_id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\r\n\x05queue\x18\x03 \x01(\t\x12)\n\x05scope\x18\x04 \x01(\x0e\x32\x1a.warmline.v1.OverloadScope\x12\x10\n\x08\x61gent_id\x18\x05 \x01(\t\x12\x0f\n\x07measure\x18\x06 \x01(\t\x12\r\n\x05value\x18\x07 \x01(\x01\x12\x11\n\tthreshold\x18\x08 \x01(\x01\x12\x10\n\x08window_s\x18\t \x01(\x05\x12\x12\n\nsuggestion\x18\n \x01(\t\x12-\n\traised_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"5\n\x0c\x43laimRequest\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\"9\n\rClaimResponse\x12\x0f\n\x07granted\x18\x01 \x01(\x08\x12\x17\n\x0fholder_agent_id\x18\x02 \x01(\t\".\n\nAckRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x0e\n\x06\x63ursor\x18\x02 \x01(\t\"\r\n\x0b\x41\x63kResponse\"v\n\x15SubmitFeedbackRequest\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12%\n\x07verdict\x18\x03 \x01(\x0e\x32\x14.warmline.v1.Verdict\x12\x0f\n\x07\x63omment\x18\x04 \x01(\t\"-\n\x16SubmitFeedbackResponse\x12\x13\n\x0b\x66\x65\x65\x64\x62\x61\x63k_id\x18\x01 \x01(\t\"6\n\rRevealRequest\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\"\x1e\n\x0eRevealResponse\x12\x0c\n\x04text\x18\x01 \x01(\t\"H\n\x0cPauseRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x12\n\nduration_s\x18\x02 \x01(\x05\x12\x12\n\nall_offers\x18\x03 \x01(\x08\"7\n\rPauseResponse\x12&\n\x05state\x18\x01 \x01(\x0b\x32\x17.warmline.v1.PauseState\"!\n\rResumeRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\"8\n\x0eResumeResponse\x12&\n\x05state\x18\x01 \x01(\x0b\x32\x17.warmline.v1.PauseState\"u\n\x07\x43laimed\x12\x15\n\rescalation_id\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x02 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x03 \x01(\t\x12\r\n\x05queue\x18\x04 \x01(\t\x12\x16\n\x0ehigh_intensity\x18\x05 \x01(\x08\"W\n\x06Paused\x12)\n\x05until\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nall_offers\x18\x02 \x01(\x08\x12\x0e\n\x06queues\x18\x03 \x03(\t\"0\n\x08Revealed\x12\x15\n\rescalation_id\x18\x01 \x01(\t\x12\r\n\x05queue\x18\x02 \x01(\t\"\x17\n\x05\x41\x63ked\x12\x0e\n\x06\x63ursor\x18\x01 \x01(\t\"\x9d\x02\n\x0b\x41gentAction\x12\x11\n\taction_id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x03 \x01(\t\x12,\n\x08\x61\x63ted_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x07\x63laimed\x18\x05 \x01(\x0b\x32\x14.warmline.v1.ClaimedH\x00\x12#\n\x05\x61\x63ked\x18\x06 \x01(\x0b\x32\x12.warmline.v1.AckedH\x00\x12%\n\x06paused\x18\x07 \x01(\x0b\x32\x13.warmline.v1.PausedH\x00\x12)\n\x08revealed\x18\x08 \x01(\x0b\x32\x15.warmline.v1.RevealedH\x00\x42\x08\n\x06\x61\x63tion*c\n\rOverloadScope\x12\x1e\n\x1aOVERLOAD_SCOPE_UNSPECIFIED\x10\x00\x12\x18\n\x14OVERLOAD_SCOPE_QUEUE\x10\x01\x12\x18\n\x14OVERLOAD_SCOPE_AGENT\x10\x02\x32\xfe\x03\n\x13NotificationService\x12L\n\tSubscribe\x12\x1d.warmline.v1.SubscribeRequest\x1a\x1e.warmline.v1.SubscribeResponse0\x01\x12>\n\x05\x43laim\x12\x19.warmline.v1.ClaimRequest\x1a\x1a.warmline.v1.ClaimResponse\x12\x38\n\x03\x41\x63k\x12\x17.warmline.v1.AckRequest\x1a\x18.warmline.v1.AckResponse\x12Y\n\x0eSubmitFeedback\x12\".warmline.v1.SubmitFeedbackRequest\x1a#.warmline.v1.SubmitFeedbackResponse\x12\x41\n\x06Reveal\x12\x1a.warmline.v1.RevealRequest\x1a\x1b.warmline.v1.RevealResponse\x12>\n\x05Pause\x12\x19.warmline.v1.PauseRequest\x1a\x1a.warmline.v1.PauseResponse\x12\x41\n\x06Resume\x12\x1a.warmline.v1.ResumeRequest\x1a\x1b.warmline.v1.ResumeResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'warmline.v1.notification_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_OVERLOADSCOPE']._serialized_start=2517
+  _globals['_OVERLOADSCOPE']._serialized_end=2616
   _globals['_SUBSCRIBEREQUEST']._serialized_start=138
   _globals['_SUBSCRIBEREQUEST']._serialized_end=253
   _globals['_DELIVERY']._serialized_start=256
@@ -43,29 +45,47 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_HEARTBEAT']._serialized_start=513
   _globals['_HEARTBEAT']._serialized_end=569
   _globals['_SUBSCRIBERESPONSE']._serialized_start=572
-  _globals['_SUBSCRIBERESPONSE']._serialized_end=735
-  _globals['_CLAIMREQUEST']._serialized_start=737
-  _globals['_CLAIMREQUEST']._serialized_end=790
-  _globals['_CLAIMRESPONSE']._serialized_start=792
-  _globals['_CLAIMRESPONSE']._serialized_end=849
-  _globals['_ACKREQUEST']._serialized_start=851
-  _globals['_ACKREQUEST']._serialized_end=897
-  _globals['_ACKRESPONSE']._serialized_start=899
-  _globals['_ACKRESPONSE']._serialized_end=912
-  _globals['_SUBMITFEEDBACKREQUEST']._serialized_start=914
-  _globals['_SUBMITFEEDBACKREQUEST']._serialized_end=1032
-  _globals['_SUBMITFEEDBACKRESPONSE']._serialized_start=1034
-  _globals['_SUBMITFEEDBACKRESPONSE']._serialized_end=1079
-  _globals['_REVEALREQUEST']._serialized_start=1081
-  _globals['_REVEALREQUEST']._serialized_end=1135
-  _globals['_REVEALRESPONSE']._serialized_start=1137
-  _globals['_REVEALRESPONSE']._serialized_end=1167
-  _globals['_CLAIMED']._serialized_start=1169
-  _globals['_CLAIMED']._serialized_end=1286
-  _globals['_ACKED']._serialized_start=1288
-  _globals['_ACKED']._serialized_end=1311
-  _globals['_AGENTACTION']._serialized_start=1314
-  _globals['_AGENTACTION']._serialized_end=1517
-  _globals['_NOTIFICATIONSERVICE']._serialized_start=1520
-  _globals['_NOTIFICATIONSERVICE']._serialized_end=1899
+  _globals['_SUBSCRIBERESPONSE']._serialized_end=873
+  _globals['_PAUSESTATE']._serialized_start=875
+  _globals['_PAUSESTATE']._serialized_end=966
+  _globals['_QUEUECAPACITY']._serialized_start=968
+  _globals['_QUEUECAPACITY']._serialized_end=1021
+  _globals['_OVERLOADALERT']._serialized_start=1024
+  _globals['_OVERLOADALERT']._serialized_end=1288
+  _globals['_CLAIMREQUEST']._serialized_start=1290
+  _globals['_CLAIMREQUEST']._serialized_end=1343
+  _globals['_CLAIMRESPONSE']._serialized_start=1345
+  _globals['_CLAIMRESPONSE']._serialized_end=1402
+  _globals['_ACKREQUEST']._serialized_start=1404
+  _globals['_ACKREQUEST']._serialized_end=1450
+  _globals['_ACKRESPONSE']._serialized_start=1452
+  _globals['_ACKRESPONSE']._serialized_end=1465
+  _globals['_SUBMITFEEDBACKREQUEST']._serialized_start=1467
+  _globals['_SUBMITFEEDBACKREQUEST']._serialized_end=1585
+  _globals['_SUBMITFEEDBACKRESPONSE']._serialized_start=1587
+  _globals['_SUBMITFEEDBACKRESPONSE']._serialized_end=1632
+  _globals['_REVEALREQUEST']._serialized_start=1634
+  _globals['_REVEALREQUEST']._serialized_end=1688
+  _globals['_REVEALRESPONSE']._serialized_start=1690
+  _globals['_REVEALRESPONSE']._serialized_end=1720
+  _globals['_PAUSEREQUEST']._serialized_start=1722
+  _globals['_PAUSEREQUEST']._serialized_end=1794
+  _globals['_PAUSERESPONSE']._serialized_start=1796
+  _globals['_PAUSERESPONSE']._serialized_end=1851
+  _globals['_RESUMEREQUEST']._serialized_start=1853
+  _globals['_RESUMEREQUEST']._serialized_end=1886
+  _globals['_RESUMERESPONSE']._serialized_start=1888
+  _globals['_RESUMERESPONSE']._serialized_end=1944
+  _globals['_CLAIMED']._serialized_start=1946
+  _globals['_CLAIMED']._serialized_end=2063
+  _globals['_PAUSED']._serialized_start=2065
+  _globals['_PAUSED']._serialized_end=2152
+  _globals['_REVEALED']._serialized_start=2154
+  _globals['_REVEALED']._serialized_end=2202
+  _globals['_ACKED']._serialized_start=2204
+  _globals['_ACKED']._serialized_end=2227
+  _globals['_AGENTACTION']._serialized_start=2230
+  _globals['_AGENTACTION']._serialized_end=2515
+  _globals['_NOTIFICATIONSERVICE']._serialized_start=2619
+  _globals['_NOTIFICATIONSERVICE']._serialized_end=3129
 # @@protoc_insertion_point(module_scope)

@@ -8,6 +8,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from warmline.v1 import escalation_pb2 as _escalation_pb2
 from warmline.v1 import feedback_pb2 as _feedback_pb2
 import builtins as _builtins
@@ -20,6 +21,27 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _OverloadScope:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _OverloadScopeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_OverloadScope.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    OVERLOAD_SCOPE_UNSPECIFIED: _OverloadScope.ValueType  # 0
+    OVERLOAD_SCOPE_QUEUE: _OverloadScope.ValueType  # 1
+    """The queue as a whole."""
+    OVERLOAD_SCOPE_AGENT: _OverloadScope.ValueType  # 2
+    """One agent working the queue."""
+
+class OverloadScope(_OverloadScope, metaclass=_OverloadScopeEnumTypeWrapper): ...
+
+OVERLOAD_SCOPE_UNSPECIFIED: OverloadScope.ValueType  # 0
+OVERLOAD_SCOPE_QUEUE: OverloadScope.ValueType  # 1
+"""The queue as a whole."""
+OVERLOAD_SCOPE_AGENT: OverloadScope.ValueType  # 2
+"""One agent working the queue."""
+Global___OverloadScope: _TypeAlias = OverloadScope  # noqa: Y015
 
 @_typing.final
 class SubscribeRequest(_message.Message):
@@ -151,28 +173,164 @@ class SubscribeResponse(_message.Message):
     DELIVERY_FIELD_NUMBER: _builtins.int
     HEARTBEAT_FIELD_NUMBER: _builtins.int
     CLAIMED_FIELD_NUMBER: _builtins.int
+    PAUSE_FIELD_NUMBER: _builtins.int
+    CAPACITY_FIELD_NUMBER: _builtins.int
+    OVERLOAD_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def delivery(self) -> Global___Delivery: ...
     @_builtins.property
     def heartbeat(self) -> Global___Heartbeat: ...
     @_builtins.property
     def claimed(self) -> Global___ClaimNotice: ...
+    @_builtins.property
+    def pause(self) -> Global___PauseState:
+        """The agent's own pause: on subscribing while paused, and when it changes."""
+
+    @_builtins.property
+    def capacity(self) -> Global___QueueCapacity:
+        """Supervisor queue consoles: a queue's capacity for high-intensity offers."""
+
+    @_builtins.property
+    def overload(self) -> Global___OverloadAlert:
+        """Supervisor queue consoles: exposure passed a policy threshold."""
+
     def __init__(
         self,
         *,
         delivery: Global___Delivery | None = ...,
         heartbeat: Global___Heartbeat | None = ...,
         claimed: Global___ClaimNotice | None = ...,
+        pause: Global___PauseState | None = ...,
+        capacity: Global___QueueCapacity | None = ...,
+        overload: Global___OverloadAlert | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["claimed", b"claimed", "delivery", b"delivery", "heartbeat", b"heartbeat", "payload", b"payload"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["capacity", b"capacity", "claimed", b"claimed", "delivery", b"delivery", "heartbeat", b"heartbeat", "overload", b"overload", "pause", b"pause", "payload", b"payload"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["claimed", b"claimed", "delivery", b"delivery", "heartbeat", b"heartbeat", "payload", b"payload"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["capacity", b"capacity", "claimed", b"claimed", "delivery", b"delivery", "heartbeat", b"heartbeat", "overload", b"overload", "pause", b"pause", "payload", b"payload"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["delivery", "heartbeat", "claimed"]  # noqa: Y015
+    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["delivery", "heartbeat", "claimed", "pause", "capacity", "overload"]  # noqa: Y015
     _WhichOneofArgType_payload: _TypeAlias = _typing.Literal["payload", b"payload"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_payload) -> _WhichOneofReturnType_payload | None: ...
 
 Global___SubscribeResponse: _TypeAlias = SubscribeResponse  # noqa: Y015
+
+@_typing.final
+class PauseState(_message.Message):
+    """An agent's own pause, as their consoles show it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAUSED_FIELD_NUMBER: _builtins.int
+    UNTIL_FIELD_NUMBER: _builtins.int
+    ALL_OFFERS_FIELD_NUMBER: _builtins.int
+    paused: _builtins.bool
+    all_offers: _builtins.bool
+    """Every offer is held back, not only high-intensity ones."""
+    @_builtins.property
+    def until(self) -> _timestamp_pb2.Timestamp:
+        """When the pause ends by itself; unset when not paused."""
+
+    def __init__(
+        self,
+        *,
+        paused: _builtins.bool = ...,
+        until: _timestamp_pb2.Timestamp | None = ...,
+        all_offers: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["until", b"until"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["all_offers", b"all_offers", "paused", b"paused", "until", b"until"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PauseState: _TypeAlias = PauseState  # noqa: Y015
+
+@_typing.final
+class QueueCapacity(_message.Message):
+    """A queue's capacity for high-intensity offers dropped or came back: how many
+    agents covering it paused them now. A count, never who paused.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUEUE_FIELD_NUMBER: _builtins.int
+    PAUSED_AGENTS_FIELD_NUMBER: _builtins.int
+    queue: _builtins.str
+    paused_agents: _builtins.int
+    def __init__(
+        self,
+        *,
+        queue: _builtins.str = ...,
+        paused_agents: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["paused_agents", b"paused_agents", "queue", b"queue"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___QueueCapacity: _TypeAlias = QueueCapacity  # noqa: Y015
+
+@_typing.final
+class OverloadAlert(_message.Message):
+    """Exposure to abusive and high-intensity contacts over the sliding window
+    passed a policy threshold. It suggests rotation or a break; it never ranks
+    or compares agents.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ALERT_ID_FIELD_NUMBER: _builtins.int
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    QUEUE_FIELD_NUMBER: _builtins.int
+    SCOPE_FIELD_NUMBER: _builtins.int
+    AGENT_ID_FIELD_NUMBER: _builtins.int
+    MEASURE_FIELD_NUMBER: _builtins.int
+    VALUE_FIELD_NUMBER: _builtins.int
+    THRESHOLD_FIELD_NUMBER: _builtins.int
+    WINDOW_S_FIELD_NUMBER: _builtins.int
+    SUGGESTION_FIELD_NUMBER: _builtins.int
+    RAISED_AT_FIELD_NUMBER: _builtins.int
+    alert_id: _builtins.str
+    tenant_id: _builtins.str
+    queue: _builtins.str
+    scope: Global___OverloadScope.ValueType
+    agent_id: _builtins.str
+    """The agent, only where the tenant's setting names agents to supervisors;
+    empty otherwise.
+    """
+    measure: _builtins.str
+    """What passed its threshold: high_intensity_claims, reveals, minutes or
+    agents_over (agents of the queue over an agent threshold).
+    """
+    value: _builtins.float
+    threshold: _builtins.float
+    window_s: _builtins.int
+    suggestion: _builtins.str
+    @_builtins.property
+    def raised_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        alert_id: _builtins.str = ...,
+        tenant_id: _builtins.str = ...,
+        queue: _builtins.str = ...,
+        scope: Global___OverloadScope.ValueType = ...,
+        agent_id: _builtins.str = ...,
+        measure: _builtins.str = ...,
+        value: _builtins.float = ...,
+        threshold: _builtins.float = ...,
+        window_s: _builtins.int = ...,
+        suggestion: _builtins.str = ...,
+        raised_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["raised_at", b"raised_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "alert_id", b"alert_id", "measure", b"measure", "queue", b"queue", "raised_at", b"raised_at", "scope", b"scope", "suggestion", b"suggestion", "tenant_id", b"tenant_id", "threshold", b"threshold", "value", b"value", "window_s", b"window_s"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OverloadAlert: _TypeAlias = OverloadAlert  # noqa: Y015
 
 @_typing.final
 class ClaimRequest(_message.Message):
@@ -345,6 +503,94 @@ class RevealResponse(_message.Message):
 Global___RevealResponse: _TypeAlias = RevealResponse  # noqa: Y015
 
 @_typing.final
+class PauseRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AGENT_ID_FIELD_NUMBER: _builtins.int
+    DURATION_S_FIELD_NUMBER: _builtins.int
+    ALL_OFFERS_FIELD_NUMBER: _builtins.int
+    agent_id: _builtins.str
+    duration_s: _builtins.int
+    """How long; 0 for the service's default. Longer than the service's maximum
+    is refused.
+    """
+    all_offers: _builtins.bool
+    """Hold back every offer, not only high-intensity ones."""
+    def __init__(
+        self,
+        *,
+        agent_id: _builtins.str = ...,
+        duration_s: _builtins.int = ...,
+        all_offers: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "all_offers", b"all_offers", "duration_s", b"duration_s"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PauseRequest: _TypeAlias = PauseRequest  # noqa: Y015
+
+@_typing.final
+class PauseResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def state(self) -> Global___PauseState: ...
+    def __init__(
+        self,
+        *,
+        state: Global___PauseState | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["state", b"state"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["state", b"state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PauseResponse: _TypeAlias = PauseResponse  # noqa: Y015
+
+@_typing.final
+class ResumeRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AGENT_ID_FIELD_NUMBER: _builtins.int
+    agent_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        agent_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResumeRequest: _TypeAlias = ResumeRequest  # noqa: Y015
+
+@_typing.final
+class ResumeResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def state(self) -> Global___PauseState: ...
+    def __init__(
+        self,
+        *,
+        state: Global___PauseState | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["state", b"state"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["state", b"state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResumeResponse: _TypeAlias = ResumeResponse  # noqa: Y015
+
+@_typing.final
 class Claimed(_message.Message):
     """An agent took an escalation."""
 
@@ -382,6 +628,65 @@ class Claimed(_message.Message):
 Global___Claimed: _TypeAlias = Claimed  # noqa: Y015
 
 @_typing.final
+class Paused(_message.Message):
+    """An agent paused offers until `until`; a pause that ends at or before its
+    action's time is a resume.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    UNTIL_FIELD_NUMBER: _builtins.int
+    ALL_OFFERS_FIELD_NUMBER: _builtins.int
+    QUEUES_FIELD_NUMBER: _builtins.int
+    all_offers: _builtins.bool
+    @_builtins.property
+    def until(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def queues(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The queues of the agent's token ("*": every queue of the tenant), for the
+        per-queue count of paused agents.
+        """
+
+    def __init__(
+        self,
+        *,
+        until: _timestamp_pb2.Timestamp | None = ...,
+        all_offers: _builtins.bool = ...,
+        queues: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["until", b"until"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["all_offers", b"all_offers", "queues", b"queues", "until", b"until"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Paused: _TypeAlias = Paused  # noqa: Y015
+
+@_typing.final
+class Revealed(_message.Message):
+    """An agent revealed the masked text of an abusive escalation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ESCALATION_ID_FIELD_NUMBER: _builtins.int
+    QUEUE_FIELD_NUMBER: _builtins.int
+    escalation_id: _builtins.str
+    queue: _builtins.str
+    def __init__(
+        self,
+        *,
+        escalation_id: _builtins.str = ...,
+        queue: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["escalation_id", b"escalation_id", "queue", b"queue"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Revealed: _TypeAlias = Revealed  # noqa: Y015
+
+@_typing.final
 class Acked(_message.Message):
     """A console confirmed what it showed, up to this cursor."""
 
@@ -406,7 +711,7 @@ Global___Acked: _TypeAlias = Acked  # noqa: Y015
 class AgentAction(_message.Message):
     """What an agent did at a console, written to `warmline.agent-actions.v1`.
     Every notification replica, and a restarted one, rebuilds claims, resume
-    cursors and exposure from this topic; the first claim in the log wins.
+    cursors, pauses and exposure from this topic; the first claim in the log wins.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -417,6 +722,8 @@ class AgentAction(_message.Message):
     ACTED_AT_FIELD_NUMBER: _builtins.int
     CLAIMED_FIELD_NUMBER: _builtins.int
     ACKED_FIELD_NUMBER: _builtins.int
+    PAUSED_FIELD_NUMBER: _builtins.int
+    REVEALED_FIELD_NUMBER: _builtins.int
     action_id: _builtins.str
     """Deterministic: hash(tenant, agent, what was done)."""
     tenant_id: _builtins.str
@@ -427,6 +734,10 @@ class AgentAction(_message.Message):
     def claimed(self) -> Global___Claimed: ...
     @_builtins.property
     def acked(self) -> Global___Acked: ...
+    @_builtins.property
+    def paused(self) -> Global___Paused: ...
+    @_builtins.property
+    def revealed(self) -> Global___Revealed: ...
     def __init__(
         self,
         *,
@@ -436,12 +747,14 @@ class AgentAction(_message.Message):
         acted_at: _timestamp_pb2.Timestamp | None = ...,
         claimed: Global___Claimed | None = ...,
         acked: Global___Acked | None = ...,
+        paused: Global___Paused | None = ...,
+        revealed: Global___Revealed | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["acked", b"acked", "acted_at", b"acted_at", "action", b"action", "claimed", b"claimed"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["acked", b"acked", "acted_at", b"acted_at", "action", b"action", "claimed", b"claimed", "paused", b"paused", "revealed", b"revealed"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["acked", b"acked", "acted_at", b"acted_at", "action", b"action", "action_id", b"action_id", "agent_id", b"agent_id", "claimed", b"claimed", "tenant_id", b"tenant_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["acked", b"acked", "acted_at", b"acted_at", "action", b"action", "action_id", b"action_id", "agent_id", b"agent_id", "claimed", b"claimed", "paused", b"paused", "revealed", b"revealed", "tenant_id", b"tenant_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_action: _TypeAlias = _typing.Literal["claimed", "acked"]  # noqa: Y015
+    _WhichOneofReturnType_action: _TypeAlias = _typing.Literal["claimed", "acked", "paused", "revealed"]  # noqa: Y015
     _WhichOneofArgType_action: _TypeAlias = _typing.Literal["action", b"action"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_action) -> _WhichOneofReturnType_action | None: ...
 

@@ -61,6 +61,16 @@ class NotificationServiceStub:
                 request_serializer=warmline_dot_v1_dot_notification__pb2.RevealRequest.SerializeToString,
                 response_deserializer=warmline_dot_v1_dot_notification__pb2.RevealResponse.FromString,
                 _registered_method=True)
+        self.Pause = channel.unary_unary(
+                '/warmline.v1.NotificationService/Pause',
+                request_serializer=warmline_dot_v1_dot_notification__pb2.PauseRequest.SerializeToString,
+                response_deserializer=warmline_dot_v1_dot_notification__pb2.PauseResponse.FromString,
+                _registered_method=True)
+        self.Resume = channel.unary_unary(
+                '/warmline.v1.NotificationService/Resume',
+                request_serializer=warmline_dot_v1_dot_notification__pb2.ResumeRequest.SerializeToString,
+                response_deserializer=warmline_dot_v1_dot_notification__pb2.ResumeResponse.FromString,
+                _registered_method=True)
 
 
 class NotificationServiceServicer:
@@ -103,6 +113,21 @@ class NotificationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Pause(self, request, context):
+        """"I need a minute": holds high-intensity offers (or every offer) back from
+        the calling agent for a while; they go to other agents meanwhile.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Resume(self, request, context):
+        """Ends the calling agent's pause before it runs out.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NotificationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -130,6 +155,16 @@ def add_NotificationServiceServicer_to_server(servicer, server):
                     servicer.Reveal,
                     request_deserializer=warmline_dot_v1_dot_notification__pb2.RevealRequest.FromString,
                     response_serializer=warmline_dot_v1_dot_notification__pb2.RevealResponse.SerializeToString,
+            ),
+            'Pause': grpc.unary_unary_rpc_method_handler(
+                    servicer.Pause,
+                    request_deserializer=warmline_dot_v1_dot_notification__pb2.PauseRequest.FromString,
+                    response_serializer=warmline_dot_v1_dot_notification__pb2.PauseResponse.SerializeToString,
+            ),
+            'Resume': grpc.unary_unary_rpc_method_handler(
+                    servicer.Resume,
+                    request_deserializer=warmline_dot_v1_dot_notification__pb2.ResumeRequest.FromString,
+                    response_serializer=warmline_dot_v1_dot_notification__pb2.ResumeResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -269,6 +304,60 @@ class NotificationService:
             '/warmline.v1.NotificationService/Reveal',
             warmline_dot_v1_dot_notification__pb2.RevealRequest.SerializeToString,
             warmline_dot_v1_dot_notification__pb2.RevealResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Pause(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/warmline.v1.NotificationService/Pause',
+            warmline_dot_v1_dot_notification__pb2.PauseRequest.SerializeToString,
+            warmline_dot_v1_dot_notification__pb2.PauseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Resume(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/warmline.v1.NotificationService/Resume',
+            warmline_dot_v1_dot_notification__pb2.ResumeRequest.SerializeToString,
+            warmline_dot_v1_dot_notification__pb2.ResumeResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -45,6 +45,12 @@ class NotificationServiceStub:
     """Records an agent's verdict on the feedback topic."""
     Reveal: _grpc.UnaryUnaryMultiCallable[_notification_pb2.RevealRequest, _notification_pb2.RevealResponse]
     """Returns the unmasked text of an abusive escalation, at the agent's request."""
+    Pause: _grpc.UnaryUnaryMultiCallable[_notification_pb2.PauseRequest, _notification_pb2.PauseResponse]
+    """"I need a minute": holds high-intensity offers (or every offer) back from
+    the calling agent for a while; they go to other agents meanwhile.
+    """
+    Resume: _grpc.UnaryUnaryMultiCallable[_notification_pb2.ResumeRequest, _notification_pb2.ResumeResponse]
+    """Ends the calling agent's pause before it runs out."""
 
 @_typing.type_check_only
 class NotificationServiceAsyncStub(NotificationServiceStub):
@@ -63,6 +69,12 @@ class NotificationServiceAsyncStub(NotificationServiceStub):
     """Records an agent's verdict on the feedback topic."""
     Reveal: _aio.UnaryUnaryMultiCallable[_notification_pb2.RevealRequest, _notification_pb2.RevealResponse]  # type: ignore[assignment]
     """Returns the unmasked text of an abusive escalation, at the agent's request."""
+    Pause: _aio.UnaryUnaryMultiCallable[_notification_pb2.PauseRequest, _notification_pb2.PauseResponse]  # type: ignore[assignment]
+    """"I need a minute": holds high-intensity offers (or every offer) back from
+    the calling agent for a while; they go to other agents meanwhile.
+    """
+    Resume: _aio.UnaryUnaryMultiCallable[_notification_pb2.ResumeRequest, _notification_pb2.ResumeResponse]  # type: ignore[assignment]
+    """Ends the calling agent's pause before it runs out."""
 
 class NotificationServiceServicer(metaclass=_abc_1.ABCMeta):
     """Agent consoles subscribe here. The tenant, queues and agent come from the
@@ -108,5 +120,23 @@ class NotificationServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_notification_pb2.RevealResponse, _abc.Awaitable[_notification_pb2.RevealResponse]]:
         """Returns the unmasked text of an abusive escalation, at the agent's request."""
+
+    @_abc_1.abstractmethod
+    def Pause(
+        self,
+        request: _notification_pb2.PauseRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notification_pb2.PauseResponse, _abc.Awaitable[_notification_pb2.PauseResponse]]:
+        """"I need a minute": holds high-intensity offers (or every offer) back from
+        the calling agent for a while; they go to other agents meanwhile.
+        """
+
+    @_abc_1.abstractmethod
+    def Resume(
+        self,
+        request: _notification_pb2.ResumeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notification_pb2.ResumeResponse, _abc.Awaitable[_notification_pb2.ResumeResponse]]:
+        """Ends the calling agent's pause before it runs out."""
 
 def add_NotificationServiceServicer_to_server(servicer: NotificationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

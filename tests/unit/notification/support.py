@@ -55,3 +55,24 @@ def claim(
     )
     action.acted_at.FromNanoseconds(int(at * 1e9))
     return action
+
+
+def pause(
+    agent: str,
+    until: float,
+    *,
+    tenant: str = "acme",
+    queues: tuple[str, ...] = ("billing",),
+    all_offers: bool = False,
+    at: float = NOW,
+) -> notification_pb2.AgentAction:
+    """An agent's pause until ``until``; ``until <= at`` is a resume."""
+    action = notification_pb2.AgentAction(
+        action_id=f"{agent}-paused-{until}",
+        tenant_id=tenant,
+        agent_id=agent,
+        paused=notification_pb2.Paused(all_offers=all_offers, queues=list(queues)),
+    )
+    action.paused.until.FromNanoseconds(int(until * 1e9))
+    action.acted_at.FromNanoseconds(int(at * 1e9))
+    return action
