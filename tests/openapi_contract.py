@@ -34,6 +34,8 @@ STUBBED = {
     ("notification", "post", "/v1/ack", "503"),
     ("notification", "post", "/v1/feedback", "503"),
     ("notification", "post", "/v1/reveal", "503"),
+    ("notification", "post", "/v1/pause", "503"),
+    ("notification", "post", "/v1/resume", "503"),
     ("record", "get", "/v1/audit/{conversation_id}", "503"),
 }
 

@@ -301,3 +301,55 @@ async def test_a_reloaded_console_keeps_its_cards_and_gets_what_came_meanwhile(
     await expect(page.locator("section.card")).to_have_count(3)
     await expect(card(page, "before-1").locator(".holder")).to_have_text("you have it")
     await screenshot(page, "after-reload")
+
+
+async def test_an_agent_pauses_intense_offers_and_the_supervisor_sees_only_a_count(
+    make_notification: Any, open_console: OpenConsole
+) -> None:
+    replica = make_notification()
+    alice = await open_console(replica)
+    sam = await open_console(replica)
+    await signed_in(alice, "alice")
+    await signed_in(sam, "sam", "supervisor,billing")
+    await expect(sam.locator("#capacity-billing")).to_have_text(
+        "Queue billing: every agent takes high-intensity offers", timeout=SEEN_WITHIN_MS
+    )
+
+    await alice.get_by_label("For", exact=True).select_option("10")
+    await alice.get_by_role("button", name="I need a minute").click()
+    await expect(alice.locator("#pause-state")).to_contain_text(
+        "Paused: high-intensity offers held back for 9:5", timeout=SEEN_WITHIN_MS
+    )
+    await expect(sam.locator("#capacity-billing")).to_have_text(
+        "Queue billing: high-intensity capacity down, 1 agent paused", timeout=SEEN_WITHIN_MS
+    )
+    await expect(sam.locator("#supervisor")).not_to_contain_text("alice")
+
+    urgent = escalation_pb2.PRIORITY_URGENT
+    rough = decision("rough-p")
+    rough.priority = urgent
+    await publish(replica.settings, [rough, decision("calm-p")])
+    await expect(card(alice, "calm-p")).to_be_visible(timeout=SEEN_WITHIN_MS)
+    await expect(card(sam, "rough-p")).to_be_visible(timeout=SEEN_WITHIN_MS)
+    await expect(card(alice, "rough-p")).to_have_count(0)
+    await screenshot(alice, "pause-agent")
+    await screenshot(sam, "pause-supervisor")
+
+    # The pause outlives the page: a reload is told again.
+    await alice.reload()
+    await signed_in(alice, "alice")
+    await expect(alice.locator("#pause-state")).to_contain_text(
+        "Paused: high-intensity offers held back", timeout=SEEN_WITHIN_MS
+    )
+    await expect(card(alice, "rough-p")).to_have_count(0)
+
+    await alice.get_by_role("button", name="Resume now").click()
+    await expect(alice.locator("#pause-state")).to_have_text(
+        "Offers reach you.", timeout=SEEN_WITHIN_MS
+    )
+    await expect(card(alice, "rough-p")).to_be_visible(timeout=SEEN_WITHIN_MS)
+    await expect(card(alice, "rough-p")).to_contain_text("re-offered")
+    await expect(sam.locator("#capacity-billing")).to_have_text(
+        "Queue billing: every agent takes high-intensity offers", timeout=SEEN_WITHIN_MS
+    )
+    await screenshot(alice, "pause-resumed")

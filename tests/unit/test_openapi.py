@@ -204,6 +204,8 @@ async def test_the_console_answers_kafka_failures_as_documented() -> None:
         "/v1/ack": {"cursor": "v1.0:1"},
         "/v1/feedback": {"decision_id": "d1", "verdict": "useful"},
         "/v1/reveal": {"decision_id": "d1"},
+        "/v1/pause": {"duration_s": 300},
+        "/v1/resume": {},
     }
     async with TestServer(notification_app()) as server, aiohttp.ClientSession() as http:
         url = str(server.make_url("/v1/stream"))

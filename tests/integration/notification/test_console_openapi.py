@@ -145,6 +145,38 @@ async def check_actions(
     assert reply == {"text": "you are an idiot"}
 
 
+async def check_pause(
+    contract: Contract, http: aiohttp.ClientSession, base: str, bob: Stream
+) -> None:
+    async def post(path: str, agent: str, body: object) -> tuple[int, Any]:
+        return await contract.call(
+            http, "post", path, f"{base}{path}", json=body, headers=auth(agent)
+        )
+
+    cases = {
+        "/v1/pause": ({"duration_s": 120}, {"duration_s": 10**6}, "duration_s"),
+        "/v1/resume": ({}, {"agent_id": 5}, "agent_id"),
+    }
+    for path, (body, body_bad, field) in cases.items():
+        contract.request("post", path, body)
+        status, reply = await post(path, "bob", body)
+        assert status == 200 and reply["paused"] == (path == "/v1/pause"), reply
+        await bob.until("pause", 1 if path == "/v1/pause" else 2)
+        status, reply = await post(path, "bob", body_bad)
+        assert (status, reply["field"]) == (400, field)
+        assert (await post(path, "nobody", body))[0] == 401
+        assert (await post(path, "bob", {**body, "agent_id": "alice"}))[0] == 403
+        status, _ = await contract.call(
+            http,
+            "post",
+            path,
+            f"{base}{path}",
+            data=TOO_LARGE,
+            headers={**auth("bob"), "Content-Type": "application/json"},
+        )
+        assert status == 413
+
+
 async def check_stream_refusals(contract: Contract, http: aiohttp.ClientSession, base: str) -> None:
     url = f"{base}/v1/stream"
     for agent, params, status in (
@@ -191,6 +223,7 @@ async def test_every_documented_answer_of_the_console_matches_the_document(
         await bob.until("claimed")  # alice took oa-open
         cursor = next(ident for kind, ident, _ in bob.events if kind == "delivery" and ident)
         await check_actions(contract, http, base, cursor)
+        await check_pause(contract, http, base, bob)
         await check_stream_refusals(contract, http, base)
 
         await asyncio.to_thread(replica.stop)  # the service ends every stream
