@@ -73,12 +73,12 @@ class KafkaDownConsoleCore:
     def _down(self, *_: Any, **__: Any) -> Any:
         raise Refused(Refusal.UNAVAILABLE, "Kafka did not acknowledge the write")
 
-    subscribe = reveal = _down
+    subscribe = _down
 
     async def claim(self, *args: Any) -> Any:
         return self._down()
 
-    ack = feedback = pause = resume = claim
+    ack = feedback = reveal = pause = resume = claim
 
 
 def ingestion_app() -> web.Application:

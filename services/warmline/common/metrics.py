@@ -186,6 +186,17 @@ NOTIFICATION_PAUSES = Counter(
     "Pauses agents asked for at their consoles, by what they did (paused, resumed).",
     ["action"],
 )
+NOTIFICATION_QUEUE_EXPOSURE = Gauge(
+    "warmline_notification_queue_exposure",
+    "A queue's exposure over the overload window, summed over its agents, by measure "
+    "(high_intensity_claims, reveals, minutes).",
+    ["queue", "measure"],
+)
+NOTIFICATION_OVERLOAD_ALERTS = Counter(
+    "warmline_notification_overload_alerts_total",
+    "Overload alerts raised to supervisors, by scope (queue, agent); never names.",
+    ["scope"],
+)
 NOTIFICATION_OPEN_ESCALATIONS = Gauge(
     "warmline_notification_open_escalations",
     "Open escalations this replica knows of.",

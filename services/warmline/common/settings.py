@@ -276,6 +276,21 @@ class NotificationSettings(GrpcServicePorts):
     # long unless they ask for another length, at most pause_max_s.
     pause_default_s: int = Field(default=300, ge=1)
     pause_max_s: int = Field(default=1_800, ge=1)
+    # Overload alerts for supervisors: over this sliding window, an agent's
+    # high-intensity claims, reveals of masked abusive text and minutes spent on
+    # high-intensity escalations in a queue, and a queue's high-intensity claims
+    # and agents over an agent threshold, are checked every overload_check_s.
+    overload_window_s: float = Field(default=7_200.0, gt=0)
+    overload_agent_claims: int = Field(default=6, ge=1)
+    overload_agent_reveals: int = Field(default=3, ge=1)
+    overload_agent_minutes: float = Field(default=60.0, gt=0)
+    overload_queue_claims: int = Field(default=20, ge=1)
+    overload_queue_agents_over: int = Field(default=2, ge=1)
+    overload_check_s: float = Field(default=30.0, gt=0)
+    # Who an agent's overload alert names, per tenant (JSON, e.g.
+    # {"acme": "supervisors"}). Agents' own supervisors are not modelled, so
+    # the default names nobody.
+    tenant_overload_names: dict[str, Literal["nobody", "supervisors"]] = Field(default_factory=dict)
     # Deliveries queued for one console; a console this far behind is disconnected
     # (it resumes from its cursor) instead of holding memory for everyone.
     max_pending_per_console: int = Field(default=1_000, ge=10)

@@ -82,6 +82,33 @@ class Escalation:
         return self.latest.decision.queue
 
 
+@dataclass(slots=True)
+class Handled:
+    """A high-intensity escalation an agent took, for the overload window."""
+
+    at: float
+    tenant_id: str
+    agent_id: str
+    queue: str
+    #: When the escalation ended; None while it is open.
+    ended: float | None = None
+
+    def seconds_within(self, start: float, now: float) -> float:
+        """Time spent on it between ``start`` and ``now``."""
+        return max(
+            0.0, min(now, self.ended if self.ended is not None else now) - max(start, self.at)
+        )
+
+
+@dataclass(slots=True)
+class Exposure:
+    """One agent's exposure in one queue over the overload window."""
+
+    high_intensity_claims: int = 0
+    reveals: int = 0
+    seconds: float = 0.0
+
+
 @dataclass(frozen=True, slots=True)
 class Pause:
     """An agent's own pause of offers ("I need a minute"), until ``until``."""
@@ -130,6 +157,9 @@ class Board:
         self._pauses: dict[tuple[str, str], Pause] = {}
         #: (when, tenant, agent, queue) of each reveal, oldest first.
         self._reveals: deque[tuple[float, str, str, str]] = deque()
+        #: High-intensity escalations taken, in claim order; the open ones by escalation.
+        self._handled: deque[Handled] = deque()
+        self._handling: dict[str, Handled] = {}
         #: partition -> next offset of the escalations topic this replica will apply.
         self.positions: dict[int, int] = {}
 
@@ -177,8 +207,15 @@ class Board:
             return None
         self._holders[claimed.escalation_id] = action.agent_id
         if claimed.high_intensity:
-            at = action.acted_at.seconds + action.acted_at.nanos / 1e9
+            at = seconds(action.acted_at)
             self._exposure.setdefault((action.tenant_id, action.agent_id), deque()).append(at)
+            handled = Handled(at, action.tenant_id, action.agent_id, claimed.queue)
+            self._handled.append(handled)
+            escalation = self._escalations.get(claimed.escalation_id)
+            if escalation is not None and escalation.open:
+                self._handling[claimed.escalation_id] = handled
+            else:
+                handled.ended = at
         return ClaimResult(
             claimed.escalation_id,
             action.tenant_id,
@@ -213,6 +250,9 @@ class Board:
 
     def _close(self, escalation: Escalation) -> None:
         escalation.open = False
+        handled = self._handling.pop(escalation.escalation_id, None)
+        if handled is not None:
+            handled.ended = max(handled.at, stamp_seconds(escalation.latest.decision))
         key = (escalation.tenant_id, escalation.latest.decision.conversation_id)
         if self._open_by_conversation.get(key) is escalation:
             del self._open_by_conversation[key]
@@ -273,6 +313,27 @@ class Board:
             and pause.covers(queue)
             and self.pause(tenant, agent, now) is not None
         )
+
+    def exposures(self, now: float, window_s: float) -> dict[tuple[str, str, str], Exposure]:
+        """(tenant, queue, agent) -> high-intensity claims, reveals and time spent on
+        high-intensity escalations within the last ``window_s``."""
+        start = now - window_s
+        while self._reveals and self._reveals[0][0] < start:
+            self._reveals.popleft()
+        while self._handled and (self._handled[0].ended or now) < start:
+            self._handled.popleft()
+        found: dict[tuple[str, str, str], Exposure] = {}
+        # Both logs' partitions interleave, so entries are only roughly in time order.
+        for h in self._handled:
+            spent = h.seconds_within(start, now)
+            if h.at >= start or spent > 0:
+                exposure = found.setdefault((h.tenant_id, h.queue, h.agent_id), Exposure())
+                exposure.high_intensity_claims += h.at >= start
+                exposure.seconds += spent
+        for at, tenant, agent, queue in self._reveals:
+            if at >= start:
+                found.setdefault((tenant, queue, agent), Exposure()).reveals += 1
+        return found
 
     def since(
         self, tenant_id: str, queues: frozenset[str], positions: Mapping[int, int]

@@ -275,10 +275,18 @@ class NotificationCore:
         return feedback.feedback_id
 
     # --- reveal -------------------------------------------------------------------
-    def reveal(self, scope: AgentScope, agent_id: str, decision_id: str) -> str:
-        """The unmasked last customer message, at the agent's own request."""
+    async def reveal(self, scope: AgentScope, agent_id: str, decision_id: str) -> str:
+        """The unmasked last customer message, at the agent's own request.
+
+        The reveal is written to the agent-actions log first: it counts towards
+        the agent's exposure on every replica (overload alerts).
+        """
         self.check_agent(scope, agent_id)
         escalation = self._escalation(scope, decision_id)
+        action = self._action(scope, "revealed", escalation.escalation_id)
+        action.revealed.escalation_id = escalation.escalation_id
+        action.revealed.queue = escalation.queue
+        await self._write(self.feed.actions_topic, self._agent_key(scope), action)
         NOTIFICATION_REVEALS.inc()
         return escalation.unmasked_text or escalation.latest.decision.last_customer_text
 

@@ -182,10 +182,10 @@ class NotificationServicer(notification_pb2_grpc.NotificationServiceServicer):
         request: notification_pb2.RevealRequest,
         context: grpc.aio.ServicerContext,
     ) -> notification_pb2.RevealResponse:
-        async def reveal(scope: AgentScope) -> str:
-            return self.core.reveal(scope, request.agent_id, request.decision_id)
-
-        return notification_pb2.RevealResponse(text=await self._answer(context, reveal))
+        text = await self._answer(
+            context, lambda scope: self.core.reveal(scope, request.agent_id, request.decision_id)
+        )
+        return notification_pb2.RevealResponse(text=text)
 
     async def Pause(
         self,

@@ -214,9 +214,8 @@ class ConsoleHttpApi:
 
     async def reveal(self, scope: AgentScope, body: dict[str, Any]) -> dict[str, Any]:
         """``{"decision_id"}`` -> ``{"text"}``."""
-        return {
-            "text": self.core.reveal(scope, _text(body, "agent_id"), _text(body, "decision_id"))
-        }
+        text = await self.core.reveal(scope, _text(body, "agent_id"), _text(body, "decision_id"))
+        return {"text": text}
 
     async def pause(self, scope: AgentScope, body: dict[str, Any]) -> dict[str, Any]:
         """``{"duration_s", "all_offers"}`` -> the pause's state."""

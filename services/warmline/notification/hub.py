@@ -121,6 +121,8 @@ class Hub:
         self._by_tenant: dict[str, set[Subscription]] = {}
         self._held: dict[str, asyncio.TimerHandle] = {}
         self._pause_ends: dict[tuple[str, str], asyncio.TimerHandle] = {}
+        #: tenant -> the overload alerts that still hold, for supervisors connecting.
+        self.active_alerts: Callable[[str], list[notification_pb2.OverloadAlert]] = lambda _: []
 
     # --- consoles -------------------------------------------------------------
     def subscribe(
@@ -152,6 +154,9 @@ class Hub:
             for queue in sorted(queues - {supervisor}):
                 paused = self.board.paused_agents(scope.tenant_id, queue, now)
                 self._put(sub, Outgoing(capacity(queue, paused)), backlog=True)
+            for alert in self.active_alerts(scope.tenant_id):
+                if scope.allows(alert.queue):
+                    self._put(sub, Outgoing(Response(overload=alert)), backlog=True)
         if start is None:
             backlog = self.board.open_for(scope.tenant_id, queues, scope.agent_id, supervisor)
             backlog = [r for r in backlog if not self._held_back(sub, r, now)]
@@ -314,6 +319,17 @@ class Hub:
             if supervisor in sub.queues:
                 for queue in sorted(sub.queues & counts.keys() - {supervisor}):
                     self._put(sub, Outgoing(capacity(queue, counts[queue])))
+
+    # --- overload alerts --------------------------------------------------------
+    def overload(self, alert: notification_pb2.OverloadAlert) -> int:
+        """Raise an alert to the supervisor queue's consoles that cover its queue."""
+        supervisor = self.settings.supervisor_queue
+        sent = 0
+        for sub in list(self._by_tenant.get(alert.tenant_id, ())):
+            if supervisor in sub.queues and sub.scope.allows(alert.queue):
+                self._put(sub, Outgoing(Response(overload=alert)))
+                sent += 1
+        return sent
 
     def _agent_subs(self, tenant_id: str, agent_id: str) -> list[Subscription]:
         return [s for s in self._by_tenant.get(tenant_id, ()) if s.agent_id == agent_id]

@@ -21,6 +21,7 @@ from warmline.notification.feed import Feed
 from warmline.notification.grpc_api import NotificationServicer
 from warmline.notification.http_api import ConsoleHttpApi
 from warmline.notification.hub import Hub, HubSettings
+from warmline.notification.overload import OverloadPolicy, OverloadWatch
 from warmline.notification.tokens import AgentDirectory, AgentTokensError
 from warmline.v1 import notification_pb2, notification_pb2_grpc
 
@@ -72,6 +73,8 @@ class NotificationService:
                 max_pending=n.max_pending_per_console,
             ),
         )
+        self.overload = OverloadWatch(OverloadPolicy.from_settings(n), n.tenant_overload_names)
+        self.hub.active_alerts = self.overload.active
         self.feed = Feed(settings, self.board, self.hub, self.producer)
         self.core = NotificationCore(settings, agents, self.hub, self.feed, self.producer)
         name = notification_pb2.DESCRIPTOR.services_by_name["NotificationService"].full_name
@@ -120,6 +123,7 @@ class NotificationService:
             asyncio.create_task(watch_kafka(self.settings, self.readiness, self._stop)),
             asyncio.create_task(self._track_caught_up()),
             asyncio.create_task(self._reoffer_loop()),
+            asyncio.create_task(self._overload_loop()),
         ]
         log.info(
             "notification serving",
@@ -151,6 +155,18 @@ class NotificationService:
                 time.time(), n.reoffer_after_s, n.supervisor_after_s
             ):
                 self.hub.reoffer(escalation, to_supervisor)
+
+    async def _overload_loop(self) -> None:
+        n = self.settings.notification
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), n.overload_check_s)
+            if not self.feed.caught_up.is_set():
+                continue
+            now = time.time()
+            exposures = self.board.exposures(now, n.overload_window_s)
+            for alert in self.overload.check(exposures, now):
+                self.hub.overload(alert)
 
     def crashed(self) -> asyncio.Task[None] | None:
         """The feed: without it consoles would silently stop hearing anything."""

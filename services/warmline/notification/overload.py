@@ -1,0 +1,186 @@
+"""Overload alerts for supervisors: exposure over a sliding window against policy thresholds.
+
+The exposure is the board's (every replica applies the same agent-actions log):
+high-intensity escalations taken, masked abusive texts revealed, and time spent
+on high-intensity escalations, per agent and queue. An agent passing a threshold,
+or a queue whose agents together do, raises one alert to the supervisor queue's
+consoles, suggesting rotation or a break; it is raised again only after it
+cleared.
+
+Promised: each agent is held against the thresholds alone, never against other
+agents; a queue's alert counts agents, it never lists them; an agent is named
+only where their tenant chose ``supervisors`` (agents' own supervisors are not
+modelled, so the default names nobody). Not promised: the time spent is from
+the claim to the escalation's end, which is when the conversation ended, not
+when the agent stopped working on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from warmline.common.keys import derived_id
+from warmline.common.metrics import NOTIFICATION_OVERLOAD_ALERTS, NOTIFICATION_QUEUE_EXPOSURE
+from warmline.common.settings import NotificationSettings
+from warmline.notification.board import Exposure
+from warmline.v1 import notification_pb2
+
+Alert = notification_pb2.OverloadAlert
+QUEUE = notification_pb2.OVERLOAD_SCOPE_QUEUE
+AGENT = notification_pb2.OVERLOAD_SCOPE_AGENT
+
+
+@dataclass(frozen=True, slots=True)
+class OverloadPolicy:
+    """The thresholds; an agent's measures are per queue, within ``window_s``."""
+
+    window_s: float
+    agent_claims: int
+    agent_reveals: int
+    agent_minutes: float
+    queue_claims: int
+    queue_agents_over: int
+
+    @classmethod
+    def from_settings(cls, n: NotificationSettings) -> OverloadPolicy:
+        """The policy of the notification settings."""
+        return cls(
+            n.overload_window_s,
+            n.overload_agent_claims,
+            n.overload_agent_reveals,
+            n.overload_agent_minutes,
+            n.overload_queue_claims,
+            n.overload_queue_agents_over,
+        )
+
+    def agent_measures(self, e: Exposure) -> list[tuple[str, float, float]]:
+        """(measure, value, threshold) of each agent threshold ``e`` reached."""
+        measures = [
+            ("high_intensity_claims", float(e.high_intensity_claims), float(self.agent_claims)),
+            ("reveals", float(e.reveals), float(self.agent_reveals)),
+            ("minutes", round(e.seconds / 60, 1), self.agent_minutes),
+        ]
+        return [m for m in measures if m[1] >= m[2]]
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One threshold passed: by a queue as a whole, or by one agent in it."""
+
+    tenant_id: str
+    queue: str
+    agent_id: str  # empty for a queue
+    measure: str
+    value: float
+    threshold: float
+
+
+def findings(
+    exposures: Mapping[tuple[str, str, str], Exposure], policy: OverloadPolicy
+) -> list[Finding]:
+    """Every threshold passed now; each agent is held against the thresholds alone."""
+    found: list[Finding] = []
+    queues: dict[tuple[str, str], tuple[int, int]] = {}
+    for (tenant, queue, agent), exposure in sorted(exposures.items()):
+        passed = policy.agent_measures(exposure)
+        found += [Finding(tenant, queue, agent, m, v, t) for m, v, t in passed]
+        claims, over = queues.get((tenant, queue), (0, 0))
+        queues[(tenant, queue)] = (claims + exposure.high_intensity_claims, over + bool(passed))
+    for (tenant, queue), (claims, over) in queues.items():
+        if claims >= policy.queue_claims:
+            found.append(
+                Finding(tenant, queue, "", "high_intensity_claims", claims, policy.queue_claims)
+            )
+        if over >= policy.queue_agents_over:
+            found.append(Finding(tenant, queue, "", "agents_over", over, policy.queue_agents_over))
+    return found
+
+
+def suggestion(finding: Finding, window_s: float, named: bool) -> str:
+    """What the supervisor might do, in words."""
+    window = f"{window_s / 3600:g} h" if window_s >= 3600 else f"{window_s / 60:g} min"
+    what = {
+        "high_intensity_claims": f"{finding.value:g} high-intensity contacts taken",
+        "reveals": f"{finding.value:g} abusive messages revealed",
+        "minutes": f"{finding.value:g} minutes on high-intensity contacts",
+        "agents_over": f"{finding.value:g} agents past an exposure threshold",
+    }[finding.measure]
+    if not finding.agent_id:
+        return (
+            f"Queue {finding.queue}: {what} in the last {window}. "
+            "Consider rotating agents in from calmer queues, or breaks for the team."
+        )
+    who = finding.agent_id if named else "An agent"
+    return (
+        f"{who} on {finding.queue}: {what} in the last {window}. "
+        "Consider checking in, offering a break or rotation to calmer contacts."
+    )
+
+
+class OverloadWatch:
+    """Raises each finding once while it lasts; it may be raised again after it cleared."""
+
+    def __init__(self, policy: OverloadPolicy, names: Mapping[str, str]) -> None:
+        self.policy = policy
+        self._names = names
+        self._active: dict[Finding, Alert] = {}
+        self._queues_seen: set[str] = set()
+
+    def check(self, exposures: Mapping[tuple[str, str, str], Exposure], now: float) -> list[Alert]:
+        """The alerts raised by this check (findings that were not active)."""
+        self._count(exposures)
+        current = {self._key(f): f for f in findings(exposures, self.policy)}
+        self._active = {k: a for k, a in self._active.items() if k in current}
+        raised = []
+        for key, finding in current.items():
+            if key not in self._active:
+                self._active[key] = self._alert(finding, now)
+                raised.append(self._active[key])
+                NOTIFICATION_OVERLOAD_ALERTS.labels("agent" if finding.agent_id else "queue").inc()
+        return raised
+
+    def active(self, tenant_id: str) -> list[Alert]:
+        """The tenant's alerts that still hold (for a supervisor console connecting now)."""
+        return [a for a in self._active.values() if a.tenant_id == tenant_id]
+
+    @staticmethod
+    def _key(finding: Finding) -> Finding:
+        # One alert per threshold passed, whatever its value does while it stays passed.
+        return Finding(finding.tenant_id, finding.queue, finding.agent_id, finding.measure, 0, 0)
+
+    def _alert(self, finding: Finding, now: float) -> Alert:
+        named = self._names.get(finding.tenant_id, "nobody") == "supervisors"
+        alert = Alert(
+            alert_id=derived_id(
+                finding.tenant_id, finding.queue, finding.agent_id, finding.measure, str(now)
+            ),
+            tenant_id=finding.tenant_id,
+            queue=finding.queue,
+            scope=AGENT if finding.agent_id else QUEUE,
+            agent_id=finding.agent_id if named else "",
+            measure=finding.measure,
+            value=finding.value,
+            threshold=finding.threshold,
+            window_s=int(self.policy.window_s),
+            suggestion=suggestion(finding, self.policy.window_s, named),
+        )
+        alert.raised_at.FromDatetime(datetime.fromtimestamp(now, UTC))
+        return alert
+
+    def _count(self, exposures: Mapping[tuple[str, str, str], Exposure]) -> None:
+        """The per-queue sums, for the aggregate metric (zero once a queue's window is empty)."""
+        sums: dict[str, Exposure] = {queue: Exposure() for queue in self._queues_seen}
+        for (_, queue, _), e in exposures.items():
+            total = sums.setdefault(queue, Exposure())
+            total.high_intensity_claims += e.high_intensity_claims
+            total.reveals += e.reveals
+            total.seconds += e.seconds
+        self._queues_seen |= sums.keys()
+        for queue, total in sums.items():
+            NOTIFICATION_QUEUE_EXPOSURE.labels(queue, "high_intensity_claims").set(
+                total.high_intensity_claims
+            )
+            NOTIFICATION_QUEUE_EXPOSURE.labels(queue, "reveals").set(total.reveals)
+            NOTIFICATION_QUEUE_EXPOSURE.labels(queue, "minutes").set(total.seconds / 60)
