@@ -1,0 +1,90 @@
+"""Overload alerts through real gRPC and the broker: raised from the log on every replica."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.integration.notification.conftest import Console, decision, publish
+from warmline.v1 import notification_pb2
+
+pytestmark = pytest.mark.integration
+
+THRESHOLDS = {
+    "overload_check_s": 0.2,
+    "overload_window_s": 600.0,
+    "overload_agent_claims": 2,
+    "overload_agent_reveals": 2,
+    "overload_queue_agents_over": 5,
+}
+
+
+def alerts(console: Console) -> list[notification_pb2.OverloadAlert]:
+    return [r.overload for r in console.received if r.WhichOneof("payload") == "overload"]
+
+
+async def take_rough_ones(replica: Any, consoles: list[Console]) -> None:
+    """alice takes two abusive escalations and reveals what they said."""
+    alice = Console(replica.client("alice"), ["billing"])
+    consoles.append(alice)
+    await alice.wait_subscribed()
+    rough = [
+        decision(f"rough-{n}", abusive=True, text="****", unmasked="you idiot") for n in (1, 2)
+    ]
+    await publish(replica.settings, rough)
+    for delivery in await alice.wait_for(2):
+        assert (await alice.client.claim(delivery.decision.decision_id)).granted
+        assert await alice.client.reveal(delivery.decision.decision_id) == "you idiot"
+
+
+async def test_a_supervisor_on_any_replica_is_told_without_the_agent_named(
+    make_notification: Any, consoles: list[Console]
+) -> None:
+    first = make_notification(**THRESHOLDS)
+    second = make_notification(first.settings)
+    sam = Console(second.client("sam"), ["supervisor"])
+    bob = Console(first.client("bob"), ["billing"])
+    consoles += [sam, bob]
+    await sam.wait_subscribed()
+    await bob.wait_subscribed()
+
+    await take_rough_ones(first, consoles)
+
+    await sam.until(
+        lambda: {a.measure for a in alerts(sam)} >= {"high_intensity_claims", "reveals"}
+    )
+    told = {a.measure: a for a in alerts(sam)}
+    claims = told["high_intensity_claims"]
+    assert claims.scope == notification_pb2.OVERLOAD_SCOPE_AGENT and claims.queue == "billing"
+    assert (claims.value, claims.threshold, claims.window_s) == (2, 2, 600)
+    assert claims.agent_id == "" and claims.suggestion.startswith("An agent on billing")
+    assert all(b"alice" not in a.SerializeToString() for a in alerts(sam))
+    await sam.quiet(0.6)
+    assert len(alerts(sam)) == 2  # raised once while it holds
+    assert alerts(bob) == []  # agents are not told about each other
+
+    # A supervisor connecting later hears what still holds.
+    late = Console(first.client("sam"), ["supervisor"])
+    consoles.append(late)
+    await late.until(lambda: len(alerts(late)) == 2)
+
+    async with aiohttp.ClientSession() as http:
+        page = await (await http.get(f"http://127.0.0.1:{first.service.ops.port}/metrics")).text()
+    assert 'warmline_notification_queue_exposure{measure="reveals",queue="billing"} 2.0' in page
+    assert 'warmline_notification_overload_alerts_total{scope="agent"}' in page
+    assert "alice" not in page
+
+
+async def test_a_tenant_that_chose_so_has_the_agent_named(
+    make_notification: Any, consoles: list[Console]
+) -> None:
+    replica = make_notification(**THRESHOLDS, tenant_overload_names={"acme": "supervisors"})
+    sam = Console(replica.client("sam"), ["supervisor"])
+    consoles.append(sam)
+    await sam.wait_subscribed()
+    await take_rough_ones(replica, consoles)
+    await sam.until(lambda: len(alerts(sam)) >= 1)
+    assert {a.agent_id for a in alerts(sam)} == {"alice"}
+    assert alerts(sam)[0].suggestion.startswith("alice on billing")
