@@ -315,7 +315,7 @@ async def test_an_agent_pauses_intense_offers_and_the_supervisor_sees_only_a_cou
         "Queue billing: every agent takes high-intensity offers", timeout=SEEN_WITHIN_MS
     )
 
-    await alice.get_by_label("For", exact=True).select_option("10")
+    await alice.get_by_label("Pause length").select_option("10")
     await alice.get_by_role("button", name="I need a minute").click()
     await expect(alice.locator("#pause-state")).to_contain_text(
         "Paused: high-intensity offers held back for 9:5", timeout=SEEN_WITHIN_MS
@@ -353,3 +353,37 @@ async def test_an_agent_pauses_intense_offers_and_the_supervisor_sees_only_a_cou
         "Queue billing: every agent takes high-intensity offers", timeout=SEEN_WITHIN_MS
     )
     await screenshot(alice, "pause-resumed")
+
+
+async def test_the_supervisor_is_alerted_to_an_overloaded_agent_who_is_not_named(
+    make_notification: Any, open_console: OpenConsole
+) -> None:
+    replica = make_notification(
+        overload_check_s=0.2, overload_agent_reveals=2, overload_queue_agents_over=5
+    )
+    alice = await open_console(replica)
+    sam = await open_console(replica)
+    await signed_in(alice, "alice")
+    await signed_in(sam, "sam", "supervisor")
+    rough = [
+        decision(f"rough-{n}", abusive=True, text="you ****", unmasked="you idiot") for n in (1, 2)
+    ]
+    await publish(replica.settings, rough)
+    for n in (1, 2):
+        await (
+            card(alice, f"rough-{n}")
+            .get_by_role("button", name="Reveal text")
+            .click(timeout=SEEN_WITHIN_MS)
+        )
+        await expect(card(alice, f"rough-{n}").locator(".text")).to_have_text("you idiot")
+
+    alert = sam.locator("#overloads .overload")
+    await expect(alert).to_have_count(1, timeout=SEEN_WITHIN_MS)
+    await expect(alert).to_contain_text("Queue billing: an agent passed the exposure threshold")
+    await expect(alert.locator(".suggestion")).to_contain_text(
+        "An agent on billing: 2 abusive messages revealed in the last 2 h."
+    )
+    await expect(alert.locator(".suggestion")).to_contain_text("offering a break or rotation")
+    await expect(sam.locator("#supervisor")).not_to_contain_text("alice")
+    await expect(alice.locator("#overloads .overload")).to_have_count(0)
+    await screenshot(sam, "overload-alert")
