@@ -159,3 +159,27 @@ def test_keys_new_agent_prints_a_token_and_an_entry_that_grants_exactly_its_scop
         frozenset({"billing", "general"}),
     )
     assert token.group(1) not in result.output.split("entry:", 1)[1]  # only its digest is stored
+
+
+def test_the_view_shows_the_agents_pause_and_a_supervisors_paused_counts() -> None:
+    view = ConsoleView("acme", ["supervisor", "billing"])
+    paused = notification_pb2.SubscribeResponse(
+        pause=notification_pb2.PauseState(paused=True, all_offers=False)
+    )
+    paused.pause.until.FromSeconds(int(support.NOW) + 300)
+    view.apply(paused)
+    view.apply(
+        notification_pb2.SubscribeResponse(
+            capacity=notification_pb2.QueueCapacity(queue="billing", paused_agents=2)
+        )
+    )
+    out = io.StringIO()
+    Console(file=out, width=200, color_system=None).print(view.render())
+    shown = out.getvalue()
+    assert "paused: high-intensity offers held back until " in shown
+    assert "(warmline resume to end it now)" in shown
+    assert "high-intensity capacity down: billing: 2 paused" in shown
+    view.apply(notification_pb2.SubscribeResponse(pause=notification_pb2.PauseState()))
+    out = io.StringIO()
+    Console(file=out, width=200, color_system=None).print(view.render())
+    assert "held back" not in out.getvalue()
