@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+from pydantic import ValidationError
+
 from tests.unit.notification.support import NOW, claim, pause
 from tests.unit.notification.test_hub import BILLING, feed, scope
+from warmline.common.settings import NotificationSettings
 from warmline.notification.board import Board, ClaimResult
 from warmline.notification.hub import Hub, HubSettings, Subscription
 from warmline.notification.tokens import AgentScope
@@ -147,3 +151,8 @@ async def test_supervisors_see_how_many_paused_per_queue_never_who() -> None:
     h.paused("acme", "alice", board.apply_pause(pause("alice", NOW, at=NOW)), ["billing"])
     assert kinds(sam) == ["capacity:billing=1"]
     h.close_all()
+
+
+def test_the_default_pause_cannot_exceed_the_bound() -> None:
+    with pytest.raises(ValidationError, match="PAUSE_DEFAULT_S: at most PAUSE_MAX_S"):
+        NotificationSettings(pause_default_s=600, pause_max_s=300)
