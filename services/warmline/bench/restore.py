@@ -282,7 +282,7 @@ async def _write(
                 written.bytes += sum(len(k) + len(v) for k, v in chunk)
                 chunk = []
                 if written.records % 200_000 == 0:
-                    _progress.log(f"  {written.records:,} records written to {topic}")
+                    _progress.log(f"  {written.records:,} records written")
         await publisher.publish(chunk)
         written.records += len(chunk)
         written.bytes += sum(len(k) + len(v) for k, v in chunk)
