@@ -93,6 +93,8 @@ class ConsoleView:
         self.pause = notification_pb2.PauseState()
         #: Supervisor consoles: queue -> agents who paused high-intensity offers.
         self.paused_agents: dict[str, int] = {}
+        #: Supervisor consoles: overload alerts, newest last.
+        self.alerts: list[notification_pb2.OverloadAlert] = []
         self._started = time.monotonic()
 
     def apply(self, response: Response) -> Row | None:
@@ -111,6 +113,8 @@ class ConsoleView:
             self.pause = response.pause
         elif kind == "capacity":
             self.paused_agents[response.capacity.queue] = response.capacity.paused_agents
+        elif kind == "overload":
+            self.alerts.append(response.overload)
         return None
 
     def _delivered(self, delivery: notification_pb2.Delivery) -> Row:
@@ -155,6 +159,8 @@ class ConsoleView:
         if paused := {q: n for q, n in self.paused_agents.items() if n}:
             counts = ", ".join(f"{q}: {n} paused" for q, n in sorted(paused.items()))
             lines.append(Text(f"high-intensity capacity down: {counts}", style="yellow"))
+        for alert in self.alerts[-3:]:
+            lines.append(Text(f"overload: {alert.suggestion}", style="bold magenta"))
         return Group(*lines, self.table())
 
     def summary(self) -> str:

@@ -161,7 +161,7 @@ def test_keys_new_agent_prints_a_token_and_an_entry_that_grants_exactly_its_scop
     assert token.group(1) not in result.output.split("entry:", 1)[1]  # only its digest is stored
 
 
-def test_the_view_shows_the_agents_pause_and_a_supervisors_paused_counts() -> None:
+def test_the_view_shows_the_agents_pause_and_a_supervisors_counts_and_alerts() -> None:
     view = ConsoleView("acme", ["supervisor", "billing"])
     paused = notification_pb2.SubscribeResponse(
         pause=notification_pb2.PauseState(paused=True, all_offers=False)
@@ -179,6 +179,11 @@ def test_the_view_shows_the_agents_pause_and_a_supervisors_paused_counts() -> No
     assert "paused: high-intensity offers held back until " in shown
     assert "(warmline resume to end it now)" in shown
     assert "high-intensity capacity down: billing: 2 paused" in shown
+    alert = notification_pb2.OverloadAlert(queue="billing", suggestion="Queue billing: breaks?")
+    view.apply(notification_pb2.SubscribeResponse(overload=alert))
+    out = io.StringIO()
+    Console(file=out, width=200, color_system=None).print(view.render())
+    assert "overload: Queue billing: breaks?" in out.getvalue()
     view.apply(notification_pb2.SubscribeResponse(pause=notification_pb2.PauseState()))
     out = io.StringIO()
     Console(file=out, width=200, color_system=None).print(view.render())
