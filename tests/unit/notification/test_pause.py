@@ -156,3 +156,21 @@ async def test_supervisors_see_how_many_paused_per_queue_never_who() -> None:
 def test_the_default_pause_cannot_exceed_the_bound() -> None:
     with pytest.raises(ValidationError, match="PAUSE_DEFAULT_S: at most PAUSE_MAX_S"):
         NotificationSettings(pause_default_s=600, pause_max_s=300)
+
+
+async def test_with_every_agent_paused_the_escalation_still_rises_to_the_supervisor() -> None:
+    board = Board(max_records=100, exposure_window_s=3600)
+    now = [NOW]
+    h = hub(board, now)
+    alice = h.subscribe(scope("alice"), BILLING, None, "grpc")
+    sam = h.subscribe(
+        AgentScope("acme", "sam", frozenset({"*"})), frozenset({"supervisor"}), None, "grpc"
+    )
+    h.paused("acme", "alice", board.apply_pause(pause("alice", NOW + 300)), ["billing"])
+    feed(board, h, 0, 0, "rough", priority=URGENT)
+    assert kinds(alice) == ["pause:True"]
+    due = list(board.due(NOW + 1_000, 60, 180))
+    assert [(e.escalation_id, up) for e, up in due] == [("d-rough", True)]
+    assert h.reoffer(due[0][0], to_supervisor=True) == 1
+    assert kinds(sam) == ["rough"]
+    h.close_all()
