@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import tempfile
 import time
@@ -256,6 +257,8 @@ def _changelog_specs(settings: WarmlineSettings) -> list[TopicSpec]:
 
 @dataclass
 class Written:
+    """Records written to a topic, their keys' and values' bytes, and how long it took."""
+
     records: int = 0
     bytes: int = 0
     seconds: float = 0.0
@@ -273,19 +276,12 @@ async def _write(
         publisher = EventPublisher(
             producer, topic, buffer_max_events=_CHUNK, delivery_timeout_s=300.0
         )
-        chunk: list[tuple[bytes, bytes]] = []
-        for record in records:
-            chunk.append(record)
-            if len(chunk) == _CHUNK:
-                await publisher.publish(chunk)
-                written.records += len(chunk)
-                written.bytes += sum(len(k) + len(v) for k, v in chunk)
-                chunk = []
-                if written.records % 200_000 == 0:
-                    _progress.log(f"  {written.records:,} records written")
-        await publisher.publish(chunk)
-        written.records += len(chunk)
-        written.bytes += sum(len(k) + len(v) for k, v in chunk)
+        while chunk := list(itertools.islice(records, _CHUNK)):
+            await publisher.publish(chunk)
+            written.records += len(chunk)
+            written.bytes += sum(len(k) + len(v) for k, v in chunk)
+            if written.records % 200_000 == 0:
+                _progress.log(f"  {written.records:,} records written")
     finally:
         await producer.stop()
     written.seconds = time.perf_counter() - started
@@ -293,7 +289,8 @@ async def _write(
 
 
 async def fill(settings: WarmlineSettings, size: Size, now: datetime) -> tuple[Written, Written]:
-    """Write both changelogs (the probe's state and history included) and the probe."""
+    """Write both changelogs for ``size``, the probe conversation's state and its
+    customer's history (when there are customers) included."""
     policy = load_policy(DEFAULT_POLICY_PATH)
     changelog, history, _ = faust_topics(settings)
     templates = archetypes(policy, now)
