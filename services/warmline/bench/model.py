@@ -52,13 +52,14 @@ from typing import Any, cast
 import torch
 from safetensors.torch import load_file
 
-from warmline.model.context import ContextualScorer, Speaker, Turn
+from warmline.model.context import ContextualScorer
 from warmline.model.data import read_split
 from warmline.model.encoder import encoder_dir
 from warmline.model.engine import Backend, EmotionEngine
 from warmline.model.head import ENCODER_TOP_FILE
 from warmline.model.paths import DEFAULT_DATA_DIR
 from warmline.model.signal_head import NO_CONTEXT, TurnContext, features
+from warmline.model.turns import Speaker, Turn
 
 BUILTIN_TEXTS: tuple[str, ...] = (
     "I've been on hold for over an hour, this is ridiculous.",

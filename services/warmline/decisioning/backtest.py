@@ -36,8 +36,8 @@ from google.protobuf import json_format
 from warmline.decisioning.decide import apply_event
 from warmline.decisioning.policy import Policy
 from warmline.decisioning.state import ConversationState, CustomerHistory
-from warmline.model.context import Speaker, Turn, TurnScore
 from warmline.model.taxonomy import LABELS, SIGNALS, TAXONOMY_VERSION, signals
+from warmline.model.turns import Speaker, Turn, TurnScore
 from warmline.scoring.convert import to_proto
 from warmline.v1 import escalation_pb2, events_pb2, scoring_pb2
 

@@ -21,8 +21,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from warmline.model.context import Speaker, Turn
 from warmline.model.taxonomy import SIGNALS
+from warmline.model.turns import Speaker, Turn
 
 DATA_DIR = Path(__file__).with_name("contact_center")
 EVAL_FILE = DATA_DIR / "eval_conversations.jsonl"

@@ -20,48 +20,15 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 
 import torch
 
-from warmline.model.engine import EmotionEngine, EmotionResult
+from warmline.model.engine import EmotionEngine
 from warmline.model.signal_head import REPEAT_WINDOW, TurnContext, cosine, repeat_similarity
+from warmline.model.turns import Speaker, Turn, TurnScore
 
 #: Pooled vectors of bot/agent texts kept for reuse (canned answers repeat).
 OTHER_TEXT_CACHE = 4096
-
-
-class Speaker(StrEnum):
-    """Who wrote a turn: the customer (scored) or the bot/agent side (context only);
-    ``END``: no text, the conversation ended and its window is dropped."""
-
-    CUSTOMER = "customer"
-    OTHER = "other"
-    END = "end"
-
-
-@dataclass(frozen=True, slots=True)
-class Turn:
-    """One turn to read. ``conversation`` empty: no context is kept or used."""
-
-    text: str
-    speaker: Speaker = Speaker.CUSTOMER
-    conversation: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class TurnScore:
-    """What the scorer learned from one turn.
-
-    ``result`` is None for bot and agent turns. ``context_turns`` counts the
-    conversation's earlier turns the scorer had in its window; ``repeat_similarity``
-    is the cosine between this turn and the same side's recent turns (the
-    customer's last three, or the bot/agent's previous one), 0 when there were none.
-    """
-
-    result: EmotionResult | None
-    context_turns: int = 0
-    repeat_similarity: float = 0.0
 
 
 @dataclass

@@ -29,7 +29,7 @@ from safetensors.torch import save_file
 
 from warmline.model import lexical
 from warmline.model.contact_center import CCConversation, labelled_turns, turns_of
-from warmline.model.context import ContextualScorer, ConversationWindows, Turn
+from warmline.model.context import ContextualScorer, ConversationWindows
 from warmline.model.engine import EmotionEngine
 from warmline.model.head import ModelCard
 from warmline.model.metrics import f1_per_label, fit_temperature, tune_thresholds
@@ -42,6 +42,7 @@ from warmline.model.signal_head import (
     merge_heads,
 )
 from warmline.model.taxonomy import LABELS, SIGNAL_GROUPS, SIGNALS, SITUATIONS
+from warmline.model.turns import Turn
 
 Log = Callable[[str], None]
 

@@ -19,7 +19,7 @@ from google.protobuf.message import DecodeError
 from warmline.common.metrics import DEAD_LETTERS, SCORING_MESSAGES
 from warmline.common.pipeline import Output, dead_letter
 from warmline.common.settings import WarmlineSettings
-from warmline.model.context import Speaker, Turn, TurnScore
+from warmline.model.turns import Speaker, Turn, TurnScore
 from warmline.scoring.convert import to_proto
 from warmline.v1 import events_pb2, scoring_pb2
 

@@ -25,8 +25,9 @@ from warmline.common.settings import WarmlineSettings
 from warmline.common.tenants import TenantDirectory
 from warmline.common.tls import server_credentials
 from warmline.common.topics import ensure_topics
-from warmline.model.context import ContextualScorer, ConversationWindows, Turn, TurnScore
+from warmline.model.context import ContextualScorer, ConversationWindows
 from warmline.model.engine import EmotionEngine, EmotionResult
+from warmline.model.turns import Turn, TurnScore
 from warmline.scoring.batcher import MicroBatcher, ModelNotReady
 from warmline.scoring.grpc_api import ScoringServicer
 from warmline.scoring.handler import ScoringHandler

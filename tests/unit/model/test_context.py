@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from warmline.model.context import ContextualScorer, ConversationWindows, Speaker, Turn
+from warmline.model.context import ContextualScorer, ConversationWindows
 from warmline.model.engine import EmotionEngine, Status
+from warmline.model.turns import Speaker, Turn
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,52 @@
+"""``warmline serve <service>`` loads torch only for the service that runs the model.
+
+torch costs about 480 MiB of resident memory and two seconds of start-up in every
+process that imports it; ingestion, decisioning, notification and record never
+run the model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from warmline.services import SERVICES
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# What `warmline serve NAME` imports before the service starts: the CLI, then the
+# service's entry point.
+_PROBE = """
+import json, sys
+import warmline.cli
+from warmline.services import load_service
+load_service(sys.argv[1])
+print(json.dumps(sorted(m for m in ("torch", "faust", "onnxruntime") if m in sys.modules)))
+"""
+
+
+def heavy_modules_loaded_to_serve(name: str) -> list[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "services")}
+    out = subprocess.run(
+        [sys.executable, "-c", _PROBE, name], env=env, capture_output=True, text=True, check=True
+    )
+    loaded: list[str] = json.loads(out.stdout)
+    return loaded
+
+
+@pytest.mark.parametrize("name", sorted(set(SERVICES) - {"scoring"}))
+def test_serving_a_service_that_runs_no_model_imports_no_torch(name: str) -> None:
+    loaded = heavy_modules_loaded_to_serve(name)
+    assert "torch" not in loaded
+    assert "onnxruntime" not in loaded
+    # Only the decisioning worker is a faust app.
+    assert ("faust" in loaded) == (name == "decisioning")
+
+
+def test_serving_scoring_loads_the_model_runtime() -> None:
+    assert "torch" in heavy_modules_loaded_to_serve("scoring")
