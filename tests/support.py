@@ -89,10 +89,15 @@ async def read_topic(
     await consumer.start()
     try:
         records: list[ConsumerRecord[bytes, bytes]] = []
-        async with asyncio.timeout(within_s):
-            while len(records) < count:
-                batches = await consumer.getmany(timeout_ms=200)
-                records += [r for rs in batches.values() for r in rs]
+        try:
+            async with asyncio.timeout(within_s):
+                while len(records) < count:
+                    batches = await consumer.getmany(timeout_ms=200)
+                    records += [r for rs in batches.values() for r in rs]
+        except TimeoutError:
+            raise AssertionError(
+                f"{len(records)} of {count} records on {topic} after {within_s} s"
+            ) from None
         if settle:
             batches = await consumer.getmany(timeout_ms=int(settle * 1000))
             records += [r for rs in batches.values() for r in rs]
