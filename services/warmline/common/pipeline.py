@@ -21,6 +21,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.errors import KafkaTimeoutError
 
 from warmline.common.metrics import (
+    DEAD_LETTERS,
     KAFKA_RECORDS_CONSUMED,
     KAFKA_RECORDS_PRODUCED,
     PIPELINE_BATCH_SECONDS,
@@ -48,7 +49,19 @@ Handler = Callable[[Sequence[ConsumerRecord[bytes, bytes]]], Awaitable[list[Outp
 def dead_letter(
     record: ConsumerRecord[bytes, bytes], *, topic: str, consumer: str, reason: str, detail: str
 ) -> Output:
-    """An output that parks ``record`` on the dead-letter topic under its original key."""
+    """An output that parks ``record`` on the dead-letter topic under its original key;
+    counted in ``warmline_dead_letters_total`` and logged (where, never its content)."""
+    DEAD_LETTERS.labels(consumer, reason).inc()
+    log.warning(
+        "record dead-lettered",
+        extra={
+            "consumer": consumer,
+            "reason": reason,
+            "topic": record.topic,
+            "partition": record.partition,
+            "offset": record.offset,
+        },
+    )
     letter = deadletter_pb2.DeadLetter(
         source_topic=record.topic,
         source_partition=record.partition,

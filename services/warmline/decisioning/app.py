@@ -41,7 +41,6 @@ from google.protobuf.message import DecodeError, Message
 
 from warmline.common.kafka import compression
 from warmline.common.metrics import (
-    DEAD_LETTERS,
     DECISION_REASONS,
     DECISIONING_CONVERSATIONS,
     DECISIONS,
@@ -401,10 +400,6 @@ class DecisioningApp:
                 consumer=CONSUMER,
                 reason="undecodable",
                 detail=repr(exc),
-            )
-            DEAD_LETTERS.labels(CONSUMER, "undecodable").inc()
-            log.warning(
-                "record dead-lettered", extra={"reason": "undecodable", "topic": message.topic}
             )
             await self._send(letter.topic, letter.key, letter.value, "a dead letter")
             return None

@@ -21,7 +21,6 @@ from google.protobuf.message import DecodeError
 
 from warmline.common.kafka import connection_options
 from warmline.common.metrics import (
-    DEAD_LETTERS,
     KAFKA_RECORDS_CONSUMED,
     NOTIFICATION_OPEN_ESCALATIONS,
 )
@@ -182,16 +181,6 @@ class Feed:
 
     def _dead_letter(self, record: ConsumerRecord[bytes, bytes], exc: Exception) -> Output:
         reason = "undecodable" if isinstance(exc, DecodeError) else "invalid"
-        DEAD_LETTERS.labels(CONSUMER, reason).inc()
-        log.warning(
-            "record dead-lettered",
-            extra={
-                "reason": reason,
-                "topic": record.topic,
-                "partition": record.partition,
-                "offset": record.offset,
-            },
-        )
         return dead_letter(
             record,
             topic=self.settings.topics.name("deadletter"),

@@ -16,7 +16,6 @@ from aiokafka import ConsumerRecord
 from google.protobuf.message import DecodeError
 
 from warmline.common.metrics import (
-    DEAD_LETTERS,
     RECORD_LAST_COMMIT,
     RECORD_ROWS_WRITTEN,
     RECORD_WRITE_SECONDS,
@@ -80,16 +79,6 @@ class RecordHandler:
 
     def _dead_letter(self, record: ConsumerRecord[bytes, bytes], exc: Exception) -> Output:
         reason = "undecodable" if isinstance(exc, DecodeError) else "invalid_schema"
-        DEAD_LETTERS.labels(CONSUMER, reason).inc()
-        log.warning(
-            "record dead-lettered",
-            extra={
-                "reason": reason,
-                "topic": record.topic,
-                "partition": record.partition,
-                "offset": record.offset,
-            },
-        )
         return dead_letter(
             record, topic=self._dead_topic, consumer=CONSUMER, reason=reason, detail=repr(exc)
         )

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from aiokafka import ConsumerRecord
 from google.protobuf.message import DecodeError
 
-from warmline.common.metrics import DEAD_LETTERS, SCORING_MESSAGES
+from warmline.common.metrics import SCORING_MESSAGES
 from warmline.common.pipeline import Output, dead_letter
 from warmline.common.settings import WarmlineSettings
 from warmline.model.turns import Speaker, Turn, TurnScore
@@ -114,7 +114,6 @@ class ScoringHandler:
             try:
                 decoded.append(_decode(record, self._max_bytes))
             except _Poison as poison:
-                DEAD_LETTERS.labels(CONSUMER, poison.reason).inc()
                 decoded.append(
                     dead_letter(
                         record,
