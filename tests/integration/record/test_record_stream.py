@@ -91,7 +91,7 @@ def test_every_decision_is_recorded_once_through_replays_restarts_and_poison(
         ["audit", "conv-1", "--tenant", "acme", "--format", "json", "--data-dir", str(data_dir)],
     )
     assert printed.exit_code == 0, printed.output
-    audit = json.loads(printed.output)
+    audit = json.loads(printed.stdout)
     assert [d["decision_id"] for d in audit["decisions"]] == known.decisions[("acme", "conv-1")]
 
 

@@ -70,7 +70,7 @@ def test_the_packaged_contact_center_conversations_report_per_reason() -> None:
     result = CliRunner().invoke(app, ["backtest", "--contact-center", "dev"])
     assert result.exit_code == 0, result.output
     # The report is the first line; a leftover task of an earlier test may log after it.
-    metrics = json.loads(result.output.splitlines()[0])
+    metrics = json.loads(result.stdout.splitlines()[0])  # stdout: see the test above
     assert metrics["labelled_conversations"] == metrics["conversations"] > 50
     for reason in ("churn_threat", "vulnerability", "confusion_loop", "sensitive_topic"):
         entry = metrics["by_gold_reason"][reason]
