@@ -303,7 +303,8 @@ class SignalRecipe:
     context_weight: float = 2.0
     alone_weight: float = 1.0
     #: Heads trained from consecutive seeds and merged into one (their mean logit):
-    #: one head's dev scores moved by up to 0.01 AUC with the seed or the data order.
+    #: a single head's scores moved with the seed and the data order as much as the
+    #: data mixes being compared did.
     ensemble: int = 3
 
 
