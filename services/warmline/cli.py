@@ -130,14 +130,7 @@ def agent_pause(
     agent: str = typer.Option("", help="Agent id (default: the token's agent)."),
 ) -> None:
     """I need a minute: hold high-intensity offers back from me for a while."""
-    from warmline.notification.terminal import ConsoleRefused, change_pause
-
-    try:
-        said = asyncio.run(change_pause(target, token, agent, round(minutes * 60), all_offers))
-    except ConsoleRefused as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
-    typer.echo(said)
+    _change_pause(target, token, agent, round(minutes * 60), all_offers)
 
 
 @app.command("resume")
@@ -147,10 +140,17 @@ def agent_resume(
     agent: str = typer.Option("", help="Agent id (default: the token's agent)."),
 ) -> None:
     """End my pause now: offers reach me again."""
+    _change_pause(target, token, agent, None, False)
+
+
+def _change_pause(
+    target: str, token: str, agent: str, seconds: int | None, all_offers: bool
+) -> None:
+    """Pause (``seconds``) or resume (None) and print what the service said."""
     from warmline.notification.terminal import ConsoleRefused, change_pause
 
     try:
-        said = asyncio.run(change_pause(target, token, agent, None, False))
+        said = asyncio.run(change_pause(target, token, agent, seconds, all_offers))
     except ConsoleRefused as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc

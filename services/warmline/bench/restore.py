@@ -424,7 +424,7 @@ async def measure_size(broker: LocalKafka, size: Size, workdir: Path, name: str)
         "conversation_changelog_mib": round(conversations.bytes / 2**20, 1),
         "history_entries": history.records,
         "history_changelog_mib": round(history.bytes / 2**20, 1),
-        "write_s": round(conversations.seconds + history.seconds, 1),
+        "write_s": round(conversations.seconds + history.seconds, 3),
     }
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from warmline.notification.cursor import merge
+from warmline.notification.tokens import ALL_QUEUES
 from warmline.v1 import escalation_pb2, notification_pb2
 
 Decision = escalation_pb2.EscalationDecision
@@ -36,8 +37,7 @@ def _sequence(record: Record) -> int:
 
 def stamp_seconds(decision: Decision) -> float:
     """When the decision was made, as epoch seconds."""
-    decided = decision.timings.decided_at
-    return decided.seconds + decided.nanos / 1e9
+    return seconds(decision.timings.decided_at)
 
 
 def seconds(stamp: Timestamp) -> float:
@@ -115,12 +115,12 @@ class Pause:
 
     until: float
     all_offers: bool
-    #: The queues of the agent's token ("*": all of the tenant's).
+    #: The queues of the agent's token (ALL_QUEUES: all of the tenant's).
     queues: frozenset[str]
 
     def covers(self, queue: str) -> bool:
         """True when the pausing agent works ``queue``."""
-        return queue in self.queues or "*" in self.queues
+        return queue in self.queues or ALL_QUEUES in self.queues
 
 
 @dataclass(frozen=True, slots=True)

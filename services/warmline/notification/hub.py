@@ -31,7 +31,7 @@ from warmline.notification.board import (
     high_intensity,
 )
 from warmline.notification.cursor import encode_cursor
-from warmline.notification.tokens import AgentScope
+from warmline.notification.tokens import ALL_QUEUES, AgentScope
 from warmline.v1 import escalation_pb2, notification_pb2
 
 log = logging.getLogger(__name__)
@@ -312,7 +312,7 @@ class Hub:
         shown = {q for s in subs if supervisor in s.queues for q in s.queues - {supervisor}}
         counts = {}
         for queue in queues | shown:
-            if queue in queues or "*" in queues:
+            if queue in queues or ALL_QUEUES in queues:
                 counts[queue] = self.board.paused_agents(tenant_id, queue, now)
                 NOTIFICATION_PAUSED_AGENTS.labels(queue).set(counts[queue])
         for sub in list(subs):

@@ -8,7 +8,6 @@ the store ignores (at-least-once into an idempotent store).
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -30,8 +29,6 @@ from warmline.record.rows import (
     add_feedback,
     add_scored,
 )
-
-log = logging.getLogger(__name__)
 
 CONSUMER = "record"
 #: What each logical topic holds, and how its records become rows.

@@ -34,10 +34,8 @@ async def test_a_restarted_worker_decides_with_its_restored_conversations_and_hi
     assert (size["conversations"], size["customers"]) == (30, 100)
     assert size["conversation_records"] == 31  # and the probe's
     assert size["history_entries"] == 100 + 25 + 10
-    for field in ("restart_to_deciding_s", "ready_s", "peak_rss_mib", "rss_mib"):
+    for field in ("restart_to_deciding_s", "ready_s", "peak_rss_mib", "rss_mib", "write_s"):
         assert size[field] > 0, field
-    # Writing 135 records can round to 0.0 s (one decimal); only its presence is checked.
-    assert size["write_s"] >= 0
     assert size["peak_rss_mib"] >= size["rss_mib"]
     assert written["machine"]["cores"] and written["machine"]["memory_gib"]
     assert written["kafka_version"] == kafka_broker.version
