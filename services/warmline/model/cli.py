@@ -22,6 +22,7 @@ from rich.progress import (
 )
 
 from warmline.decisioning.policy import Policy
+from warmline.model.contact_center import TRAIN_FILE as DEFAULT_CC_TRAIN
 from warmline.model.contact_center import Part
 from warmline.model.paths import DEFAULT_DATA_DIR, DEFAULT_MODEL_DIR
 
@@ -82,8 +83,20 @@ def train_command(
         help="Also train a head on the Ekman/sentiment groups.",
     ),
     threads: int = typer.Option(1, "--threads", min=1, help="torch threads."),
+    contact_center: Path = typer.Option(
+        DEFAULT_CC_TRAIN,
+        "--contact-center",
+        help="Labelled contact-center conversations (JSONL) fine-tuned alongside GoEmotions.",
+    ),
+    contact_center_weight: float = typer.Option(
+        1.0,
+        "--contact-center-weight",
+        min=0.0,
+        help="Loss weight of the contact-center batches (0: GoEmotions only).",
+    ),
 ) -> None:
     """Train head (+ top layers), calibrate on dev, write weights and model.json."""
+    from warmline.model import contact_center as cc
     from warmline.model.train import TrainConfig, summarize, train
 
     config = TrainConfig(
@@ -92,7 +105,16 @@ def train_command(
         finetune_layers=finetune_layers,
         finetune_epochs=finetune_epochs,
         group_head=group_head,
+        contact_center_weight=contact_center_weight,
     )
+    conversations = None
+    if contact_center_weight > 0 and finetune_layers > 0:
+        try:
+            train_conversations = cc.read_conversations(contact_center)
+        except (OSError, cc.DataError) as exc:
+            raise typer.BadParameter(str(exc), param_hint="--contact-center") from exc
+        dev = cc.part(cc.read_conversations(cc.EVAL_FILE), "dev")
+        conversations = (cc.fitting_part(train_conversations), dev)
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -101,7 +123,9 @@ def train_command(
         TimeRemainingColumn(),
     )
     with Progress(*columns, console=_console) as progress:
-        card = train(data, out, config, _progress_factory(progress), progress.console.log)
+        card = train(
+            data, out, config, _progress_factory(progress), progress.console.log, conversations
+        )
     typer.echo(json.dumps(summarize(card), indent=2))
 
 

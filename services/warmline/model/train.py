@@ -10,7 +10,13 @@ second core to other work):
    (with per-label thresholds tuned on dev at each check).
 3. Optionally fine-tune the top ``finetune_layers`` encoder layers (all six for the
    committed model; the embeddings stay frozen) together with the head, starting
-   from the cached states; again keep the best dev macro-F1.
+   from the cached states; again keep the best dev macro-F1. With
+   ``contact_center_weight`` > 0, the project's contact-center customer turns are
+   batches of the same fine-tune with their own signal head (:class:`SignalTask`),
+   so the encoder also learns the cues that carry no emotion word (waiting, repeat
+   asks, threats to cancel, sarcasm); the checkpoint is then chosen on the mean of
+   both dev macro-F1s, and that auxiliary head is dropped (the shipped signal head
+   is trained afterwards on the finished encoder, with context).
 4. Optionally (``group_head``) train one head per grouping (Ekman, sentiment) on the
    finished encoder's pooled vectors, on the group targets
    (:func:`train_group_heads`).
@@ -29,7 +35,7 @@ import hashlib
 import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +46,7 @@ from safetensors.torch import save, save_file
 from torch import nn
 
 from warmline.model.batching import shuffled_bucket_batches
+from warmline.model.contact_center import CCConversation, labelled_turns
 from warmline.model.data import Split, check_labels, read_grouping, read_split
 from warmline.model.encoder import (
     ENCODER_SHA256,
@@ -75,7 +82,7 @@ from warmline.model.metrics import (
     reliability,
     tune_thresholds,
 )
-from warmline.model.taxonomy import LABELS, NUM_LABELS
+from warmline.model.taxonomy import LABELS, NUM_LABELS, SIGNALS
 
 #: ``progress(description, total)`` returns an ``advance(n)`` callback.
 ProgressFactory = Callable[[str, int], Callable[[int], None]]
@@ -107,6 +114,8 @@ class TrainConfig:
     finetune_checks_per_epoch: int = 3
     per_label_temperature: bool = True
     group_head: bool = True
+    #: Loss weight of contact-center batches in the fine-tune (0: GoEmotions only).
+    contact_center_weight: float = 1.0
 
 
 def _quiet_progress(_: str, __: int) -> Callable[[int], None]:
@@ -139,6 +148,19 @@ class TopModel(nn.Module):
         """Logits from states (batch, seq, dim) that the frozen lower layers produced."""
         out: torch.Tensor = self.head(_pooled_from(self.layers, hidden, mask))
         return out
+
+
+@dataclass(frozen=True)
+class SignalTask:
+    """Contact-center customer turns fine-tuned alongside GoEmotions: cached states and
+    (n, 7) 0/1 targets over :data:`SIGNALS` for train (the project's training
+    conversations) and dev (the evaluation set's dev part), and the loss weight."""
+
+    train: SplitFeatures
+    train_y: torch.Tensor
+    dev: SplitFeatures
+    dev_y: torch.Tensor
+    weight: float
 
 
 def train_head(
@@ -268,16 +290,44 @@ def finetune(
     config: TrainConfig,
     progress: ProgressFactory = _quiet_progress,
     log: Log = print,
+    signals: SignalTask | None = None,
 ) -> float:
-    """Fine-tune ``model`` in place (best dev checkpoint kept); return its dev macro-F1."""
+    """Fine-tune ``model`` in place (best dev checkpoint kept); return its dev macro-F1
+    (with ``signals``: the mean of the GoEmotions and contact-center dev macro-F1s)."""
     rng = random.Random(config.seed)
+    # Built only when used: its initial weights draw from the global RNG, and the
+    # GoEmotions-only recipe must stay what it was.
+    signal_head = (
+        MLPHead(hidden=config.head_hidden, out_dim=len(SIGNALS), dropout=config.head_dropout)
+        if signals is not None
+        else None
+    )
+    heads = [model.head] if signal_head is None else [model.head, signal_head]
+    trained = [p for module in [model.layers, *heads] for p in module.parameters()]
     params = [
         {"params": list(model.layers.parameters()), "lr": config.finetune_lr},
-        {"params": list(model.head.parameters()), "lr": config.finetune_head_lr},
+        {"params": [p for h in heads for p in h.parameters()], "lr": config.finetune_head_lr},
     ]
     optimiser = torch.optim.AdamW(params, weight_decay=0.01)
-    lengths = train.lengths.tolist()
-    steps_per_epoch = math.ceil(len(lengths) / config.finetune_batch)
+
+    def epoch_batches() -> list[tuple[bool, list[int]]]:
+        # (is_signal_batch, rows): both sources shuffled together, one batch per step.
+        batches = [
+            (False, rows)
+            for rows in shuffled_bucket_batches(train.lengths.tolist(), config.finetune_batch, rng)
+        ]
+        if signals is not None:
+            lengths = signals.train.lengths.tolist()
+            batches += [
+                (True, rows)
+                for rows in shuffled_bucket_batches(lengths, config.finetune_batch, rng)
+            ]
+            rng.shuffle(batches)
+        return batches
+
+    steps_per_epoch = math.ceil(len(train.lengths) / config.finetune_batch)
+    if signals is not None:
+        steps_per_epoch += math.ceil(len(signals.train.lengths) / config.finetune_batch)
     total = steps_per_epoch * config.finetune_epochs
     warmup = max(1, int(0.06 * total))
     # Linear warm-up then linear decay, the usual schedule for BERT fine-tuning.
@@ -287,26 +337,44 @@ def finetune(
     )
     loss_fn = nn.BCEWithLogitsLoss()
     check_every = max(1, steps_per_epoch // config.finetune_checks_per_epoch)
-    best = tuned_macro_f1(torch.sigmoid(_top_logits(model, dev)), dev_y)
-    log(f"finetune: start dev macro-F1 {best:.4f}")
+
+    def dev_score() -> float:
+        score = tuned_macro_f1(torch.sigmoid(_top_logits(model, dev)), dev_y)
+        if signals is None or signal_head is None:
+            return score
+        signal_head.eval()
+        with torch.inference_mode():
+            probs = torch.sigmoid(signal_head(_top_pooled(model.layers, signals.dev)))
+        contact_center = tuned_macro_f1(probs, signals.dev_y)
+        log(f"finetune: GoEmotions {score:.4f}, contact-center signals {contact_center:.4f}")
+        return (score + contact_center) / 2
+
+    best = dev_score()
+    log(f"finetune: start dev score {best:.4f}")
     best_state = copy.deepcopy(model.state_dict())
     advance = progress("fine-tune steps", total)
     step = 0
     for epoch in range(config.finetune_epochs):
-        for rows in shuffled_bucket_batches(lengths, config.finetune_batch, rng):
+        for is_signal, rows in epoch_batches():
             model.train()
-            hidden, mask = train.padded(rows)
             optimiser.zero_grad()
-            loss = loss_fn(model(hidden, mask), train_y[rows])
+            if is_signal and signals is not None and signal_head is not None:
+                signal_head.train()
+                hidden, mask = signals.train.padded(rows)
+                pooled = _pooled_from(model.layers, hidden, mask)
+                loss = signals.weight * loss_fn(signal_head(pooled), signals.train_y[rows])
+            else:
+                hidden, mask = train.padded(rows)
+                loss = loss_fn(model(hidden, mask), train_y[rows])
             loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            nn.utils.clip_grad_norm_(trained, 1.0)
             optimiser.step()
             scheduler.step()
             step += 1
             advance(1)
             if step % check_every == 0 or step == total:
-                score = tuned_macro_f1(torch.sigmoid(_top_logits(model, dev)), dev_y)
-                log(f"finetune: epoch {epoch + 1} step {step}/{total} dev macro-F1 {score:.4f}")
+                score = dev_score()
+                log(f"finetune: epoch {epoch + 1} step {step}/{total} dev score {score:.4f}")
                 if score > best:
                     best, best_state = score, copy.deepcopy(model.state_dict())
     model.load_state_dict(best_state)
@@ -315,17 +383,17 @@ def finetune(
 
 
 def _features(
-    split: Split, config: TrainConfig, layer: int, progress: ProgressFactory
+    name: str, texts: list[str], config: TrainConfig, layer: int, progress: ProgressFactory
 ) -> SplitFeatures:
     tokenizer = load_tokenizer(encoder_dir(), config.max_length)
-    ids = [list(e.ids) for e in tokenizer.encode_batch(split.texts)]
-    key = cache_key(split.texts, config.max_length, layer)
-    path = default_cache_dir() / f"{split.name}-L{layer}-{key}.safetensors"
+    ids = [list(e.ids) for e in tokenizer.encode_batch(texts)]
+    key = cache_key(texts, config.max_length, layer)
+    path = default_cache_dir() / f"{name}-L{layer}-{key}.safetensors"
 
     def compute() -> SplitFeatures:
         encoder = load_encoder()
         return compute_features(
-            encoder, ids, layer, config.feature_batch, progress(f"encode {split.name}", len(ids))
+            encoder, ids, layer, config.feature_batch, progress(f"encode {name}", len(ids))
         )
 
     return load_or_compute(path, compute)
@@ -443,14 +511,40 @@ def _version(prefix: str, tensors: dict[str, torch.Tensor]) -> str:
     return f"{prefix}-{datetime.now(UTC):%Y%m%d}-{digest}"
 
 
+def signal_task(
+    train: Sequence[CCConversation],
+    dev: Sequence[CCConversation],
+    config: TrainConfig,
+    layer: int,
+    progress: ProgressFactory = _quiet_progress,
+) -> SignalTask:
+    """The contact-center customer turns of ``train`` and ``dev`` as a fine-tune task."""
+    if any(c.split == "test" for c in [*train, *dev]):
+        raise ValueError("the evaluation set's test part must never be fitted on")
+    parts = []
+    for name, conversations in (("contact-center-train", train), ("contact-center-dev", dev)):
+        turns = [turn for _, _, turn in labelled_turns(conversations)]
+        if not turns:
+            raise ValueError(f"{name}: no labelled customer turn to fine-tune on")
+        texts = [turn.text for turn in turns]
+        targets = torch.tensor([[float(s in (t.signals or ())) for s in SIGNALS] for t in turns])
+        parts.append((_features(name, texts, config, layer, progress), targets))
+    (train_f, train_y), (dev_f, dev_y) = parts
+    return SignalTask(train_f, train_y, dev_f, dev_y, config.contact_center_weight)
+
+
 def train(
     data_dir: Path,
     out_dir: Path,
     config: TrainConfig | None = None,
     progress: ProgressFactory = _quiet_progress,
     log: Log = print,
+    contact_center: tuple[Sequence[CCConversation], Sequence[CCConversation]] | None = None,
 ) -> ModelCard:
-    """Train, calibrate and write a model bundle to ``out_dir``; return its card."""
+    """Train, calibrate and write a model bundle to ``out_dir``; return its card.
+
+    ``contact_center`` is (training conversations, the evaluation set's dev part), used
+    by the fine-tune when ``config.contact_center_weight`` > 0."""
     config = config or TrainConfig()
     started = time.monotonic()
     torch.set_num_threads(config.threads)
@@ -458,8 +552,8 @@ def train(
     check_labels(data_dir)
     train_split, dev_split = read_split(data_dir, "train"), read_split(data_dir, "dev")
     layer = 6 - config.finetune_layers
-    train_f = _features(train_split, config, layer, progress)
-    dev_f = _features(dev_split, config, layer, progress)
+    train_f = _features(train_split.name, train_split.texts, config, layer, progress)
+    dev_f = _features(dev_split.name, dev_split.texts, config, layer, progress)
     log(f"features ready ({time.monotonic() - started:.0f} s)")
 
     head, head_f1 = train_head(
@@ -467,12 +561,25 @@ def train(
     )
     top: dict[str, torch.Tensor] = {}
     finetune_f1 = None
+    cc_counts: dict[str, int] = {}
     if config.finetune_layers > 0 and config.finetune_epochs > 0:
         encoder = load_encoder()
         layers = nn.ModuleList(copy.deepcopy(encoder.encoder.layer[layer:]))
         model = TopModel(layers, head)
+        signals = None
+        if contact_center is not None and config.contact_center_weight > 0:
+            signals = signal_task(*contact_center, config, layer, progress)
+            cc_counts = {"train_turns": len(signals.train_y), "dev_turns": len(signals.dev_y)}
         finetune_f1 = finetune(
-            model, train_f, train_split.labels, dev_f, dev_split.labels, config, progress, log
+            model,
+            train_f,
+            train_split.labels,
+            dev_f,
+            dev_split.labels,
+            config,
+            progress,
+            log,
+            signals,
         )
         head = model.head
         top = {
@@ -507,7 +614,7 @@ def train(
         heads = nn.ModuleDict({kind: head for kind, (head, _) in group_heads.items()})
         group_state = {k: v.detach().contiguous() for k, v in heads.state_dict().items()}
         save_file(group_state, str(out_dir / GROUP_HEAD_FILE))
-    kind = f"ft{config.finetune_layers}" if top else "mlp"
+    kind = (f"ft{config.finetune_layers}" + ("cc" if cc_counts else "")) if top else "mlp"
     versioned = {**head_state, **top, **{f"group_head.{k}": v for k, v in group_state.items()}}
     card = ModelCard(
         model_version=_version(f"minilm-l6-{kind}", versioned),
@@ -530,6 +637,7 @@ def train(
         "config": asdict(config),
         "frozen_head_dev_macro_f1_tuned": round(head_f1, 4),
         "finetune_dev_macro_f1_tuned": None if finetune_f1 is None else round(finetune_f1, 4),
+        "finetune_contact_center": cc_counts,
         "group_head_dev_macro_f1_tuned": group_f1,
         "train_examples": len(train_split),
         "dev_examples": len(dev_split),

@@ -35,6 +35,26 @@ def _write_data(root: Path) -> Path:
     return root
 
 
+def _write_conversations(path: Path) -> Path:
+    turns = [("The app is broken again, third time this week.", ["frustration", "negativity"])]
+    turns += [("How do I change my address?", ["neutral"]), ("Thanks, sorted!", ["gratitude"])]
+    lines = [
+        json.dumps(
+            {
+                "id": f"cc-{i}",
+                "channel": "chat",
+                "intent": "billing",
+                "turns": [{"role": "customer", "text": text, "signals": signals}],
+                "gold_escalation_turn": None,
+                "gold_reason": None,
+            }
+        )
+        for i, (text, signals) in enumerate(turns * 3)
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
 def test_train_then_eval(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WARMLINE_CACHE_DIR", str(tmp_path / "cache"))
     data = _write_data(tmp_path)
@@ -42,13 +62,17 @@ def test_train_then_eval(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     runner = CliRunner()
     args = ["train", "--data", str(data), "--out", str(out), "--seed", "3"]
     args += ["--finetune-layers", "1", "--finetune-epochs", "1"]
+    args += ["--contact-center", str(_write_conversations(tmp_path / "cc.jsonl"))]
     trained = runner.invoke(app, args)
     assert trained.exit_code == 0, trained.output
     card = ModelCard.load(out)
     assert card.finetuned_layers == [5]
     assert (out / HEAD_FILE).is_file()
     assert (out / ENCODER_TOP_FILE).is_file()
-    assert card.model_version.startswith("minilm-l6-ft1-")
+    # The contact-center turns were fine-tuned on (the dev part is the project's own).
+    assert card.model_version.startswith("minilm-l6-ft1cc-")
+    assert card.training["finetune_contact_center"]["train_turns"] == 9
+    assert card.training["finetune_contact_center"]["dev_turns"] > 100
     assert set(card.group_thresholds) == {"ekman", "sentiment"}
     assert (out / GROUP_HEAD_FILE).is_file()
     assert card.group_head_kinds == ["ekman", "sentiment"]
@@ -79,3 +103,29 @@ def test_train_then_eval(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     page = report.read_text(encoding="utf-8")
     assert page.count("<svg") >= 2
     assert "reliability" in page
+
+
+def test_train_without_contact_center_keeps_the_goemotions_recipe(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WARMLINE_CACHE_DIR", str(tmp_path / "cache"))
+    data = _write_data(tmp_path)
+    out = tmp_path / "bundle"
+    args = ["train", "--data", str(data), "--out", str(out), "--no-group-head"]
+    args += ["--finetune-layers", "1", "--finetune-epochs", "1", "--contact-center-weight", "0"]
+    trained = CliRunner().invoke(app, args)
+    assert trained.exit_code == 0, trained.output
+    card = ModelCard.load(out)
+    assert card.model_version.startswith("minilm-l6-ft1-")
+    assert card.training["finetune_contact_center"] == {}
+
+
+def test_train_rejects_a_broken_contact_center_file(tmp_path: Path) -> None:
+    data = _write_data(tmp_path)
+    broken = tmp_path / "cc.jsonl"
+    broken.write_text('{"id": "x", "channel": "fax"}\n', encoding="utf-8")
+    args = ["train", "--data", str(data), "--out", str(tmp_path / "b"), "--contact-center"]
+    result = CliRunner().invoke(app, [*args, str(broken), "--finetune-layers", "1"])
+    assert result.exit_code == 2
+    assert "cc.jsonl:1" in result.output
+    assert not (tmp_path / "b").exists()
