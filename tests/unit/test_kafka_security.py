@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from tests.support import self_signed_certificate
 from warmline.common.kafka import connection_options, ssl_context
 from warmline.common.settings import KafkaSettings, WarmlineSettings
-from warmline.decisioning.kafka_credentials import faust_credentials
+from warmline.decisioning.faust_runtime.credentials import faust_credentials
 
 
 def settings(**kafka: object) -> WarmlineSettings:

@@ -16,7 +16,7 @@ records.
 Delivery: at-least-once. Input offsets are committed only after the outputs of
 the records they cover (decisions, dead letters, changelog batches) were
 acknowledged by the brokers: the worker does not wait for them batch by batch
-(that round trip left it idle) but tracks them (:mod:`~warmline.decisioning.deliveries`);
+(that round trip left it idle) but tracks them (:mod:`~warmline.decisioning.faust_runtime.deliveries`);
 a refused one stops the next batch, and the consumer's ``before_commit`` hook
 (:meth:`DecisioningApp.confirm_deliveries`) waits for all of them and refuses
 the commit. A replayed event is recognised by the state's recent event ids, and
@@ -51,11 +51,17 @@ from warmline.common.metrics import (
 )
 from warmline.common.pipeline import dead_letter
 from warmline.common.settings import WarmlineSettings
-from warmline.decisioning.batch_stream import abandon, take_batches
-from warmline.decisioning.batched_table import BatchedChangelogTable
 from warmline.decisioning.decide import Decision, apply_event, idle_keys
-from warmline.decisioning.deliveries import Deliveries, DeliveryError, all_acknowledged
-from warmline.decisioning.faust_consumer import LeanApp, kafka_producer
+from warmline.decisioning.faust_runtime.batch_stream import abandon, take_batches
+from warmline.decisioning.faust_runtime.batched_table import BatchedChangelogTable
+from warmline.decisioning.faust_runtime.consumer import LeanApp, kafka_producer
+from warmline.decisioning.faust_runtime.credentials import faust_credentials
+from warmline.decisioning.faust_runtime.deliveries import (
+    Deliveries,
+    DeliveryError,
+    all_acknowledged,
+)
+from warmline.decisioning.faust_runtime.raw_schema import RawBytesSchema
 from warmline.decisioning.history import (
     HistoryEntry,
     HistoryIndex,
@@ -63,9 +69,7 @@ from warmline.decisioning.history import (
     escalation_entry,
     false_alarm_entry,
 )
-from warmline.decisioning.kafka_credentials import faust_credentials
 from warmline.decisioning.policy_store import PolicyStore, ReloadStatus
-from warmline.decisioning.raw_schema import RawBytesSchema
 from warmline.decisioning.state import ConversationState
 from warmline.v1 import escalation_pb2, feedback_pb2, scoring_pb2
 

@@ -29,7 +29,7 @@ from typing import Any
 
 import faust
 
-from warmline.decisioning.batched_table import BatchedChangelogTable
+from warmline.decisioning.faust_runtime.batched_table import BatchedChangelogTable
 from warmline.decisioning.state import CustomerHistory
 from warmline.v1 import escalation_pb2, feedback_pb2
 

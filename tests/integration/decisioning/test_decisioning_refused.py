@@ -24,7 +24,7 @@ from tests.support import read_topic
 from warmline.common.kafka import admin_client
 from warmline.common.settings import WarmlineSettings
 from warmline.common.topics import TopicSpec, declared_topics, ensure_topics
-from warmline.decisioning.deliveries import DeliveryError
+from warmline.decisioning.faust_runtime.deliveries import DeliveryError
 from warmline.localkafka import LocalKafka
 from warmline.v1 import escalation_pb2
 

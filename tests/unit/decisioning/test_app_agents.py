@@ -26,7 +26,7 @@ from warmline.common.keys import conversation_key, key_partition
 from warmline.common.settings import DecisioningSettings, KafkaSettings, WarmlineSettings
 from warmline.decisioning.app import DecisioningApp, decode_entry, encode_entry
 from warmline.decisioning.decide import apply_event
-from warmline.decisioning.deliveries import DeliveryError
+from warmline.decisioning.faust_runtime.deliveries import DeliveryError
 from warmline.decisioning.history import ESCALATION, HistoryEntry
 from warmline.decisioning.policy import DEFAULT_POLICY_PATH
 from warmline.decisioning.policy_store import PolicyStore

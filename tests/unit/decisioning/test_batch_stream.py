@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from faust.types import ConsumerMessage, Message
 
-from warmline.decisioning.batch_stream import take_batches
-from warmline.decisioning.faust_consumer import LeanApp
-from warmline.decisioning.raw_schema import RawBytesSchema
+from warmline.decisioning.faust_runtime.batch_stream import take_batches
+from warmline.decisioning.faust_runtime.consumer import LeanApp
+from warmline.decisioning.faust_runtime.raw_schema import RawBytesSchema
 
 TOPIC = "warmline.scored.v1"
 

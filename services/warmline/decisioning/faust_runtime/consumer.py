@@ -50,7 +50,7 @@ def check_faust_compatible() -> None:
     if original is None or list(inspect.signature(original).parameters) != ["self", "fetcher"]:
         raise RuntimeError(
             f"faust-streaming {faust.__version__} changed Consumer._drain_messages; "
-            "warmline.decisioning.faust_consumer must be reviewed against it"
+            "warmline.decisioning.faust_runtime.consumer must be reviewed against it"
         )
     for owner, name in (
         (faust_aiokafka.AIOKafkaConsumerThread, "seek_to_beginning"),
@@ -59,13 +59,13 @@ def check_faust_compatible() -> None:
         if not callable(getattr(owner, name, None)):
             raise RuntimeError(
                 f"faust-streaming {faust.__version__} has no {owner.__name__}.{name}; "
-                "warmline.decisioning.faust_consumer.LeanConsumer.seek_to_committed "
+                "warmline.decisioning.faust_runtime.consumer.LeanConsumer.seek_to_committed "
                 "must be reviewed against it"
             )
     if not callable(getattr(faust_aiokafka.Producer, "_ensure_producer", None)):
         raise RuntimeError(
             f"faust-streaming {faust.__version__} has no Producer._ensure_producer; "
-            "warmline.decisioning.batched_table must be reviewed against it"
+            "warmline.decisioning.faust_runtime.batched_table must be reviewed against it"
         )
 
 

@@ -25,7 +25,7 @@ acknowledged keeps its new records, and they leave together as soon as it is
 the batches grow instead of the worker waiting.
 
 Delivery: the worker does not wait for the changelog batch by batch; each
-batch's send is tracked in the worker's :class:`~warmline.decisioning.deliveries.Deliveries`,
+batch's send is tracked in the worker's :class:`~warmline.decisioning.faust_runtime.deliveries.Deliveries`,
 so a batch the brokers refused stops the worker at its next batch, and before
 input offsets are committed :meth:`BatchedChangelogTable.wait_written` waits
 until every record flushed so far is acknowledged (a batch's records are flushed
@@ -49,8 +49,8 @@ from faust.types import TP
 
 from warmline.common.keys import key_partition
 from warmline.common.metrics import KAFKA_RECORDS_PRODUCED
-from warmline.decisioning.deliveries import Deliveries
-from warmline.decisioning.faust_consumer import kafka_producer
+from warmline.decisioning.faust_runtime.consumer import kafka_producer
+from warmline.decisioning.faust_runtime.deliveries import Deliveries
 
 
 class RecordBatch(Protocol):

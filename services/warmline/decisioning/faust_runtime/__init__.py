@@ -1,0 +1,1 @@
+"""What the decisioning worker changes in faust-streaming, kept apart from the decision core."""
