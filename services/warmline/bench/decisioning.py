@@ -41,7 +41,7 @@ from warmline.common.metrics import DECISIONS, KAFKA_RECORDS_CONSUMED
 from warmline.common.pipeline import Output, next_offsets, produce_all
 from warmline.common.settings import DecisioningSettings, KafkaSettings, WarmlineSettings
 from warmline.common.topics import TopicSpec, declared_topics, ensure_topics
-from warmline.decisioning.app import BATCH_MAX
+from warmline.decisioning.agents import BATCH_MAX
 from warmline.decisioning.service import DecisioningService
 from warmline.localkafka import LocalKafka
 from warmline.model.taxonomy import LABELS, TAXONOMY_VERSION, signals

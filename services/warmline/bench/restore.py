@@ -10,7 +10,7 @@ The records are written with the worker's own code, so the benchmark follows it:
 conversation states are built by :func:`~warmline.decisioning.decide.apply_event`
 from scoring-shaped turns (customer and bot turns, some escalated), copied per
 conversation with ids of its own, encoded by
-:func:`~warmline.decisioning.app.encode_entry` and placed in the partition the
+:func:`~warmline.decisioning.conversations.encode_entry` and placed in the partition the
 worker's table uses (Kafka's default partitioner); history entries come from
 :func:`~warmline.decisioning.history.escalation_entry` and
 :func:`~warmline.decisioning.history.false_alarm_entry`, on the history
@@ -61,7 +61,8 @@ from warmline.common.settings import (
     WarmlineSettings,
 )
 from warmline.common.topics import TopicSpec, declared_topics, ensure_topics
-from warmline.decisioning.app import decode_entry, encode_entry, faust_topics
+from warmline.decisioning.app import faust_topics
+from warmline.decisioning.conversations import decode_entry, encode_entry
 from warmline.decisioning.decide import apply_event
 from warmline.decisioning.history import escalation_entry, false_alarm_entry
 from warmline.decisioning.policy import DEFAULT_POLICY_PATH, Policy, load_policy

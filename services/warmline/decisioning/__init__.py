@@ -1,9 +1,15 @@
-"""The escalation decisioning core: per-conversation state, detectors, policy, decisions.
+"""The escalation decisioning: the pure decision core, and the worker that runs it on Kafka.
 
-The core is pure: no Kafka and no clock of its own. The streaming app (``app``)
-keeps each :class:`~warmline.decisioning.state.ConversationState` in a table (as
-the dict its ``to_dict`` returns), builds the customer's
-:class:`~warmline.decisioning.state.CustomerHistory` from the shared history table
-(``history``), and calls :func:`~warmline.decisioning.decide.apply_event` for each
-scored event, in order.
+The core is pure: no Kafka and no clock of its own (``state``, ``detectors``,
+``policy``, ``policy_store``, ``rules``, ``decide``, ``history``'s entries;
+``backtest`` replays it offline). :func:`~warmline.decisioning.decide.apply_event`
+applies one scored event to a conversation's
+:class:`~warmline.decisioning.state.ConversationState`, given the customer's
+:class:`~warmline.decisioning.state.CustomerHistory`.
+
+The worker (``service``, wired by ``app``) keeps each state in a Faust table
+(``conversations``), the customers' history in a shared one
+(``history_recorder``), and calls the core for each scored event, in order
+(``batch_steps``). What it changes in faust-streaming, and the at-least-once
+promise it keeps, are in :mod:`warmline.decisioning.faust_runtime`.
 """

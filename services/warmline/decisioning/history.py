@@ -25,11 +25,7 @@ import json
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
 
-import faust
-
-from warmline.decisioning.faust_runtime.batched_table import BatchedChangelogTable
 from warmline.decisioning.state import CustomerHistory
 from warmline.v1 import escalation_pb2, feedback_pb2
 
@@ -40,20 +36,6 @@ FALSE_ALARM = "false_alarm"
 #: Separates the customer, the kind and the decision id in an entry's key. The
 #: customer comes first and may contain anything; the other two never contain it.
 _SEP = "\x1f"
-
-
-class OnePartitionGlobalTable(BatchedChangelogTable, faust.GlobalTable):
-    """A GlobalTable whose changelog has a single partition, sent in batches.
-
-    Every write names partition 0 itself (faust's partitioner would ask the
-    producer, which has no metadata for the changelog topic right after start-up).
-    Like the conversations table, writes leave with :meth:`flush_changelog` and
-    are tracked until the brokers acknowledge them.
-    """
-
-    def partition_for_key(self, key: Any) -> int:
-        """Always the one partition."""
-        return 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from tests.integration.decisioning.test_decisioning_stream import (
 )
 from warmline.common.kafka import admin_client
 from warmline.common.settings import WarmlineSettings
-from warmline.decisioning import app as decisioning_app
+from warmline.decisioning import batch_steps
 from warmline.localkafka import LocalKafka
 
 pytestmark = pytest.mark.integration
@@ -25,14 +25,14 @@ pytestmark = pytest.mark.integration
 async def test_an_agent_failure_surfaces_as_the_services_crash(
     kafka_broker: LocalKafka, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = decisioning_app.apply_event
+    real = batch_steps.apply_event
 
     def apply_event(state: Any, event: Any, *args: Any) -> Any:
         if event.event.event_id == "poison-0":
             raise RuntimeError("the decision core failed")
         return real(state, event, *args)
 
-    monkeypatch.setattr(decisioning_app, "apply_event", apply_event)
+    monkeypatch.setattr(batch_steps, "apply_event", apply_event)
     settings = decisioning_settings(kafka_broker.bootstrap_servers, tmp_path / "data")
     hosted = Hosted(settings)
     try:

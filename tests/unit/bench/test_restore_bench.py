@@ -17,7 +17,7 @@ from warmline.bench.restore import (
     probe_state,
     probe_turns,
 )
-from warmline.decisioning.app import decode_entry
+from warmline.decisioning.conversations import decode_entry
 from warmline.decisioning.decide import apply_event
 from warmline.decisioning.history import ESCALATION, FALSE_ALARM, HistoryEntry, HistoryIndex
 from warmline.decisioning.policy import DEFAULT_POLICY_PATH, load_policy

@@ -24,10 +24,12 @@ from prometheus_client import REGISTRY
 
 from warmline.common.keys import conversation_key, key_partition
 from warmline.common.settings import DecisioningSettings, KafkaSettings, WarmlineSettings
-from warmline.decisioning.app import DecisioningApp, decode_entry, encode_entry
+from warmline.decisioning.app import DecisioningApp
+from warmline.decisioning.conversations import decode_entry, encode_entry
 from warmline.decisioning.decide import apply_event
 from warmline.decisioning.faust_runtime.deliveries import DeliveryError
 from warmline.decisioning.history import ESCALATION, HistoryEntry
+from warmline.decisioning.maintenance import reload_policy
 from warmline.decisioning.policy import DEFAULT_POLICY_PATH
 from warmline.decisioning.policy_store import PolicyStore
 from warmline.v1 import escalation_pb2, feedback_pb2, scoring_pb2
@@ -259,8 +261,15 @@ async def test_an_idle_conversation_is_forgotten_after_its_ttl(worker: Worker, a
     mild = negative(0.5)  # two such turns in a row are a negative streak
 
     await feed(agent, idle.customer("this is not great", mild))
-    assert await worker.stream.expire_idle(datetime.now(UTC) + timedelta(seconds=TTL_S / 2)) == []
-    forgotten = await worker.stream.expire_idle(datetime.now(UTC) + timedelta(seconds=TTL_S + 60))
+    assert (
+        await worker.stream.conversations.expire_idle(
+            datetime.now(UTC) + timedelta(seconds=TTL_S / 2)
+        )
+        == []
+    )
+    forgotten = await worker.stream.conversations.expire_idle(
+        datetime.now(UTC) + timedelta(seconds=TTL_S + 60)
+    )
     assert forgotten == [conversation_key("acme", "idle")]
     # The tombstone reaches the changelog, so a restarted worker does not bring it back.
     assert worker.producer.on(worker.changelog)[-1] == (conversation_key("acme", "idle"), None)
@@ -282,16 +291,20 @@ async def test_expiry_reads_a_state_again_when_the_changelog_restored_a_newer_on
     key = conversation_key("acme", "c1")
     await feed(agent, c.customer("where is my parcel?"))
     started = datetime.now(UTC)
-    assert await worker.stream.expire_idle(started + timedelta(seconds=TTL_S / 2)) == []
+    assert (
+        await worker.stream.conversations.expire_idle(started + timedelta(seconds=TTL_S / 2)) == []
+    )
 
     # Meanwhile another worker had the partition and the customer wrote again.
     state = decode_entry(worker.stream.table[key])
     state.last_activity = (started + timedelta(seconds=TTL_S)).timestamp()
     worker.stream.table.data[key] = encode_entry(state)
 
-    assert await worker.stream.expire_idle(started + timedelta(seconds=TTL_S + 60)) == []
+    assert (
+        await worker.stream.conversations.expire_idle(started + timedelta(seconds=TTL_S + 60)) == []
+    )
     later = started + timedelta(seconds=2 * TTL_S + 60)
-    assert await worker.stream.expire_idle(later) == [key]
+    assert await worker.stream.conversations.expire_idle(later) == [key]
     assert key not in worker.stream.table
 
 
@@ -316,7 +329,7 @@ async def test_a_changed_policy_file_changes_decisions_and_a_bad_one_is_rejected
             "default_queue: general", "default_queue: frontline"
         ),
     )
-    worker.stream.reload_policy()
+    reload_policy(worker.stream.policies)
     [after] = await feed(agent, Conversation(conversation="after").customer(request))
     assert after.queue == "frontline" and after.policy_version == "frontline-1"
 
@@ -324,7 +337,7 @@ async def test_a_changed_policy_file_changes_decisions_and_a_bad_one_is_rejected
     worker.write_policy(
         versioned(POLICY, "broken-2").replace("ewma_alpha: 0.4", "ewma_alpha: 3"),
     )
-    worker.stream.reload_policy()
+    reload_policy(worker.stream.policies)
     assert reload_errors() == errors + 1
     [kept] = await feed(agent, Conversation(conversation="kept").customer(request))
     assert kept.queue == "frontline" and kept.policy_version == "frontline-1"
@@ -449,8 +462,13 @@ async def test_history_older_than_the_window_is_deleted(worker: Worker, agent: A
     [(key, _)] = worker.producer.on(worker.history_changelog)
     days = DEFAULT.defaults.history_window_days
 
-    assert await worker.stream.prune_history(datetime.now(UTC) + timedelta(days=days - 1)) == []
-    assert await worker.stream.prune_history(datetime.now(UTC) + timedelta(days=days + 1)) == [key]
+    assert (
+        await worker.stream.history_recorder.prune(datetime.now(UTC) + timedelta(days=days - 1))
+        == []
+    )
+    assert await worker.stream.history_recorder.prune(
+        datetime.now(UTC) + timedelta(days=days + 1)
+    ) == [key]
     assert worker.producer.on(worker.history_changelog)[-1] == (key, None)
     assert key not in worker.stream.history_table
 
@@ -461,8 +479,8 @@ async def test_an_escalation_recorded_mid_batch_waits_for_the_batchs_end_not_the
     # The decide agent records the escalation while it works through a batch; the
     # maintenance timer may prune (and flush the history) while the agent awaits.
     entry = HistoryEntry("acme/u1", ESCALATION, datetime.now(UTC).timestamp(), "c1")
-    worker.stream._record((entry.key("d1"), entry))
-    assert await worker.stream.prune_history(datetime.now(UTC)) == []
+    worker.stream.history_recorder.record((entry.key("d1"), entry))
+    assert await worker.stream.history_recorder.prune(datetime.now(UTC)) == []
     # Not sent ahead of the batch's decisions: only the batch's end writes it.
     assert worker.producer.on(worker.history_changelog) == []
     [decided] = await feed(agent, Conversation(conversation="c2").customer("can I talk to a human"))
@@ -720,6 +738,7 @@ async def test_the_state_after_a_refused_decision_is_never_written_so_a_restart_
     assert worker.producer.on(worker.changelog) == [(key, calm)]
     # Nor is the escalation recorded in the customer's history.
     assert worker.producer.on(worker.history_changelog) == []
+    assert isinstance(worker.stream.failed.exception(), DeliveryError)  # the service stops
 
 
 async def test_a_batchs_states_wait_for_its_decisions_to_be_acknowledged(

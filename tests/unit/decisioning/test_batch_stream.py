@@ -11,7 +11,7 @@ import pytest
 from faust.types import ConsumerMessage, Message
 
 from warmline.decisioning.faust_runtime.batch_stream import take_batches
-from warmline.decisioning.faust_runtime.consumer import LeanApp
+from warmline.decisioning.faust_runtime.consumer import WorkerApp
 from warmline.decisioning.faust_runtime.raw_schema import RawBytesSchema
 
 TOPIC = "warmline.scored.v1"
@@ -21,7 +21,7 @@ class Source:
     """A real Faust app and topic stream, with records put on its queue as the conductor would."""
 
     def __init__(self) -> None:
-        self.app = LeanApp("batch-stream-test", broker="kafka://127.0.0.1:9", store="memory://")
+        self.app = WorkerApp("batch-stream-test", broker="kafka://127.0.0.1:9", store="memory://")
         self.app.flow_control.resume()
         self.topic = self.app.topic(TOPIC, schema=RawBytesSchema())
         self.stream = self.app.stream(self.topic)

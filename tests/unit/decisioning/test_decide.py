@@ -406,7 +406,7 @@ def test_state_round_trips_through_json() -> None:
 
 
 def test_the_stored_table_entry_is_the_states_dict_with_its_sets_sorted() -> None:
-    from warmline.decisioning.app import encode_entry
+    from warmline.decisioning.conversations import encode_entry
 
     c = Conversation()
     state = ConversationState()
@@ -429,7 +429,7 @@ def test_history_prunes_outside_the_window() -> None:
 def test_a_restored_state_decides_exactly_like_the_live_one_and_its_entry_stays_small() -> None:
     # The worker rewrites a conversation's entry to the changelog on every event,
     # and a restarted worker decides from the decoded entry: same bytes out.
-    from warmline.decisioning.app import decode_entry, encode_entry
+    from warmline.decisioning.conversations import decode_entry, encode_entry
 
     c = Conversation()
     turns = [

@@ -1,4 +1,4 @@
-"""The lean consumer: its fetch loop's give-way to a rebalance, and its commit check."""
+"""The worker's consumer: its fetch loop's give-way to a rebalance, and its commit check."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
 from warmline.decisioning.faust_runtime.consumer import (
-    LeanApp,
-    LeanConsumer,
+    WorkerApp,
+    WorkerConsumer,
     check_faust_compatible,
 )
 
@@ -20,10 +20,10 @@ def test_the_installed_faust_has_the_private_parts_decisioning_relies_on() -> No
     check_faust_compatible()
 
 
-async def lean_consumer(callback: Any) -> LeanConsumer:
-    app = LeanApp("lean-consumer-test", broker="kafka://127.0.0.1:9", store="memory://")
+async def worker_consumer(callback: Any) -> WorkerConsumer:
+    app = WorkerApp("worker-consumer-test", broker="kafka://127.0.0.1:9", store="memory://")
     consumer = app.consumer
-    assert isinstance(consumer, LeanConsumer)
+    assert isinstance(consumer, WorkerConsumer)
     consumer.callback = callback
     return consumer
 
@@ -38,7 +38,7 @@ async def test_a_record_blocked_in_a_full_buffer_is_dropped_when_a_rebalance_sto
         await release.wait()
         delivered.append(message)
 
-    consumer = await lean_consumer(blocked_until_released)
+    consumer = await worker_consumer(blocked_until_released)
 
     async def fetch_loop() -> list[bool]:
         consumer._drain_task = asyncio.current_task()
@@ -58,7 +58,7 @@ async def test_stopping_the_fetcher_while_a_record_is_blocked_still_stops_it() -
     async def blocked(message: str) -> None:
         await asyncio.Event().wait()
 
-    consumer = await lean_consumer(blocked)
+    consumer = await worker_consumer(blocked)
 
     async def fetch_loop() -> bool:
         consumer._drain_task = asyncio.current_task()
@@ -72,7 +72,7 @@ async def test_stopping_the_fetcher_while_a_record_is_blocked_still_stops_it() -
 
 
 async def test_a_rebalance_while_the_loop_waits_outside_a_callback_cancels_nothing() -> None:
-    consumer = await lean_consumer(None)
+    consumer = await worker_consumer(None)
 
     async def fetching() -> str:
         consumer._drain_task = asyncio.current_task()
@@ -96,7 +96,7 @@ async def test_offsets_are_committed_only_after_the_apps_check_passes(
         return True
 
     monkeypatch.setattr(faust_aiokafka.Consumer, "_commit", commit_to_kafka)
-    consumer = await lean_consumer(lambda message: None)
+    consumer = await worker_consumer(lambda message: None)
     offsets = {TP("warmline.scored.v1", 0): 42}
     checks: list[str] = []
 

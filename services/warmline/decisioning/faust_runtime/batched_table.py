@@ -14,7 +14,7 @@ request slot and one future per partition instead of per record. Reads see a
 write at once, as before; its changelog record leaves with the flush. Every
 writer flushes: the agents after each batch, the maintenance timer after expiry
 and pruning. Both of the worker's tables are such tables (the customer history
-as a GlobalTable, see :mod:`~warmline.decisioning.history`).
+as a GlobalTable: :class:`OnePartitionGlobalTable`).
 
 One batch per partition is in flight at a time. aiokafka takes a partition's
 next batch only once the previous one has left in a request, and ``send_batch``
@@ -24,12 +24,11 @@ acknowledged keeps its new records, and they leave together as soon as it is
 (from the acknowledgement's callback, or with the next flush), so under load
 the batches grow instead of the worker waiting.
 
-Delivery: the worker does not wait for the changelog batch by batch; each
-batch's send is tracked in the worker's :class:`~warmline.decisioning.faust_runtime.deliveries.Deliveries`,
-so a batch the brokers refused stops the worker at its next batch, and before
-input offsets are committed :meth:`BatchedChangelogTable.wait_written` waits
-until every record flushed so far is acknowledged (a batch's records are flushed
-before its input records are acked, so they are all among them).
+Delivery: each batch's send is tracked in the worker's
+:class:`~warmline.decisioning.faust_runtime.deliveries.Deliveries`, and
+:meth:`BatchedChangelogTable.wait_written` waits until every record flushed so
+far is acknowledged (the commit gate calls it; the promise this keeps is
+:mod:`warmline.decisioning.faust_runtime`'s).
 
 Partitions are computed here with Kafka's default partitioner
 (``keys.key_partition``, as every Warmline producer places a conversation's
@@ -49,8 +48,7 @@ from faust.types import TP
 
 from warmline.common.keys import key_partition
 from warmline.common.metrics import KAFKA_RECORDS_PRODUCED
-from warmline.decisioning.faust_runtime.consumer import kafka_producer
-from warmline.decisioning.faust_runtime.deliveries import Deliveries
+from warmline.decisioning.faust_runtime.deliveries import Deliveries, kafka_producer
 
 
 class RecordBatch(Protocol):
@@ -239,3 +237,17 @@ class BatchedChangelogTable(faust.Table[bytes, bytes]):
     def _wake(self) -> None:
         answered, self._answered = self._answered, asyncio.Event()
         answered.set()
+
+
+class OnePartitionGlobalTable(BatchedChangelogTable, faust.GlobalTable):
+    """A GlobalTable whose changelog has a single partition, sent in batches.
+
+    Every write names partition 0 itself (faust's partitioner would ask the
+    producer, which has no metadata for the changelog topic right after start-up).
+    Like the conversations table, writes leave with :meth:`flush_changelog` and
+    are tracked until the brokers acknowledge them.
+    """
+
+    def partition_for_key(self, key: Any) -> int:
+        """Always the one partition."""
+        return 0

@@ -7,20 +7,25 @@ that a record blocked on a full stream buffer gives way when a rebalance stops
 the flow. In the decisioning worker that was about a third of Faust's share of
 the time per event.
 
-:class:`LeanConsumer` awaits the callback directly and gets the same give-way
-another way: :meth:`LeanConsumer.stop_flow` (what faust calls when a rebalance
+:class:`WorkerConsumer` awaits the callback directly and gets the same give-way
+another way: :meth:`WorkerConsumer.stop_flow` (what faust calls when a rebalance
 starts) cancels the fetch loop while it waits inside a callback, and the loop
 drops that record and carries on, exactly as faust's loop drops the record whose
 callback lost the race. Everything else (offsets, gaps, commits, stop and crash
 handling) follows faust's loop line for line.
 
+After every rebalance faust seeks each partition back to its committed offset;
+:meth:`WorkerConsumer.seek_to_committed` also moves partitions with nothing
+committed back to their start (aiokafka leaves those where the fetcher was).
+
 Before each commit of input offsets the consumer awaits the app's
 ``before_commit`` hook, so an app that does not wait for its outputs' acknowledgements
 per batch can still refuse to commit past an output the brokers rejected.
 
-The override replaces a private method, so it is tied to the faust-streaming
-versions ``pyproject.toml`` allows (``<0.16``); :func:`check_faust_compatible`
-fails loudly at start-up if the method it replaces is gone.
+The override replaces a private method and reads private attributes, so it is
+tied to the faust-streaming versions ``pyproject.toml`` allows (``<0.16``);
+:func:`check_faust_compatible` fails loudly at start-up if the method it
+replaces is gone.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ import faust
 from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.consumer import Consumer as BaseConsumer
 from faust.transport.drivers import aiokafka as faust_aiokafka
-from faust.types import TP, AppT
+from faust.types import TP
 
 #: Records handed over between explicit yields to the event loop, as in faust.
 YIELD_EVERY = 100
@@ -43,8 +48,8 @@ YIELD_EVERY = 100
 def check_faust_compatible() -> None:
     """Raise when faust no longer has the private parts Warmline's decisioning relies on.
 
-    The fetch loop :class:`LeanConsumer` replaces, and the aiokafka producer that
-    ``batched_table`` sends changelog batches with.
+    The fetch loop :class:`WorkerConsumer` replaces, and the aiokafka producer that
+    ``deliveries.kafka_producer`` reaches.
     """
     original = getattr(BaseConsumer, "_drain_messages", None)
     if original is None or list(inspect.signature(original).parameters) != ["self", "fetcher"]:
@@ -69,19 +74,9 @@ def check_faust_compatible() -> None:
         )
 
 
-def kafka_producer(app: AppT) -> Any:
-    """The ``AIOKafkaProducer`` behind faust's producer (faust has no public accessor).
-
-    For records whose futures the app tracks itself: ``Topic.send`` wraps each
-    record in faust's own future and callbacks, and the future it returns is
-    aiokafka's anyway.
-    """
-    driver: Any = app.producer
-    return driver._ensure_producer()
-
-
-class LeanConsumer(faust_aiokafka.Consumer):
-    """faust's aiokafka consumer with a fetch loop that awaits each callback directly."""
+class WorkerConsumer(faust_aiokafka.Consumer):
+    """faust's aiokafka consumer with a fetch loop that awaits each callback directly,
+    a commit gate, and a post-rebalance seek that leaves no partition behind."""
 
     _drain_task: asyncio.Task[Any] | None = None
     _in_callback = False
@@ -191,18 +186,19 @@ class LeanConsumer(faust_aiokafka.Consumer):
             self._drain_task = None
 
 
-class LeanTransport(faust_aiokafka.Transport):
-    """faust's aiokafka transport, with :class:`LeanConsumer` as its consumer."""
+class WorkerTransport(faust_aiokafka.Transport):
+    """faust's aiokafka transport, with :class:`WorkerConsumer` as its consumer."""
 
-    Consumer = LeanConsumer
+    Consumer = WorkerConsumer
 
 
-class LeanApp(faust.App):
-    """A Faust app whose consumer is a :class:`LeanConsumer` (Kafka brokers only)."""
+class WorkerApp(faust.App):
+    """The decisioning worker's Faust app: its consumer is a :class:`WorkerConsumer`
+    (Kafka brokers only)."""
 
     #: Awaited before every commit of input offsets; raising stops that commit.
     before_commit: Callable[[], Awaitable[None]] | None = None
 
     def _new_transport(self) -> Any:
         check_faust_compatible()
-        return LeanTransport(self.conf.broker_consumer, self)
+        return WorkerTransport(self.conf.broker_consumer, self)

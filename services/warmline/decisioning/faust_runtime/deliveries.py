@@ -5,7 +5,12 @@ trip left it idle). Decisions, dead letters and changelog batches are tracked
 here instead: :meth:`Deliveries.check` (after each batch) raises if one was
 refused, and :meth:`Deliveries.confirm` (before each commit of input offsets)
 first waits for all of them. A refusal stays: no later check or commit passes it,
-so the worker stops and its restart replays from the last commit.
+so the worker stops and its restart replays from the last commit. (The whole
+promise: :mod:`warmline.decisioning.faust_runtime`.)
+
+Sends go straight to the ``AIOKafkaProducer`` behind faust's producer
+(:func:`kafka_producer`): faust's ``Topic.send`` adds a future and callbacks of
+its own per record, whose failure nobody reads.
 """
 
 from __future__ import annotations
@@ -14,7 +19,15 @@ import asyncio
 import logging
 from typing import Any
 
+from faust.types import AppT
+
 log = logging.getLogger(__name__)
+
+
+def kafka_producer(app: AppT) -> Any:
+    """The ``AIOKafkaProducer`` behind faust's producer (faust has no public accessor)."""
+    driver: Any = app.producer
+    return driver._ensure_producer()
 
 
 class DeliveryError(RuntimeError):
