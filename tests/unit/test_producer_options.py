@@ -16,8 +16,10 @@ from warmline.decisioning.policy import DEFAULT_POLICY_PATH
 from warmline.decisioning.policy_store import PolicyStore
 
 
-async def test_producers_compress_as_set_and_not_by_default() -> None:
-    assert create_producer(WarmlineSettings(), "test")._compression_type is None
+async def test_producers_compress_with_zstd_unless_set_otherwise() -> None:
+    assert create_producer(WarmlineSettings(), "test")._compression_type == "zstd"
+    off = WarmlineSettings(kafka=KafkaSettings(compression_type="none"))
+    assert create_producer(off, "test")._compression_type is None
     gzip = WarmlineSettings(kafka=KafkaSettings(compression_type="gzip"))
     assert create_producer(gzip, "test")._compression_type == "gzip"
 

@@ -93,4 +93,9 @@ def test_a_codec_without_its_library_is_refused_naming_the_setting(
     with pytest.raises(ValidationError, match="WARMLINE_KAFKA__COMPRESSION_TYPE=zstd needs"):
         KafkaSettings(compression_type="zstd")
     assert KafkaSettings(compression_type="gzip").compression_type == "gzip"
-    assert KafkaSettings().compression_type == "none"
+    assert KafkaSettings(compression_type="none").compression_type == "none"
+
+
+def test_producers_compress_with_zstd_by_default() -> None:
+    # The lock installs cramjam, so the default needs nothing more.
+    assert KafkaSettings().compression_type == "zstd"
