@@ -37,6 +37,9 @@ STUBBED = {
     ("notification", "post", "/v1/pause", "503"),
     ("notification", "post", "/v1/resume", "503"),
     ("record", "get", "/v1/audit/{conversation_id}", "503"),
+    ("record", "get", "/v1/practice/scenarios", "503"),
+    ("record", "get", "/v1/practice/scenarios/{scenario_id}", "503"),
+    ("record", "post", "/v1/practice/review", "503"),
 }
 
 

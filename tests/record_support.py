@@ -179,3 +179,54 @@ def stored_values(conn: sqlite3.Connection) -> list[object]:
     """Every value of every user table of the database."""
     tables = [t for (t,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
     return [v for t in tables for row in conn.execute(f"SELECT * FROM {t}") for v in row]
+
+
+#: The turns of a conversation that ends well, as (role, text): up to the
+#: escalation (the third customer turn), then one the agent answers.
+PRACTICE_TURNS = (
+    ("customer", "Hi, I'm Anna Berg. My order AB-12345 never came to my flat in Leeds."),
+    ("bot", "Sorry to hear that. Can you tell me the order number?"),
+    ("customer", "I told you, AB-12345! I paid 45.50 on 3 March. Anna is not happy."),
+    ("customer", "This is the third time. Just get me a person."),
+    ("customer", "Thanks, that is sorted now."),
+)
+PRACTICE_OPENING = "I'm sorry, Anna: let me find AB-12345 for you now."
+
+
+def practice_conversation(
+    tenant: str,
+    conversation: str,
+    at: datetime,
+    *,
+    csat: int = 5,
+    judged_as: feedback_pb2.Verdict.ValueType = feedback_pb2.VERDICT_USEFUL,
+    claimed: bool = True,
+) -> KnownSet:
+    """A conversation escalated at its fourth turn with the suggested opening
+    :data:`PRACTICE_OPENING`; then, as asked, claimed, judged and rated."""
+    known = KnownSet()
+    key = conversation_key(tenant, conversation)
+    for n, (role, text) in enumerate(PRACTICE_TURNS, 1):
+        turn = scored(tenant, conversation, n, at + timedelta(seconds=n))
+        turn.event.text = text
+        turn.event.role = events_pb2.Role.Value(f"ROLE_{role.upper()}")
+        known.records["scored"].append((key, turn.SerializeToString()))
+    d = decision(
+        tenant, conversation, f"{conversation}-e4", at + timedelta(seconds=4, milliseconds=500)
+    )
+    d.opening_line = PRACTICE_OPENING
+    d.timings.occurred_at.FromDatetime(at + timedelta(seconds=4))
+    known.records["escalations"].append((key, d.SerializeToString()))
+    known.decisions[(tenant, conversation)] = [d.decision_id]
+    if claimed:
+        known.records["agent_actions"].append(
+            (key, claim(tenant, d, "alice", at + timedelta(seconds=6)))
+        )
+    if judged_as:
+        judged = feedback_pb2.Feedback.FromString(verdict(d, "alice", at + timedelta(seconds=7)))
+        judged.verdict = judged_as
+        known.records["feedback"].append((key, judged.SerializeToString()))
+    if csat:
+        rating = scored(tenant, conversation, 9, at + timedelta(seconds=9), csat=csat)
+        known.records["scored"].append((key, rating.SerializeToString()))
+    return known

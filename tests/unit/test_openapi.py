@@ -231,13 +231,26 @@ async def test_the_audit_answers_a_missing_database_as_documented() -> None:
                      "queues": ["*"]}]}
     )  # fmt: skip
     app = AuditHttpApi(Path("/nonexistent/record.sqlite3"), agents).app()
+    calls = [
+        ("get", "/v1/audit/{conversation_id}", "/v1/audit/c1", None),
+        ("get", "/v1/practice/scenarios", "/v1/practice/scenarios", None),
+        ("get", "/v1/practice/scenarios/{scenario_id}", "/v1/practice/scenarios/s1", None),
+        (
+            "post",
+            "/v1/practice/review",
+            "/v1/practice/review",
+            {"scenario_id": "s1", "reply": "Hi"},
+        ),
+    ]
     async with TestServer(app) as server, aiohttp.ClientSession() as http:
-        status, body = await contract.call(
-            http,
-            "get",
-            "/v1/audit/{conversation_id}",
-            str(server.make_url("/v1/audit/c1")),
-            headers={"Authorization": "Bearer t"},
-        )
-    assert (status, body["error"]) == (503, "unavailable")
+        for method, path, url, body in calls:
+            status, answer = await contract.call(
+                http,
+                method,
+                path,
+                str(server.make_url(url)),
+                headers={"Authorization": "Bearer t"},
+                **({"json": body} if body else {}),
+            )
+            assert (status, answer["error"]) == (503, "unavailable"), path
     assert {("record", *seen) for seen in contract.seen} == {s for s in STUBBED if s[0] == "record"}

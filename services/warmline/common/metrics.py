@@ -246,3 +246,8 @@ RECORD_AUDITS = Counter(
     "Audit requests answered over HTTP, by outcome (found, not_found, refused).",
     ["outcome"],
 )
+RECORD_PRACTICE_ROUNDS = Counter(
+    "warmline_record_practice_rounds_total",
+    "Practice openings reviewed, by outcome (reviewed, not_found, refused); never by agent.",
+    ["outcome"],
+)

@@ -104,7 +104,7 @@ class ConsoleHttpApi:
         return web.Response(
             body=self._page,
             content_type="text/html",
-            headers={"Cache-Control": "no-store", "Content-Security-Policy": _CSP},
+            headers={"Cache-Control": "no-store", "Content-Security-Policy": CONSOLE_CSP},
         )
 
     def _scope(self, request: web.Request) -> AgentScope:
@@ -257,5 +257,7 @@ def _text(body: dict[str, Any], field: str) -> str:
     return value
 
 
-# The page loads nothing from elsewhere; inline script and style are its own.
-_CSP = "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:"
+# The pages load nothing from elsewhere; inline script and style are their own.
+CONSOLE_CSP = (
+    "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:"
+)

@@ -52,12 +52,13 @@ class RecordHandler:
 
     def __init__(self, settings: WarmlineSettings, write: WriteRows) -> None:
         self._write = write
+        self._practice_tenants = settings.record.practice_tenants
         self._readers = {settings.topics.name(t): read for t, read in _READERS.items()}
         self._dead_topic = settings.topics.name("deadletter")
 
     async def __call__(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> list[Output]:
         """Write the rows of ``records``; return the dead letters of those that failed."""
-        rows = Rows()
+        rows = Rows(practice_tenants=self._practice_tenants)
         letters = []
         for record in records:
             try:

@@ -1,4 +1,5 @@
-"""The supervisors' door to the record: ``GET /v1/audit/{conversation_id}``.
+"""The supervisors' door to the record: ``GET /v1/audit/{conversation_id}``; the
+same application serves agents' empathy practice (:mod:`warmline.record.practice_http`).
 
 Authenticated like the agent console: ``Authorization: Bearer <token>`` with a
 token of the console's token file (:mod:`warmline.notification.tokens`). A token
@@ -22,7 +23,11 @@ from warmline.notification.core import Refusal, Refused
 from warmline.notification.http_api import refusal_response
 from warmline.notification.tokens import AgentDirectory
 from warmline.record.audit import conversation_audit
+from warmline.record.practice_http import PracticeHttpApi
 from warmline.record.store import connect
+
+#: The largest request body (a practice review), as the console's actions.
+MAX_BODY_BYTES = 64 * 1024
 
 
 class AuditHttpApi:
@@ -34,8 +39,9 @@ class AuditHttpApi:
 
     def app(self) -> web.Application:
         """The aiohttp application."""
-        app = web.Application()
+        app = web.Application(client_max_size=MAX_BODY_BYTES)
         app.router.add_get("/v1/audit/{conversation_id}", self.audit)
+        PracticeHttpApi(self._database, self._agents).add_routes(app)
         add_openapi_route(app, "record")
         return app
 

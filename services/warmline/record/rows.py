@@ -3,9 +3,14 @@
 What is promised: no row holds message text (the scored event's ``text``, a
 decision's ``last_customer_text``/``unmasked_customer_text``), an agent's comment,
 a suggested opening line or an event's metadata; explanations lose the customer
-words they quote. Ids are the pseudonymous ones the topics already carry. What is
-not promised: that a platform never put personal data into an id; ingestion
-refuses ids that look like an email, phone or IBAN, and that is the guard.
+words they quote. The one exception is empathy practice, for the tenants that
+opted in (``Rows.practice_tenants``) and for nobody else: the redacted text of
+their customer and bot turns and their escalations' suggested openings go to the
+``practice_turns`` and ``practice_openings`` tables, to wait for the conversation
+to qualify as a scenario (:mod:`warmline.record.practice`). Ids are the
+pseudonymous ones the topics already carry. What is not promised: that a
+platform never put personal data into an id; ingestion refuses ids that look
+like an email, phone or IBAN, and that is the guard.
 """
 
 from __future__ import annotations
@@ -23,7 +28,11 @@ from warmline.v1 import escalation_pb2, events_pb2, feedback_pb2, notification_p
 _QUOTED = re.compile("\u201c[^\u201d]*\u201d")
 WITHHELD = "[customer's words not recorded]"
 
-TABLES = ("turns", "decisions", "decision_reasons", "decision_trajectory", "verdicts", "claims")
+TABLES = (
+    "turns", "decisions", "decision_reasons", "decision_trajectory", "verdicts", "claims",
+    "practice_turns", "practice_openings",
+)  # fmt: skip
+_PRACTICE_ROLES = ("customer", "bot")
 _SIGNALS = ("frustration", "anger", "confusion", "distress", "gratitude", "negativity", "neutral")
 _SITUATIONS = ("sensitive", "vulnerability", "churn_threat", "regulator_complaint")
 
@@ -39,10 +48,22 @@ class Rows:
     by_table: dict[str, list[tuple[Any, ...]]] = field(
         default_factory=lambda: {table: [] for table in TABLES}
     )
+    #: Tenants that opted in to empathy practice: only their text is queued.
+    practice_tenants: frozenset[str] = frozenset()
+    #: Their conversations this batch touched, (tenant, conversation), to check
+    #: whether they now qualify as practice scenarios.
+    practice_candidates: set[tuple[str, str]] = field(default_factory=set)
 
     def add(self, table: str, row: tuple[Any, ...]) -> None:
         """Queue one row of ``table``."""
         self.by_table[table].append(row)
+
+    def practice(self, tenant_id: str, conversation_id: str) -> bool:
+        """Whether the tenant opted in; if so the conversation becomes a candidate."""
+        if tenant_id not in self.practice_tenants:
+            return False
+        self.practice_candidates.add((tenant_id, conversation_id))
+        return True
 
     def __len__(self) -> int:
         return sum(len(rows) for rows in self.by_table.values())
@@ -101,6 +122,14 @@ def add_scored(rows: Rows, value: bytes) -> None:
         *signals, *situations, ",".join(s.predicted_labels),
         scored.context.context_turns, scored.context.repeat_similarity, csat,
     ))  # fmt: skip
+    role = _enum(e, "role")
+    if rows.practice(e.tenant_id, e.conversation_id) and (
+        e.kind == events_pb2.EVENT_KIND_MESSAGE and role in _PRACTICE_ROLES and e.text
+    ):
+        rows.add("practice_turns", (
+            e.tenant_id, e.event_id, e.conversation_id, role,
+            _first(e.occurred_at, e.ingested_at, scored.scored_at), e.text,
+        ))  # fmt: skip
 
 
 def add_decision(rows: Rows, value: bytes) -> None:
@@ -118,6 +147,11 @@ def add_decision(rows: Rows, value: bytes) -> None:
         seconds(t.occurred_at), seconds(t.ingested_at), seconds(t.scored_at),
         _first(t.decided_at, t.scored_at, t.occurred_at),
     ))  # fmt: skip
+    if rows.practice(d.tenant_id, d.conversation_id) and d.opening_line and not d.shadow:
+        rows.add("practice_openings", (
+            d.tenant_id, d.decision_id, d.conversation_id, d.opening_line,
+            _first(t.decided_at, t.scored_at, t.occurred_at),
+        ))  # fmt: skip
     for position, reason in enumerate(d.reasons):
         rows.add("decision_reasons", (
             d.tenant_id, d.decision_id, position, reason.code, without_quotes(reason.explanation),
@@ -138,6 +172,7 @@ def add_feedback(rows: Rows, value: bytes) -> None:
         f.tenant_id, f.feedback_id, f.decision_id, f.conversation_id, f.customer_id,
         f.agent_id, _enum(f, "verdict"), int(bool(f.comment)), seconds(f.submitted_at) or 0.0,
     ))  # fmt: skip
+    rows.practice(f.tenant_id, f.conversation_id)
 
 
 def add_agent_action(rows: Rows, value: bytes) -> None:
@@ -154,3 +189,4 @@ def add_agent_action(rows: Rows, value: bytes) -> None:
             a.tenant_id, a.action_id, c.decision_id, c.escalation_id, c.conversation_id,
             c.queue, a.agent_id, int(c.high_intensity), seconds(a.acted_at) or 0.0,
         ))  # fmt: skip
+        rows.practice(a.tenant_id, c.conversation_id)

@@ -30,6 +30,7 @@ from warmline.common.topics import ensure_topics
 from warmline.notification.tokens import AgentDirectory
 from warmline.record.handler import RecordHandler, recorded_topics
 from warmline.record.http_api import AuditHttpApi
+from warmline.record.practice import PracticeRules
 from warmline.record.rows import Rows
 from warmline.record.store import RecordStore, database_path
 
@@ -86,7 +87,8 @@ class RecordService:
         """Serve health; open and migrate the database; then join the consumer group."""
         r = self.settings.record
         await self.ops.start()
-        self.store = await self._on_writer(partial(RecordStore, self.database))
+        practice = PracticeRules.from_settings(r)
+        self.store = await self._on_writer(partial(RecordStore, self.database, practice))
         self.readiness.set("database", True)
         await self.http.start()
         if not await start_when_reachable(self._connect, "record", self._stop):

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 
+from warmline.record.practice import PracticeRules, delete_expired, settle
 from warmline.record.rows import TABLES, Rows
 
 DATABASE_FILE = "record.sqlite3"
@@ -104,15 +105,18 @@ def _statements(sql: str) -> list[str]:
 class RecordStore:
     """The writer's handle on the database."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, practice: PracticeRules | None = None) -> None:
         self.path = path
+        self.practice = practice or PracticeRules()
         self.conn = connect(path)
         migrate(self.conn)
 
     def write(self, rows: Rows) -> dict[str, int]:
         """Write ``rows`` in one transaction; return the rows actually added by table
-        (rows already present are ignored, so a replay returns zeros)."""
-        added = dict.fromkeys(TABLES, 0)
+        (rows already present are ignored, so a replay returns zeros). Practice
+        scenarios made from the conversations it touched count as
+        ``practice_scenarios``."""
+        added = dict.fromkeys((*TABLES, "practice_scenarios"), 0)
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             for table, batch in rows.by_table.items():
@@ -122,6 +126,7 @@ class RecordStore:
                         f"INSERT OR IGNORE INTO {table} VALUES ({marks})", batch
                     )
                     added[table] = cursor.rowcount
+            added["practice_scenarios"] = settle(self.conn, rows.practice_candidates, self.practice)
             self.conn.execute("COMMIT")
         except BaseException:
             self.conn.execute("ROLLBACK")
@@ -131,8 +136,9 @@ class RecordStore:
     def enforce_retention(
         self, now: float, default_days: int, tenant_days: Mapping[str, int]
     ) -> dict[str, int]:
-        """Delete what is older than each tenant's retention; return deletions by table
-        (a decision's reasons and trajectory go with it)."""
+        """Delete what is older than each tenant's retention, and practice text as its
+        rules say; return deletions by table (a decision's reasons and trajectory go
+        with it)."""
         deleted = dict.fromkeys(_AGE, 0)
         others = ", ".join("?" * len(tenant_days))
         self.conn.execute("BEGIN IMMEDIATE")
@@ -147,6 +153,7 @@ class RecordStore:
                     f"DELETE FROM {table} WHERE tenant_id NOT IN ({others}) AND {column} < ?",
                     (*tenant_days, now - default_days * _DAY_S),
                 ).rowcount
+            deleted |= delete_expired(self.conn, now, self.practice, default_days, tenant_days)
             self.conn.execute("COMMIT")
         except BaseException:
             self.conn.execute("ROLLBACK")
@@ -155,10 +162,11 @@ class RecordStore:
 
     def counts(self) -> dict[str, int]:
         """Rows per table."""
-        return {
-            table: int(self.conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
-            for table in TABLES
-        }
+        return {table: self.counts_of(table) for table in TABLES}
+
+    def counts_of(self, table: str) -> int:
+        """Rows of one table."""
+        return int(self.conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
 
     def close(self) -> None:
         """Close the connection."""

@@ -52,7 +52,8 @@ def test_writing_the_same_records_twice_adds_no_row(store: RecordStore) -> None:
     first = store.write(rows_of(known))
     assert first == {
         "turns": 32, "decisions": 16, "decision_reasons": 32, "decision_trajectory": 32,
-        "verdicts": 8, "claims": 8,
+        "verdicts": 8, "claims": 8, "practice_turns": 0, "practice_openings": 0,
+        "practice_scenarios": 0,
     }  # fmt: skip
     counts = store.counts()
     assert store.write(rows_of(known)) == dict.fromkeys(first, 0)
@@ -64,9 +65,16 @@ def test_no_text_comment_opening_or_metadata_is_stored(store: RecordStore) -> No
     values = stored_values(store.conn)
     assert values
     assert not [v for v in values if isinstance(v, str) and SECRET in v]
+    tables = [
+        t for (t,) in store.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+    ]
+    # Practice tables hold text only for tenants that opted in (none here): empty.
+    practice = [t for t in tables if t.startswith("practice_")]
+    assert practice and all(store.counts_of(t) == 0 for t in practice)
     columns = {
         c[1]
-        for (t,) in store.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        for t in tables
+        if t not in practice
         for c in store.conn.execute(f"PRAGMA table_info({t})")
     }
     # has_comment says whether an agent wrote one; context_turns counts turns.
@@ -115,7 +123,10 @@ def test_retention_deletes_only_what_is_old_for_that_tenant(store: RecordStore) 
     # acme keeps 30 days: its 40-day-old conversations go; globex keeps the default
     # 365 days, so its 40-day-old ones stay; initech's 400-day-old ones go.
     deleted = store.enforce_retention(NOW.timestamp(), default_days=365, tenant_days={"acme": 30})
-    assert deleted == {"turns": 16, "decisions": 8, "verdicts": 4, "claims": 4}
+    assert deleted == {
+        "turns": 16, "decisions": 8, "verdicts": 4, "claims": 4,
+        "practice_turns": 0, "practice_openings": 0, "practice_scenarios": 0,
+    }  # fmt: skip
     kept = store.conn.execute(
         "SELECT tenant_id, substr(conversation_id, 1, 4), COUNT(*) FROM decisions "
         "GROUP BY 1, 2 ORDER BY 1, 2"
