@@ -38,6 +38,7 @@ from warmline.decisioning.faust_runtime.batched_table import (
 from warmline.decisioning.faust_runtime.consumer import WorkerApp
 from warmline.decisioning.faust_runtime.credentials import faust_credentials
 from warmline.decisioning.faust_runtime.deliveries import Deliveries, DeliveryError
+from warmline.decisioning.faust_runtime.faust_private import check_faust_private
 from warmline.decisioning.faust_runtime.raw_schema import RawBytesSchema
 from warmline.decisioning.history import HistoryIndex
 from warmline.decisioning.history_recorder import HistoryRecorder, changelog_reader
@@ -68,7 +69,9 @@ def faust_topics(settings: WarmlineSettings) -> list[str]:
 class DecisioningApp:
     """The Faust app, its topics, tables, agents and timer, built from settings.
 
-    Build it inside the running event loop that will drive it.
+    Build it inside the running event loop that will drive it. Start-up fails
+    with a :class:`RuntimeError` if the installed faust lacks a private part the
+    worker relies on (:mod:`~warmline.decisioning.faust_runtime.faust_private`).
     """
 
     def __init__(self, settings: WarmlineSettings, policies: PolicyStore) -> None:
@@ -92,6 +95,7 @@ class DecisioningApp:
         self.table = conversations_table(self.app, settings, self.deliveries)
         self.history = HistoryIndex()
         self.history_table = history_table(self.app, settings, self.deliveries, self.history)
+        check_faust_private(self.app)
 
         self.conversations = ConversationStore(self.table, timedelta(seconds=d.conversation_ttl_s))
         self.history_recorder = HistoryRecorder(self.history_table, self.history, policies)

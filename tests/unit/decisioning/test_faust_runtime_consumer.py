@@ -9,15 +9,7 @@ import pytest
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
-from warmline.decisioning.faust_runtime.consumer import (
-    WorkerApp,
-    WorkerConsumer,
-    check_faust_compatible,
-)
-
-
-def test_the_installed_faust_has_the_private_parts_decisioning_relies_on() -> None:
-    check_faust_compatible()
+from warmline.decisioning.faust_runtime.consumer import WorkerApp, WorkerConsumer
 
 
 async def worker_consumer(callback: Any) -> WorkerConsumer:

@@ -11,7 +11,9 @@ worker, each for speed or for correctness faust does not give:
   back until the outputs they depend on are acknowledged;
 - :mod:`.deliveries`: every send the input offsets depend on, tracked;
 - :mod:`.raw_schema`: records as bytes, without faust's codec pass;
-- :mod:`.credentials`: TLS and SASL in faust's form.
+- :mod:`.credentials`: TLS and SASL in faust's form;
+- :mod:`.faust_private`: every private part of faust the above rely on,
+  checked at start-up.
 
 At least once
 =============

@@ -24,54 +24,23 @@ per batch can still refuse to commit past an output the brokers rejected.
 
 The override replaces a private method and reads private attributes, so it is
 tied to the faust-streaming versions ``pyproject.toml`` allows (``<0.16``);
-:func:`check_faust_compatible` fails loudly at start-up if the method it
-replaces is gone.
+:mod:`~warmline.decisioning.faust_runtime.faust_private` lists each of them and
+checks them at start-up.
 """
 
 from __future__ import annotations
 
 import asyncio
-import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, cast
 
 import faust
 from faust.transport.consumer import CONSUMER_FETCHING
-from faust.transport.consumer import Consumer as BaseConsumer
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
 #: Records handed over between explicit yields to the event loop, as in faust.
 YIELD_EVERY = 100
-
-
-def check_faust_compatible() -> None:
-    """Raise when faust no longer has the private parts Warmline's decisioning relies on.
-
-    The fetch loop :class:`WorkerConsumer` replaces, and the aiokafka producer that
-    ``deliveries.kafka_producer`` reaches.
-    """
-    original = getattr(BaseConsumer, "_drain_messages", None)
-    if original is None or list(inspect.signature(original).parameters) != ["self", "fetcher"]:
-        raise RuntimeError(
-            f"faust-streaming {faust.__version__} changed Consumer._drain_messages; "
-            "warmline.decisioning.faust_runtime.consumer must be reviewed against it"
-        )
-    for owner, name in (
-        (faust_aiokafka.AIOKafkaConsumerThread, "seek_to_beginning"),
-        (BaseConsumer, "_is_changelog_tp"),
-    ):
-        if not callable(getattr(owner, name, None)):
-            raise RuntimeError(
-                f"faust-streaming {faust.__version__} has no {owner.__name__}.{name}; "
-                "warmline.decisioning.faust_runtime.consumer.LeanConsumer.seek_to_committed "
-                "must be reviewed against it"
-            )
-    if not callable(getattr(faust_aiokafka.Producer, "_ensure_producer", None)):
-        raise RuntimeError(
-            f"faust-streaming {faust.__version__} has no Producer._ensure_producer; "
-            "warmline.decisioning.faust_runtime.batched_table must be reviewed against it"
-        )
 
 
 class WorkerConsumer(faust_aiokafka.Consumer):
@@ -200,5 +169,4 @@ class WorkerApp(faust.App):
     before_commit: Callable[[], Awaitable[None]] | None = None
 
     def _new_transport(self) -> Any:
-        check_faust_compatible()
         return WorkerTransport(self.conf.broker_consumer, self)
