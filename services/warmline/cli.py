@@ -14,7 +14,7 @@ import typer
 
 from warmline.common.logging import configure_logging
 from warmline.common.runtime import run_service
-from warmline.common.settings import NotificationSettings, load_settings
+from warmline.common.settings import NotificationSettings, RecordSettings, load_settings
 from warmline.model import cli as model_cli
 from warmline.model.contact_center import Part
 from warmline.services import SERVICES, load_service
@@ -155,6 +155,33 @@ def _change_pause(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     typer.echo(said)
+
+
+@app.command("practice")
+def agent_practice(
+    url: str = typer.Option(
+        f"http://localhost:{RecordSettings().http_port}", help="The record service's HTTP address."
+    ),
+    token: str = typer.Option(..., envvar="WARMLINE_AGENT_TOKEN", help="The agent token."),
+    scenario: str = typer.Option("", help="A scenario id; default: the newest."),
+    reply: str = typer.Option("", help="Your opening; asked for when not given."),
+) -> None:
+    """Empathy practice: read a scenario up to its escalation, write your opening, get
+    feedback on what it says. Only you see it; nothing is kept."""
+    from rich.console import Console
+
+    from warmline.practice.terminal import PracticeClient, PracticeRefused, practice_round
+
+    console = Console()
+
+    def ask() -> str:
+        return reply or str(typer.prompt("Your opening to this customer"))
+
+    try:
+        practice_round(PracticeClient(url, token), console.print, ask, scenario)
+    except PracticeRefused as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
 
 
 class AuditFormat(StrEnum):

@@ -19,7 +19,10 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Locator, Page, async_playwright, expect
 
 from tests.integration.notification.conftest import decision, publish, token
+from tests.practice_support import AGENT_TOKEN, practice_door
+from tests.record_support import stored_values
 from tests.support import read_topic, wait_until
+from warmline.record.store import connect, database_path
 from warmline.v1 import escalation_pb2, feedback_pb2, scoring_pb2
 
 pytestmark = pytest.mark.e2e
@@ -79,7 +82,8 @@ async def browser() -> AsyncIterator[Browser]:
 
 @pytest.fixture
 async def open_console(browser: Browser) -> AsyncIterator[OpenConsole]:
-    """Opens the console of a replica in a fresh browser context (one per agent).
+    """Opens the console of a replica (or another of its pages, ``path``) in a fresh
+    browser context (one per agent).
 
     Afterwards it checks that no page threw an uncaught error or hit the
     content security policy.
@@ -87,7 +91,7 @@ async def open_console(browser: Browser) -> AsyncIterator[OpenConsole]:
     contexts: list[BrowserContext] = []
     problems: list[str] = []
 
-    async def open_page(replica: Any) -> Page:
+    async def open_page(replica: Any, path: str = "/") -> Page:
         context = await browser.new_context(viewport={"width": 1100, "height": 800})
         contexts.append(context)
         page = await context.new_page()
@@ -100,7 +104,7 @@ async def open_console(browser: Browser) -> AsyncIterator[OpenConsole]:
                 else None
             ),
         )
-        await page.goto(replica.http_base + "/")
+        await page.goto(replica.http_base + path)
         return page
 
     yield open_page
@@ -387,3 +391,42 @@ async def test_the_supervisor_is_alerted_to_an_overloaded_agent_who_is_not_named
     await expect(sam.locator("#supervisor")).not_to_contain_text("alice")
     await expect(alice.locator("#overloads .overload")).to_have_count(0)
     await screenshot(sam, "overload-alert")
+
+
+async def test_an_agent_practises_an_opening_and_the_feedback_stays_with_them(
+    open_console: OpenConsole, tmp_path: Path
+) -> None:
+    reply = "I'm sorry about this. I guarantee it arrives by tomorrow."
+    with practice_door(tmp_path) as door:
+        page = await open_console(door, "/practice")
+        await page.get_by_label("Token").fill(AGENT_TOKEN)
+        await page.get_by_role("button", name="Start").click()
+        await expect(page.locator("#status")).to_have_text("1 scenario")
+        await page.locator("button.pick").click()
+        # The conversation up to the escalation, anonymised.
+        turns = page.locator("#transcript .turn")
+        await expect(turns).to_have_count(4)
+        await expect(turns.first).to_contain_text("Hi, I'm Person A. My order Reference 1")
+        await expect(page.locator("#transcript")).not_to_contain_text("Anna")
+        await expect(page.locator("#escalated")).to_contain_text("handed over to a person here")
+        await page.get_by_label("Your opening to this customer").fill(reply)
+        await screenshot(page, "practice-scenario")
+        await page.get_by_role("button", name="Get feedback").click()
+
+        await expect(page.locator("#score")).to_have_text("2 of 5 checks")
+        checks = page.locator("li.check")
+        await expect(checks).to_have_count(5)
+        acknowledged = page.locator('li.check[data-check="acknowledges_emotion"]')
+        await expect(acknowledged).to_have_class("check passed")
+        promised = page.locator('li.check[data-check="promises_only_what_it_can_keep"]')
+        await expect(promised).to_have_class("check missed")
+        await expect(promised).to_contain_text("guarantee")
+        await expect(page.locator("#example")).to_contain_text("One example: “I'm sorry, Person A")
+        await expect(page.locator("#private")).to_contain_text("Only you see this")
+        await screenshot(page, "practice-feedback")
+    # Nothing of the round was kept where anyone else could read it.
+    conn = connect(database_path(tmp_path), read_only=True)
+    try:
+        assert not [v for v in stored_values(conn) if isinstance(v, str) and "guarantee" in v]
+    finally:
+        conn.close()

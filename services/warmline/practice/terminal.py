@@ -1,0 +1,123 @@
+"""``warmline practice``: one practice round in the terminal.
+
+It reads a scenario from the record service's practice API, shows it up to the
+escalation, takes the agent's opening and prints the review: the same calls and
+the same privacy as the practice page (the review comes back to this terminal
+and is kept nowhere).
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+from rich.text import Text
+
+#: How each check is named to the agent.
+CHECK_NAMES = {
+    "acknowledges_emotion": "Acknowledges the customer's emotion",
+    "takes_ownership": "Takes ownership",
+    "avoids_blame": "Avoids blame",
+    "promises_only_what_it_can_keep": "Promises only what you can keep",
+    "invites_next_step": "Invites the next step",
+}
+
+
+class PracticeRefused(Exception):
+    """The record service refused the call, or could not be reached; the message says why."""
+
+
+class PracticeClient:
+    """The practice API of a record service, called with an agent token."""
+
+    def __init__(self, base_url: str, token: str, timeout_s: float = 10.0) -> None:
+        self._base = base_url.rstrip("/")
+        self._token = token
+        self._timeout_s = timeout_s
+
+    def _call(self, path: str, body: dict[str, Any] | None = None) -> Any:
+        request = urllib.request.Request(
+            self._base + path,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Authorization": f"Bearer {self._token}", "Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self._timeout_s) as response:
+                return json.load(response)
+        except urllib.error.HTTPError as exc:
+            try:
+                said = json.load(exc).get("message", exc.reason)
+            except (json.JSONDecodeError, AttributeError):
+                said = exc.reason
+            raise PracticeRefused(f"{exc.code}: {said}") from exc
+        except (urllib.error.URLError, OSError) as exc:
+            raise PracticeRefused(f"cannot reach {self._base}: {exc}") from exc
+
+    def scenarios(self) -> list[dict[str, Any]]:
+        """The scenarios this token may practise on, newest first."""
+        return list(self._call("/v1/practice/scenarios")["scenarios"])
+
+    def scenario(self, scenario_id: str) -> dict[str, Any]:
+        """One scenario up to its escalation."""
+        return dict(self._call("/v1/practice/scenarios/" + urllib.parse.quote(scenario_id, "")))
+
+    def review(self, scenario_id: str, reply: str) -> dict[str, Any]:
+        """The checks of ``reply`` as an opening for the scenario."""
+        return dict(self._call("/v1/practice/review", {"scenario_id": scenario_id, "reply": reply}))
+
+
+def scenario_view(scenario: dict[str, Any]) -> RenderableType:
+    """The conversation up to the escalation, one line per turn."""
+    lines: list[RenderableType] = []
+    for turn in scenario["turns"]:
+        who = "bot" if turn["role"] == "bot" else "customer"
+        line = Text(f"{who:>8}  ", style="dim")
+        line.append(turn["text"], style="" if who == "customer" else "italic")
+        lines.append(line)
+    reasons = ", ".join(scenario["reasons"]) or "-"
+    lines.append(Text(f"\nWarmline handed over to a person here ({reasons}).", style="magenta"))
+    title = f"queue {scenario['queue']} · {scenario['dominant_emotion'] or '-'}"
+    return Panel(Group(*lines), title=title, title_align="left")
+
+
+def review_view(review: dict[str, Any]) -> RenderableType:
+    """The checks, the example opening, and where the result goes."""
+    lines: list[RenderableType] = [Text(f"{review['passed']} of {review['of']} checks", "bold")]
+    for check in review["checks"]:
+        mark, style = ("✓", "green") if check["passed"] else ("✗", "red")
+        line = Text(f"{mark} ", style=style)
+        line.append(CHECK_NAMES.get(check["check"], check["check"]))
+        line.append(f"  ({check['note']})", style="dim")
+        lines.append(line)
+    if review["example_opening"]:
+        lines.append(Text(f"\nOne example: “{review['example_opening']}”", style="italic blue"))
+    lines.append(Text(review["private"], style="dim"))
+    return Panel(Group(*lines), title="Feedback on your opening", title_align="left")
+
+
+def practice_round(
+    client: PracticeClient,
+    show: Callable[[RenderableType], None],
+    ask: Callable[[], str],
+    scenario_id: str = "",
+) -> dict[str, Any]:
+    """Show a scenario (``scenario_id``, or the newest), ask for an opening, show and
+    return its review."""
+    if not scenario_id:
+        listed = client.scenarios()
+        if not listed:
+            raise PracticeRefused(
+                "no practice scenarios yet: they come from your team's conversations that "
+                "ended well, for tenants that opted in"
+            )
+        scenario_id = listed[0]["scenario_id"]
+    show(scenario_view(client.scenario(scenario_id)))
+    review = client.review(scenario_id, ask())
+    show(review_view(review))
+    return review

@@ -1,0 +1,75 @@
+"""A record HTTP door with one practice scenario in its database, for the practice
+page's and the terminal's tests (no broker: the scenario is written to the store)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from aiohttp import web
+
+from tests.record_support import practice_conversation
+from tests.support import LoopThread
+from warmline.common.credentials import hash_key
+from warmline.notification.tokens import AgentDirectory
+from warmline.record.handler import _READERS
+from warmline.record.http_api import AuditHttpApi
+from warmline.record.practice import PracticeRules, scenario_id
+from warmline.record.rows import Rows
+from warmline.record.store import RecordStore, database_path
+
+#: An agent of acme's billing queue.
+AGENT_TOKEN = "practice-agent-token"
+#: What a good opening for the scenario looks like.
+GOOD_REPLY = "I'm so sorry, I can see how frustrating this is. Let me look into it now. Could you confirm the address?"
+
+
+@dataclass(frozen=True)
+class PracticeDoor:
+    """Where the door listens, and the id of its one scenario."""
+
+    http_base: str
+    scenario_id: str
+
+
+def write_scenario(data_dir: Path) -> str:
+    """A record database under ``data_dir`` holding acme's one scenario; its id."""
+    known = practice_conversation("acme", "conv-1", datetime.now(UTC))
+    rows = Rows(practice_tenants=frozenset({"acme"}))
+    for topic, records in known.records.items():
+        for _, value in records:
+            _READERS[topic](rows, value)
+    store = RecordStore(database_path(data_dir), PracticeRules(frozenset({"acme"})))
+    try:
+        assert store.write(rows)["practice_scenarios"] == 1
+    finally:
+        store.close()
+    return scenario_id("acme", "conv-1")
+
+
+@contextmanager
+def practice_door(data_dir: Path) -> Iterator[PracticeDoor]:
+    """The record's HTTP application on a free port, serving one scenario."""
+    made = write_scenario(data_dir)
+    agents = AgentDirectory.from_mapping(
+        {"agents": [{"token_sha256": hash_key(AGENT_TOKEN), "tenant": "acme",
+                     "agent_id": "alice", "queues": ["billing"]}]}
+    )  # fmt: skip
+    host = LoopThread()
+
+    async def start() -> tuple[web.AppRunner, int]:
+        runner = web.AppRunner(AuditHttpApi(database_path(data_dir), agents).app())
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        return runner, runner.addresses[0][1]
+
+    runner, port = host.run(start())
+    try:
+        yield PracticeDoor(f"http://127.0.0.1:{port}", made)
+    finally:
+        host.run(runner.cleanup())
+        host.close()

@@ -1,0 +1,86 @@
+"""``warmline practice``: a round in the terminal against a record's practice door."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console, RenderableType
+from typer.testing import CliRunner
+
+from tests.practice_support import AGENT_TOKEN, GOOD_REPLY, practice_door
+from warmline.cli import app
+from warmline.practice.terminal import PracticeClient, practice_round
+
+SCENARIO = {
+    "scenario_id": "s1",
+    "queue": "billing",
+    "dominant_emotion": "anger",
+    "reasons": ["sustained_negativity"],
+    "turns": [{"role": "customer", "text": "Person A is not happy."}, {"role": "bot", "text": "Sorry."}],
+}  # fmt: skip
+REVIEW = {
+    "scenario_id": "s1",
+    "checks": [
+        {"check": "acknowledges_emotion", "passed": True, "note": "'sorry'"},
+        {"check": "takes_ownership", "passed": False, "note": "Say what you will do yourself"},
+    ],
+    "passed": 1,
+    "of": 5,
+    "example_opening": "Let me look into this now.",
+    "private": "Only you see this.",
+}
+
+
+class StubClient(PracticeClient):
+    def __init__(self) -> None:
+        super().__init__("http://unused", "t")
+        self.calls: list[tuple[str, Any]] = []
+
+    def _call(self, path: str, body: dict[str, Any] | None = None) -> Any:
+        self.calls.append((path, body))
+        if path == "/v1/practice/scenarios":
+            return {"scenarios": [{"scenario_id": "s1"}]}
+        return SCENARIO if body is None else REVIEW
+
+
+def shown(renderables: list[RenderableType]) -> str:
+    out = io.StringIO()
+    console = Console(file=out, width=160, color_system=None)
+    for r in renderables:
+        console.print(r)
+    return out.getvalue()
+
+
+def test_a_round_shows_the_scenario_asks_for_an_opening_and_shows_the_review() -> None:
+    client, printed = StubClient(), []
+    review = practice_round(client, printed.append, lambda: "my opening")
+    assert review == REVIEW
+    assert [c[0] for c in client.calls] == [
+        "/v1/practice/scenarios", "/v1/practice/scenarios/s1", "/v1/practice/review",
+    ]  # fmt: skip
+    assert client.calls[-1][1] == {"scenario_id": "s1", "reply": "my opening"}
+    text = shown(printed)
+    assert "Person A is not happy." in text and "handed over to a person" in text
+    assert "✓ Acknowledges the customer's emotion" in text and "✗ Takes ownership" in text
+    assert "One example: “Let me look into this now.”" in text and "Only you see this." in text
+
+
+def test_warmline_practice_runs_a_round_against_the_record(tmp_path: Path) -> None:
+    with practice_door(tmp_path) as door:
+        result = CliRunner().invoke(
+            app,
+            ["practice", "--url", door.http_base],
+            input=GOOD_REPLY + "\n",
+            env={"WARMLINE_AGENT_TOKEN": AGENT_TOKEN, "COLUMNS": "200"},
+        )
+        assert result.exit_code == 0, result.output
+        assert "Person A" in result.output and "Anna" not in result.output
+        assert "5 of 5 checks" in result.output
+        refused = CliRunner().invoke(
+            app, ["practice", "--url", door.http_base, "--reply", "hi"],
+            env={"WARMLINE_AGENT_TOKEN": "wrong"},
+        )  # fmt: skip
+        assert refused.exit_code == 2
+        assert "401" in refused.output
