@@ -50,18 +50,22 @@ def write_scenario(data_dir: Path) -> str:
     return scenario_id("acme", "conv-1")
 
 
+def agents() -> AgentDirectory:
+    """The tokens of the door: :data:`AGENT_TOKEN`, alice of acme's billing queue."""
+    return AgentDirectory.from_mapping(
+        {"agents": [{"token_sha256": hash_key(AGENT_TOKEN), "tenant": "acme",
+                     "agent_id": "alice", "queues": ["billing"]}]}
+    )  # fmt: skip
+
+
 @contextmanager
 def practice_door(data_dir: Path) -> Iterator[PracticeDoor]:
     """The record's HTTP application on a free port, serving one scenario."""
     made = write_scenario(data_dir)
-    agents = AgentDirectory.from_mapping(
-        {"agents": [{"token_sha256": hash_key(AGENT_TOKEN), "tenant": "acme",
-                     "agent_id": "alice", "queues": ["billing"]}]}
-    )  # fmt: skip
     host = LoopThread()
 
     async def start() -> tuple[web.AppRunner, int]:
-        runner = web.AppRunner(AuditHttpApi(database_path(data_dir), agents).app())
+        runner = web.AppRunner(AuditHttpApi(database_path(data_dir), agents()).app())
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()

@@ -338,12 +338,24 @@ class RecordSettings(ServicePorts):
     practice_pending_hours: float = Field(default=72.0, gt=0)
     practice_retention_days: int = Field(default=90, ge=1)
     practice_max_turns: int = Field(default=20, ge=1, le=200)
+    # The scoring service's gRPC address, to show beside the checks how caring a
+    # practice reply reads to the emotion model (Score, with a tenant API key read
+    # from practice_scoring_api_key_file; TLS when practice_scoring_ca_file names
+    # the CA that signed its certificate). None: the checks alone.
+    practice_scoring_target: str | None = None
+    practice_scoring_api_key_file: Path | None = None
+    practice_scoring_ca_file: Path | None = None
 
     @model_validator(mode="after")
     def _positive_overrides(self) -> RecordSettings:
         if bad := sorted(t for t, days in self.tenant_retention_days.items() if days < 1):
             raise ValueError(
                 f"WARMLINE_RECORD__TENANT_RETENTION_DAYS: at least 1 day, not for {bad}"
+            )
+        if (self.practice_scoring_target is None) != (self.practice_scoring_api_key_file is None):
+            raise ValueError(
+                "WARMLINE_RECORD__PRACTICE_SCORING_TARGET and "
+                "WARMLINE_RECORD__PRACTICE_SCORING_API_KEY_FILE go together (Score needs a key)"
             )
         return self
 

@@ -95,6 +95,12 @@ def review_view(review: dict[str, Any]) -> RenderableType:
         line.append(CHECK_NAMES.get(check["check"], check["check"]))
         line.append(f"  ({check['note']})", style="dim")
         lines.append(line)
+    if review.get("caring") is not None:
+        lines.append(
+            Text(
+                f"The emotion model reads your words as caring with probability {review['caring']:.2f}."
+            )
+        )
     if review["example_opening"]:
         lines.append(Text(f"\nOne example: “{review['example_opening']}”", style="italic blue"))
     lines.append(Text(review["private"], style="dim"))

@@ -22,6 +22,7 @@ from warmline.common.openapi import add_openapi_route
 from warmline.notification.core import Refusal, Refused
 from warmline.notification.http_api import refusal_response
 from warmline.notification.tokens import AgentDirectory
+from warmline.practice.model_reading import ReplyReader
 from warmline.record.audit import conversation_audit
 from warmline.record.practice_http import PracticeHttpApi
 from warmline.record.store import connect
@@ -33,15 +34,18 @@ MAX_BODY_BYTES = 64 * 1024
 class AuditHttpApi:
     """aiohttp routes of the audit endpoint."""
 
-    def __init__(self, database: Path, agents: AgentDirectory | None) -> None:
+    def __init__(
+        self, database: Path, agents: AgentDirectory | None, reader: ReplyReader | None = None
+    ) -> None:
         self._database = database
         self._agents = agents or AgentDirectory({})
+        self._reader = reader
 
     def app(self) -> web.Application:
         """The aiohttp application."""
         app = web.Application(client_max_size=MAX_BODY_BYTES)
         app.router.add_get("/v1/audit/{conversation_id}", self.audit)
-        PracticeHttpApi(self._database, self._agents).add_routes(app)
+        PracticeHttpApi(self._database, self._agents, self._reader).add_routes(app)
         add_openapi_route(app, "record")
         return app
 

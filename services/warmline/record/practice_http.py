@@ -3,7 +3,9 @@
 ``GET /practice`` is the console's practice page; ``GET /v1/practice/scenarios``
 lists the scenarios of the token's tenant and queues, ``GET
 /v1/practice/scenarios/{scenario_id}`` shows one up to its escalation, and
-``POST /v1/practice/review`` checks the opening an agent wrote for it.
+``POST /v1/practice/review`` checks the opening an agent wrote for it, and
+with a scoring service configured says how caring it reads to the emotion model
+(:mod:`warmline.practice.model_reading`).
 
 Authenticated like the console (``Authorization: Bearer <agent token>``). The
 review goes back to the agent who asked and nowhere else: the reply and its
@@ -30,6 +32,7 @@ from warmline.notification.core import Refusal, Refused
 from warmline.notification.http_api import CONSOLE_CSP, refusal_response
 from warmline.notification.tokens import AgentDirectory, AgentScope
 from warmline.practice.checks import CHECKS, review_reply
+from warmline.practice.model_reading import ReplyReader
 from warmline.record.practice import list_scenarios, read_scenario
 from warmline.record.store import connect
 
@@ -48,9 +51,12 @@ def practice_page() -> bytes:
 class PracticeHttpApi:
     """aiohttp routes of empathy practice."""
 
-    def __init__(self, database: Path, agents: AgentDirectory) -> None:
+    def __init__(
+        self, database: Path, agents: AgentDirectory, reader: ReplyReader | None = None
+    ) -> None:
         self._database = database
         self._agents = agents
+        self._reader = reader
         self._page = practice_page()
 
     def add_routes(self, app: web.Application) -> None:
@@ -131,11 +137,13 @@ class PracticeHttpApi:
             return refusal_response(refused)
         RECORD_PRACTICE_ROUNDS.labels("reviewed").inc()
         checks = review_reply(reply)
+        caring = None if self._reader is None else await self._reader.caring(reply)
         body = {
             "scenario_id": scenario_id,
             "checks": [{"check": c.name, "passed": c.passed, "note": c.note} for c in checks],
             "passed": sum(c.passed for c in checks),
             "of": len(CHECKS),
+            "caring": caring,
             "example_opening": found["example_opening"],
             "private": PRIVATE,
         }

@@ -28,6 +28,7 @@ from warmline.common.runtime import ServiceMain, cancel_all, serve_until_stopped
 from warmline.common.settings import WarmlineSettings
 from warmline.common.topics import ensure_topics
 from warmline.notification.tokens import AgentDirectory
+from warmline.practice.model_reading import ReplyReader
 from warmline.record.handler import RecordHandler, recorded_topics
 from warmline.record.http_api import AuditHttpApi
 from warmline.record.practice import PracticeRules
@@ -59,7 +60,10 @@ class RecordService:
         self.database = database_path(r.data_dir)
         self.readiness = Readiness("kafka", "database", "assignment")
         self.ops = OpsServer(self.readiness, r.host, r.metrics_port)
-        self.http = HttpListener(AuditHttpApi(self.database, agents).app(), r.host, r.http_port)
+        self.reader = ReplyReader.from_settings(r)
+        self.http = HttpListener(
+            AuditHttpApi(self.database, agents, self.reader).app(), r.host, r.http_port
+        )
         self.producer = create_producer(settings, "warmline-record")
         self.consumer = create_consumer(
             settings,
@@ -167,6 +171,8 @@ class RecordService:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(asyncio.shield(self.pipeline), grace)
         await self.http.stop()
+        if self.reader is not None:
+            await self.reader.close()
         for closing in (self.consumer.stop(), self.producer.stop()):
             # aiokafka may hang while brokers are gone (aio-libs/aiokafka#1101).
             with contextlib.suppress(Exception):
