@@ -66,32 +66,44 @@ class Check:
 def review_reply(reply: str) -> list[Check]:
     """The five checks of ``reply``, in :data:`CHECKS` order."""
     text = reply.lower().replace("\u2019", "'")
+    # Notes quote the reply as written, where lower-casing kept its length.
+    said = reply if len(text) == len(reply) else text
     acknowledged = _ACKNOWLEDGES.search(text)
     owned = _OWNS.search(text)
     blamed = _BLAMES.search(text)
     promised = _OVERPROMISES.search(text)
     invited = _INVITES.search(text)
+
+    def quoted(match: re.Match[str] | None) -> str:
+        if match is None:
+            return ""
+        return (
+            "a question to the customer"
+            if match.group() == "?"
+            else f"'{said[match.start() : match.end()]}'"
+        )
+
     return [
         Check(
             "acknowledges_emotion",
             acknowledged is not None,
-            _found(acknowledged)
+            quoted(acknowledged)
             or "Say what you hear before solving: 'I can hear how frustrating this has been.'",
         ),
         Check(
             "takes_ownership",
             owned is not None,
-            _found(owned) or "Say what you will do yourself: 'Let me look into this now.'",
+            quoted(owned) or "Say what you will do yourself: 'Let me look into this now.'",
         ),
         Check(
             "avoids_blame",
             blamed is None,
-            f"sounds like blame: '{blamed.group()}'" if blamed else "no blame on the customer",
+            f"sounds like blame: {quoted(blamed)}" if blamed else "no blame on the customer",
         ),
         Check(
             "promises_only_what_it_can_keep",
             promised is None,
-            f"a promise that may not hold: '{promised.group()}'; say what you will do, "
+            f"a promise that may not hold: {quoted(promised)}; say what you will do, "
             "and when you will update them"
             if promised
             else "no promise beyond what you can do",
@@ -99,13 +111,7 @@ def review_reply(reply: str) -> list[Check]:
         Check(
             "invites_next_step",
             invited is not None,
-            _found(invited)
+            quoted(invited)
             or "End with what happens next, or a question: 'Could you tell me the order number?'",
         ),
     ]
-
-
-def _found(match: re.Match[str] | None) -> str:
-    if match is None:
-        return ""
-    return "a question to the customer" if match.group() == "?" else f"'{match.group()}'"

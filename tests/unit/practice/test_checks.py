@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
+from tests.openapi_contract import METHODS
+from warmline.common.openapi import full_document, service_document
 from warmline.practice.checks import CHECKS, review_reply
 
 
@@ -16,8 +20,8 @@ def test_a_warm_owned_open_reply_passes_every_check() -> None:
     )
     assert [c.name for c in checks] == list(CHECKS)
     assert all(c.passed for c in checks)
-    assert checks[0].note == "'i'm sorry'"
-    assert checks[4].note == "'could you'"
+    assert checks[0].note == "'I'm sorry'"
+    assert checks[4].note == "'Could you'"
 
 
 def test_blame_and_promises_that_may_not_hold_are_named() -> None:
@@ -26,7 +30,7 @@ def test_blame_and_promises_that_may_not_hold_are_named() -> None:
         for c in review_reply("You should have read the email. I guarantee it arrives by tomorrow.")
     }
     assert not checks["avoids_blame"].passed
-    assert "you should have" in checks["avoids_blame"].note
+    assert "'You should have'" in checks["avoids_blame"].note
     assert not checks["promises_only_what_it_can_keep"].passed
     assert "guarantee" in checks["promises_only_what_it_can_keep"].note
 
@@ -46,3 +50,16 @@ def test_a_curt_reply_is_told_what_would_help() -> None:
 
 def test_curly_apostrophes_read_like_straight_ones() -> None:
     assert passed("I\u2019ll sort this out, I\u2019m sorry.")["takes_ownership"]
+
+
+def test_results_are_answered_to_the_review_call_and_no_other_route() -> None:
+    # No route of any service, the supervisors' audit included, answers with a review.
+    review = json.dumps("#/components/schemas/PracticeReview")
+    answering = [
+        (method, path)
+        for path, item in full_document()["paths"].items()
+        for method in METHODS
+        if review in json.dumps(item.get(method, {}).get("responses", {}))
+    ]
+    assert answering == [("post", "/v1/practice/review")]
+    assert not [p for p in service_document("notification")["paths"] if "practice" in p]
