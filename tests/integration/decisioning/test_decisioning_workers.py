@@ -140,7 +140,7 @@ async def test_a_worker_joining_during_a_backlog_takes_over_without_a_hang_or_a_
 ) -> None:
     # The second worker joins while the first is busy with a backlog three times
     # Faust's stream buffer (4,096): the rebalance stops the first worker's flow
-    # mid-stream (faust_runtime.consumer.LeanConsumer), and still no escalation is lost or
+    # mid-stream (faust_runtime.consumer.WorkerConsumer), and still no escalation is lost or
     # doubled. (Faust pauses a partition whose buffer fills, so the fetch loop is
     # rarely inside a blocked callback here; that give-way is unit-tested.)
     base = group_settings(kafka_broker, tmp_path / "a")
