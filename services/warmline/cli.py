@@ -222,6 +222,67 @@ def audit(
         raise typer.Exit(1)
 
 
+class InsightsFormat(StrEnum):
+    """What ``warmline insights`` writes."""
+
+    html = "html"
+    json = "json"
+
+
+@app.command()
+def insights(
+    tenant: str = typer.Option(..., help="The tenant."),
+    start: str | None = typer.Option(
+        None,
+        "--from",
+        help="ISO 8601 date or time, UTC unless it says (default: 7 days before --to).",
+    ),
+    end: str | None = typer.Option(None, "--to", help="ISO 8601 date or time (default: now)."),
+    out: Path = typer.Option(Path("insights.html"), help="Where the HTML report goes."),
+    output: InsightsFormat = typer.Option(
+        InsightsFormat.html, "--format", help="html (the report at --out) or json (printed)."
+    ),
+    bucket: str = typer.Option("auto", help="auto, hour, day or week."),
+    data_dir: Path | None = typer.Option(
+        None, help="The record's data dir (default: WARMLINE_RECORD__DATA_DIR)."
+    ),
+) -> None:
+    """Insights for leaders, aggregates only: emotional climate per queue, escalations by
+    reason and queue, time to claim, de-escalation and resolution, false-alarm rates, CSAT
+    after an escalation and without. Groups smaller than WARMLINE_RECORD__INSIGHTS_MIN_GROUP
+    conversations are suppressed."""
+    import contextlib
+    import sqlite3
+    import time
+
+    from warmline.insights.aggregates import WindowError, make_window
+    from warmline.insights.aggregates import insights as aggregate
+    from warmline.record.store import connect, database_path
+
+    record = load_settings().record
+    path = database_path(data_dir or record.data_dir)
+    try:
+        window = make_window(
+            tenant, start, end, bucket=bucket, min_group=record.insights_min_group, now=time.time()
+        )
+    except WindowError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    try:
+        with contextlib.closing(connect(path, read_only=True)) as conn:
+            numbers = aggregate(conn, window)
+    except sqlite3.Error as exc:
+        typer.echo(f"error: cannot read the record at {path}: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    if output is InsightsFormat.json:
+        typer.echo(json.dumps(numbers))
+        return
+    from warmline.insights.report import render
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render(numbers), encoding="utf-8")
+    typer.echo(f"insights report: {out.resolve()}")
+
+
 class LabelKind(StrEnum):
     """Where a backtest's emotions come from."""
 

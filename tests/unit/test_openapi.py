@@ -241,6 +241,7 @@ async def test_the_audit_answers_a_missing_database_as_documented() -> None:
             "/v1/practice/review",
             {"scenario_id": "s1", "reply": "Hi"},
         ),
+        ("get", "/v1/insights", "/v1/insights", None),
     ]
     async with TestServer(app) as server, aiohttp.ClientSession() as http:
         for method, path, url, body in calls:

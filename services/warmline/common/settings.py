@@ -345,6 +345,9 @@ class RecordSettings(ServicePorts):
     practice_scoring_target: str | None = None
     practice_scoring_api_key_file: Path | None = None
     practice_scoring_ca_file: Path | None = None
+    # Leaders' insights (warmline insights, GET /v1/insights): a group of fewer
+    # conversations than this is reported without any figure.
+    insights_min_group: int = Field(default=5, ge=1)
 
     @model_validator(mode="after")
     def _positive_overrides(self) -> RecordSettings:

@@ -1,5 +1,6 @@
 """The supervisors' door to the record: ``GET /v1/audit/{conversation_id}``; the
-same application serves agents' empathy practice (:mod:`warmline.record.practice_http`).
+same application serves agents' empathy practice (:mod:`warmline.record.practice_http`)
+and leaders' insights (:mod:`warmline.record.insights_http`).
 
 Authenticated like the agent console: ``Authorization: Bearer <token>`` with a
 token of the console's token file (:mod:`warmline.notification.tokens`). A token
@@ -24,6 +25,7 @@ from warmline.notification.http_api import refusal_response
 from warmline.notification.tokens import AgentDirectory
 from warmline.practice.model_reading import ReplyReader
 from warmline.record.audit import conversation_audit
+from warmline.record.insights_http import InsightsHttpApi
 from warmline.record.practice_http import PracticeHttpApi
 from warmline.record.store import connect
 
@@ -35,17 +37,24 @@ class AuditHttpApi:
     """aiohttp routes of the audit endpoint."""
 
     def __init__(
-        self, database: Path, agents: AgentDirectory | None, reader: ReplyReader | None = None
+        self,
+        database: Path,
+        agents: AgentDirectory | None,
+        reader: ReplyReader | None = None,
+        *,
+        insights_min_group: int = 5,
     ) -> None:
         self._database = database
         self._agents = agents or AgentDirectory({})
         self._reader = reader
+        self._insights_min_group = insights_min_group
 
     def app(self) -> web.Application:
         """The aiohttp application."""
         app = web.Application(client_max_size=MAX_BODY_BYTES)
         app.router.add_get("/v1/audit/{conversation_id}", self.audit)
         PracticeHttpApi(self._database, self._agents, self._reader).add_routes(app)
+        InsightsHttpApi(self._database, self._agents, self._insights_min_group).add_routes(app)
         add_openapi_route(app, "record")
         return app
 

@@ -62,7 +62,11 @@ class RecordService:
         self.ops = OpsServer(self.readiness, r.host, r.metrics_port)
         self.reader = ReplyReader.from_settings(r)
         self.http = HttpListener(
-            AuditHttpApi(self.database, agents, self.reader).app(), r.host, r.http_port
+            AuditHttpApi(
+                self.database, agents, self.reader, insights_min_group=r.insights_min_group
+            ).app(),
+            r.host,
+            r.http_port,
         )
         self.producer = create_producer(settings, "warmline-record")
         self.consumer = create_consumer(

@@ -1,0 +1,95 @@
+"""Leaders' insights on the record's HTTP port: ``GET /v1/insights`` answers the
+numbers of ``warmline insights --format json``, and ``GET /insights`` is the
+console's supervisor page, which polls them.
+
+Authenticated like the console (``Authorization: Bearer <agent token>``). A
+token sees its own tenant only, and only its queues: the totals are over those
+queues, and conversations never escalated (which belong to no queue) are shown
+only to a token of every queue (``*``). Groups smaller than
+``WARMLINE_RECORD__INSIGHTS_MIN_GROUP`` conversations are suppressed
+(:mod:`warmline.insights.privacy`); nothing names an agent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+import time
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from warmline.common.credentials import bearer_token
+from warmline.insights.aggregates import Window, WindowError, insights, make_window
+from warmline.notification.core import Refusal, Refused
+from warmline.notification.http_api import CONSOLE_CSP, refusal_response
+from warmline.notification.tokens import ALL_QUEUES, AgentDirectory, AgentScope
+from warmline.record.store import connect
+
+
+def insights_page() -> bytes:
+    """The supervisor page, shipped with the console's pages."""
+    return resources.files("warmline.notification.web").joinpath("insights.html").read_bytes()
+
+
+class InsightsHttpApi:
+    """aiohttp routes of the leaders' insights."""
+
+    def __init__(self, database: Path, agents: AgentDirectory, min_group: int) -> None:
+        self._database = database
+        self._agents = agents
+        self._min_group = min_group
+        self._page = insights_page()
+
+    def add_routes(self, app: web.Application) -> None:
+        """Register the insights routes on the record's application."""
+        app.router.add_get("/insights", self.page)
+        app.router.add_get("/v1/insights", self.numbers)
+
+    async def page(self, _: web.Request) -> web.Response:
+        """The supervisor page."""
+        return web.Response(
+            body=self._page,
+            content_type="text/html",
+            headers={"Cache-Control": "no-store", "Content-Security-Policy": CONSOLE_CSP},
+        )
+
+    def _scope(self, request: web.Request) -> AgentScope:
+        scope = self._agents.scope_for(bearer_token(request.headers.get("Authorization")))
+        if scope is None:
+            raise Refused(Refusal.UNAUTHENTICATED, "missing or unknown agent token")
+        return scope
+
+    async def numbers(self, request: web.Request) -> web.Response:
+        """The window's aggregates over the token's queues."""
+        query = request.query
+        try:
+            scope = self._scope(request)
+            tenant = query.get("tenant") or scope.tenant_id
+            if tenant != scope.tenant_id:
+                raise Refused(
+                    Refusal.PERMISSION_DENIED, "a token sees its own tenant's insights only"
+                )
+            try:
+                window = make_window(
+                    tenant, query.get("from"), query.get("to"), bucket=query.get("bucket", "auto"),
+                    min_group=self._min_group, now=time.time(),
+                    queues=None if ALL_QUEUES in scope.queues else scope.queues,
+                )  # fmt: skip
+            except WindowError as exc:
+                raise Refused(Refusal.INVALID_ARGUMENT, str(exc), exc.field) from exc
+            body = await asyncio.to_thread(self._read, window)
+        except Refused as refused:
+            return refusal_response(refused)
+        return web.json_response(body, headers={"Cache-Control": "no-store"})
+
+    def _read(self, window: Window) -> dict[str, Any]:
+        try:
+            conn = connect(self._database, read_only=True)
+        except sqlite3.OperationalError as exc:
+            raise Refused(Refusal.UNAVAILABLE, "the record database is not there yet") from exc
+        with contextlib.closing(conn):
+            return insights(conn, window)

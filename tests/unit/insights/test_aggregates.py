@@ -1,0 +1,190 @@
+"""Each aggregate of the leaders' insights on a hand-built record, and what is suppressed."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.insights_support import AGENT, DAY_S, T0, floor
+from warmline.decisioning.policy import DEFAULT_POLICY_PATH
+from warmline.insights.aggregates import (
+    NEGATIVE_TURN,
+    NOT_ESCALATED,
+    Window,
+    WindowError,
+    insights,
+    make_window,
+)
+from warmline.record.store import connect
+
+
+@pytest.fixture(scope="module")
+def record(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sqlite3.Connection]:
+    conn = connect(floor(tmp_path_factory.mktemp("insights") / "record.sqlite3"), read_only=True)
+    yield conn
+    conn.close()
+
+
+def day(conn: sqlite3.Connection, min_group: int = 5, **kw: Any) -> dict[str, Any]:
+    return insights(conn, Window("acme", T0, T0 + DAY_S, "hour", min_group, **kw))
+
+
+def row(rows: list[dict[str, Any]], **keys: Any) -> dict[str, Any]:
+    """The one row whose keys are ``keys`` (every key not given is a total: null)."""
+    dims = ("bucket", "queue", "reason", "escalated")
+    found = [r for r in rows if all(r.get(d) == keys.get(d) for d in dims if d in r)]
+    assert len(found) == 1, (keys, found)
+    return found[0]
+
+
+BUCKET = "2026-12-01T10:00:00+00:00"
+
+
+def test_the_emotional_climate_is_per_queue_and_time_bucket(record: sqlite3.Connection) -> None:
+    climate = day(record)["climate"]
+    billing = row(climate, bucket=BUCKET, queue="billing")
+    assert billing == {
+        "bucket": BUCKET, "queue": "billing", "conversations": 6, "turns": 12,
+        "negative_share": 0.5, "mean_negativity": 0.5, "mean_distress": 0.2, "suppressed": False,
+    }  # fmt: skip
+    total = row(climate)
+    # 6 billing (12 turns), 2 general (4), 5 never escalated (5); globex is not counted.
+    assert (total["conversations"], total["turns"]) == (13, 21)
+    assert total["negative_share"] == round(10 / 21, 4)
+    assert total["mean_negativity"] == round((6 * 1.0 + 2 * 1.2 + 5 * 0.1) / 21, 4)
+
+
+def test_a_group_below_the_minimum_shows_no_figure_not_even_its_size(
+    record: sqlite3.Connection,
+) -> None:
+    climate = day(record)["climate"]
+    general = row(climate, queue="general")
+    assert general["suppressed"] is True
+    assert {k for k, v in general.items() if v is not None} == {"queue", "suppressed"}
+    # With a minimum of 2 it is shown.
+    assert row(day(record, 2)["climate"], queue="general")["conversations"] == 2
+
+
+def test_the_smallest_group_beside_a_suppressed_one_is_suppressed_too(
+    record: sqlite3.Connection,
+) -> None:
+    # general (2) alone could be worked out from the total (13) minus billing (6) and
+    # the never-escalated (5): the smaller of those goes too.
+    climate = day(record)["climate"]
+    assert row(climate, queue=NOT_ESCALATED)["suppressed"] is True
+    assert row(climate, queue="billing")["suppressed"] is False
+    assert row(climate)["suppressed"] is False
+    # Without a suppressed neighbour nothing more is hidden.
+    assert row(day(record, 2)["climate"], queue=NOT_ESCALATED)["suppressed"] is False
+
+
+def test_escalations_are_counted_by_reason_and_queue_over_time_without_shadows(
+    record: sqlite3.Connection,
+) -> None:
+    escalations = day(record, 2)["escalations"]
+    assert (
+        row(escalations, bucket=BUCKET, queue="billing", reason="sustained_negativity")[
+            "escalations"
+        ]
+        == 6
+    )  # the shadow escalation of a calm conversation is not one of them
+    assert row(escalations, queue="general", reason="explicit_request")["escalations"] == 2
+    assert row(escalations)["escalations"] == 8
+    assert row(day(record)["escalations"], reason="explicit_request")["suppressed"] is True
+
+
+def test_time_to_claim_and_resolution_are_medians_per_queue(record: sqlite3.Connection) -> None:
+    billing = row(day(record, 2)["timings"], queue="billing")
+    assert billing["suppressed"] is False
+    assert (billing["escalations"], billing["claimed"], billing["claim_s_median"]) == (6, 5, 30.0)
+    assert (billing["resolved"], billing["resolve_s_median"], billing["resolve_s_p90"]) == (
+        6, 600.0, 600.0,
+    )  # fmt: skip
+    assert (billing["deescalated"], billing["deescalate_s_median"]) == (0, None)
+
+
+def test_the_false_alarm_rate_is_per_reason_and_queue(record: sqlite3.Connection) -> None:
+    judged = row(day(record)["false_alarms"], queue="billing", reason="sustained_negativity")
+    assert (judged["verdicts"], judged["false_alarm_rate"], judged["wrong_queue_rate"]) == (
+        6, round(1 / 6, 4), 0.0,
+    )  # fmt: skip
+
+
+def test_csat_after_an_escalation_is_set_beside_csat_without(record: sqlite3.Connection) -> None:
+    csat = day(record)["csat"]
+    after = row(csat, escalated=True)
+    without = row(csat, escalated=False)
+    assert (after["responses"], after["mean_csat"], after["satisfied_share"]) == (6, 2.0, 0.0)
+    assert (without["responses"], without["mean_csat"], without["satisfied_share"]) == (5, 5.0, 1.0)
+
+
+def test_a_token_of_some_queues_sees_those_queues_only(record: sqlite3.Connection) -> None:
+    report = day(record, queues=frozenset({"billing"}))
+    assert report["queues"] == ["billing"]
+    for section in ("climate", "escalations", "timings", "false_alarms", "csat"):
+        assert {r["queue"] for r in report[section]} <= {"billing", None}, section
+    # Its totals are the queue's own: the never-escalated and general are not in them.
+    assert row(report["climate"])["conversations"] == 6
+
+
+def test_no_figure_names_an_agent(record: sqlite3.Connection) -> None:
+    assert AGENT not in json.dumps(day(record, 1))
+
+
+def test_an_empty_window_has_no_group() -> None:
+    conn = sqlite3.connect(":memory:")
+    from warmline.record.store import migrate
+
+    migrate(conn)
+    report = insights(conn, Window("acme", T0, T0 + DAY_S, "hour"))
+    assert [report[s] for s in ("climate", "escalations", "timings", "false_alarms", "csat")] == [
+        [], [], [], [], [],
+    ]  # fmt: skip
+
+
+def test_the_negative_turn_threshold_is_the_default_policys() -> None:
+    policy = yaml.safe_load(DEFAULT_POLICY_PATH.read_text())
+    assert policy["thresholds"]["negative_turn_threshold"] == NEGATIVE_TURN
+
+
+def test_a_window_is_checked_and_defaults_to_the_last_seven_days() -> None:
+    window = make_window("acme", None, "2026-12-08", now=0)
+    assert (window.start, window.bucket) == (T0 - 10 * 3600, "day")
+    assert make_window("acme", "2026-12-01", "2026-12-02", now=0).bucket == "hour"
+    for start, end, bucket, field in (
+        ("yesterday", None, "auto", "from"),
+        ("2026-12-02", "2026-12-01", "auto", "from"),
+        ("2026-12-01", "2026-12-02", "minute", "bucket"),
+        ("2020-01-01", "2026-12-02", "hour", "bucket"),
+    ):
+        with pytest.raises(WindowError) as refused:
+            make_window("acme", start, end, bucket=bucket, now=T0)
+        assert refused.value.field == field
+
+
+def test_the_cli_writes_the_report_and_prints_the_numbers(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from warmline.cli import app
+
+    floor(tmp_path / "record.sqlite3")
+    out = tmp_path / "report" / "insights.html"
+    common = ["insights", "--tenant", "acme", "--from", "2026-12-01", "--to", "2026-12-02",
+              "--data-dir", str(tmp_path)]  # fmt: skip
+    written = CliRunner().invoke(app, [*common, "--out", str(out)])
+    assert written.exit_code == 0, written.output
+    assert str(out) in written.stdout
+    page = out.read_text()
+    assert page.count("<svg") >= 5 and "suppressed" in page
+    printed = CliRunner().invoke(app, [*common, "--format", "json"])
+    assert printed.exit_code == 0, printed.output
+    numbers = json.loads(printed.stdout)
+    assert row(numbers["climate"], queue="billing")["conversations"] == 6
+    missing = CliRunner().invoke(app, [*common[:-1], str(tmp_path / "nowhere")])
+    assert missing.exit_code == 2
