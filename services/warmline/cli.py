@@ -442,6 +442,23 @@ def bench_decisioning(
     typer.echo(json.dumps(decisioning.run(out, events, conversations, passes=passes), indent=2))
 
 
+@bench.command("record")
+def bench_record(
+    out: Path = typer.Option(Path("bench/results/record.json"), help="Where the JSON goes."),
+    events: int = typer.Option(50_000, min=100, help="Scored events in the backlog."),
+    conversations: int = typer.Option(2_000, min=1, help="Conversations (one decision each)."),
+    live_rate: float = typer.Option(5_000.0, min=1.0, help="Scored events/s offered live."),
+    live_seconds: float = typer.Option(10.0, min=1.0, help="Duration of the live phase."),
+) -> None:
+    """The record service's write rate into SQLite through a backlog, and its lag
+    while scored events and decisions arrive live."""
+    from warmline.bench import record
+
+    typer.echo(
+        json.dumps(record.run(out, events, conversations, live_rate, live_seconds), indent=2)
+    )
+
+
 @bench.command("notification")
 def bench_notification(
     out: Path = typer.Option(Path("bench/results/notification.json"), help="Where the JSON goes."),
@@ -511,13 +528,14 @@ def bench_all(
     out_dir: Path = typer.Option(Path("bench/results"), help="Directory for the JSON files."),
 ) -> None:
     """Every benchmark, one JSON file each (what `make bench` runs)."""
-    from warmline.bench import decisioning, e2e, ingest, model, scoring
+    from warmline.bench import decisioning, e2e, ingest, model, record, scoring
 
     for name, run in (
         ("ingest", ingest.run),
         ("model", model.run),
         ("scoring", scoring.run),
         ("decisioning", decisioning.run),
+        ("record", record.run),
         ("e2e", e2e.run),
     ):
         typer.echo(f"{name}: {json.dumps(run(out_dir / f'{name}.json'))}")
