@@ -2,7 +2,7 @@
 tables, so each expected figure can be worked out by hand.
 
 :func:`floor` builds one day of tenant ``acme`` (and some of ``globex``, which no
-acme figure may include), all in the hour from :data:`T0`:
+acme figure may include), all in the hour from :data:`T0` (or another ``t0``):
 
 - billing: 6 conversations, two customer turns each (negativity 0.2 and 0.8,
   distress 0.1 and 0.3), escalated for ``sustained_negativity``; 5 claimed 30 s
@@ -17,10 +17,19 @@ acme figure may include), all in the hour from :data:`T0`:
 from __future__ import annotations
 
 import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from warmline.record.store import RecordStore
+from aiohttp import web
+
+from tests.support import LoopThread
+from warmline.notification.tokens import AgentDirectory
+from warmline.record.http_api import AuditHttpApi
+from warmline.record.store import RecordStore, database_path
 
 T0 = datetime(2026, 12, 1, 10, tzinfo=UTC).timestamp()
 DAY_S = 86_400.0
@@ -104,19 +113,48 @@ class Floor:
         )  # fmt: skip
 
 
-def floor(path: Path) -> Path:
-    """The record described in the module's docstring, at ``path``."""
+def floor(path: Path, t0: float = T0) -> Path:
+    """The record described in the module's docstring, at ``path``, in the hour from ``t0``."""
     store = RecordStore(path)
     try:
         for tenant in ("acme", "globex"):
-            _day(Floor(store.conn, tenant))
+            _day(Floor(store.conn, tenant), t0)
     finally:
         store.close()
     return path
 
 
-def _day(f: Floor) -> None:
-    at = T0 + 600
+@dataclass(frozen=True)
+class InsightsDoor:
+    """Where a record HTTP door serving :func:`floor` listens."""
+
+    http_base: str
+
+
+@contextmanager
+def insights_door(data_dir: Path, tokens: AgentDirectory) -> Iterator[InsightsDoor]:
+    """The record's HTTP application on a free port over :func:`floor` of the last
+    hour, suppressing groups under 5 conversations."""
+    database = floor(database_path(data_dir), time.time() - 3_000)
+    host = LoopThread()
+
+    async def start() -> tuple[web.AppRunner, int]:
+        runner = web.AppRunner(AuditHttpApi(database, tokens).app())
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        return runner, runner.addresses[0][1]
+
+    runner, port = host.run(start())
+    try:
+        yield InsightsDoor(f"http://127.0.0.1:{port}")
+    finally:
+        host.run(runner.cleanup())
+        host.close()
+
+
+def _day(f: Floor, t0: float) -> None:
+    at = t0 + 600
     for n in range(6):
         c = f"billing-{n}"
         f.turn(c, at, 0.2, 0.1)

@@ -65,11 +65,15 @@ def demo(
     sasl_ssl: bool = typer.Option(
         False, "--sasl-ssl", help="Connect every client over SASL_SSL (SCRAM-SHA-512)."
     ),
+    insights_out: Path | None = typer.Option(
+        None, help="Where the insights report of the demo goes (default: demo-results/)."
+    ),
 ) -> None:
-    """The main job on an embedded default: local Kafka, the services, sample conversations."""
+    """The main job on an embedded default: local Kafka, the services, sample conversations;
+    it ends with the insights report of its own traffic."""
     from rich.console import Console
 
-    from warmline.demo.runner import print_summary, run_demo
+    from warmline.demo.runner import DEFAULT_INSIGHTS, print_summary, run_demo
 
     console = Console()
     configure_logging("demo", "WARNING", "text")
@@ -78,7 +82,12 @@ def demo(
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     try:
         summary = asyncio.run(
-            run_demo(console, os.environ.get("WARMLINE_KAFKA_VERSION"), sasl_ssl=sasl_ssl)
+            run_demo(
+                console,
+                os.environ.get("WARMLINE_KAFKA_VERSION"),
+                sasl_ssl=sasl_ssl,
+                insights_out=insights_out or DEFAULT_INSIGHTS,
+            )
         )
     except KeyboardInterrupt:
         console.print("[yellow]interrupted: everything stopped[/yellow]")

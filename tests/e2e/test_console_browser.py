@@ -18,10 +18,15 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, BrowserContext, Locator, Page, async_playwright, expect
 
+from tests.insights_support import AGENT, DAY_S, T0, floor, insights_door
 from tests.integration.notification.conftest import decision, publish, token
 from tests.practice_support import AGENT_TOKEN, practice_door
 from tests.record_support import stored_values
 from tests.support import read_topic, wait_until
+from warmline.common.credentials import hash_key
+from warmline.insights.aggregates import Window
+from warmline.insights.report import write_report
+from warmline.notification.tokens import AgentDirectory
 from warmline.record.store import connect, database_path
 from warmline.v1 import escalation_pb2, feedback_pb2, scoring_pb2
 
@@ -430,3 +435,54 @@ async def test_an_agent_practises_an_opening_and_the_feedback_stays_with_them(
         assert not [v for v in stored_values(conn) if isinstance(v, str) and "guarantee" in v]
     finally:
         conn.close()
+
+
+async def test_the_insights_report_opens_with_its_charts_and_suppressed_groups(
+    browser: Browser, tmp_path: Path
+) -> None:
+    floor(tmp_path / "record.sqlite3")
+    report = write_report(
+        tmp_path / "record.sqlite3", Window("acme", T0, T0 + DAY_S, "hour"), tmp_path / "r.html"
+    )
+    context = await browser.new_context(viewport={"width": 1100, "height": 800})
+    try:
+        page = await context.new_page()
+        await page.goto(report.as_uri())
+        await expect(page.locator("h1")).to_have_text("Warmline insights: acme")
+        # matplotlib's charts, drawn: each an SVG with its title as text.
+        charts = page.locator("figure.chart svg")
+        assert await charts.count() >= 6
+        await expect(charts.first).to_be_visible()
+        await expect(page.locator("figure.chart").first).to_contain_text("negative customer turns")
+        await expect(page.locator("td.suppressed").first).to_have_text("suppressed")
+        await expect(page.locator("#privacy")).to_contain_text("fewer than 5 conversations")
+        await expect(page.locator("body")).not_to_contain_text(AGENT)
+        await page.screenshot(path=str(ARTIFACTS / "insights-report.png"), full_page=True)
+    finally:
+        await context.close()
+
+
+async def test_a_supervisor_sees_the_insights_of_their_queues_live(
+    open_console: OpenConsole, tmp_path: Path
+) -> None:
+    tokens = AgentDirectory.from_mapping(
+        {"agents": [{"token_sha256": hash_key("floor-lead"), "tenant": "acme",
+                     "agent_id": "lea", "queues": ["*"]}]}
+    )  # fmt: skip
+    with insights_door(tmp_path, tokens) as door:
+        page = await open_console(door, "/insights")
+        await page.get_by_label("Token").fill("floor-lead")
+        await page.get_by_role("button", name="Show").click()
+        await expect(page.locator("#status")).to_contain_text("live, updated")
+        climate = page.locator("#climate")
+        await expect(climate.locator('tr[data-row="billing"]')).to_contain_text("0.50")
+        # general has 2 conversations: suppressed; and the never-escalated beside
+        # it too, or general could be worked out from the total.
+        await expect(climate.locator('tr[data-row="general"]')).to_contain_text("suppressed")
+        await expect(climate.locator('tr[data-row="(not escalated)"]')).to_contain_text(
+            "suppressed"
+        )
+        await expect(page.locator("#climate-strip .col").first).to_be_attached()
+        await expect(page.locator("#about")).to_contain_text("acme, every queue")
+        await expect(page.locator("main")).not_to_contain_text(AGENT)
+        await screenshot(page, "insights-supervisor")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+from pathlib import Path
 
 import pytest
 from rich.console import Console
@@ -13,10 +14,15 @@ from warmline.demo.runner import run_demo, sample_conversations
 pytestmark = pytest.mark.e2e
 
 
-async def test_the_demo_replays_every_conversation_and_redacts_personal_data() -> None:
+async def test_the_demo_replays_every_conversation_and_redacts_personal_data(
+    tmp_path: Path,
+) -> None:
     out = io.StringIO()
     console = Console(file=out, width=200, color_system=None)
-    summary = await run_demo(console, os.environ.get("WARMLINE_KAFKA_VERSION"), turn_gap_s=0)
+    report = tmp_path / "insights.html"
+    summary = await run_demo(
+        console, os.environ.get("WARMLINE_KAFKA_VERSION"), turn_gap_s=0, insights_out=report
+    )
     shown = out.getvalue()
 
     expected = sum(len(turns) for turns in sample_conversations().values())
@@ -68,13 +74,28 @@ async def test_the_demo_replays_every_conversation_and_redacts_personal_data() -
     # A user can open the browser console while the demo runs.
     assert "Agent console in a browser: http://127.0.0.1:" in shown
     assert "with the agent token wla_demo_" in shown
+    # It ends with the insights report of its own traffic, read from the record,
+    # with real charts and no agent named.
+    assert summary["insights_report"] == str(report.resolve())
+    assert f"Insights report of the demo's traffic: {report.resolve()}" in shown
+    page = report.read_text()
+    assert "Warmline insights: demo" in page
+    assert page.count("<svg") >= 6
+    assert "demo-agent" not in page
+    for section in ("Emotional climate per queue", "Escalations by reason and queue",
+                    "False-alarm rate", "CSAT after an escalation"):  # fmt: skip
+        assert section in page
 
 
-async def test_the_whole_pipeline_runs_over_sasl_ssl() -> None:
+async def test_the_whole_pipeline_runs_over_sasl_ssl(tmp_path: Path) -> None:
     out = io.StringIO()
     console = Console(file=out, width=200, color_system=None)
     summary = await run_demo(
-        console, os.environ.get("WARMLINE_KAFKA_VERSION"), turn_gap_s=0, sasl_ssl=True
+        console,
+        os.environ.get("WARMLINE_KAFKA_VERSION"),
+        turn_gap_s=0,
+        sasl_ssl=True,
+        insights_out=tmp_path / "insights.html",
     )
     expected = sum(len(turns) for turns in sample_conversations().values())
     assert summary["outcomes"] == {"accepted": expected}

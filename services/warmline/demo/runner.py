@@ -1,7 +1,9 @@
-"""The embedded default: a real local broker, the four services, and sample
+"""The embedded default: a real local broker, the five services, and sample
 conversations replayed as live traffic. Each event is shown as it comes out of
 the scoring service with the emotion read in each customer message; each
-escalation as an agent console receives it from the notification service.
+escalation as an agent console receives it from the notification service. The
+demo agent then takes each escalation and judges it, and the demo ends by
+writing the leaders' insights report of its own traffic, read from the record.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
+import grpc
 import yaml
 from aiokafka import AIOKafkaConsumer
 from pydantic import SecretStr
@@ -34,6 +37,7 @@ from warmline.common.settings import (
     IngestionSettings,
     KafkaSettings,
     NotificationSettings,
+    RecordSettings,
     ScoringSettings,
     WarmlineSettings,
 )
@@ -42,12 +46,17 @@ from warmline.decisioning.policy import DEFAULT_POLICY_PATH, load_policy
 from warmline.decisioning.service import DecisioningService
 from warmline.ingestion.redaction import PII_KINDS
 from warmline.ingestion.service import IngestionService
+from warmline.insights.aggregates import Window
+from warmline.insights.report import write_report
 from warmline.localkafka import LocalKafka
 from warmline.localkafka.broker import SaslSslListener, free_port
 from warmline.notification.service import NotificationService, load_agents
 from warmline.notification.terminal import ConsoleView, announcement
+from warmline.notification.tokens import AgentDirectory
+from warmline.record.service import RecordService
+from warmline.record.store import connect
 from warmline.scoring.service import ScoringService
-from warmline.v1 import escalation_pb2, events_pb2, notification_pb2, scoring_pb2
+from warmline.v1 import escalation_pb2, events_pb2, feedback_pb2, notification_pb2, scoring_pb2
 
 DEMO_TENANT = "demo"
 _DEMO_KEY = "demo-key"
@@ -55,6 +64,16 @@ _DEMO_AGENT = "demo-agent"
 _TURN_GAP_S = 0.25
 # How long the console keeps listening for decisions after the last event.
 _DECISION_SETTLE_S = 3.0
+#: Where the insights report of the demo's traffic goes.
+DEFAULT_INSIGHTS = Path("demo-results/insights.html")
+# The demo's six synthetic conversations are shown whatever their number;
+# leaders' reports suppress groups under WARMLINE_RECORD__INSIGHTS_MIN_GROUP.
+_DEMO_MIN_GROUP = 1
+_DEMO_NOTE = (
+    "The demo's own synthetic traffic, every group shown (minimum group 1) so that its six "
+    "conversations are visible; leaders' reports suppress groups under "
+    "WARMLINE_RECORD__INSIGHTS_MIN_GROUP conversations (default 5)."
+)
 _ROLE_STYLE = {
     events_pb2.ROLE_CUSTOMER: "bold yellow",
     events_pb2.ROLE_BOT: "cyan",
@@ -211,9 +230,11 @@ async def run_demo(
     turn_gap_s: float = _TURN_GAP_S,
     *,
     sasl_ssl: bool = False,
+    insights_out: Path = DEFAULT_INSIGHTS,
 ) -> dict[str, object]:
     """Run the demo end to end and return its summary; ``sasl_ssl``: every client
-    connects over the broker's SASL_SSL (SCRAM-SHA-512) listener."""
+    connects over the broker's SASL_SSL (SCRAM-SHA-512) listener; ``insights_out``:
+    where the insights report of its traffic goes."""
     conversations = sample_conversations()
     events = list(interleaved(conversations))
     with tempfile.TemporaryDirectory() as tmp:
@@ -228,7 +249,9 @@ async def run_demo(
         )
         await asyncio.to_thread(broker.start)
         try:
-            return await _with_broker(console, broker, keys, conversations, events, turn_gap_s)
+            return await _with_broker(
+                console, broker, keys, conversations, events, turn_gap_s, insights_out
+            )
         finally:
             await asyncio.to_thread(broker.cleanup)
 
@@ -261,6 +284,14 @@ def _demo_settings(broker: LocalKafka, keys: Path, agent_token: str) -> Warmline
             data_dir=keys.parent / "decisioning",
         ),
         notification=notification,
+        record=RecordSettings(
+            host="127.0.0.1",
+            http_port=0,
+            metrics_port=0,
+            shutdown_grace_s=1,
+            data_dir=keys.parent / "record",
+            agent_tokens_file=agents_file,
+        ),
     )
 
 
@@ -296,6 +327,7 @@ async def _with_broker(
     conversations: dict[str, list[events_pb2.InteractionEvent]],
     events: list[events_pb2.InteractionEvent],
     turn_gap_s: float,
+    insights_out: Path,
 ) -> dict[str, object]:
     agent_token = f"wla_{DEMO_TENANT}_{secrets.token_urlsafe(16)}"
     settings = _demo_settings(broker, keys, agent_token)
@@ -317,13 +349,21 @@ async def _with_broker(
         notification = NotificationService(settings, load_agents(settings))
         running.push_async_callback(notification.stop)
         await notification.start()
+        console.print("Starting the record service (SQLite)...")
+        tokens = settings.notification.agent_tokens_file
+        assert tokens is not None
+        record = RecordService(settings, AgentDirectory.from_file(tokens))
+        running.push_async_callback(record.stop)
+        await record.start()
         await _until(lambda: notification.readiness.ready, 60, "the notification service")
+        await _until(lambda: record.readiness.ready, 60, "the record service")
         console.print(
             f"Kafka {broker.version} at {broker.bootstrap_servers}; ingestion gRPC "
             f":{ingestion.grpc_port}, HTTP :{ingestion.http_port}; notification gRPC "
             f":{notification.grpc_port}\n[bold]Agent console[/bold] in a browser: "
             f"http://127.0.0.1:{notification.http_port}/ with the agent token "
-            f"[bold]{agent_token}[/bold]",
+            f"[bold]{agent_token}[/bold]; supervisors' insights, live: "
+            f"http://127.0.0.1:{record.http.port}/insights",
             highlight=False,
         )
         agent = _AgentConsole(
@@ -334,10 +374,53 @@ async def _with_broker(
         running.push_async_callback(agent.client.close)
         ingest = IngestClient(f"127.0.0.1:{ingestion.grpc_port}", _DEMO_KEY)
         running.push_async_callback(ingest.close)
+        started = time.time()
         summary = await _replay(
             console, _Show(console, settings), agent, notification, ingest, events, turn_gap_s
         )
-    return {"conversations": len(conversations), **summary}
+        handled = await _take_and_judge(console, agent)
+        report = await _insights_report(record, started, len(events), handled, insights_out)
+        console.print(f"[bold]Insights report[/bold] of the demo's traffic: {report}")
+    return {"conversations": len(conversations), **summary, "insights_report": str(report)}
+
+
+async def _take_and_judge(console: Console, agent: _AgentConsole) -> int:
+    """The demo agent takes each escalated conversation's latest decision and judges
+    it useful, as an agent would; the number taken."""
+    taken = 0
+    for conversation, decisions in agent.decisions.items():
+        decision_id = decisions[-1].decision_id
+        try:
+            await agent.client.claim(decision_id)
+            await agent.client.feedback(decision_id, feedback_pb2.VERDICT_USEFUL)
+        except grpc.aio.AioRpcError as exc:  # resolved meanwhile: nothing to take
+            console.print(f"  [dim]{conversation} not taken: {exc.details()}[/]", highlight=False)
+            continue
+        taken += 1
+    console.print(f"The demo agent took and judged {taken} escalation(s).")
+    return taken
+
+
+async def _insights_report(
+    record: RecordService, started: float, events: int, handled: int, out: Path
+) -> Path:
+    """Once the record holds the demo's traffic, its insights report at ``out``."""
+    database = record.database
+
+    def recorded() -> bool:
+        conn = connect(database, read_only=True)
+        try:
+            turns, claims, verdicts = (
+                int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+                for table in ("turns", "claims", "verdicts")
+            )
+        finally:
+            conn.close()
+        return turns >= events and claims >= handled and verdicts >= handled
+
+    await _until(recorded, 30, "the record to hold the demo's traffic")
+    window = Window(DEMO_TENANT, started - 60, time.time() + 60, "hour", _DEMO_MIN_GROUP)
+    return await asyncio.to_thread(write_report, database, window, out, _DEMO_NOTE)
 
 
 async def _replay(

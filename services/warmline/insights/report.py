@@ -8,10 +8,12 @@ group is left out of the charts and written as "suppressed" in the tables.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import io
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import matplotlib
@@ -19,7 +21,8 @@ from matplotlib.axes import Axes
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, date2num
 from matplotlib.figure import Figure
 
-from warmline.insights.aggregates import BUCKETS
+from warmline.insights.aggregates import BUCKETS, Window, insights
+from warmline.record.store import connect
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; color: #1d2330; margin: 0; background: #f4f5f8; }
@@ -34,7 +37,7 @@ figure.chart { margin: .4rem 0; } figure.chart svg { max-width: 100%; height: au
 table { border-collapse: collapse; font-size: .85rem; margin: .4rem 0; }
 th, td { padding: .2rem .6rem; border-bottom: 1px solid #e3e5ea; text-align: right; }
 th:first-child, td:first-child, th.key, td.key { text-align: left; }
-td.suppressed { color: #999; font-style: italic; }
+td.suppressed { color: #999; font-style: italic; text-align: left; }
 """
 _SUPPRESSED = "suppressed"
 _ALL = "all"
@@ -89,9 +92,14 @@ def _dates(times: list[datetime]) -> list[float]:
 
 
 def _middle(report: dict[str, Any], rows: list[dict[str, Any]]) -> list[float]:
-    """Where the rows' points go: the middle of their buckets."""
-    half = timedelta(seconds=BUCKETS[report["bucket"]] / 2)
-    return _dates([_when(r["bucket"]) + half for r in rows])
+    """Where the rows' points go: the middle of the part of their bucket in the window."""
+    span = timedelta(seconds=BUCKETS[report["bucket"]])
+    start, end = _when(report["from"]), _when(report["to"])
+    middles = []
+    for row in rows:
+        low, high = max(_when(row["bucket"]), start), min(_when(row["bucket"]) + span, end)
+        middles.append(low + (high - low) / 2)
+    return _dates(middles)
 
 
 def _time_axis(axes: Axes, report: dict[str, Any]) -> None:
@@ -318,8 +326,29 @@ _SECTIONS: list[tuple[str, str, Callable[[dict[str, Any]], list[str]]]] = [
 ]
 
 
-def render(report: dict[str, Any]) -> str:
-    """The HTML report of :func:`warmline.insights.aggregates.insights`' result."""
+def _privacy(min_group: int, suppressed: int) -> str:
+    if min_group <= 1:
+        return "Aggregates only; every group is shown (minimum group 1). No figure names or ranks agents."
+    return (
+        f"Aggregates only. A group of fewer than {min_group} conversations is suppressed (no "
+        "figure, not even its size), and so are the smallest groups beside it where it could be "
+        f"worked out from a total ({suppressed} suppressed here). No figure names or ranks agents."
+    )
+
+
+def write_report(database: Path, window: Window, out: Path, note: str = "") -> Path:
+    """The report of ``window`` read from the record at ``database``, written to ``out``;
+    its absolute path."""
+    with contextlib.closing(connect(database, read_only=True)) as conn:
+        numbers = insights(conn, window)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render(numbers, note), encoding="utf-8")
+    return out.resolve()
+
+
+def render(report: dict[str, Any], note: str = "") -> str:
+    """The HTML report of :func:`warmline.insights.aggregates.insights`' result, with
+    ``note`` said under the privacy promise."""
     n = report["min_group"]
     queues = ", ".join(report["queues"]) if report["queues"] else "every queue"
     parts = [
@@ -335,10 +364,8 @@ def render(report: dict[str, Any]) -> str:
         f"<header><h1>{html.escape(title)}</h1>"
         f"<div>{_key('bucket', report['from'])} to {_key('bucket', report['to'])} UTC, by "
         f"{html.escape(report['bucket'])}; {html.escape(queues)}</div></header><main>"
-        f"<p class='note' id='privacy'>Aggregates only. A group of fewer than {n} "
-        f"conversation{'s' if n != 1 else ''} is suppressed (no figure, not even its size), and "
-        "so are the smallest groups beside it where it could be worked out from a total "
-        f"({report['suppressed_groups']} suppressed here). No figure names or ranks agents.</p>"
+        f"<p class='note' id='privacy'>{_privacy(n, report['suppressed_groups'])}</p>"
+        + (f"<p class='note' id='about'>{html.escape(note)}</p>" if note else "")
         + "".join(parts)
         + "</main></body></html>\n"
     )
