@@ -133,6 +133,11 @@ test: venv $(HELM) $(PROMTOOL) browser ## Run the whole suite against a real Kaf
 test-integration: venv browser ## Integration and end-to-end tests only (e.g. KAFKA_VERSION=3.9.1)
 	$(PY) -m pytest -q tests/integration tests/e2e
 
+.PHONY: test-two-workers
+test-two-workers: venv ## The two-worker decisioning test 20 times in a row (#15: no flake allowed)
+	TWO_WORKER_RUNS=20 $(PY) -m pytest -q --timeout 180 --timeout-method=thread \
+	  tests/integration/decisioning/test_decisioning_workers.py -k split_the_partitions
+
 .PHONY: test-unit
 test-unit: venv ## Unit tests only (no broker)
 	$(PY) -m pytest -q tests/unit
