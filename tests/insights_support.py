@@ -11,7 +11,9 @@ acme figure may include), all in the hour from :data:`T0` (or another ``t0``):
 - general: 2 conversations, two turns each (negativity 0.6), escalated for
   ``explicit_request``; too few to show;
 - never escalated: 5 conversations, one turn each (negativity 0.1), each rated 5;
-  one has a shadow escalation to billing, which no figure counts.
+  one has a shadow escalation to billing, which no figure counts;
+- overload alerts: billing 4 about the queue and 2 about an agent; general 1
+  about an agent.
 """
 
 from __future__ import annotations
@@ -112,6 +114,13 @@ class Floor:
              AGENT, verdict, at),
         )  # fmt: skip
 
+    def overload_alert(self, queue: str, scope: str, at: float) -> None:
+        """An overload alert about ``queue`` or one agent in it."""
+        self.conn.execute(
+            "INSERT INTO overload_alerts VALUES (?, ?, ?, ?, 'reveals', 4, 3, 7200, ?)",
+            (self.tenant, self._id("o"), queue, scope, at),
+        )
+
 
 def floor(path: Path, t0: float = T0) -> Path:
     """The record described in the module's docstring, at ``path``, in the hour from ``t0``."""
@@ -176,3 +185,6 @@ def _day(f: Floor, t0: float) -> None:
         f.turn(c, at + 900, csat=5)
         if n == 0:
             f.decision(c, at + 100, "billing", reasons=("sustained_negativity",), shadow=True)
+    for scope in ("queue",) * 4 + ("agent",) * 2:
+        f.overload_alert("billing", scope, at + 300)
+    f.overload_alert("general", "agent", at + 300)

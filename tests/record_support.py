@@ -27,6 +27,7 @@ class KnownSet:
             "escalations": [],
             "feedback": [],
             "agent_actions": [],
+            "overload_alerts": [],
         }
     )
     decisions: dict[tuple[str, str], list[str]] = field(default_factory=dict)
@@ -138,6 +139,23 @@ def verdict(d: escalation_pb2.EscalationDecision, agent: str, when: datetime) ->
     return f.SerializeToString()
 
 
+def overload_alert(
+    tenant: str, queue: str, when: datetime, *, agent: str = "", measure: str = "reveals"
+) -> notification_pb2.OverloadAlert:
+    """An overload alert about ``agent`` (named, and in its suggestion, as where the
+    tenant names agents to supervisors) or, without one, about the queue."""
+    scope = (
+        notification_pb2.OVERLOAD_SCOPE_AGENT if agent else notification_pb2.OVERLOAD_SCOPE_QUEUE
+    )
+    alert = notification_pb2.OverloadAlert(
+        alert_id=derived_id(tenant, queue, agent, measure, str(when)), tenant_id=tenant,
+        queue=queue, scope=scope, agent_id=agent, measure=measure, value=4, threshold=3,
+        window_s=7_200, suggestion=f"{agent or 'Queue'} on {queue}: consider a break.",
+    )  # fmt: skip
+    _stamp(alert, "raised_at", when)
+    return alert
+
+
 def known_set(
     tenants: tuple[str, ...] = ("acme", "globex"),
     conversations: int = 4,
@@ -145,10 +163,15 @@ def known_set(
     prefix: str = "",
 ) -> KnownSet:
     """Per tenant and conversation: three turns, a CSAT event, an escalation and an
-    update, a claim, an ack and a verdict."""
+    update, a claim, an ack and a verdict; per tenant, an overload alert about the
+    billing queue and one naming an agent (the marker)."""
     at = at or datetime.now(UTC)
     known = KnownSet()
     for tenant in tenants:
+        for agent in ("", f"{SECRET}-agent"):
+            alert = overload_alert(tenant, "billing", at + timedelta(seconds=6), agent=agent)
+            key = f"{tenant}/billing".encode()
+            known.records["overload_alerts"].append((key, alert.SerializeToString()))
         for c in range(conversations):
             conversation = f"{prefix}conv-{c}"
             key = conversation_key(tenant, conversation)

@@ -44,6 +44,7 @@ TOPIC_FIELDS = (
     "feedback",
     "deadletter",
     "agent_actions",
+    "overload_alerts",
 )
 
 

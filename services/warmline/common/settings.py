@@ -111,6 +111,7 @@ class TopicSettings(_Section):
     feedback: str = "warmline.feedback.v1"
     deadletter: str = "warmline.deadletter.v1"
     agent_actions: str = "warmline.agent-actions.v1"
+    overload_alerts: str = "warmline.overload-alerts.v1"
     partitions: int = Field(default=6, ge=1)
     replication_factor: int = Field(default=1, ge=1)
     # Topic config of the created topics: with producers' acks=all, a write fails

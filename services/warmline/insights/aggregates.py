@@ -5,7 +5,8 @@ customer turns in a window ``[start, end)``, per queue and per time bucket, and
 for all of them together (``queue``/``bucket`` null). A conversation belongs to
 the queue of its first escalation; one never escalated to :data:`NOT_ESCALATED`.
 Groups are suppressed as :mod:`warmline.insights.privacy` promises. Nothing
-read here names an agent: claims and verdicts are counted, never attributed.
+read here names an agent: claims and verdicts are counted, never attributed, and
+overload alerts are counted per queue, whether about a queue or an agent.
 """
 
 from __future__ import annotations
@@ -203,6 +204,18 @@ WHERE d.tenant_id = :tenant AND d.shadow = 0 AND d.action = 'escalate'
 """
 _TIMING_STEPS = ("claim", "deescalate", "resolve")
 
+# Overload alerts raised to supervisors; a group's size is its number of alerts.
+_OVERLOAD = """
+SELECT alert_id AS conversation, queue, scope,
+       CAST(raised_at / :bucket_s AS INTEGER) * :bucket_s AS bucket
+FROM overload_alerts
+WHERE tenant_id = :tenant AND raised_at >= :start AND raised_at < :end
+"""
+_OVERLOAD_FIGURES = {
+    "queue_alerts": "SUM(scope = 'queue')",
+    "agent_alerts": "SUM(scope = 'agent')",
+}
+
 
 def _subsets(dimensions: Sequence[str]) -> list[tuple[str, ...]]:
     """Every subset of ``dimensions``, the largest first: each group and its totals."""
@@ -294,6 +307,14 @@ class _Reader:
             names_out += [_DONE[step], f"{step}_s_median", f"{step}_s_p90"]
         return self._finish(rows, ("bucket", "queue"), names_out, ("bucket", "queue"))
 
+    def overload(self) -> list[dict[str, Any]]:
+        """Overload alerts per time bucket and queue, by scope; a group of fewer than
+        the minimum alerts is suppressed, so no one agent's alert stands out."""
+        rows = self.grouped(_OVERLOAD, ("bucket", "queue"), _OVERLOAD_FIGURES)
+        for row in rows:
+            row["alerts"] = row.pop("conversations")
+        return rows
+
 
 _DONE = {"claim": "claimed", "deescalate": "deescalated", "resolve": "resolved"}
 
@@ -337,7 +358,8 @@ def insights(conn: sqlite3.Connection, window: Window) -> dict[str, Any]:
     false_alarms = reader.grouped(_VERDICTS, ("queue", "reason"), _VERDICT_FIGURES)
     csat = reader.grouped(_CSAT, ("escalated", "queue"), _CSAT_FIGURES, totals=("queue",))
     timings = reader.timings()
-    sections = (climate, escalations, timings, false_alarms, csat)
+    overload = reader.overload()
+    sections = (climate, escalations, timings, false_alarms, csat, overload)
     return {
         "tenant": window.tenant,
         "from": iso(window.start),
@@ -352,5 +374,6 @@ def insights(conn: sqlite3.Connection, window: Window) -> dict[str, Any]:
         "timings": timings,
         "false_alarms": false_alarms,
         "csat": csat,
+        "overload_alerts": overload,
         "suppressed_groups": sum(row["suppressed"] for rows in sections for row in rows),
     }

@@ -232,17 +232,19 @@ def _key(name: str, value: Any) -> str:
     return html.escape(str(value))
 
 
-def _table(rows: list[dict[str, Any]], keys: list[str], figures: list[str]) -> str:
-    """Every row of a section: keys, then figures; a suppressed row says so."""
+def _table(
+    rows: list[dict[str, Any]], keys: list[str], figures: list[str], size: str = "conversations"
+) -> str:
+    """Every row of a section: keys, its size, then figures; a suppressed row says so."""
     head = "".join(f'<th class="key">{html.escape(k)}</th>' for k in keys)
-    head += "".join(f"<th>{html.escape(f)}</th>" for f in ["conversations", *figures])
+    head += "".join(f"<th>{html.escape(f)}</th>" for f in [size, *figures])
     body = []
     for row in rows:
         cells = "".join(f'<td class="key">{_key(k, row[k])}</td>' for k in keys)
         if row["suppressed"]:
             cells += f'<td class="suppressed" colspan="{len(figures) + 1}">{_SUPPRESSED}</td>'
         else:
-            cells += "".join(f"<td>{_cell(row[f])}</td>" for f in ["conversations", *figures])
+            cells += "".join(f"<td>{_cell(row[f])}</td>" for f in [size, *figures])
         body.append(f"<tr>{cells}</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
@@ -294,6 +296,20 @@ def _csat(report: dict[str, Any]) -> list[str]:
     ]
 
 
+def _overload(report: dict[str, Any]) -> list[str]:
+    by_queue = _visible(report["overload_alerts"], bucket=None, queue="*")
+    draw = _barh(by_queue, lambda r: str(r["queue"]), "alerts", "overload alerts")
+    return [
+        _chart("Overload alerts by queue", draw),
+        _table(
+            report["overload_alerts"],
+            ["bucket", "queue"],
+            ["queue_alerts", "agent_alerts"],
+            size="alerts",
+        ),
+    ]
+
+
 _SECTIONS: list[tuple[str, str, Callable[[dict[str, Any]], list[str]]]] = [
     (
         "Emotional climate per queue",
@@ -322,6 +338,12 @@ _SECTIONS: list[tuple[str, str, Callable[[dict[str, Any]], list[str]]]] = [
         "CSAT given after a conversation's first escalation, or in a conversation never "
         "escalated. Satisfied: {satisfied_csat} or more.",
         _csat,
+    ),
+    (
+        "Overload alerts to supervisors",
+        "Alerts suggesting rotation or a break, about a queue as a whole or about one agent "
+        "in it (never named here). A group of fewer than {min_group} alerts is suppressed.",
+        _overload,
     ),
 ]
 

@@ -13,6 +13,13 @@ only where their tenant chose ``supervisors`` (agents' own supervisors are not
 modelled, so the default names nobody). Not promised: the time spent is from
 the claim to the escalation's end, which is when the conversation ended, not
 when the agent stopped working on it.
+
+Every alert raised is also written to the overload-alerts topic, for the record
+to keep (:mod:`warmline.record.rows`). Its id is the same on every replica (they
+apply the same log, and the id is of the finding and the window it was raised
+in), so the record keeps one row however many replicas raised it. Not promised:
+replicas whose checks fall either side of a window's end raise two ids; and an
+alert raised again within the window it first was keeps the first one's id.
 """
 
 from __future__ import annotations
@@ -154,7 +161,11 @@ class OverloadWatch:
         named = self._names.get(finding.tenant_id, "nobody") == "supervisors"
         alert = Alert(
             alert_id=derived_id(
-                finding.tenant_id, finding.queue, finding.agent_id, finding.measure, str(now)
+                finding.tenant_id,
+                finding.queue,
+                finding.agent_id,
+                finding.measure,
+                str(int(now // self.policy.window_s)),
             ),
             tenant_id=finding.tenant_id,
             queue=finding.queue,

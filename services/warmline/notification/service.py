@@ -7,9 +7,12 @@ import contextlib
 import logging
 import time
 
+from aiokafka.errors import KafkaError
+
 from warmline.common.grpc_server import GrpcServer
 from warmline.common.health import Readiness
 from warmline.common.kafka import create_producer, start_when_reachable, watch_kafka
+from warmline.common.metrics import KAFKA_RECORDS_PRODUCED
 from warmline.common.ops_http import HttpListener, OpsServer
 from warmline.common.runtime import ServiceMain, cancel_all, serve_until_stopped
 from warmline.common.settings import WarmlineSettings
@@ -167,6 +170,24 @@ class NotificationService:
             exposures = self.board.exposures(now, n.overload_window_s)
             for alert in self.overload.check(exposures, now):
                 self.hub.overload(alert)
+                await self._publish_overload(alert)
+
+    async def _publish_overload(self, alert: notification_pb2.OverloadAlert) -> None:
+        """Write an alert for the record; consoles have it already, so a failure is logged."""
+        topic = self.settings.topics.name("overload_alerts")
+        key = f"{alert.tenant_id}/{alert.queue}".encode()
+        try:
+            await asyncio.wait_for(
+                self.producer.send_and_wait(topic, alert.SerializeToString(), key=key),
+                self.settings.notification.overload_check_s,
+            )
+        except (KafkaError, TimeoutError) as exc:
+            log.warning(
+                "overload alert not written for the record",
+                extra={"topic": topic, "tenant_id": alert.tenant_id, "error": repr(exc)},
+            )
+            return
+        KAFKA_RECORDS_PRODUCED.labels(topic).inc()
 
     def crashed(self) -> asyncio.Task[None] | None:
         """The feed: without it consoles would silently stop hearing anything."""

@@ -27,6 +27,7 @@ from warmline.record.rows import (
     add_agent_action,
     add_decision,
     add_feedback,
+    add_overload_alert,
     add_scored,
 )
 
@@ -37,6 +38,7 @@ _READERS: dict[str, Callable[[Rows, bytes], None]] = {
     "escalations": add_decision,
     "feedback": add_feedback,
     "agent_actions": add_agent_action,
+    "overload_alerts": add_overload_alert,
 }
 
 WriteRows = Callable[[Rows], Awaitable[dict[str, int]]]

@@ -8,7 +8,8 @@ opted in (``Rows.practice_tenants``) and for nobody else: the redacted text of
 their customer and bot turns and their escalations' suggested openings go to the
 ``practice_turns`` and ``practice_openings`` tables, to wait for the conversation
 to qualify as a scenario (:mod:`warmline.record.practice`). Ids are the
-pseudonymous ones the topics already carry. What is not promised: that a
+pseudonymous ones the topics already carry; an overload alert keeps none of
+an agent's, even where its tenant names agents to supervisors. What is not promised: that a
 platform never put personal data into an id; ingestion refuses ids that look
 like an email, phone or IBAN, and that is the guard.
 """
@@ -30,7 +31,7 @@ WITHHELD = "[customer's words not recorded]"
 
 TABLES = (
     "turns", "decisions", "decision_reasons", "decision_trajectory", "verdicts", "claims",
-    "practice_turns", "practice_openings",
+    "practice_turns", "practice_openings", "overload_alerts",
 )  # fmt: skip
 _PRACTICE_ROLES = ("customer", "bot")
 _SIGNALS = ("frustration", "anger", "confusion", "distress", "gratitude", "negativity", "neutral")
@@ -190,3 +191,17 @@ def add_agent_action(rows: Rows, value: bytes) -> None:
             c.queue, a.agent_id, int(c.high_intensity), seconds(a.acted_at) or 0.0,
         ))  # fmt: skip
         rows.practice(a.tenant_id, c.conversation_id)
+
+
+def add_overload_alert(rows: Rows, value: bytes) -> None:
+    """Queue an overload alert: its queue, scope and measure, never an agent's id or
+    the suggestion (which may name one)."""
+    a = notification_pb2.OverloadAlert.FromString(value)
+    _require("overload alert", alert_id=a.alert_id, tenant_id=a.tenant_id, queue=a.queue)
+    raised_at = seconds(a.raised_at)
+    if raised_at is None:
+        raise InvalidRecord("overload alert without raised_at")
+    rows.add("overload_alerts", (
+        a.tenant_id, a.alert_id, a.queue, _enum(a, "scope"), a.measure, a.value, a.threshold,
+        a.window_s, raised_at,
+    ))  # fmt: skip

@@ -27,6 +27,7 @@ _AGE = {
     "decisions": "decided_at",
     "verdicts": "submitted_at",
     "claims": "claimed_at",
+    "overload_alerts": "raised_at",
 }
 
 

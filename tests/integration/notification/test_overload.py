@@ -8,6 +8,7 @@ import aiohttp
 import pytest
 
 from tests.integration.notification.conftest import Console, decision, publish
+from tests.support import read_topic
 from warmline.v1 import notification_pb2
 
 pytestmark = pytest.mark.integration
@@ -69,6 +70,14 @@ async def test_a_supervisor_on_any_replica_is_told_without_the_agent_named(
     late = Console(first.client("sam"), ["supervisor"])
     consoles.append(late)
     await late.until(lambda: len(alerts(late)) == 2)
+
+    # Both replicas write each alert for the record, with the same id.
+    written = await read_topic(
+        first.settings.kafka.bootstrap_servers, first.settings.topics.name("overload_alerts"), 4
+    )
+    ids = [notification_pb2.OverloadAlert.FromString(r.value or b"").alert_id for r in written]
+    assert sorted(set(ids)) == sorted(a.alert_id for a in alerts(sam))
+    assert all(b"alice" not in (r.value or b"") for r in written)
 
     async with aiohttp.ClientSession() as http:
         page = await (await http.get(f"http://127.0.0.1:{first.service.ops.port}/metrics")).text()

@@ -133,6 +133,24 @@ def test_a_token_of_some_queues_sees_those_queues_only(record: sqlite3.Connectio
     assert row(report["climate"])["conversations"] == 6
 
 
+def test_overload_alerts_are_counted_per_queue_and_small_groups_suppressed(
+    record: sqlite3.Connection,
+) -> None:
+    shown = day(record, 1)["overload_alerts"]
+    assert row(shown, bucket=BUCKET, queue="billing") == {
+        "bucket": BUCKET, "queue": "billing", "suppressed": False, "alerts": 6,
+        "queue_alerts": 4, "agent_alerts": 2,
+    }  # fmt: skip
+    assert row(shown)["alerts"] == 7
+    # general's one alert about an agent is hidden, and so is billing beside it,
+    # which would give it away from the total.
+    overload = day(record)["overload_alerts"]
+    general, billing = row(overload, queue="general"), row(overload, queue="billing")
+    assert general["suppressed"] and general["alerts"] is None and general["agent_alerts"] is None
+    assert billing["suppressed"]
+    assert row(overload)["alerts"] == 7
+
+
 def test_no_figure_names_an_agent(record: sqlite3.Connection) -> None:
     assert AGENT not in json.dumps(day(record, 1))
 
@@ -143,9 +161,8 @@ def test_an_empty_window_has_no_group() -> None:
 
     migrate(conn)
     report = insights(conn, Window("acme", T0, T0 + DAY_S, "hour"))
-    assert [report[s] for s in ("climate", "escalations", "timings", "false_alarms", "csat")] == [
-        [], [], [], [], [],
-    ]  # fmt: skip
+    sections = ("climate", "escalations", "timings", "false_alarms", "csat", "overload_alerts")
+    assert [report[s] for s in sections] == [[], [], [], [], [], []]
 
 
 def test_the_negative_turn_threshold_is_the_default_policys() -> None:
@@ -182,6 +199,7 @@ def test_the_cli_writes_the_report_and_prints_the_numbers(tmp_path: Path) -> Non
     assert str(out) in written.stdout
     page = out.read_text()
     assert page.count("<svg") >= 5 and "suppressed" in page
+    assert "Overload alerts to supervisors" in page
     printed = CliRunner().invoke(app, [*common, "--format", "json"])
     assert printed.exit_code == 0, printed.output
     numbers = json.loads(printed.stdout)

@@ -53,7 +53,7 @@ def test_writing_the_same_records_twice_adds_no_row(store: RecordStore) -> None:
     assert first == {
         "turns": 32, "decisions": 16, "decision_reasons": 32, "decision_trajectory": 32,
         "verdicts": 8, "claims": 8, "practice_turns": 0, "practice_openings": 0,
-        "practice_scenarios": 0,
+        "overload_alerts": 4, "practice_scenarios": 0,
     }  # fmt: skip
     counts = store.counts()
     assert store.write(rows_of(known)) == dict.fromkeys(first, 0)
@@ -124,7 +124,7 @@ def test_retention_deletes_only_what_is_old_for_that_tenant(store: RecordStore) 
     # 365 days, so its 40-day-old ones stay; initech's 400-day-old ones go.
     deleted = store.enforce_retention(NOW.timestamp(), default_days=365, tenant_days={"acme": 30})
     assert deleted == {
-        "turns": 16, "decisions": 8, "verdicts": 4, "claims": 4,
+        "turns": 16, "decisions": 8, "verdicts": 4, "claims": 4, "overload_alerts": 4,
         "practice_turns": 0, "practice_openings": 0, "practice_scenarios": 0,
     }  # fmt: skip
     kept = store.conn.execute(
@@ -147,3 +147,20 @@ def test_a_read_only_connection_never_creates_the_database(tmp_path: Path) -> No
     with pytest.raises(sqlite3.OperationalError):
         connect(tmp_path / "absent.sqlite3", read_only=True)
     assert not (tmp_path / "absent.sqlite3").exists()
+
+
+def test_an_overload_alert_keeps_no_agent_id_and_is_written_once(store: RecordStore) -> None:
+    known = known_set(("acme",), 1, NOW)
+    store.write(rows_of(known))
+    assert store.write(rows_of(known))["overload_alerts"] == 0
+    rows = store.conn.execute(
+        "SELECT queue, scope, measure, value, threshold, window_s, raised_at "
+        "FROM overload_alerts ORDER BY scope"
+    ).fetchall()
+    raised = (NOW + timedelta(seconds=6)).timestamp()
+    assert rows == [
+        ("billing", "agent", "reveals", 4.0, 3.0, 7_200, raised),
+        ("billing", "queue", "reveals", 4.0, 3.0, 7_200, raised),
+    ]
+    columns = [c[1] for c in store.conn.execute("PRAGMA table_info(overload_alerts)")]
+    assert "agent_id" not in columns and "suggestion" not in columns
