@@ -236,6 +236,18 @@ RECORD_CONSUMER_LAG = Gauge(
     "Records not yet read by the record's consumer, by topic and partition.",
     ["topic", "partition"],
 )
+RECORD_NEWEST_WRITTEN = Gauge(
+    "warmline_record_newest_written_timestamp_seconds",
+    "Kafka timestamp of the newest record of each topic the record has written to its "
+    "database, or found unreadable (epoch seconds); now minus it is how far behind it is.",
+    ["topic"],
+)
+RECORD_NEGATIVE_SHARE = Gauge(
+    "warmline_record_negative_share",
+    "Share of negative customer turns over the last hour, per tenant and queue (queue "
+    '"": all queues), read from the record; groups the insights suppress are left out.',
+    ["tenant", "queue"],
+)
 RECORD_RETENTION_DELETED = Counter(
     "warmline_record_retention_deleted_total",
     "Rows deleted by the retention job, by table.",

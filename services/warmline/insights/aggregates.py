@@ -350,6 +350,30 @@ def _order(row: dict[str, Any]) -> tuple[Any, ...]:
     )
 
 
+# Each tenant of the record, one index step apiece (no scan of every turn).
+_TENANTS = """
+WITH RECURSIVE t(tenant) AS (
+    SELECT MIN(tenant_id) FROM turns
+    UNION ALL SELECT (SELECT MIN(tenant_id) FROM turns WHERE tenant_id > t.tenant)
+    FROM t WHERE t.tenant IS NOT NULL)
+SELECT tenant FROM t WHERE tenant IS NOT NULL
+"""
+
+
+def negative_shares(
+    conn: sqlite3.Connection, start: float, end: float, min_group: int
+) -> dict[tuple[str, str | None], float]:
+    """The share of negative customer turns in ``[start, end)`` per (tenant, queue), the
+    queue None for all of a tenant's; groups the insights would suppress are left out."""
+    shares: dict[tuple[str, str | None], float] = {}
+    for (tenant,) in conn.execute(_TENANTS).fetchall():
+        reader = _Reader(conn, Window(tenant, start, end, "hour", min_group))
+        for row in reader.grouped(_CLIMATE, ("queue",), _CLIMATE_FIGURES, totals=("queue",)):
+            if not row["suppressed"]:
+                shares[(tenant, row["queue"])] = row["negative_share"]
+    return shares
+
+
 def insights(conn: sqlite3.Connection, window: Window) -> dict[str, Any]:
     """Every aggregate of the window, as ``warmline insights --format json`` prints it."""
     reader = _Reader(conn, window)

@@ -16,6 +16,7 @@ from google.protobuf.message import DecodeError
 
 from warmline.common.metrics import (
     RECORD_LAST_COMMIT,
+    RECORD_NEWEST_WRITTEN,
     RECORD_ROWS_WRITTEN,
     RECORD_WRITE_SECONDS,
 )
@@ -62,7 +63,9 @@ class RecordHandler:
         """Write the rows of ``records``; return the dead letters of those that failed."""
         rows = Rows(practice_tenants=self._practice_tenants)
         letters = []
+        newest: dict[str, int] = {}
         for record in records:
+            newest[record.topic] = max(newest.get(record.topic, 0), record.timestamp)
             try:
                 self._readers[record.topic](rows, record.value or b"")
             except (DecodeError, InvalidRecord) as exc:
@@ -75,6 +78,8 @@ class RecordHandler:
             for table, n in added.items():
                 if n:
                     RECORD_ROWS_WRITTEN.labels(table).inc(n)
+        for topic, stamp_ms in newest.items():
+            RECORD_NEWEST_WRITTEN.labels(topic).set(stamp_ms / 1000)
         return letters
 
     def _dead_letter(self, record: ConsumerRecord[bytes, bytes], exc: Exception) -> Output:

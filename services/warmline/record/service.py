@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
+from pathlib import Path
 from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer
@@ -21,22 +22,30 @@ from warmline.common.kafka import (
     start_when_reachable,
     watch_kafka,
 )
-from warmline.common.metrics import RECORD_CONSUMER_LAG, RECORD_RETENTION_DELETED
+from warmline.common.metrics import (
+    RECORD_CONSUMER_LAG,
+    RECORD_NEGATIVE_SHARE,
+    RECORD_RETENTION_DELETED,
+)
 from warmline.common.ops_http import HttpListener, OpsServer
 from warmline.common.pipeline import run_pipeline
 from warmline.common.runtime import ServiceMain, cancel_all, serve_until_stopped
 from warmline.common.settings import WarmlineSettings
 from warmline.common.topics import ensure_topics
+from warmline.insights.aggregates import negative_shares
 from warmline.notification.tokens import AgentDirectory
 from warmline.practice.model_reading import ReplyReader
 from warmline.record.handler import RecordHandler, recorded_topics
 from warmline.record.http_api import AuditHttpApi
 from warmline.record.practice import PracticeRules
 from warmline.record.rows import Rows
-from warmline.record.store import RecordStore, database_path
+from warmline.record.store import RecordStore, connect, database_path
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+#: The leaders' climate gauge covers the last hour and is refreshed every minute.
+CLIMATE_SPAN_S = 3_600.0
+CLIMATE_EVERY_S = 60.0
 
 
 def load_audit_tokens(settings: WarmlineSettings) -> AgentDirectory | None:
@@ -105,6 +114,7 @@ class RecordService:
             asyncio.create_task(watch_kafka(self.settings, self.readiness, self._stop)),
             asyncio.create_task(self._report_lag()),
             asyncio.create_task(self._retention_loop()),
+            asyncio.create_task(self._climate_loop()),
         ]
         self.pipeline = asyncio.create_task(
             run_pipeline(
@@ -156,6 +166,16 @@ class RecordService:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), self.settings.record.retention_interval_s)
 
+    async def _climate_loop(self) -> None:
+        min_group = self.settings.record.insights_min_group
+        while not self._stop.is_set():
+            try:
+                await asyncio.to_thread(export_climate, self.database, time.time(), min_group)
+            except sqlite3.Error:
+                log.exception("climate gauge not refreshed", extra={"database": str(self.database)})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), CLIMATE_EVERY_S)
+
     async def _report_lag(self) -> None:
         reported: set[tuple[str, str]] = set()
         while not self._stop.is_set():
@@ -204,6 +224,16 @@ async def report_lag(
                 RECORD_CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(0, lag))
                 kept.add((tp.topic, str(tp.partition)))
     return kept
+
+
+def export_climate(database: Path, now: float, min_group: int) -> None:
+    """Set the negative-share gauge of the last hour from the record, leaving out
+    what the insights suppress (a group that shrank below the minimum disappears)."""
+    with contextlib.closing(connect(database, read_only=True)) as conn:
+        shares = negative_shares(conn, now - CLIMATE_SPAN_S, now, min_group)
+    RECORD_NEGATIVE_SHARE.clear()
+    for (tenant, queue), share in shares.items():
+        RECORD_NEGATIVE_SHARE.labels(tenant, queue or "").set(share)
 
 
 def serve(settings: WarmlineSettings) -> ServiceMain:

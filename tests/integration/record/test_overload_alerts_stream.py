@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -47,10 +48,15 @@ def test_overload_alerts_are_kept_once_without_the_agent_and_counted_per_queue(
 
     # A restart and every alert again: no row more.
     running.stop()
-    make_record(settings)
+    restarted = make_record(settings)
     asyncio.run(publish(settings, outputs))
     wait_consumed(settings, settings.record.consumer_group)
     assert counts(data_dir)["overload_alerts"] == 6
+    metrics = f"http://127.0.0.1:{restarted.service.ops.port}/metrics"
+    with urllib.request.urlopen(metrics, timeout=5) as answer:
+        page = answer.read().decode()
+    assert f'warmline_record_newest_written_timestamp_seconds{{topic="{topic}"}}' in page
+    assert 'warmline_record_rows_written_total{table="overload_alerts"}' in page
     conn = reader(data_dir)
     assert not [v for v in stored_values(conn) if isinstance(v, str) and AGENT in v]
     conn.close()

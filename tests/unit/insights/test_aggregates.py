@@ -20,6 +20,7 @@ from warmline.insights.aggregates import (
     WindowError,
     insights,
     make_window,
+    negative_shares,
 )
 from warmline.record.store import connect
 
@@ -149,6 +150,17 @@ def test_overload_alerts_are_counted_per_queue_and_small_groups_suppressed(
     assert general["suppressed"] and general["alerts"] is None and general["agent_alerts"] is None
     assert billing["suppressed"]
     assert row(overload)["alerts"] == 7
+
+
+def test_the_negative_share_gauge_leaves_out_what_the_insights_suppress(
+    record: sqlite3.Connection,
+) -> None:
+    shares = negative_shares(record, T0, T0 + DAY_S, 5)
+    # general (2) is suppressed, and the never-escalated (5) beside it; billing and
+    # the total are shown, for each tenant.
+    expected = {"billing": 0.5, None: round(10 / 21, 4)}
+    assert shares == {(t, q): v for t in ("acme", "globex") for q, v in expected.items()}
+    assert negative_shares(record, T0 + DAY_S, T0 + 2 * DAY_S, 5) == {}
 
 
 def test_no_figure_names_an_agent(record: sqlite3.Connection) -> None:
