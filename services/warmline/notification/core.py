@@ -58,6 +58,15 @@ class Refused(Exception):
         self.field = field
 
 
+def authenticate(agents: AgentDirectory, token: str | None) -> AgentScope:
+    """The scope of an agent's bearer token, or UNAUTHENTICATED (every door that
+    agents' tokens open: the console's, the record's audit, practice, insights)."""
+    scope = agents.scope_for(token)
+    if scope is None:
+        raise Refused(Refusal.UNAUTHENTICATED, "missing or unknown agent token")
+    return scope
+
+
 @dataclass(frozen=True, slots=True)
 class ClaimOutcome:
     """Who holds the escalation after a claim."""
@@ -92,10 +101,7 @@ class NotificationCore:
     # --- who is asking ----------------------------------------------------------
     def authenticate(self, token: str | None) -> AgentScope:
         """The scope of a bearer token, or UNAUTHENTICATED."""
-        scope = self.agents.scope_for(token)
-        if scope is None:
-            raise Refused(Refusal.UNAUTHENTICATED, "missing or unknown agent token")
-        return scope
+        return authenticate(self.agents, token)
 
     @staticmethod
     def check_agent(scope: AgentScope, agent_id: str) -> None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from importlib import resources
 from typing import Any
 
 from aiohttp import web
@@ -32,6 +31,7 @@ from warmline.notification.core import NotificationCore, Refusal, Refused
 from warmline.notification.grpc_api import heartbeat, next_item, observe_delivery
 from warmline.notification.hub import CLOSE, Response, Subscription, pause_state
 from warmline.notification.tokens import AgentScope
+from warmline.notification.web import page_bytes, page_response
 from warmline.v1 import feedback_pb2, notification_pb2
 
 _STATUS = {
@@ -72,18 +72,13 @@ def sse_event(message: Response) -> bytes:
     return f"{lines}data: {as_json(getattr(message, kind))}\n\n".encode()
 
 
-def console_page() -> bytes:
-    """The console's HTML, shipped inside the package."""
-    return resources.files("warmline.notification.web").joinpath("console.html").read_bytes()
-
-
 class ConsoleHttpApi:
     """aiohttp routes of the console bridge."""
 
     def __init__(self, core: NotificationCore, heartbeat_s: float) -> None:
         self.core = core
         self.heartbeat_s = heartbeat_s
-        self._page = console_page()
+        self._page = page_bytes("console.html")
 
     def app(self) -> web.Application:
         """The aiohttp application."""
@@ -101,11 +96,7 @@ class ConsoleHttpApi:
 
     async def page(self, _: web.Request) -> web.Response:
         """The console page."""
-        return web.Response(
-            body=self._page,
-            content_type="text/html",
-            headers={"Cache-Control": "no-store", "Content-Security-Policy": CONSOLE_CSP},
-        )
+        return page_response(self._page)
 
     def _scope(self, request: web.Request) -> AgentScope:
         return self.core.authenticate(bearer_token(request.headers.get("Authorization")))
@@ -255,9 +246,3 @@ def _text(body: dict[str, Any], field: str) -> str:
             Refusal.INVALID_ARGUMENT, f"{field}: not valid Unicode (a lone surrogate)", field
         )
     return value
-
-
-# The pages load nothing from elsewhere; inline script and style are their own.
-CONSOLE_CSP = (
-    "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:"
-)

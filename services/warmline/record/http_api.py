@@ -20,7 +20,7 @@ from aiohttp import web
 from warmline.common.credentials import bearer_token
 from warmline.common.metrics import RECORD_AUDITS
 from warmline.common.openapi import add_openapi_route
-from warmline.notification.core import Refusal, Refused
+from warmline.notification.core import Refusal, Refused, authenticate
 from warmline.notification.http_api import refusal_response
 from warmline.notification.tokens import AgentDirectory
 from warmline.practice.model_reading import ReplyReader
@@ -62,9 +62,7 @@ class AuditHttpApi:
         """Every decision of the conversation, as ``warmline audit --format json`` prints it."""
         conversation_id = request.match_info["conversation_id"]
         try:
-            scope = self._agents.scope_for(bearer_token(request.headers.get("Authorization")))
-            if scope is None:
-                raise Refused(Refusal.UNAUTHENTICATED, "missing or unknown agent token")
+            scope = authenticate(self._agents, bearer_token(request.headers.get("Authorization")))
             decisions = await asyncio.to_thread(self._read, conversation_id, scope.tenant_id)
             if not any(scope.allows(d["queue"]) for d in decisions):
                 raise Refused(

@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import sqlite3
 import time
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -24,15 +23,11 @@ from aiohttp import web
 
 from warmline.common.credentials import bearer_token
 from warmline.insights.aggregates import Window, WindowError, insights, make_window
-from warmline.notification.core import Refusal, Refused
-from warmline.notification.http_api import CONSOLE_CSP, refusal_response
+from warmline.notification.core import Refusal, Refused, authenticate
+from warmline.notification.http_api import refusal_response
 from warmline.notification.tokens import ALL_QUEUES, AgentDirectory, AgentScope
+from warmline.notification.web import page_bytes, page_response
 from warmline.record.store import connect
-
-
-def insights_page() -> bytes:
-    """The supervisor page, shipped with the console's pages."""
-    return resources.files("warmline.notification.web").joinpath("insights.html").read_bytes()
 
 
 class InsightsHttpApi:
@@ -42,7 +37,7 @@ class InsightsHttpApi:
         self._database = database
         self._agents = agents
         self._min_group = min_group
-        self._page = insights_page()
+        self._page = page_bytes("insights.html")
 
     def add_routes(self, app: web.Application) -> None:
         """Register the insights routes on the record's application."""
@@ -51,17 +46,10 @@ class InsightsHttpApi:
 
     async def page(self, _: web.Request) -> web.Response:
         """The supervisor page."""
-        return web.Response(
-            body=self._page,
-            content_type="text/html",
-            headers={"Cache-Control": "no-store", "Content-Security-Policy": CONSOLE_CSP},
-        )
+        return page_response(self._page)
 
     def _scope(self, request: web.Request) -> AgentScope:
-        scope = self._agents.scope_for(bearer_token(request.headers.get("Authorization")))
-        if scope is None:
-            raise Refused(Refusal.UNAUTHENTICATED, "missing or unknown agent token")
-        return scope
+        return authenticate(self._agents, bearer_token(request.headers.get("Authorization")))
 
     async def numbers(self, request: web.Request) -> web.Response:
         """The window's aggregates over the token's queues."""

@@ -19,7 +19,6 @@ import asyncio
 import json
 import sqlite3
 from collections.abc import Callable
-from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -28,9 +27,10 @@ from aiohttp import web
 from warmline.common.credentials import bearer_token
 from warmline.common.metrics import RECORD_PRACTICE_ROUNDS
 from warmline.common.unicode import is_unicode
-from warmline.notification.core import Refusal, Refused
-from warmline.notification.http_api import CONSOLE_CSP, refusal_response
+from warmline.notification.core import Refusal, Refused, authenticate
+from warmline.notification.http_api import refusal_response
 from warmline.notification.tokens import AgentDirectory, AgentScope
+from warmline.notification.web import page_bytes, page_response
 from warmline.practice.checks import CHECKS, review_reply
 from warmline.practice.model_reading import ReplyReader
 from warmline.record.practice import list_scenarios, read_scenario
@@ -43,11 +43,6 @@ PRIVATE = "Only you see this: Warmline keeps neither your reply nor this feedbac
 T = TypeVar("T")
 
 
-def practice_page() -> bytes:
-    """The practice page, shipped with the console's pages."""
-    return resources.files("warmline.notification.web").joinpath("practice.html").read_bytes()
-
-
 class PracticeHttpApi:
     """aiohttp routes of empathy practice."""
 
@@ -57,7 +52,7 @@ class PracticeHttpApi:
         self._database = database
         self._agents = agents
         self._reader = reader
-        self._page = practice_page()
+        self._page = page_bytes("practice.html")
 
     def add_routes(self, app: web.Application) -> None:
         """Register the practice routes on the record's application."""
@@ -68,17 +63,10 @@ class PracticeHttpApi:
 
     async def page(self, _: web.Request) -> web.Response:
         """The practice page."""
-        return web.Response(
-            body=self._page,
-            content_type="text/html",
-            headers={"Cache-Control": "no-store", "Content-Security-Policy": CONSOLE_CSP},
-        )
+        return page_response(self._page)
 
     def _scope(self, request: web.Request) -> AgentScope:
-        scope = self._agents.scope_for(bearer_token(request.headers.get("Authorization")))
-        if scope is None:
-            raise Refused(Refusal.UNAUTHENTICATED, "missing or unknown agent token")
-        return scope
+        return authenticate(self._agents, bearer_token(request.headers.get("Authorization")))
 
     async def _read(self, read: Callable[[sqlite3.Connection], T]) -> T:
         def run() -> T:

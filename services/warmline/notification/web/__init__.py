@@ -1,1 +1,27 @@
-"""The browser console, served by the notification service."""
+"""The browser pages (console, practice, insights), shipped as package data, and
+how every service that serves one answers with it."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from aiohttp import web
+
+# The pages load nothing from elsewhere; inline script and style are their own.
+CONSOLE_CSP = (
+    "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:"
+)
+
+
+def page_bytes(name: str) -> bytes:
+    """One page's HTML, e.g. ``console.html``."""
+    return resources.files(__name__).joinpath(name).read_bytes()
+
+
+def page_response(body: bytes) -> web.Response:
+    """A page, never cached, under the pages' content security policy."""
+    return web.Response(
+        body=body,
+        content_type="text/html",
+        headers={"Cache-Control": "no-store", "Content-Security-Policy": CONSOLE_CSP},
+    )
