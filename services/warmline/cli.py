@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import secrets
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 
@@ -364,6 +365,125 @@ def _contact_center_replay(part: str) -> Path:
     return cc.write_replay(conversations, folder / f"contact-center-{part}.jsonl")
 
 
+policy_commands = typer.Typer(
+    help="The escalation policy: proposals from agents' verdicts.", no_args_is_help=True
+)
+app.add_typer(policy_commands, name="policy")
+
+
+class TuneFormat(StrEnum):
+    """How ``warmline policy tune`` prints."""
+
+    text = "text"
+    json = "json"
+
+
+@policy_commands.command("tune")
+def policy_tune(
+    tenant: str = typer.Option(..., help="The tenant."),
+    start: str | None = typer.Option(
+        None,
+        "--from",
+        help="ISO 8601 date or time, UTC unless it says (default: 30 days before --to).",
+    ),
+    end: str | None = typer.Option(None, "--to", help="ISO 8601 date or time (default: now)."),
+    policy: Path | None = typer.Option(
+        None,
+        exists=True,
+        dir_okay=False,
+        help="The policy in force (default: DECISIONING__POLICY_FILE, else the packaged one).",
+    ),
+    min_conversations: int = typer.Option(
+        20, min=1, help="Refuse with fewer conversations with verdicts than this."
+    ),
+    count_unescalated_as_calm: bool = typer.Option(
+        False,
+        "--count-unescalated-as-calm",
+        help="Count conversations never escalated and without verdicts as needing no person.",
+    ),
+    output: TuneFormat = typer.Option(TuneFormat.text, "--format", help="text or json."),
+    out: Path | None = typer.Option(
+        None, help="Write the proposed tenant override (YAML) here; never the live policy's folder."
+    ),
+    data_dir: Path | None = typer.Option(
+        None, help="The record's data dir (default: WARMLINE_RECORD__DATA_DIR)."
+    ),
+) -> None:
+    """Replay the recorded conversations with verdicts through a small grid of thresholds
+    and propose a tenant override with precision, recall, alerts per 100 conversations
+    and lateness before and after. Nothing is applied: a person reviews the proposal."""
+    import contextlib
+    import sqlite3
+    import time
+
+    from warmline.decisioning.policy import DEFAULT_POLICY_PATH, PolicyError
+    from warmline.decisioning.tune import TooFewVerdicts, as_text, header, tune
+    from warmline.insights.aggregates import WindowError, parse_time
+    from warmline.record.store import connect, database_path
+    from warmline.record.tuning_set import read_tuning_set
+
+    settings = load_settings()
+    policy_path = policy or settings.decisioning.policy_file or DEFAULT_POLICY_PATH
+    live = {p.resolve().parent for p in (policy_path, settings.decisioning.policy_file) if p}
+    if out is not None and any(out.resolve().parent.is_relative_to(d) for d in live):
+        typer.echo(
+            f"error: {out} is in the folder of a live policy file: write the proposal "
+            "elsewhere, for a person to review",
+            err=True,
+        )
+        raise typer.Exit(2)
+    try:
+        to = parse_time(end, "to") if end else time.time()
+        since = parse_time(start, "from") if start else to - 30 * 86_400
+    except WindowError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    if since >= to:
+        raise typer.BadParameter("--from must be before --to")
+    path = database_path(data_dir or settings.record.data_dir)
+    try:
+        with contextlib.closing(connect(path, read_only=True)) as conn:
+            tuning_set = read_tuning_set(
+                conn, tenant, since, to, unescalated_as_calm=count_unescalated_as_calm
+            )
+    except sqlite3.Error as exc:
+        typer.echo(f"error: cannot read the record at {path}: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    try:
+        proposal = tune(
+            policy_path.read_text(encoding="utf-8"),
+            str(policy_path),
+            tuning_set,
+            min_conversations=min_conversations,
+            progress=_tune_progress(),
+        )
+    except (TooFewVerdicts, PolicyError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(header(proposal) + proposal.override_yaml, encoding="utf-8")
+    if output is TuneFormat.json:
+        typer.echo(json.dumps(proposal.as_json()))
+    else:
+        typer.echo(as_text(proposal))
+        if out is not None:
+            typer.echo(f"proposed override (not applied): {out.resolve()}")
+
+
+def _tune_progress() -> Callable[[int, int], None]:
+    """Candidates replayed so far, on stderr (a terminal only)."""
+    from rich.console import Console
+
+    console = Console(stderr=True)
+
+    def show(done: int, total: int) -> None:
+        if console.is_terminal:
+            end = "\n" if done == total else "\r"
+            console.print(f"candidates replayed: {done}/{total}", end=end, highlight=False)
+
+    return show
+
+
 keys = typer.Typer(help="Tenant API keys and agent tokens.", no_args_is_help=True)
 app.add_typer(keys, name="keys")
 
@@ -488,6 +608,9 @@ def bench_e2e(
         "100,200,300,400", help="Offered customer messages/s of the step search, in order."
     ),
     seconds: float = typer.Option(20.0, min=5.0, help="Duration of each step."),
+    sasl_ssl: bool = typer.Option(
+        False, "--sasl-ssl", help="Every client over the broker's SASL_SSL listener (SCRAM)."
+    ),
 ) -> None:
     """The four services as processes: door-to-console latency, lost and duplicated
     events under a fixed offered rate, and the highest rate meeting the p99 target."""
@@ -497,7 +620,7 @@ def bench_e2e(
         steps = [float(rate) for rate in rates.split(",")]
     except ValueError as exc:
         raise typer.BadParameter(f"rates: numbers separated by commas ({exc})") from exc
-    typer.echo(json.dumps(e2e.run(out, steps, seconds), indent=2))
+    typer.echo(json.dumps(e2e.run(out, steps, seconds, sasl_ssl=sasl_ssl), indent=2))
 
 
 @bench.command("chaos")

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from warmline.common.settings import (
     KafkaSettings,
@@ -61,6 +61,26 @@ def test_settings_env_rebuilds_the_same_settings_in_another_process(
     for key, value in settings_env(original).items():
         monkeypatch.setenv(key, value)
     assert WarmlineSettings() == original
+
+
+def test_settings_env_passes_a_sasl_password_itself_not_its_mask(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    original = WarmlineSettings(
+        kafka=KafkaSettings(
+            security_protocol="SASL_SSL",
+            sasl_mechanism="SCRAM-SHA-512",
+            sasl_username="warmline",
+            sasl_password=SecretStr("s3cret-value"),
+        )
+    )
+    env = settings_env(original)
+    assert env["WARMLINE_KAFKA__SASL_PASSWORD"] == "s3cret-value"
+    for key in [k for k in os.environ if k.startswith("WARMLINE_")]:
+        monkeypatch.delenv(key)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    assert WarmlineSettings().kafka.password() == "s3cret-value"
 
 
 def test_topics_default_to_one_broker_and_take_production_values(

@@ -58,7 +58,6 @@ from warmline.common.kafka import connection_options
 from warmline.common.settings import (
     DecisioningSettings,
     IngestionSettings,
-    KafkaSettings,
     NotificationSettings,
     ScoringSettings,
     TopicSettings,
@@ -67,7 +66,8 @@ from warmline.common.settings import (
 )
 from warmline.common.topics import ensure_topics
 from warmline.localkafka import LocalKafka
-from warmline.localkafka.broker import free_port
+from warmline.localkafka.broker import SaslSslListener, free_port
+from warmline.localkafka.clients import client_settings
 from warmline.v1 import escalation_pb2, events_pb2, ingest_pb2, ingest_pb2_grpc, scoring_pb2
 
 TENANT = "bench"
@@ -175,7 +175,7 @@ def stack_settings(broker: LocalKafka, workdir: Path, partitions: int) -> Warmli
     agents.write_text(yaml.safe_dump({"agents": [entry]}))
     return WarmlineSettings(
         log_level="WARNING",
-        kafka=KafkaSettings(bootstrap_servers=broker.bootstrap_servers),
+        kafka=client_settings(broker),
         topics=TopicSettings(partitions=partitions),
         ingestion=IngestionSettings(
             host="127.0.0.1",
@@ -249,10 +249,13 @@ async def stop_service(stack: Stack, name: str, sig: int = signal.SIGTERM) -> No
 
 
 @contextlib.asynccontextmanager
-async def running_stack(kafka_version: str, partitions: int = 6) -> AsyncIterator[Stack]:
-    """A broker and the four services, stopped and removed afterwards."""
+async def running_stack(
+    kafka_version: str, partitions: int = 6, sasl_ssl: bool = False
+) -> AsyncIterator[Stack]:
+    """A broker and the four services, stopped and removed afterwards; with
+    ``sasl_ssl`` every client (services and the bench's own) talks SASL_SSL."""
     with tempfile.TemporaryDirectory() as tmp:
-        broker = LocalKafka(version=kafka_version)
+        broker = LocalKafka(version=kafka_version, sasl_ssl=SaslSslListener() if sasl_ssl else None)
         await asyncio.to_thread(broker.start)
         stack = Stack(broker, stack_settings(broker, Path(tmp), partitions))
         try:
@@ -562,11 +565,12 @@ async def measure(
     seconds: float,
     kafka_version: str,
     pool: Sequence[Template] | None = None,
+    sasl_ssl: bool = False,
 ) -> dict[str, Any]:
     """Phases at ``rates`` (a step search, stopping at the first failed step)."""
     pool = list(pool or templates())
     phases: list[dict[str, Any]] = []
-    async with running_stack(kafka_version) as stack:
+    async with running_stack(kafka_version, sasl_ssl=sasl_ssl) as stack:
         # A warm-up: first requests pay connection set-up and the model's first batches.
         await run_phase(stack, pool, min(rates), min(seconds, 5.0), "warm")
         for n, rate in enumerate(rates):
@@ -583,6 +587,7 @@ async def measure(
         "templates": len(pool),
         "escalating_templates": sum(t.escalates for t in pool),
         "kafka_version": kafka_version,
+        "kafka_security_protocol": "SASL_SSL" if sasl_ssl else "PLAINTEXT",
         "targets": {
             "e2e_p99_ms": P99_TARGET_MS,
             "customer_msgs_per_s": TARGET_RATE,
@@ -597,7 +602,8 @@ def run(
     rates: Sequence[float] = (100.0, 200.0, TARGET_RATE, 400.0),
     seconds: float = 20.0,
     kafka_version: str | None = None,
+    sasl_ssl: bool = False,
 ) -> dict[str, Any]:
     """Measure and write the JSON result to ``out``."""
     version = kafka_version or os.environ.get("WARMLINE_KAFKA_VERSION") or LocalKafka.version
-    return write_result(out, asyncio.run(measure(rates, seconds, version)))
+    return write_result(out, asyncio.run(measure(rates, seconds, version, sasl_ssl=sasl_ssl)))

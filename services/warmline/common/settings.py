@@ -404,6 +404,8 @@ def settings_env(settings: WarmlineSettings) -> dict[str, str]:
                 add(f"{key}__", value)
             elif isinstance(value, bool):
                 env[key] = "true" if value else "false"
+            elif isinstance(value, SecretStr):
+                env[key] = value.get_secret_value()  # str() would give asterisks
             elif isinstance(value, dict | frozenset):
                 # JSON, as the variables are read (a set as a sorted list).
                 env[key] = json.dumps(value if isinstance(value, dict) else sorted(value))

@@ -23,7 +23,6 @@ from pathlib import Path
 import grpc
 import yaml
 from aiokafka import AIOKafkaConsumer
-from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
 
@@ -35,7 +34,6 @@ from warmline.common.kafka import connection_options
 from warmline.common.settings import (
     DecisioningSettings,
     IngestionSettings,
-    KafkaSettings,
     NotificationSettings,
     RecordSettings,
     ScoringSettings,
@@ -50,6 +48,7 @@ from warmline.insights.aggregates import Window
 from warmline.insights.report import write_report
 from warmline.localkafka import LocalKafka
 from warmline.localkafka.broker import SaslSslListener, free_port
+from warmline.localkafka.clients import client_settings
 from warmline.notification.service import NotificationService, load_agents
 from warmline.notification.terminal import ConsoleView, announcement
 from warmline.notification.tokens import AgentDirectory
@@ -269,7 +268,7 @@ def _demo_settings(broker: LocalKafka, keys: Path, agent_token: str) -> Warmline
     )
     _write_agent_tokens(agents_file, agent_token, demo_queues(notification.supervisor_queue))
     return WarmlineSettings(
-        kafka=_kafka_settings(broker),
+        kafka=client_settings(broker),
         ingestion=IngestionSettings(
             host="127.0.0.1", grpc_port=0, http_port=0, metrics_port=0, api_keys_file=keys
         ),
@@ -292,21 +291,6 @@ def _demo_settings(broker: LocalKafka, keys: Path, agent_token: str) -> Warmline
             data_dir=keys.parent / "record",
             agent_tokens_file=agents_file,
         ),
-    )
-
-
-def _kafka_settings(broker: LocalKafka) -> KafkaSettings:
-    """Plaintext, or SASL_SSL as the first of the broker's SCRAM users."""
-    if broker.sasl_ssl is None:
-        return KafkaSettings(bootstrap_servers=broker.bootstrap_servers)
-    user, password = broker.sasl_ssl.users[0]
-    return KafkaSettings(
-        bootstrap_servers=broker.secure_bootstrap_servers,
-        security_protocol="SASL_SSL",
-        sasl_mechanism="SCRAM-SHA-512",
-        sasl_username=user,
-        sasl_password=SecretStr(password),
-        ssl_cafile=broker.ca_file,
     )
 
 
