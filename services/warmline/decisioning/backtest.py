@@ -231,20 +231,8 @@ def run_backtest(
         for o, c in zip(outcomes, conversations.values(), strict=True)
         if c.gold_turn is not _NOT_GIVEN
     ]
-    tp = [o for o in labelled if o.fired_turn is not None and o.gold_turn is not None]
-    fp = sum(1 for o in labelled if o.fired_turn is not None and o.gold_turn is None)
-    fn = sum(1 for o in labelled if o.fired_turn is None and o.gold_turn is not None)
-    precision = len(tp) / (len(tp) + fp) if tp or fp else 0.0
-    recall = len(tp) / (len(tp) + fn) if tp or fn else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    late = [max(0, (o.fired_turn or 0) - (o.gold_turn or 0)) for o in tp]
-    alerts = sum(1 for o in outcomes if o.fired_turn is not None)
     metrics: dict[str, Any] = {
-        "precision": round(precision, 4),
-        "recall": round(recall, 4),
-        "f1": round(f1, 4),
-        "median_turns_late": statistics.median(late) if late else None,
-        "alerts_per_100_conversations": round(100 * alerts / len(outcomes), 2) if outcomes else 0.0,
+        **escalation_metrics(outcomes, labelled),
         "conversations": len(outcomes),
         "labelled_conversations": len(labelled),
         "policy_version": policy.version,
@@ -255,6 +243,27 @@ def run_backtest(
         metrics["by_gold_reason"] = by_reason
     metrics["by_fired_reason"] = reason_precision(labelled)
     return metrics, outcomes
+
+
+def escalation_metrics(outcomes: Sequence[Outcome], labelled: Sequence[Outcome]) -> dict[str, Any]:
+    """Precision, recall and F1 over the ``labelled`` outcomes (escalated or not vs.
+    the gold), median customer turns late of the escalations that should have
+    happened, and alerts per 100 of all ``outcomes``."""
+    tp = [o for o in labelled if o.fired_turn is not None and o.gold_turn is not None]
+    fp = sum(1 for o in labelled if o.fired_turn is not None and o.gold_turn is None)
+    fn = sum(1 for o in labelled if o.fired_turn is None and o.gold_turn is not None)
+    precision = len(tp) / (len(tp) + fp) if tp or fp else 0.0
+    recall = len(tp) / (len(tp) + fn) if tp or fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    late = [max(0, (o.fired_turn or 0) - (o.gold_turn or 0)) for o in tp]
+    alerts = sum(1 for o in outcomes if o.fired_turn is not None)
+    return {
+        "precision": round(precision, 4),
+        "recall": round(recall, 4),
+        "f1": round(f1, 4),
+        "median_turns_late": statistics.median(late) if late else None,
+        "alerts_per_100_conversations": round(100 * alerts / len(outcomes), 2) if outcomes else 0.0,
+    }
 
 
 def reason_precision(labelled: Sequence[Outcome]) -> dict[str, dict[str, Any]]:
