@@ -2,7 +2,8 @@
 
 The core is pure: no Kafka and no clock of its own (``state``, ``detectors``,
 ``policy``, ``policy_store``, ``rules``, ``decide``, ``history``'s entries;
-``backtest`` replays it offline). :func:`~warmline.decisioning.decide.apply_event`
+``backtest`` replays it offline, and ``tune`` replays the record's trajectories
+through candidate thresholds for ``warmline policy tune``). :func:`~warmline.decisioning.decide.apply_event`
 applies one scored event to a conversation's
 :class:`~warmline.decisioning.state.ConversationState`, given the customer's
 :class:`~warmline.decisioning.state.CustomerHistory`.
