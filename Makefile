@@ -172,5 +172,5 @@ bench-restore: venv ## Decisioning restart on 10k-200k conversations and 1M cust
 .PHONY: lock
 lock: ## Re-pin requirements.lock from pyproject.toml (needs network)
 	rm -rf $(CACHE_DIR)/venv-lock && $(PYTHON) -m venv $(CACHE_DIR)/venv-lock
-	$(CACHE_DIR)/venv-lock/bin/pip install -q '.[dev]'
+	$(CACHE_DIR)/venv-lock/bin/pip install -q '.[dev,postgres]'
 	$(CACHE_DIR)/venv-lock/bin/pip freeze --exclude warmline > $(LOCK)
