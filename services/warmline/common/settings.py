@@ -229,6 +229,12 @@ class DecisioningSettings(ServicePorts):
     metrics_port: int = 9103
     app_id: str = "warmline-decisioning"
     data_dir: Path = Path("/tmp/warmline-decisioning")
+    # Where the tables live between restarts: "memory" restores them from their
+    # changelogs at every start; "sqlite" keeps them in data_dir/<app id>.sqlite3
+    # and reads only the changelogs' tails (give data_dir a persistent volume).
+    store: Literal["memory", "sqlite"] = "memory"
+    # SQLite's page cache for the local tables ("sqlite" store only).
+    store_cache_mib: int = Field(default=64, ge=1, le=65_536)
     # YAML escalation policy; None: the default_policy.yaml shipped in the package.
     policy_file: Path | None = None
     # How often the policy file is checked for changes (and idle conversations expired).

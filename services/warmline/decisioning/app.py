@@ -13,10 +13,13 @@ holds no logic of its own beyond the commit gate. The pieces:
 - :mod:`~warmline.decisioning.faust_runtime`: what the worker changes in faust,
   and the at-least-once promise, written down once.
 
-State store: ``memory://`` (see :data:`STORE_URL`). Both tables are backed by
-compacted changelog topics, so a restarted worker restores its partitions'
-states, and the whole customer history, from Kafka before it processes new
-records.
+State store: ``memory://`` (see :data:`STORE_URL`) by default. Both tables are
+backed by compacted changelog topics, so a restarted worker restores its
+partitions' states, and the whole customer history, from Kafka before it
+processes new records. With ``DECISIONING__STORE=sqlite`` both tables live in
+one local database in the data directory
+(:mod:`~warmline.decisioning.state_database`), and a restart reads only the
+changelogs' records written since.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from warmline.common.metrics import POLICY_INFO
 from warmline.common.settings import WarmlineSettings
 from warmline.decisioning.agents import FirstFailure, batch_agent
 from warmline.decisioning.batch_steps import DecideStep, FeedbackStep
-from warmline.decisioning.conversations import ConversationStore
+from warmline.decisioning.conversations import ConversationStore, activity_of_entry
 from warmline.decisioning.faust_runtime.batched_table import (
     BatchedChangelogTable,
     OnePartitionGlobalTable,
@@ -40,11 +43,17 @@ from warmline.decisioning.faust_runtime.credentials import faust_credentials
 from warmline.decisioning.faust_runtime.deliveries import Deliveries, DeliveryError
 from warmline.decisioning.faust_runtime.faust_private import check_faust_private
 from warmline.decisioning.faust_runtime.raw_schema import RawBytesSchema
-from warmline.decisioning.history import HistoryIndex
+from warmline.decisioning.history import (
+    CustomerHistories,
+    HistoryIndex,
+    StoredHistory,
+    stamp_of_entry,
+)
 from warmline.decisioning.history_recorder import HistoryRecorder, changelog_reader
 from warmline.decisioning.maintenance import Maintenance
 from warmline.decisioning.outputs import Outputs
 from warmline.decisioning.policy_store import PolicyStore
+from warmline.decisioning.state_database import StateDatabase
 
 #: The tables' local store. Not ``rocksdb://``, even where rocksdict is installed:
 #: faust's RocksDB store picks each write's partition database from the stream's
@@ -92,9 +101,11 @@ class DecisioningApp:
         self.deliveries = Deliveries()
         self.failures = FirstFailure()
         self.app.before_commit = self.confirm_deliveries
-        self.table = conversations_table(self.app, settings, self.deliveries)
-        self.history = HistoryIndex()
-        self.history_table = history_table(self.app, settings, self.deliveries, self.history)
+        self.database = local_database(settings, self.app.conf.id)
+        self.table = conversations_table(self.app, settings, self.deliveries, self.database)
+        self.history_table, self.history = history_table(
+            self.app, settings, self.deliveries, self.database
+        )
         check_faust_private(self.app)
 
         self.conversations = ConversationStore(self.table, timedelta(seconds=d.conversation_ttl_s))
@@ -185,10 +196,21 @@ def _changelog_config(settings: WarmlineSettings) -> dict[str, str]:
     return {"min.insync.replicas": str(settings.topics.min_insync_replicas)}
 
 
+def local_database(settings: WarmlineSettings, app_id: str) -> StateDatabase | None:
+    """The tables' local database (``DECISIONING__STORE=sqlite``), or None: in memory."""
+    d = settings.decisioning
+    if d.store != "sqlite":
+        return None
+    return StateDatabase(d.data_dir / f"{app_id}.sqlite3", d.store_cache_mib)
+
+
 def conversations_table(
-    app: WorkerApp, settings: WarmlineSettings, deliveries: Deliveries
+    app: WorkerApp,
+    settings: WarmlineSettings,
+    deliveries: Deliveries,
+    database: StateDatabase | None = None,
 ) -> BatchedChangelogTable:
-    """The conversations table, keyed by the records' own keys.
+    """The conversations table, keyed by the records' own keys (in ``database`` if given).
 
     The partitioner puts each key in the partition its source records use, so
     writes from the timer are allowed too. Changelog records leave once per batch.
@@ -203,20 +225,28 @@ def conversations_table(
         use_partitioner=True,
         extra_topic_configs=_changelog_config(settings),
         deliveries=deliveries,
+        rows=database.rows(CONVERSATIONS_TABLE, activity_of_entry) if database else None,
     )
     app.tables.add(table)
     return table
 
 
 def history_table(
-    app: WorkerApp, settings: WarmlineSettings, deliveries: Deliveries, index: HistoryIndex
-) -> OnePartitionGlobalTable:
-    """Customers' escalations and false alarms, one entry per key, read into ``index``.
+    app: WorkerApp,
+    settings: WarmlineSettings,
+    deliveries: Deliveries,
+    database: StateDatabase | None = None,
+) -> tuple[OnePartitionGlobalTable, CustomerHistories]:
+    """Customers' escalations and false alarms, one entry per key, and where they are
+    looked up: an index in memory fed by every changelog record, or the rows of
+    ``database``.
 
     One partition: the writes are few, and every worker reads all of them anyway.
     Applied one record at a time, also after recovery, so other workers' entries
     show up at once (a larger recovery buffer would hold them back).
     """
+    rows = database.rows(HISTORY_TABLE, stamp_of_entry) if database else None
+    histories: CustomerHistories = HistoryIndex() if rows is None else StoredHistory(rows)
     table = OnePartitionGlobalTable(
         app,
         name=HISTORY_TABLE,
@@ -227,9 +257,14 @@ def history_table(
         is_global=True,
         standby_buffer_size=1,
         recovery_buffer_size=1,
-        on_changelog_event=changelog_reader(index),
+        on_changelog_event=(
+            changelog_reader(histories) if isinstance(histories, HistoryIndex) else None
+        ),
         extra_topic_configs=_changelog_config(settings),
         deliveries=deliveries,
+        rows=rows,
+        # Every worker writes the history: only what is read from it moves its offset.
+        offsets_when_acknowledged=False,
     )
     app.tables.add(table)
-    return table
+    return table, histories

@@ -4,11 +4,15 @@ The table (keyed ``tenant/conversation``) is the source of truth and what the
 changelog restores. :class:`ConversationStore` adds what keeps it cheap: a state
 is decoded once while its table value is unchanged, encoded once per batch, and
 the timer's expiry decodes only the states written since its previous tick.
+With the local database (``DECISIONING__STORE=sqlite``) the expiry is an
+indexed query by each state's last activity instead, stored with the row
+(:func:`activity_of_entry`), so nothing is held per conversation in memory.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,11 +21,15 @@ import orjson
 from warmline.common.metrics import DECISIONING_CONVERSATIONS
 from warmline.decisioning.decide import idle_keys
 from warmline.decisioning.faust_runtime.batched_table import BatchedChangelogTable
+from warmline.decisioning.faust_runtime.sqlite_store import local_rows
 from warmline.decisioning.state import ConversationState
 
 #: Conversations whose decoded state is kept between batches (JSON decoding is
 #: a large share of the time per event; the table stays the source of truth).
 DECODED_CACHE_MAX = 10_000
+#: Idle conversations forgotten per tick at most, from the local database (the
+#: rest on the next ticks: one tick's deletes leave in one changelog flush).
+EXPIRE_AT_ONCE = 10_000
 
 
 def encode_entry(state: ConversationState) -> bytes:
@@ -51,6 +59,15 @@ def decode_entry(raw: bytes | None) -> ConversationState:
     if not raw:
         return ConversationState()
     return ConversationState.from_dict(orjson.loads(raw)["state"])
+
+
+def activity_of_entry(key: bytes, raw: bytes) -> float:
+    """The state's last activity, for the local database's expiry index (0: unreadable,
+    so it expires). Only the JSON is parsed, not the state built from it."""
+    try:
+        return float(orjson.loads(raw)["state"].get("last_activity", 0.0))
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
+        return 0.0
 
 
 class ConversationStore:
@@ -91,10 +108,25 @@ class ConversationStore:
     async def flush(self, after: asyncio.Future[None] | None = None) -> None:
         """Send the changelog records of what was stored (once ``after`` is done)."""
         await self.table.flush_changelog(after=after)
-        DECISIONING_CONVERSATIONS.set(len(self.table))
 
     async def expire_idle(self, now: datetime) -> list[bytes]:
-        """Forget conversations idle for longer than the TTL; their keys.
+        """Forget conversations idle for longer than the TTL; their keys. Counts the
+        conversations held (``warmline_decisioning_conversations``)."""
+        rows = local_rows(self.table)
+        if rows is None:
+            stale = self._idle_in_memory(now)
+        else:
+            idle = rows.stamped_before((now - self._ttl).timestamp())
+            stale = [key for key, _ in itertools.islice(idle, EXPIRE_AT_ONCE)]
+        for key in stale:
+            del self.table[key]
+            self._decoded.pop(key, None)
+        await self.flush()
+        DECISIONING_CONVERSATIONS.set(len(self.table))
+        return stale
+
+    def _idle_in_memory(self, now: datetime) -> list[bytes]:
+        """Idle keys of a table held in memory.
 
         Each state's last activity is remembered with the table value it was read
         from, so a tick decodes only the states written since the previous one
@@ -111,10 +143,7 @@ class ConversationStore:
         self._activity = activity
         stale = idle_keys({key: last for key, (_, last) in activity.items()}, now, self._ttl)
         for key in stale:
-            del self.table[key]
             del self._activity[key]
-            self._decoded.pop(key, None)
-        await self.flush()
         return stale
 
     def _peek(self, key: bytes, raw: bytes) -> ConversationState:

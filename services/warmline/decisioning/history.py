@@ -16,17 +16,24 @@ readers on other workers would still need a global copy of it.)
 
 Each worker folds the entries into a :class:`HistoryIndex`, grouped by customer,
 from its own writes and from the changelog records it reads, so a decision
-finds the customer's history with one dict lookup.
+finds the customer's history with one dict lookup. With the local database
+(``DECISIONING__STORE=sqlite``), :class:`StoredHistory` reads them from the
+table's rows instead: one indexed range per lookup (the keys start with the
+customer), nothing held in memory beyond a batch's unwritten entries.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 from warmline.decisioning.state import CustomerHistory
+from warmline.decisioning.state_database import TableRows
 from warmline.v1 import escalation_pb2, feedback_pb2
 
 log = logging.getLogger(__name__)
@@ -67,6 +74,11 @@ class HistoryEntry:
         return cls(customer, kind, float(data["at"]), str(data["conversation"]))
 
 
+#: History entries looked at per pruning at most (entries past the shortest
+#: window but inside their own tenant's longer one are looked at and kept).
+PRUNE_SCAN_MAX = 100_000
+
+
 def customer_key(tenant_id: str, customer_id: str) -> str:
     """How a customer is named in the history: ``tenant/customer``."""
     return f"{tenant_id}/{customer_id}"
@@ -103,6 +115,34 @@ def false_alarm_entry(feedback: feedback_pb2.Feedback) -> tuple[bytes, HistoryEn
         feedback.conversation_id,
     )
     return entry.key(feedback.decision_id or feedback.feedback_id), entry
+
+
+class CustomerHistories(Protocol):
+    """Where a worker finds customers' history: :class:`HistoryIndex` or :class:`StoredHistory`."""
+
+    def __contains__(self, key: bytes) -> bool: ...
+
+    def add(self, key: bytes, entry: HistoryEntry) -> None:
+        """Make ``entry`` visible at once, before it is written to the table."""
+
+    def written(self, keys: Iterable[bytes]) -> None:
+        """The entries under ``keys`` are in the table now."""
+
+    def discard(self, key: bytes) -> None:
+        """Forget the entry under ``key``."""
+
+    def rebuild(self, records: Iterable[tuple[bytes, bytes]]) -> None:
+        """After a recovery: the table's whole contents."""
+
+    def history(self, tenant_id: str, customer_id: str) -> CustomerHistory:
+        """A fresh copy of the customer's escalations and false alarms."""
+        ...
+
+    def expired(
+        self, now: float, window_days: Callable[[str], int], shortest_days: int
+    ) -> list[bytes]:
+        """Keys of entries older than their tenant's window."""
+        ...
 
 
 class HistoryIndex:
@@ -148,6 +188,9 @@ class HistoryIndex:
             return
         self.add(key, entry)
 
+    def written(self, keys: Iterable[bytes]) -> None:
+        """Nothing to do: the index holds every entry anyway."""
+
     def rebuild(self, records: Iterable[tuple[bytes, bytes]]) -> None:
         """Replace the index with the given table contents."""
         self._customers.clear()
@@ -157,21 +200,98 @@ class HistoryIndex:
     def history(self, tenant_id: str, customer_id: str) -> CustomerHistory:
         """A fresh copy of the customer's escalations and false alarms, every conversation's."""
         entries = self._customers.get(customer_key(tenant_id, customer_id)) if customer_id else None
-        if not entries:
-            return CustomerHistory()
-        history = CustomerHistory()
-        for entry in entries.values():
-            kind = history.escalations if entry.kind == ESCALATION else history.false_alarms
-            kind.append(entry.at)
-        return history
+        return _history_of(entries.values() if entries else ())
 
-    def expired(self, now: float, window_days: Callable[[str], int]) -> list[bytes]:
+    def expired(
+        self, now: float, window_days: Callable[[str], int], shortest_days: int = 1
+    ) -> list[bytes]:
         """Keys of entries older than their tenant's window (``window_days(tenant_id)``)."""
         stale = []
         for customer, entries in self._customers.items():
             cutoff = now - window_days(customer.split("/", 1)[0]) * 86400
             stale += [key for key, entry in entries.items() if entry.at < cutoff]
         return stale
+
+
+class StoredHistory:
+    """The history table's entries read from its rows in the local database.
+
+    An entry recorded mid-batch is kept here until it is written to the table
+    (:meth:`written`); from then on the table's rows show it (their overlay
+    until the brokers acknowledged it, the database after).
+    """
+
+    def __init__(self, rows: TableRows) -> None:
+        self._rows = rows
+        self._unwritten: dict[bytes, HistoryEntry] = {}
+
+    def __contains__(self, key: bytes) -> bool:
+        return key in self._unwritten or key in self._rows
+
+    def add(self, key: bytes, entry: HistoryEntry) -> None:
+        """Keep ``entry`` visible until :meth:`written`."""
+        self._unwritten[key] = entry
+
+    def written(self, keys: Iterable[bytes]) -> None:
+        """The entries under ``keys`` are in the table's rows now."""
+        for key in keys:
+            self._unwritten.pop(key, None)
+
+    def discard(self, key: bytes) -> None:
+        """Forget an unwritten entry (a written one goes with the table's delete)."""
+        self._unwritten.pop(key, None)
+
+    def rebuild(self, records: Iterable[tuple[bytes, bytes]]) -> None:
+        """Nothing to rebuild: the rows are read where they are."""
+
+    def history(self, tenant_id: str, customer_id: str) -> CustomerHistory:
+        """The customer's entries: one range of the rows' keys, and unwritten ones."""
+        if not customer_id:
+            return CustomerHistory()
+        customer = customer_key(tenant_id, customer_id)
+        entries: dict[bytes, HistoryEntry] = {}
+        for key, value in self._rows.prefixed(f"{customer}{_SEP}".encode()):
+            try:
+                entry = HistoryEntry.decode(key, value)
+            except (ValueError, KeyError, TypeError):
+                continue  # logged when it was read into the table; never counted
+            if entry.customer == customer:  # a customer id may contain the separator
+                entries[key] = entry
+        for key, entry in self._unwritten.items():
+            if entry.customer == customer:
+                entries[key] = entry
+        return _history_of(entries.values())
+
+    def expired(
+        self, now: float, window_days: Callable[[str], int], shortest_days: int
+    ) -> list[bytes]:
+        """Keys of stored entries older than their tenant's window, oldest first: the
+        rows' stamps (each entry's time) below the shortest window, at most
+        :data:`PRUNE_SCAN_MAX` of them looked at."""
+        stale = []
+        candidates = self._rows.stamped_before(now - shortest_days * 86400)
+        for key, at in itertools.islice(candidates, PRUNE_SCAN_MAX):
+            customer = _customer_of(key)
+            if customer is not None and at < now - window_days(customer.split("/", 1)[0]) * 86400:
+                stale.append(key)
+        return stale
+
+
+def stamp_of_entry(key: bytes, value: bytes) -> float:
+    """A history row's stamp in the local database: the entry's time (an unreadable
+    entry never expires, as it never counts)."""
+    try:
+        return HistoryEntry.decode(key, value).at
+    except (ValueError, KeyError, TypeError):
+        return math.inf
+
+
+def _history_of(entries: Iterable[HistoryEntry]) -> CustomerHistory:
+    history = CustomerHistory()
+    for entry in entries:
+        kind = history.escalations if entry.kind == ESCALATION else history.false_alarms
+        kind.append(entry.at)
+    return history
 
 
 def _customer_of(key: bytes) -> str | None:

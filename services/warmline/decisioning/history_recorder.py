@@ -5,7 +5,9 @@ is a one-partition GlobalTable every worker reads in full. An entry recorded
 mid-batch is indexed at once (the batch's later events see it) and written to
 the table when the batch ends (after the batch's decisions are acknowledged,
 for escalations). Every changelog record, other workers' and this one's, is
-folded into the index as it is read.
+folded into the index as it is read. With the local database the index is
+:class:`~warmline.decisioning.history.StoredHistory`, which reads the table's
+rows, and the records read are stored there by the table itself.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from warmline.decisioning.faust_runtime.batched_table import OnePartitionGlobalTable
-from warmline.decisioning.history import HistoryEntry, HistoryIndex
+from warmline.decisioning.history import CustomerHistories, HistoryEntry, HistoryIndex
 from warmline.decisioning.policy_store import PolicyStore
 
 
@@ -36,7 +38,7 @@ class HistoryRecorder:
     """Records escalations and false alarms in ``table`` and its ``index``; prunes old ones."""
 
     def __init__(
-        self, table: OnePartitionGlobalTable, index: HistoryIndex, policies: PolicyStore
+        self, table: OnePartitionGlobalTable, index: CustomerHistories, policies: PolicyStore
     ) -> None:
         self.table = table
         self.index = index
@@ -62,14 +64,18 @@ class HistoryRecorder:
         """Write the entries recorded so far and flush them (after ``after``)."""
         for key, entry in self._unwritten:
             self.table[key] = entry.encode()
+        self.index.written(key for key, _ in self._unwritten)
         self._unwritten = []
         await self.table.flush_changelog(after=after)
 
     async def prune(self, now: datetime) -> list[bytes]:
         """Delete history entries older than their tenant's history window; their keys."""
         policy = self._policies.current
+        shortest = min(
+            body.history_window_days for body in (policy.defaults, *policy.tenants.values())
+        )
         stale = self.index.expired(
-            now.timestamp(), lambda tenant: policy.for_tenant(tenant).history_window_days
+            now.timestamp(), lambda tenant: policy.for_tenant(tenant).history_window_days, shortest
         )
         for key in stale:
             self.index.discard(key)

@@ -1,8 +1,9 @@
 """The decisioning Faust app's real agents, driven with ``agent.test_context()``.
 
-No broker: the tables live in ``memory://`` and the app's producer is replaced
-by one that keeps every record, so each test reads what the worker would have
-written to the escalations topic and to the tables' changelogs.
+No broker: the app's producer is replaced by one that keeps every record, so
+each test reads what the worker would have written to the escalations topic and
+to the tables' changelogs. Every test runs with the tables in memory and again
+in the local SQLite database (``DECISIONING__STORE``).
 """
 
 from __future__ import annotations
@@ -133,7 +134,7 @@ class RecordingProducer:
 class Worker:
     """A decisioning app with a recording producer, its policy file, and its decide agent."""
 
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, store: str = "memory") -> None:
         self.policy_path = tmp_path / "policy.yaml"
         self.policy_mtime_ns = 1_000_000_000
         self.write_policy(POLICY)
@@ -142,6 +143,7 @@ class Worker:
                 data_dir=tmp_path / "data",
                 policy_file=self.policy_path,
                 conversation_ttl_s=TTL_S,
+                store=store,
             )
         )
         self.stream = DecisioningApp(settings, PolicyStore.from_path(self.policy_path))
@@ -167,9 +169,9 @@ class Worker:
         ]
 
 
-@pytest.fixture
-async def worker(tmp_path: Path) -> Worker:
-    return Worker(tmp_path)
+@pytest.fixture(params=["memory", "sqlite"])
+async def worker(tmp_path: Path, request: pytest.FixtureRequest) -> Worker:
+    return Worker(tmp_path, request.param)
 
 
 @pytest.fixture
@@ -188,6 +190,17 @@ async def feed(
         await agent.put(event.SerializeToString(), key=key)
         decided += agent.results[agent.processed_offset - 1]
     return decided
+
+
+async def read_from_changelog(table: Any, key: bytes, value: bytes | None, offset: int) -> None:
+    """What faust's recovery does with a changelog record of ``table`` it read."""
+    partition = table.partition_for_key(key)
+    if partition is None:
+        partition = key_partition(key, table.partitions)
+    message = SimpleNamespace(key=key, value=value, partition=partition, offset=offset)
+    event = SimpleNamespace(key=key, value=value, message=message)
+    await table.on_changelog_event(event)
+    table.apply_changelog_batch([event])
 
 
 def codes(decision: escalation_pb2.EscalationDecision) -> set[str]:
@@ -298,7 +311,7 @@ async def test_expiry_reads_a_state_again_when_the_changelog_restored_a_newer_on
     # Meanwhile another worker had the partition and the customer wrote again.
     state = decode_entry(worker.stream.table[key])
     state.last_activity = (started + timedelta(seconds=TTL_S)).timestamp()
-    worker.stream.table.data[key] = encode_entry(state)
+    await read_from_changelog(worker.stream.table, key, encode_entry(state), offset=1_000)
 
     assert (
         await worker.stream.conversations.expire_idle(started + timedelta(seconds=TTL_S + 60)) == []
@@ -356,7 +369,7 @@ async def test_a_state_restored_from_the_changelog_wins_over_the_workers_own_cop
     state = decode_entry(worker.stream.table[key])
     second = c.customer("still not great", mild)
     assert apply_event(state, second, worker.stream.policies.current, datetime.now(UTC))
-    worker.stream.table.data[key] = encode_entry(state)
+    await read_from_changelog(worker.stream.table, key, encode_entry(state), offset=1_000)
 
     # Already handed over there: a third bad turn is no second escalation.
     assert await feed(agent, c.customer("nope", mild)) == []
@@ -496,15 +509,10 @@ async def test_escalations_of_one_customer_on_two_workers_at_once_are_both_kept(
     # arrives through the changelog after this worker wrote its own.
     elsewhere = HistoryEntry("acme/u1", ESCALATION, datetime.now(UTC).timestamp(), "call")
     await feed(agent, Conversation(conversation="chat").customer(request))
-    await worker.stream.history_table.on_changelog_event(
-        SimpleNamespace(
-            message=SimpleNamespace(key=elsewhere.key("d-call"), value=elsewhere.encode())
-        )
-    )
-    for key, value in worker.producer.on(worker.history_changelog):  # our own, read back
-        await worker.stream.history_table.on_changelog_event(
-            SimpleNamespace(message=SimpleNamespace(key=key, value=value))
-        )
+    history = worker.stream.history_table
+    await read_from_changelog(history, elsewhere.key("d-call"), elsewhere.encode(), offset=1)
+    for offset, (key, value) in enumerate(worker.producer.on(worker.history_changelog), 2):
+        await read_from_changelog(history, key, value, offset)  # our own, read back
 
     [later] = await feed(agent, Conversation(conversation="mail").customer(request))
     assert later.customer_history.escalations_in_window == 2
@@ -790,3 +798,33 @@ async def test_the_workers_producer_request_timeout_is_the_configured_delivery_t
     )
     stream = DecisioningApp(settings, PolicyStore.from_path(DEFAULT_POLICY_PATH))
     assert stream.app.conf.producer_request_timeout == 12.0
+
+
+async def test_a_worker_restarted_on_its_local_database_decides_with_what_was_acknowledged(
+    tmp_path: Path,
+) -> None:
+    first = Worker(tmp_path, "sqlite")
+    mild = negative(0.5)  # two such turns in a row are a negative streak
+    c = Conversation(conversation="streak")
+    request = "can I talk to a human please"
+    async with first.agent.test_context() as running:
+        await feed(running, c.customer("this is not great", mild))
+        await feed(running, Conversation(conversation="before").customer(request))
+        first.producer.batch_error = KafkaError("the brokers refused it")
+        with pytest.raises(DeliveryError):
+            await feed(running, Conversation(conversation="refused").customer(request))
+    first.stream.database.commit()  # what the stores do when the worker stops
+    conversations = first.stream.table.changelog_topic.get_topic_name()
+    partition = key_partition(conversation_key("acme", "streak"), 6)
+
+    # Nothing is read from the changelogs: the database has what the brokers acknowledged.
+    restarted = Worker(tmp_path, "sqlite")
+    assert restarted.stream.table.persisted_offset(TP(conversations, partition)) is not None
+    # The history's offset moves only with what is read back (other workers write it too).
+    assert restarted.stream.history_table.persisted_offset(TP("h", 0)) is None
+    assert conversation_key("acme", "refused") not in restarted.stream.table
+    async with restarted.agent.test_context() as again:
+        [streak] = await feed(again, c.customer("still not great", mild))
+        [after] = await feed(again, Conversation(conversation="after").customer(request))
+    assert "negative_streak" in codes(streak)  # the restored turn made it a streak
+    assert after.customer_history.escalations_in_window == 2  # "before" and the streak

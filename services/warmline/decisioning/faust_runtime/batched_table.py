@@ -35,11 +35,17 @@ Partitions are computed here with Kafka's default partitioner
 records) from the table's declared partition count; faust asked the producer,
 which raises until it has fetched the changelog topic's metadata (a fresh
 worker's first batch crashed on it).
+
+Local state (``DECISIONING__STORE=sqlite``): given ``rows``, the table keeps its
+data in the worker's local database (:mod:`.sqlite_store`) instead of a dict,
+and each acknowledged batch is stored there with its last offset, so the
+database never holds a record the changelog might not.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections import Counter, deque
 from typing import Any, Protocol
 
@@ -49,6 +55,8 @@ from faust.types import TP
 from warmline.common.keys import key_partition
 from warmline.common.metrics import KAFKA_RECORDS_PRODUCED
 from warmline.decisioning.faust_runtime.deliveries import Deliveries, kafka_producer
+from warmline.decisioning.faust_runtime.sqlite_store import SqliteStore
+from warmline.decisioning.state_database import TableRows
 
 
 class RecordBatch(Protocol):
@@ -74,10 +82,23 @@ class BatchProducer(Protocol):
 class BatchedChangelogTable(faust.Table[bytes, bytes]):
     """A ``faust.Table`` of bytes keys and values, changelog sent by :meth:`flush_changelog`.
 
-    ``deliveries`` tracks the changelog batches' sends.
+    ``deliveries`` tracks the changelog batches' sends. With ``rows`` the table's
+    data is kept there (see the module's docstring); ``offsets_when_acknowledged``
+    False leaves the stored offset to what is read from the changelog (for a
+    table that other workers write too: its acknowledged offset may be past
+    their records, not yet read).
     """
 
-    def __init__(self, *args: Any, deliveries: Deliveries, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        deliveries: Deliveries,
+        rows: TableRows | None = None,
+        offsets_when_acknowledged: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        self._rows = rows
+        self._offsets_when_acknowledged = offsets_when_acknowledged
         super().__init__(*args, **kwargs)
         self._deliveries = deliveries
         # Writes since the last flush, in order.
@@ -119,6 +140,14 @@ class BatchedChangelogTable(faust.Table[bytes, bytes]):
         if partition is None:
             partition = key_partition(key, self.partitions or 1)
         self._unsent.append((partition, key, value))
+
+    def _new_store(self) -> Any:
+        """faust's store for the table: in memory, or the local database's ``rows``."""
+        if self._rows is None:
+            return super()._new_store()
+        return SqliteStore(
+            self.app, self, self._rows, table_name=self.name, loop=self.loop, options=self.options
+        )
 
     def _producer(self) -> BatchProducer:
         producer: BatchProducer = kafka_producer(self.app)
@@ -198,6 +227,7 @@ class BatchedChangelogTable(faust.Table[bytes, bytes]):
             raise ValueError(f"a changelog record of table {self.name!r} exceeds the batch size")
         if count < len(records):
             self._waiting[partition] = records[count:]  # a full batch: the rest follows it
+            records = records[:count]
         # A closed batch is ready at once: waiting for the linger time would only add latency.
         batch.close()
         topic = self.changelog_topic.get_topic_name()
@@ -208,16 +238,37 @@ class BatchedChangelogTable(faust.Table[bytes, bytes]):
             self._handing_over.discard(partition)
         self._in_flight[partition] = sent
         tp = TP(topic, partition)
-        sent.add_done_callback(lambda done: self._on_batch_answered(done, tp, count))
+        sent.add_done_callback(lambda done: self._on_batch_answered(done, tp, records))
         self._deliveries.track(sent, f"a batch of {count} changelog records for {topic}")
 
-    def _on_batch_answered(self, sent: asyncio.Future[Any], tp: TP, count: int) -> None:
+    def _on_batch_answered(
+        self, sent: asyncio.Future[Any], tp: TP, records: list[tuple[bytes, bytes | None]]
+    ) -> None:
         if not self._settled(sent):
             return
+        count = len(records)
+        if self._rows is not None:
+            # The batch's records sit at consecutive offsets from the one the brokers gave.
+            last = sent.result().offset + count - 1 if self._offsets_when_acknowledged else None
+            try:
+                self._rows.acknowledged(tp.partition, records, last)
+            except sqlite3.Error as exc:
+                self._local_state_failed(tp, exc)
+                return
         self._acknowledged[tp.partition] += count
         KAFKA_RECORDS_PRODUCED.labels(tp.topic).inc(count)
         if self._waiting.get(tp.partition):
             self._release_soon()
+
+    def _local_state_failed(self, tp: TP, exc: sqlite3.Error) -> None:
+        """The local database missed an acknowledged batch: stop the worker (its
+        restart reads the batch from the changelog again), as for a refused send."""
+        failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        failed.set_exception(exc)
+        self._deliveries.track(
+            failed, f"the local state of {tp.topic} partition {tp.partition} ({exc})"
+        )
+        self._refuse()
 
     def _settled(self, done: asyncio.Future[Any]) -> bool:
         """Wake :meth:`wait_written`; False (and nothing more is sent) when ``done`` failed.

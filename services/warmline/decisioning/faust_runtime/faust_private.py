@@ -39,6 +39,7 @@ from faust.tables.table import Table
 from faust.transport.conductor import Conductor
 from faust.transport.consumer import Consumer, ThreadDelegateConsumer
 from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types.stores import StoreT
 
 #: The faust-streaming release the adaptations and this list were last read against.
 WRITTEN_FOR = "0.15.3"
@@ -120,6 +121,13 @@ RELIED_ON: tuple[Reliance, ...] = (
         "batched_table.BatchedChangelogTable.on_key_del",
         on_instances="tables",
     ),
+    # The local database as the tables' store (DECISIONING__STORE=sqlite).
+    Reliance(
+        Collection,
+        "_new_store",
+        "batched_table.BatchedChangelogTable._new_store overrides it",
+        ("self",),
+    ),
     # Public hooks the adaptations override.
     Reliance(Table, "on_key_set", "batched_table.BatchedChangelogTable", ("self", "key", "value")),
     Reliance(Table, "on_key_del", "batched_table.BatchedChangelogTable", ("self", "key")),
@@ -130,6 +138,17 @@ RELIED_ON: tuple[Reliance, ...] = (
         ("self", "key"),
     ),
     Reliance(Consumer, "stop_flow", f"{_CONSUMER}.stop_flow", ("self",)),
+    *(
+        Reliance(StoreT, name, "sqlite_store.SqliteStore", parameters)
+        for name, parameters in (
+            ("persisted_offset", ("self", "tp")),
+            ("set_persisted_offset", ("self", "tp", "offset")),
+            ("apply_changelog_batch", ("self", "batch", "to_key", "to_value")),
+            ("on_rebalance", ("self", "assigned", "revoked", "newly_assigned", "generation_id")),
+            ("on_recovery_completed", ("self", "active_tps", "standby_tps")),
+            ("reset_state", ("self",)),
+        )
+    ),
     Reliance(
         faust_aiokafka.Consumer, "seek_to_committed", f"{_CONSUMER}.seek_to_committed", ("self",)
     ),
