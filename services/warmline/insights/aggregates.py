@@ -12,7 +12,6 @@ overload alerts are counted per queue, whether about a queue or an agent.
 from __future__ import annotations
 
 import math
-import sqlite3
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -22,6 +21,7 @@ from itertools import combinations
 from typing import Any
 
 from warmline.insights.privacy import SIZE, published, suppress_small
+from warmline.record.database import Connection
 
 #: The queue of conversations that were never escalated.
 NOT_ESCALATED = "(not escalated)"
@@ -121,13 +121,20 @@ conversation_queue AS (
         SELECT conversation_id, queue, decided_at, ROW_NUMBER() OVER (
             PARTITION BY conversation_id ORDER BY decided_at, decision_id) AS n
         FROM decisions
-        WHERE tenant_id = :tenant AND shadow = 0 AND action = 'escalate' AND decided_at < :end)
+        WHERE tenant_id = :tenant AND shadow = 0 AND action = 'escalate' AND decided_at < :end
+    ) AS ranked
     WHERE n = 1)
 """
 
+
+def _share(condition: str) -> str:
+    """The share of rows meeting ``condition`` (a boolean is no number in PostgreSQL)."""
+    return f"AVG(CASE WHEN {condition} THEN 1.0 ELSE 0.0 END)"
+
+
 _CLIMATE = """
 SELECT t.conversation_id AS conversation, COALESCE(q.queue, :none) AS queue,
-       CAST(t.occurred_at / :bucket_s AS INTEGER) * :bucket_s AS bucket,
+       FLOOR(t.occurred_at / :bucket_s) * :bucket_s AS bucket,
        t.negativity AS negativity, t.distress AS distress
 FROM turns t LEFT JOIN conversation_queue q ON q.conversation_id = t.conversation_id
 WHERE t.tenant_id = :tenant AND t.occurred_at >= :start AND t.occurred_at < :end
@@ -135,14 +142,14 @@ WHERE t.tenant_id = :tenant AND t.occurred_at >= :start AND t.occurred_at < :end
 """
 _CLIMATE_FIGURES = {
     "turns": "COUNT(*)",
-    "negative_share": "AVG(negativity >= :negative)",
+    "negative_share": _share("negativity >= :negative"),
     "mean_negativity": "AVG(negativity)",
     "mean_distress": "AVG(distress)",
 }
 
 _ESCALATIONS = """
 SELECT d.conversation_id AS conversation, d.queue AS queue, r.code AS reason,
-       CAST(d.decided_at / :bucket_s AS INTEGER) * :bucket_s AS bucket,
+       FLOOR(d.decided_at / :bucket_s) * :bucket_s AS bucket,
        d.decision_id AS decision
 FROM decisions d JOIN decision_reasons r
   ON r.tenant_id = d.tenant_id AND r.decision_id = d.decision_id
@@ -163,8 +170,8 @@ WHERE d.tenant_id = :tenant AND d.shadow = 0 AND d.action IN ('escalate', 'updat
 """
 _VERDICT_FIGURES = {
     "verdicts": "COUNT(*)",
-    "false_alarm_rate": "AVG(verdict = 'false_alarm')",
-    "wrong_queue_rate": "AVG(verdict = 'wrong_queue')",
+    "false_alarm_rate": _share("verdict = 'false_alarm'"),
+    "wrong_queue_rate": _share("verdict = 'wrong_queue'"),
 }
 
 # CSAT given after the conversation's first escalation, or in one never escalated.
@@ -178,15 +185,15 @@ WHERE t.tenant_id = :tenant AND t.occurred_at >= :start AND t.occurred_at < :end
 """
 _CSAT_FIGURES = {
     "responses": "COUNT(*)",
-    "mean_csat": "AVG(csat)",
-    "satisfied_share": f"AVG(csat >= {SATISFIED_CSAT})",
+    "mean_csat": "AVG(CAST(csat AS DOUBLE PRECISION))",
+    "satisfied_share": _share(f"csat >= {SATISFIED_CSAT}"),
 }
 
 # Per live escalation: seconds to its first claim (of it or of a later update of
 # it), to the conversation's next de-escalation, and to its next resolution.
 _TIMINGS = """
 SELECT d.conversation_id AS conversation, d.queue AS queue,
-       CAST(d.decided_at / :bucket_s AS INTEGER) * :bucket_s AS bucket,
+       FLOOR(d.decided_at / :bucket_s) * :bucket_s AS bucket,
        (SELECT MIN(c.claimed_at) FROM claims c WHERE c.tenant_id = d.tenant_id
           AND (c.decision_id = d.decision_id OR c.escalation_id = d.decision_id))
          - d.decided_at AS claim_s,
@@ -207,13 +214,13 @@ _TIMING_STEPS = ("claim", "deescalate", "resolve")
 # Overload alerts raised to supervisors; a group's size is its number of alerts.
 _OVERLOAD = """
 SELECT alert_id AS conversation, queue, scope,
-       CAST(raised_at / :bucket_s AS INTEGER) * :bucket_s AS bucket
+       FLOOR(raised_at / :bucket_s) * :bucket_s AS bucket
 FROM overload_alerts
 WHERE tenant_id = :tenant AND raised_at >= :start AND raised_at < :end
 """
 _OVERLOAD_FIGURES = {
-    "queue_alerts": "SUM(scope = 'queue')",
-    "agent_alerts": "SUM(scope = 'agent')",
+    "queue_alerts": "SUM(CASE WHEN scope = 'queue' THEN 1 ELSE 0 END)",
+    "agent_alerts": "SUM(CASE WHEN scope = 'agent' THEN 1 ELSE 0 END)",
 }
 
 
@@ -225,7 +232,7 @@ def _subsets(dimensions: Sequence[str]) -> list[tuple[str, ...]]:
 class _Reader:
     """Runs the aggregates of one window on one connection."""
 
-    def __init__(self, conn: sqlite3.Connection, window: Window) -> None:
+    def __init__(self, conn: Connection, window: Window) -> None:
         self.conn = conn
         self.window = window
         self.params: dict[str, Any] = {
@@ -240,7 +247,7 @@ class _Reader:
             names = sorted(self.window.queues)
             self.params |= {f"q{n}": q for n, q in enumerate(names)}
             where = f" WHERE queue IN ({', '.join(f':q{n}' for n in range(len(names)))})"
-        return f"WITH {_CONVERSATION_QUEUE} SELECT * FROM ({select}){where}"
+        return f"WITH {_CONVERSATION_QUEUE} SELECT * FROM ({select}) AS base{where}"
 
     def grouped(
         self,
@@ -258,7 +265,7 @@ class _Reader:
             columns = [*kept, f"COUNT(DISTINCT conversation) AS {SIZE}"]
             columns += [f"{expr} AS {name}" for name, expr in figures.items()]
             group = f" GROUP BY {', '.join(kept)}" if kept else ""
-            query = f"SELECT {', '.join(columns)} FROM ({base}){group}"
+            query = f"SELECT {', '.join(columns)} FROM ({base}) AS grouped{group}"
             cursor = self.conn.execute(query, self.params)
             names = [c[0] for c in cursor.description]
             for values in cursor:
@@ -361,7 +368,7 @@ SELECT tenant FROM t WHERE tenant IS NOT NULL
 
 
 def negative_shares(
-    conn: sqlite3.Connection, start: float, end: float, min_group: int
+    conn: Connection, start: float, end: float, min_group: int
 ) -> dict[tuple[str, str | None], float]:
     """The share of negative customer turns in ``[start, end)`` per (tenant, queue), the
     queue None for all of a tenant's; groups the insights would suppress are left out."""
@@ -374,7 +381,7 @@ def negative_shares(
     return shares
 
 
-def insights(conn: sqlite3.Connection, window: Window) -> dict[str, Any]:
+def insights(conn: Connection, window: Window) -> dict[str, Any]:
     """Every aggregate of the window, as ``warmline insights --format json`` prints it."""
     reader = _Reader(conn, window)
     climate = reader.grouped(_CLIMATE, ("bucket", "queue"), _CLIMATE_FIGURES)

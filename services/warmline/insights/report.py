@@ -22,7 +22,7 @@ from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, date2num
 from matplotlib.figure import Figure
 
 from warmline.insights.aggregates import BUCKETS, Window, insights
-from warmline.record.store import connect
+from warmline.record.database import RecordDatabase
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; color: #1d2330; margin: 0; background: #f4f5f8; }
@@ -358,10 +358,12 @@ def _privacy(min_group: int, suppressed: int) -> str:
     )
 
 
-def write_report(database: Path, window: Window, out: Path, note: str = "") -> Path:
+def write_report(
+    database: RecordDatabase | Path, window: Window, out: Path, note: str = ""
+) -> Path:
     """The report of ``window`` read from the record at ``database``, written to ``out``;
     its absolute path."""
-    with contextlib.closing(connect(database, read_only=True)) as conn:
+    with contextlib.closing(RecordDatabase.of(database).connect(read_only=True)) as conn:
         numbers = insights(conn, window)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render(numbers, note), encoding="utf-8")

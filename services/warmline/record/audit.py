@@ -6,9 +6,10 @@ as the tenant's retention keeps the rows. Shadow decisions are listed and marked
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, datetime
 from typing import Any
+
+from warmline.record.database import Connection
 
 _DECISION_COLUMNS = (
     "tenant_id", "decision_id", "conversation_id", "action", "queue", "priority",
@@ -26,20 +27,20 @@ def iso(stamp: float | None) -> str | None:
 
 
 def conversation_audit(
-    conn: sqlite3.Connection, conversation_id: str, tenant_id: str | None = None
+    conn: Connection, conversation_id: str, tenant_id: str | None = None
 ) -> list[dict[str, Any]]:
     """Every decision of the conversation (of one tenant, or of any), oldest first."""
     where = "conversation_id = ?" + (" AND tenant_id = ?" if tenant_id is not None else "")
     params = (conversation_id,) if tenant_id is None else (conversation_id, tenant_id)
     rows = conn.execute(
         f"SELECT {', '.join(_DECISION_COLUMNS)} FROM decisions WHERE {where} "
-        "ORDER BY decided_at, rowid",
+        "ORDER BY decided_at, decision_id",
         params,
     ).fetchall()
     return [_decision(conn, dict(zip(_DECISION_COLUMNS, row, strict=True))) for row in rows]
 
 
-def _decision(conn: sqlite3.Connection, d: dict[str, Any]) -> dict[str, Any]:
+def _decision(conn: Connection, d: dict[str, Any]) -> dict[str, Any]:
     key = (d["tenant_id"], d["decision_id"])
     d["abusive"], d["shadow"] = bool(d["abusive"]), bool(d["shadow"])
     d["decided_at"] = iso(d["decided_at"])
@@ -66,7 +67,7 @@ def _decision(conn: sqlite3.Connection, d: dict[str, Any]) -> dict[str, Any]:
         {"agent_id": agent, "claimed_at": iso(at)}
         for agent, at in conn.execute(
             "SELECT agent_id, claimed_at FROM claims WHERE tenant_id = ? "
-            "AND (decision_id = ? OR escalation_id = ?) ORDER BY claimed_at, rowid",
+            "AND (decision_id = ? OR escalation_id = ?) ORDER BY claimed_at, action_id",
             (*key, d["decision_id"]),
         )
     ]
@@ -74,7 +75,7 @@ def _decision(conn: sqlite3.Connection, d: dict[str, Any]) -> dict[str, Any]:
         {"agent_id": agent, "verdict": verdict, "submitted_at": iso(at)}
         for agent, verdict, at in conn.execute(
             "SELECT agent_id, verdict, submitted_at FROM verdicts "
-            "WHERE tenant_id = ? AND decision_id = ? ORDER BY submitted_at, rowid",
+            "WHERE tenant_id = ? AND decision_id = ? ORDER BY submitted_at, feedback_id",
             key,
         )
     ]

@@ -25,9 +25,9 @@ from warmline.notification.http_api import refusal_response
 from warmline.notification.tokens import AgentDirectory
 from warmline.practice.model_reading import ReplyReader
 from warmline.record.audit import conversation_audit
+from warmline.record.database import RecordDatabase, RecordUnavailable
 from warmline.record.insights_http import InsightsHttpApi
 from warmline.record.practice_http import PracticeHttpApi
-from warmline.record.store import connect
 
 #: The largest request body (a practice review), as the console's actions.
 MAX_BODY_BYTES = 64 * 1024
@@ -38,13 +38,13 @@ class AuditHttpApi:
 
     def __init__(
         self,
-        database: Path,
+        database: RecordDatabase | Path,
         agents: AgentDirectory | None,
         reader: ReplyReader | None = None,
         *,
         insights_min_group: int = 5,
     ) -> None:
-        self._database = database
+        self._database = RecordDatabase.of(database)
         self._agents = agents or AgentDirectory({})
         self._reader = reader
         self._insights_min_group = insights_min_group
@@ -78,8 +78,8 @@ class AuditHttpApi:
 
     def _read(self, conversation_id: str, tenant_id: str) -> list[dict[str, Any]]:
         try:
-            conn = connect(self._database, read_only=True)
-        except sqlite3.OperationalError as exc:
+            conn = self._database.connect(read_only=True)
+        except (sqlite3.OperationalError, RecordUnavailable) as exc:
             raise Refused(Refusal.UNAVAILABLE, "the record database is not there yet") from exc
         try:
             return conversation_audit(conn, conversation_id, tenant_id)

@@ -27,14 +27,16 @@ from warmline.notification.core import Refusal, Refused, authenticate
 from warmline.notification.http_api import refusal_response
 from warmline.notification.tokens import ALL_QUEUES, AgentDirectory, AgentScope
 from warmline.notification.web import page_bytes, page_response
-from warmline.record.store import connect
+from warmline.record.database import RecordDatabase, RecordUnavailable
 
 
 class InsightsHttpApi:
     """aiohttp routes of the leaders' insights."""
 
-    def __init__(self, database: Path, agents: AgentDirectory, min_group: int) -> None:
-        self._database = database
+    def __init__(
+        self, database: RecordDatabase | Path, agents: AgentDirectory, min_group: int
+    ) -> None:
+        self._database = RecordDatabase.of(database)
         self._agents = agents
         self._min_group = min_group
         self._page = page_bytes("insights.html")
@@ -76,8 +78,8 @@ class InsightsHttpApi:
 
     def _read(self, window: Window) -> dict[str, Any]:
         try:
-            conn = connect(self._database, read_only=True)
-        except sqlite3.OperationalError as exc:
+            conn = self._database.connect(read_only=True)
+        except (sqlite3.OperationalError, RecordUnavailable) as exc:
             raise Refused(Refusal.UNAVAILABLE, "the record database is not there yet") from exc
         with contextlib.closing(conn):
             return insights(conn, window)

@@ -24,7 +24,6 @@ inside the caller's transaction.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +31,7 @@ from typing import Any
 from warmline.common.keys import derived_id
 from warmline.common.settings import RecordSettings
 from warmline.practice.anonymise import anonymise
+from warmline.record.database import Connection, not_in
 
 _DAY_S = 86_400.0
 PRACTICE_TABLES = ("practice_turns", "practice_openings", "practice_scenarios")
@@ -65,7 +65,7 @@ def scenario_id(tenant_id: str, conversation_id: str) -> str:
 
 
 def settle(
-    conn: sqlite3.Connection, candidates: Iterable[tuple[str, str]], rules: PracticeRules
+    conn: Connection, candidates: Iterable[tuple[str, str]], rules: PracticeRules
 ) -> int:
     """Trim, promote or drop the waiting text of each (tenant, conversation);
     returns how many new scenarios were made."""
@@ -76,7 +76,7 @@ def settle(
     return made
 
 
-def _settle(conn: sqlite3.Connection, tenant: str, conversation: str, rules: PracticeRules) -> int:
+def _settle(conn: Connection, tenant: str, conversation: str, rules: PracticeRules) -> int:
     key = (tenant, conversation)
     escalation = conn.execute(
         "SELECT decision_id, queue, dominant_emotion, COALESCE(occurred_at, decided_at), "
@@ -109,7 +109,7 @@ def _settle(conn: sqlite3.Connection, tenant: str, conversation: str, rules: Pra
 
 
 def _outcome(
-    conn: sqlite3.Connection, key: tuple[str, str], escalated: bool, rules: PracticeRules
+    conn: Connection, key: tuple[str, str], escalated: bool, rules: PracticeRules
 ) -> str:
     """``qualifies``, ``cannot`` (it never will) or ``waiting``."""
     rating = conn.execute(
@@ -136,7 +136,7 @@ def _outcome(
 
 
 def _make_scenario(
-    conn: sqlite3.Connection, key: tuple[str, str], escalation: tuple[Any, ...]
+    conn: Connection, key: tuple[str, str], escalation: tuple[Any, ...]
 ) -> int:
     decision_id, queue, emotion, _, decided_at = escalation
     turns = conn.execute(
@@ -162,7 +162,7 @@ def _make_scenario(
     *texts, example = anonymise([text for _, text in turns] + [opening[0] if opening else ""])
     shown = [{"role": role, "text": text} for (role, _), text in zip(turns, texts, strict=True)]
     return conn.execute(
-        "INSERT OR IGNORE INTO practice_scenarios VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO practice_scenarios VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
         (
             key[0], scenario_id(*key), queue, emotion, ",".join(reasons),
             json.dumps(shown, ensure_ascii=False), example, decided_at,
@@ -171,7 +171,7 @@ def _make_scenario(
 
 
 def delete_expired(
-    conn: sqlite3.Connection,
+    conn: Connection,
     now: float,
     rules: PracticeRules,
     default_days: int,
@@ -180,15 +180,15 @@ def delete_expired(
     """Delete waiting text past ``pending_hours``, scenarios past their retention and
     everything of tenants that opted out; returns deletions by table."""
     deleted = dict.fromkeys(PRACTICE_TABLES, 0)
-    opted = ", ".join("?" * len(rules.tenants))
+    opted = not_in("tenant_id", len(rules.tenants))
     ages = {"practice_turns": "occurred_at", "practice_openings": "decided_at"}
     for table, column in ages.items():
         deleted[table] += conn.execute(
-            f"DELETE FROM {table} WHERE {column} < ? OR tenant_id NOT IN ({opted})",
+            f"DELETE FROM {table} WHERE {column} < ? OR {opted}",
             (now - rules.pending_hours * 3600, *rules.tenants),
         ).rowcount
     deleted["practice_scenarios"] += conn.execute(
-        f"DELETE FROM practice_scenarios WHERE tenant_id NOT IN ({opted})", tuple(rules.tenants)
+        f"DELETE FROM practice_scenarios WHERE {opted}", tuple(rules.tenants)
     ).rowcount
     for tenant in rules.tenants:
         days = min(rules.retention_days, tenant_days.get(tenant, default_days))
@@ -199,7 +199,7 @@ def delete_expired(
     return deleted
 
 
-def list_scenarios(conn: sqlite3.Connection, tenant_id: str) -> list[dict[str, Any]]:
+def list_scenarios(conn: Connection, tenant_id: str) -> list[dict[str, Any]]:
     """The tenant's scenarios, newest first, without their turns."""
     rows = conn.execute(
         "SELECT scenario_id, queue, dominant_emotion, reasons, turns, escalated_at "
@@ -218,7 +218,7 @@ def list_scenarios(conn: sqlite3.Connection, tenant_id: str) -> list[dict[str, A
     ]
 
 
-def read_scenario(conn: sqlite3.Connection, tenant_id: str, scenario: str) -> dict[str, Any] | None:
+def read_scenario(conn: Connection, tenant_id: str, scenario: str) -> dict[str, Any] | None:
     """One scenario with its turns up to the escalation and its example opening."""
     row = conn.execute(
         "SELECT scenario_id, queue, dominant_emotion, reasons, turns, example_opening "

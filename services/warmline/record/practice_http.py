@@ -33,8 +33,8 @@ from warmline.notification.tokens import AgentDirectory, AgentScope
 from warmline.notification.web import page_bytes, page_response
 from warmline.practice.checks import CHECKS, review_reply
 from warmline.practice.model_reading import ReplyReader
+from warmline.record.database import Connection, RecordDatabase, RecordUnavailable
 from warmline.record.practice import list_scenarios, read_scenario
-from warmline.record.store import connect
 
 #: The longest opening an agent may send for review.
 MAX_REPLY_CHARS = 2_000
@@ -47,9 +47,12 @@ class PracticeHttpApi:
     """aiohttp routes of empathy practice."""
 
     def __init__(
-        self, database: Path, agents: AgentDirectory, reader: ReplyReader | None = None
+        self,
+        database: RecordDatabase | Path,
+        agents: AgentDirectory,
+        reader: ReplyReader | None = None,
     ) -> None:
-        self._database = database
+        self._database = RecordDatabase.of(database)
         self._agents = agents
         self._reader = reader
         self._page = page_bytes("practice.html")
@@ -68,11 +71,11 @@ class PracticeHttpApi:
     def _scope(self, request: web.Request) -> AgentScope:
         return authenticate(self._agents, bearer_token(request.headers.get("Authorization")))
 
-    async def _read(self, read: Callable[[sqlite3.Connection], T]) -> T:
+    async def _read(self, read: Callable[[Connection], T]) -> T:
         def run() -> T:
             try:
-                conn = connect(self._database, read_only=True)
-            except sqlite3.OperationalError as exc:
+                conn = self._database.connect(read_only=True)
+            except (sqlite3.OperationalError, RecordUnavailable) as exc:
                 raise Refused(Refusal.UNAVAILABLE, "the record database is not there yet") from exc
             try:
                 return read(conn)

@@ -1,11 +1,10 @@
-"""Wiring of the record service: consumer, SQLite writer, retention job, audit door."""
+"""Wiring of the record service: consumer, database writer, retention job, audit door."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-import sqlite3
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -35,11 +34,12 @@ from warmline.common.topics import ensure_topics
 from warmline.insights.aggregates import negative_shares
 from warmline.notification.tokens import AgentDirectory
 from warmline.practice.model_reading import ReplyReader
+from warmline.record.database import RecordDatabase, RecordUnavailable, database_errors
 from warmline.record.handler import RecordHandler, recorded_topics
 from warmline.record.http_api import AuditHttpApi
 from warmline.record.practice import PracticeRules
 from warmline.record.rows import Rows
-from warmline.record.store import RecordStore, connect, database_path
+from warmline.record.store import RecordStore
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -66,7 +66,7 @@ class RecordService:
     def __init__(self, settings: WarmlineSettings, agents: AgentDirectory | None) -> None:
         self.settings = settings
         r = settings.record
-        self.database = database_path(r.data_dir)
+        self.database = RecordDatabase.from_settings(r)
         self.readiness = Readiness("kafka", "database", "assignment")
         self.ops = OpsServer(self.readiness, r.host, r.metrics_port)
         self.reader = ReplyReader.from_settings(r)
@@ -104,8 +104,9 @@ class RecordService:
         """Serve health; open and migrate the database; then join the consumer group."""
         r = self.settings.record
         await self.ops.start()
-        practice = PracticeRules.from_settings(r)
-        self.store = await self._on_writer(partial(RecordStore, self.database, practice))
+        self.store = await self._open_store(PracticeRules.from_settings(r))
+        if self.store is None:
+            return
         self.readiness.set("database", True)
         await self.http.start()
         if not await start_when_reachable(self._connect, "record", self._stop):
@@ -131,6 +132,23 @@ class RecordService:
             "record serving",
             extra={"database": str(self.database), "http_port": self.http.port},
         )
+
+    async def _open_store(self, practice: PracticeRules) -> RecordStore | None:
+        """Open and migrate the database, retrying (backing off to 5 s) while it cannot be
+        reached: the service stays up and NOT_SERVING, and each cause is logged once as
+        one line naming the setting. None if stopped first."""
+        delay, reported = 0.2, None
+        while not self._stop.is_set():
+            try:
+                return await self._on_writer(partial(RecordStore, self.database, practice))
+            except RecordUnavailable as exc:
+                if str(exc) != reported:
+                    log.error(str(exc), extra={"database": str(self.database)})
+                    reported = str(exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), delay)
+            delay = min(delay * 2, 5.0)
+        return None
 
     async def _connect(self) -> None:
         await ensure_topics(self.settings)
@@ -160,7 +178,7 @@ class RecordService:
         while not self._stop.is_set():
             try:
                 await self.enforce_retention()
-            except sqlite3.Error:
+            except database_errors():
                 # Writes go on; the next run deletes what this one could not.
                 log.exception("retention job failed", extra={"database": str(self.database)})
             with contextlib.suppress(TimeoutError):
@@ -171,7 +189,7 @@ class RecordService:
         while not self._stop.is_set():
             try:
                 await asyncio.to_thread(export_climate, self.database, time.time(), min_group)
-            except sqlite3.Error:
+            except database_errors():
                 log.exception("climate gauge not refreshed", extra={"database": str(self.database)})
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), CLIMATE_EVERY_S)
@@ -226,10 +244,10 @@ async def report_lag(
     return kept
 
 
-def export_climate(database: Path, now: float, min_group: int) -> None:
+def export_climate(database: RecordDatabase | Path, now: float, min_group: int) -> None:
     """Set the negative-share gauge of the last hour from the record, leaving out
     what the insights suppress (a group that shrank below the minimum disappears)."""
-    with contextlib.closing(connect(database, read_only=True)) as conn:
+    with contextlib.closing(RecordDatabase.of(database).connect(read_only=True)) as conn:
         shares = negative_shares(conn, now - CLIMATE_SPAN_S, now, min_group)
     RECORD_NEGATIVE_SHARE.clear()
     for (tenant, queue), share in shares.items():

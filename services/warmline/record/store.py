@@ -1,25 +1,41 @@
-"""The record's SQLite database: migrations, idempotent batched writes, retention.
+"""The record's store: migrations, idempotent batched writes, retention, on either engine.
 
-One file under the data dir, in WAL mode (readers such as ``warmline audit`` never
-block the writer) with ``synchronous=FULL``: a transaction that returned is on
-disk, which is what lets the service commit its Kafka offsets right after it.
-Every row is keyed by the id its topic carries and written with
-``INSERT OR IGNORE``, so a replayed record, or a batch written again after a
-restart, adds nothing. A :class:`RecordStore` is used from one thread at a time.
+The database is SQLite (a file under the data dir) or PostgreSQL
+(:mod:`warmline.record.database`). Every row is keyed by the id its topic
+carries and written with ``INSERT ... ON CONFLICT DO NOTHING`` in one
+transaction per batch (``executemany``, pipelined on PostgreSQL), so a replayed
+record, or a batch written again after a restart, adds nothing. A transaction
+that returned is durable (SQLite ``synchronous=FULL``, PostgreSQL's commit),
+which is what lets the service commit its Kafka offsets right after it. A
+:class:`RecordStore` is used from one thread at a time.
 """
 
 from __future__ import annotations
 
 import sqlite3
-import time
-from collections.abc import Mapping
-from importlib import resources
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import overload
 
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection as SqlConnection
+from sqlalchemy import Engine, create_engine, event, inspect, text
+
+from warmline.record.database import (
+    Connection,
+    RecordDatabase,
+    connect_sqlite,
+    database_path,
+    not_in,
+)
 from warmline.record.practice import PracticeRules, delete_expired, settle
 from warmline.record.rows import TABLES, Rows
 
-DATABASE_FILE = "record.sqlite3"
+__all__ = ["MigrationError", "RecordStore", "connect", "database_path", "migrate", "revisions"]
+
 _DAY_S = 86_400.0
 # The column each table ages by; a decision's reasons and trajectory go with it.
 _AGE = {
@@ -29,88 +45,106 @@ _AGE = {
     "claims": "claimed_at",
     "overload_alerts": "raised_at",
 }
+# Held while migrating PostgreSQL, so replicas starting together migrate one at a time.
+_MIGRATION_LOCK = 0x5761726D  # "Warm"
+
+
+@overload
+def connect(where: Path, *, read_only: bool = False) -> sqlite3.Connection: ...
+@overload
+def connect(where: RecordDatabase, *, read_only: bool = False) -> Connection: ...
+def connect(where: Path | RecordDatabase, *, read_only: bool = False) -> Connection:
+    """A connection to the record: a path is a SQLite file (sqlite3's connection)."""
+    if isinstance(where, Path):
+        return connect_sqlite(where, read_only=read_only)
+    return where.connect(read_only=read_only)
 
 
 class MigrationError(RuntimeError):
     """The database is newer than this build, or a migration failed (named)."""
 
 
-def database_path(data_dir: Path) -> Path:
-    """Where the record's database lives under ``data_dir``."""
-    return data_dir / DATABASE_FILE
+def _alembic() -> Config:
+    config = Config()
+    config.set_main_option("script_location", "warmline.record:migrations")
+    return config
 
 
-def migrations() -> list[tuple[int, str, str]]:
-    """Every shipped migration as (number, name, SQL), in order."""
-    found = []
-    folder = resources.files("warmline.record.migrations")
-    for entry in folder.iterdir():
-        if entry.name.endswith(".sql"):
-            number, _, name = entry.name.removesuffix(".sql").partition("_")
-            found.append((int(number), name, entry.read_text(encoding="utf-8")))
-    return sorted(found)
+def revisions() -> list[str]:
+    """Every shipped revision id, oldest first (``0001``, ``0002``, ...)."""
+    script = ScriptDirectory.from_config(_alembic())
+    return [r.revision for r in reversed(list(script.walk_revisions()))]
 
 
-def connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
-    """A connection with the record's pragmas; read-only ones never create the file."""
-    if read_only:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
-    else:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("PRAGMA foreign_keys=ON")
-    conn.execute("PRAGMA busy_timeout=5000")
-    return conn
+def _engine(database: RecordDatabase) -> Engine:
+    """A SQLAlchemy engine on the record's own connections, for Alembic only."""
+    if database.path is not None:
+        path = database.path
+        engine = create_engine("sqlite://", creator=lambda: connect_sqlite(path))
+
+        # pysqlite would leave DDL outside the transaction; begin it ourselves.
+        @event.listens_for(engine, "begin")
+        def _begin(conn: SqlConnection) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine("postgresql+psycopg://", creator=lambda: database.connect_for_migrations())
 
 
-def migrate(conn: sqlite3.Connection) -> list[int]:
-    """Apply the migrations not applied yet, each in its own transaction; return their numbers."""
-    conn.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations ("
-        "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
-    )
-    applied = {v for (v,) in conn.execute("SELECT version FROM schema_migrations")}
-    shipped = migrations()
-    if applied and max(applied) > shipped[-1][0]:
-        raise MigrationError(
-            f"the record database is at migration {max(applied)}, newer than this build "
-            f"knows ({shipped[-1][0]}): run a newer Warmline"
-        )
-    done = []
-    for number, name, sql in shipped:
-        if number in applied:
-            continue
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            for statement in _statements(sql):
-                conn.execute(statement)
-            conn.execute(
-                "INSERT INTO schema_migrations VALUES (?, ?, ?)", (number, name, time.time())
-            )
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            conn.execute("ROLLBACK")
-            raise MigrationError(f"migration {number:04d}_{name} failed: {exc}") from exc
-        done.append(number)
-    return done
+def migrate(database: RecordDatabase | Path) -> list[str]:
+    """Bring the database to the newest revision, all in one transaction; return the
+    revisions applied. Raises :class:`MigrationError` for a database newer than
+    this build or a failed revision."""
+    database = RecordDatabase.of(database)
+    config, shipped = _alembic(), revisions()
+    engine = _engine(database)
+    try:
+        with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+            config.attributes["connection"] = conn
+            before = _adopt_earlier_runner(conn, config, shipped)
+            if before is not None and before not in shipped:
+                raise MigrationError(
+                    f"the record database at {database} is at revision {before}, newer than "
+                    f"this build knows ({shipped[-1]}): run a newer Warmline"
+                )
+            try:
+                command.upgrade(config, "head")
+            except Exception as exc:
+                raise MigrationError(f"migrating the record at {database} failed: {exc}") from exc
+    finally:
+        engine.dispose()
+    return shipped[shipped.index(before) + 1 :] if before is not None else shipped
 
 
-def _statements(sql: str) -> list[str]:
-    """The statements of a migration file (no statement of ours holds a ';' in a string)."""
-    lines = [line for line in sql.splitlines() if not line.lstrip().startswith("--")]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+def _adopt_earlier_runner(
+    conn: SqlConnection, config: Config, shipped: Sequence[str]
+) -> str | None:
+    """The database's revision; a SQLite file migrated by the runner before Alembic
+    (its ``schema_migrations`` table) is stamped at the newest number it applied."""
+    current = MigrationContext.configure(conn).get_current_revision()
+    if current is not None or "schema_migrations" not in inspect(conn).get_table_names():
+        return current
+    newest = conn.execute(text("SELECT MAX(version) FROM schema_migrations")).scalar()
+    if newest is None:
+        return None
+    revision = f"{int(newest):04d}"
+    if revision in shipped:
+        command.stamp(config, revision)
+    return revision
 
 
 class RecordStore:
     """The writer's handle on the database."""
 
-    def __init__(self, path: Path, practice: PracticeRules | None = None) -> None:
-        self.path = path
+    def __init__(
+        self, database: RecordDatabase | Path, practice: PracticeRules | None = None
+    ) -> None:
+        self.database = RecordDatabase.of(database)
         self.practice = practice or PracticeRules()
-        self.conn = connect(path)
-        migrate(self.conn)
+        migrate(self.database)
+        self.conn: Connection = self.database.connect()
 
     def write(self, rows: Rows) -> dict[str, int]:
         """Write ``rows`` in one transaction; return the rows actually added by table
@@ -118,20 +152,15 @@ class RecordStore:
         scenarios made from the conversations it touched count as
         ``practice_scenarios``."""
         added = dict.fromkeys((*TABLES, "practice_scenarios"), 0)
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
+        with self.database.transaction(self.conn):
             for table, batch in rows.by_table.items():
                 if batch:
                     marks = ", ".join("?" * len(batch[0]))
                     cursor = self.conn.executemany(
-                        f"INSERT OR IGNORE INTO {table} VALUES ({marks})", batch
+                        f"INSERT INTO {table} VALUES ({marks}) ON CONFLICT DO NOTHING", batch
                     )
                     added[table] = cursor.rowcount
             added["practice_scenarios"] = settle(self.conn, rows.practice_candidates, self.practice)
-            self.conn.execute("COMMIT")
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
         return added
 
     def enforce_retention(
@@ -141,9 +170,8 @@ class RecordStore:
         rules say; return deletions by table (a decision's reasons and trajectory go
         with it)."""
         deleted = dict.fromkeys(_AGE, 0)
-        others = ", ".join("?" * len(tenant_days))
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
+        others = not_in("tenant_id", len(tenant_days))
+        with self.database.transaction(self.conn):
             for table, column in _AGE.items():
                 for tenant, days in tenant_days.items():
                     deleted[table] += self.conn.execute(
@@ -151,14 +179,10 @@ class RecordStore:
                         (tenant, now - days * _DAY_S),
                     ).rowcount
                 deleted[table] += self.conn.execute(
-                    f"DELETE FROM {table} WHERE tenant_id NOT IN ({others}) AND {column} < ?",
+                    f"DELETE FROM {table} WHERE {others} AND {column} < ?",
                     (*tenant_days, now - default_days * _DAY_S),
                 ).rowcount
             deleted |= delete_expired(self.conn, now, self.practice, default_days, tenant_days)
-            self.conn.execute("COMMIT")
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
         return deleted
 
     def counts(self) -> dict[str, int]:

@@ -20,7 +20,6 @@ A first escalation with any reason outside
 
 from __future__ import annotations
 
-import sqlite3
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +30,7 @@ from warmline.decisioning.tune import (
     TuningConversation,
     TuningSet,
 )
+from warmline.record.database import Connection
 from warmline.v1 import events_pb2, scoring_pb2
 
 _SIGNALS = ("frustration", "anger", "confusion", "distress", "gratitude", "negativity", "neutral")
@@ -67,7 +67,7 @@ class _Conversation:
 
 
 def read_tuning_set(
-    conn: sqlite3.Connection,
+    conn: Connection,
     tenant: str,
     start: float,
     end: float,
@@ -83,7 +83,7 @@ def read_tuning_set(
     window = (tenant, start, end)
     for row in conn.execute(
         f"SELECT {', '.join(_TURN_COLUMNS)} FROM turns WHERE tenant_id = ? "
-        f"AND conversation_id IN ({in_window}) ORDER BY conversation_id, occurred_at, rowid",
+        f"AND conversation_id IN ({in_window}) ORDER BY conversation_id, occurred_at, event_id",
         (tenant, *window),
     ):
         values = dict(zip(_TURN_COLUMNS, row, strict=True))
@@ -94,7 +94,7 @@ def read_tuning_set(
     _read_escalations(conn, tenant, in_window, window, found)
     _read_verdicts(conn, tenant, in_window, window, found)
     conversations, disputed = [], 0
-    for conversation_id, c in found.items():
+    for conversation_id, c in sorted(found.items()):
         label, gold = _gold(c, unescalated_as_calm)
         disputed += int(bool(c.needed) and c.needed == c.not_needed)
         pinned = None
@@ -107,7 +107,7 @@ def read_tuning_set(
 
 
 def _read_escalations(
-    conn: sqlite3.Connection,
+    conn: Connection,
     tenant: str,
     in_window: str,
     window: tuple[str, float, float],
@@ -120,7 +120,7 @@ def _read_escalations(
         "FROM decisions d LEFT JOIN decision_reasons r "
         "ON r.tenant_id = d.tenant_id AND r.decision_id = d.decision_id "
         "WHERE d.tenant_id = ? AND d.shadow = 0 AND d.action = 'escalate' "
-        f"AND d.conversation_id IN ({in_window}) ORDER BY d.decided_at, d.rowid",
+        f"AND d.conversation_id IN ({in_window}) ORDER BY d.decided_at, d.decision_id",
         (tenant, *window),
     ).fetchall()
     first: dict[str, tuple[str, str, float]] = {}
@@ -137,7 +137,7 @@ def _read_escalations(
 
 
 def _read_verdicts(
-    conn: sqlite3.Connection,
+    conn: Connection,
     tenant: str,
     in_window: str,
     window: tuple[str, float, float],

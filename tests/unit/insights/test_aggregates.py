@@ -22,7 +22,7 @@ from warmline.insights.aggregates import (
     make_window,
     negative_shares,
 )
-from warmline.record.store import connect
+from warmline.record.store import RecordStore, connect
 
 
 @pytest.fixture(scope="module")
@@ -167,11 +167,9 @@ def test_no_figure_names_an_agent(record: sqlite3.Connection) -> None:
     assert AGENT not in json.dumps(day(record, 1))
 
 
-def test_an_empty_window_has_no_group() -> None:
-    conn = sqlite3.connect(":memory:")
-    from warmline.record.store import migrate
-
-    migrate(conn)
+def test_an_empty_window_has_no_group(tmp_path: Path) -> None:
+    RecordStore(tmp_path / "r.sqlite3").close()
+    conn = connect(tmp_path / "r.sqlite3", read_only=True)
     report = insights(conn, Window("acme", T0, T0 + DAY_S, "hour"))
     sections = ("climate", "escalations", "timings", "false_alarms", "csat", "overload_alerts")
     assert [report[s] for s in sections] == [[], [], [], [], [], []]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import UTC, datetime, timedelta
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from tests.record_support import SECRET, KnownSet, known_set, stored_values
 from warmline.record.audit import as_text, conversation_audit
 from warmline.record.handler import _READERS
 from warmline.record.rows import WITHHELD, Rows, without_quotes
-from warmline.record.store import MigrationError, RecordStore, connect, migrate, migrations
+from warmline.record.store import MigrationError, RecordStore, connect, migrate, revisions
 
 NOW = datetime(2026, 12, 4, 12, tzinfo=UTC)
 
@@ -30,21 +31,46 @@ def store(tmp_path: Path) -> RecordStore:
     return RecordStore(tmp_path / "record.sqlite3")
 
 
-def test_migrations_are_numbered_in_order_and_applied_once(tmp_path: Path) -> None:
-    numbers = [number for number, _, _ in migrations()]
-    assert numbers == sorted(numbers) == list(range(1, len(numbers) + 1))
-    conn = connect(tmp_path / "r.sqlite3")
-    assert migrate(conn) == numbers
-    assert migrate(conn) == []
-    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+def test_every_migration_file_has_one_revision_applied_in_order_once(tmp_path: Path) -> None:
+    shipped = revisions()
+    assert shipped == [f"{n:04d}" for n in range(1, len(shipped) + 1)]
+    files = resources.files("warmline.record.migrations")
+    sql = sorted(f.name.partition("_")[0] for f in files.iterdir() if f.name.endswith(".sql"))
+    assert sql == shipped, "each NNNN_name.sql needs its versions/NNNN_name.py revision"
+    path = tmp_path / "r.sqlite3"
+    assert migrate(path) == shipped
+    assert migrate(path) == []
+    assert connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
 def test_a_database_newer_than_the_build_is_refused(tmp_path: Path) -> None:
-    conn = connect(tmp_path / "r.sqlite3")
-    migrate(conn)
-    conn.execute("INSERT INTO schema_migrations VALUES (999, 'future', 0)")
-    with pytest.raises(MigrationError, match="newer than this build"):
-        migrate(conn)
+    path = tmp_path / "r.sqlite3"
+    migrate(path)
+    connect(path).execute("UPDATE alembic_version SET version_num = '9999'")
+    with pytest.raises(MigrationError, match="revision 9999, newer than this build"):
+        migrate(path)
+
+
+def test_a_file_migrated_before_alembic_keeps_its_rows_and_gets_only_what_it_lacks(
+    tmp_path: Path,
+) -> None:
+    # As the runner before Alembic left it: migrations 0001-0003 and their table.
+    path = tmp_path / "r.sqlite3"
+    conn = connect(path)
+    conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT, at REAL)")
+    folder = resources.files("warmline.record.migrations")
+    for number in (1, 2, 3):
+        (script,) = [f for f in folder.iterdir() if f.name.startswith(f"{number:04d}_")]
+        conn.executescript(script.read_text(encoding="utf-8"))
+        conn.execute("INSERT INTO schema_migrations VALUES (?, ?, 0)", (number, script.name))
+    RecordStore(tmp_path / "other.sqlite3").close()
+    conn.execute("INSERT INTO verdicts VALUES ('acme', 'f-1', 'd-1', 'c-1', 'u-1', 'a-1', "
+                 "'useful', 0, 1.0)")  # fmt: skip
+    assert migrate(path) == revisions()[3:]
+    assert conn.execute("SELECT feedback_id FROM verdicts").fetchall() == [("f-1",)]
+    assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [
+        (revisions()[-1],)
+    ]
 
 
 def test_writing_the_same_records_twice_adds_no_row(store: RecordStore) -> None:
