@@ -31,10 +31,14 @@ from warmline.v1 import escalation_pb2
 pytestmark = pytest.mark.integration
 
 
+@pytest.mark.parametrize("store", ["memory", "sqlite"])
 async def test_a_refused_decision_stops_the_worker_uncommitted_and_its_restart_decides_again(
-    kafka_broker: LocalKafka, tmp_path: Path
+    kafka_broker: LocalKafka, tmp_path: Path, store: str
 ) -> None:
     settings = decisioning_settings(kafka_broker.bootstrap_servers, tmp_path / "data")
+    # With the local database the restart below reads its states from there.
+    d = settings.decisioning.model_copy(update={"store": store})
+    settings = settings.model_copy(update={"decisioning": d})
     # Escalations larger than 200 bytes are refused (MessageSizeTooLargeError);
     # every decision is, and nothing else the worker writes goes there.
     escalations = settings.topics.name("escalations")
@@ -67,7 +71,7 @@ async def test_a_refused_decision_stops_the_worker_uncommitted_and_its_restart_d
     assert await committed(settings) == before
 
     # Once the topic takes decisions again, the restarted worker (same group, its
-    # state restored from the changelog) escalates the request that was lost: the
+    # state restored from the changelog or the local database) escalates the request that was lost: the
     # state that remembered the event as handled never reached the changelog.
     await allow_large_decisions(settings, escalations)
     restarted = Hosted(settings)
