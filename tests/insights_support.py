@@ -58,20 +58,22 @@ class Floor:
         negativity: float | None = None,
         distress: float = 0.0,
         csat: int | None = None,
-    ) -> None:
-        """A customer message with its signals, or a CSAT event (``csat``)."""
+    ) -> str:
+        """A customer message with its signals, or a CSAT event (``csat``); its event id."""
         kind = "csat" if csat is not None else "message"
         scored = negativity is not None
+        event_id = self._id("e")
         self.conn.execute(
             "INSERT INTO turns (tenant_id, event_id, conversation_id, customer_id, channel, "
             "role, kind, customer_tier, language, occurred_at, score_status, model_version, "
             "taxonomy_version, negativity, distress, predicted_labels, context_turns, "
             "repeat_similarity, csat_score) VALUES (?, ?, ?, ?, 'chat', 'customer', ?, "
             "'standard', 'en', ?, ?, 'm', 't', ?, ?, '', 0, 0, ?)",
-            (self.tenant, self._id("e"), conversation, f"cust-{conversation}", kind, at,
+            (self.tenant, event_id, conversation, f"cust-{conversation}", kind, at,
              "scored" if scored else "not_scored", negativity,
              distress if scored else None, csat),
         )  # fmt: skip
+        return event_id
 
     def decision(
         self,
@@ -82,14 +84,17 @@ class Floor:
         reasons: tuple[str, ...] = (),
         *,
         shadow: bool = False,
+        policy_version: str = "p1",
+        priority: str = "high",
+        trigger: str = "e",
     ) -> str:
         """A decision with its reasons; its id."""
         decision_id = self._id("d")
         self.conn.execute(
-            "INSERT INTO decisions VALUES (?, ?, ?, ?, ?, ?, 'high', 'anger', 'p1', 'm', "
-            "'e', 0, ?, 'chat', 'standard', 0, 0, 30, NULL, NULL, NULL, ?)",
+            "INSERT INTO decisions VALUES (?, ?, ?, ?, ?, ?, ?, 'anger', ?, 'm', "
+            "?, 0, ?, 'chat', 'standard', 0, 0, 30, NULL, NULL, NULL, ?)",
             (self.tenant, decision_id, conversation, f"cust-{conversation}", action, queue,
-             int(shadow), at),
+             priority, policy_version, trigger, int(shadow), at),
         )  # fmt: skip
         for position, code in enumerate(reasons):
             self.conn.execute(

@@ -32,9 +32,20 @@ ServiceName = StrEnum("ServiceName", {name: name for name in SERVICES})  # type:
 @app.command()
 def serve(
     service: ServiceName = typer.Argument(..., help="Which service to run."),
+    shadow: bool = typer.Option(
+        False,
+        "--shadow",
+        help="decisioning only: run the shadow worker (WARMLINE_DECISIONING__SHADOW=true): "
+        "the proposed overrides of DECISIONING__SHADOW_POLICY_DIR, recorded, never delivered.",
+    ),
 ) -> None:
     """Run one service until SIGTERM/Ctrl-C (settings from WARMLINE_* variables)."""
     settings = load_settings()
+    if shadow:
+        if service.value != "decisioning":
+            raise typer.BadParameter("--shadow is for `warmline serve decisioning` only")
+        shadowed = settings.decisioning.model_copy(update={"shadow": True})
+        settings = settings.model_copy(update={"decisioning": shadowed})
     configure_logging(service.value, settings.log_level, settings.log_format)
     main = load_service(service.value)(settings)
     run_service(main)
@@ -366,7 +377,8 @@ def _contact_center_replay(part: str) -> Path:
 
 
 policy_commands = typer.Typer(
-    help="The escalation policy: proposals from agents' verdicts.", no_args_is_help=True
+    help="The escalation policy: proposals from agents' verdicts, shadow comparisons.",
+    no_args_is_help=True,
 )
 app.add_typer(policy_commands, name="policy")
 
@@ -405,13 +417,23 @@ def policy_tune(
     out: Path | None = typer.Option(
         None, help="Write the proposed tenant override (YAML) here; never the live policy's folder."
     ),
+    shadow: bool = typer.Option(
+        False,
+        "--shadow",
+        help="Also run the proposal as a shadow policy: its decisions are recorded next to "
+        "the live ones and never delivered (see `warmline policy compare`).",
+    ),
+    shadow_dir: Path | None = typer.Option(
+        None, help="Where shadow policies go (default: WARMLINE_DECISIONING__SHADOW_POLICY_DIR)."
+    ),
     data_dir: Path | None = typer.Option(
         None, help="The record's data dir (default: WARMLINE_RECORD__DATA_DIR)."
     ),
 ) -> None:
     """Replay the recorded conversations with verdicts through a small grid of thresholds
     and propose a tenant override with precision, recall, alerts per 100 conversations
-    and lateness before and after. Nothing is applied: a person reviews the proposal."""
+    and lateness before and after. Nothing is applied: a person reviews the proposal;
+    with --shadow the shadow worker decides with it, recorded, never delivered."""
     import contextlib
     import sqlite3
     import time
@@ -425,10 +447,13 @@ def policy_tune(
     settings = load_settings()
     policy_path = policy or settings.decisioning.policy_file or DEFAULT_POLICY_PATH
     live = {p.resolve().parent for p in (policy_path, settings.decisioning.policy_file) if p}
-    if out is not None and any(out.resolve().parent.is_relative_to(d) for d in live):
+    shadow_dir = shadow_dir or settings.decisioning.shadow_policy_dir
+    writes = [out.resolve().parent] if out is not None else []
+    writes += [shadow_dir.resolve()] if shadow else []
+    if any(w.is_relative_to(d) for w in writes for d in live):
         typer.echo(
-            f"error: {out} is in the folder of a live policy file: write the proposal "
-            "elsewhere, for a person to review",
+            f"error: {out if out is not None else shadow_dir} is in the folder of a live policy "
+            "file: write the proposal elsewhere, for a person to review",
             err=True,
         )
         raise typer.Exit(2)
@@ -462,12 +487,36 @@ def policy_tune(
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(header(proposal) + proposal.override_yaml, encoding="utf-8")
+    shadow_file = None
+    if shadow:
+        from warmline.decisioning.shadow import write_override
+
+        shadow_file = write_override(
+            shadow_dir, tenant, header(proposal) + proposal.override_yaml
+        ).resolve()
     if output is TuneFormat.json:
-        typer.echo(json.dumps(proposal.as_json()))
+        found = proposal.as_json()
+        if shadow_file is not None:
+            found["shadow_file"] = str(shadow_file)
+        typer.echo(json.dumps(found))
     else:
         typer.echo(as_text(proposal))
         if out is not None:
             typer.echo(f"proposed override (not applied): {out.resolve()}")
+        if shadow_file is not None:
+            typer.echo(_shadow_started(tenant, shadow_file))
+
+
+def _shadow_started(tenant: str, shadow_file: Path) -> str:
+    """What to do once a proposal runs as a shadow policy."""
+    return (
+        f"shadow policy (recorded, never delivered to agents): {shadow_file}\n"
+        "a running shadow worker picks it up within DECISIONING__POLICY_RELOAD_S; to start one:\n"
+        f"  WARMLINE_DECISIONING__SHADOW_POLICY_DIR={shadow_file.parent} "
+        "warmline serve decisioning --shadow\n"
+        "then, once it has decided some traffic:\n"
+        f"  warmline policy compare --tenant {tenant} --from <when it started>"
+    )
 
 
 def _tune_progress() -> Callable[[int, int], None]:
@@ -482,6 +531,59 @@ def _tune_progress() -> Callable[[int, int], None]:
             console.print(f"candidates replayed: {done}/{total}", end=end, highlight=False)
 
     return show
+
+
+@policy_commands.command("compare")
+def policy_compare(
+    tenant: str = typer.Option(..., help="The tenant."),
+    start: str | None = typer.Option(
+        None,
+        "--from",
+        help="ISO 8601 date or time, UTC unless it says (default: 7 days before --to).",
+    ),
+    end: str | None = typer.Option(None, "--to", help="ISO 8601 date or time (default: now)."),
+    shadow_version: str | None = typer.Option(
+        None, help="The shadow policy version to compare (default: the newest in the window)."
+    ),
+    output: TuneFormat = typer.Option(TuneFormat.text, "--format", help="text or json."),
+    data_dir: Path | None = typer.Option(
+        None, help="The record's data dir (default: WARMLINE_RECORD__DATA_DIR)."
+    ),
+) -> None:
+    """Where the shadow policy and the live one differ on the same conversations (those
+    whose first turn is in the window): escalated by one only, sooner or later, another
+    queue, priority or reasons; and against agents' verdicts, the false alarms the shadow
+    would have avoided and the needed escalations it would have missed."""
+    import contextlib
+    import sqlite3
+    import time
+
+    from warmline.decisioning.compare import as_text
+    from warmline.insights.aggregates import WindowError, parse_time
+    from warmline.record.shadow_comparison import NothingToCompare, read_comparison
+    from warmline.record.store import connect, database_path
+
+    try:
+        to = parse_time(end, "to") if end else time.time()
+        since = parse_time(start, "from") if start else to - 7 * 86_400
+    except WindowError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    if since >= to:
+        raise typer.BadParameter("--from must be before --to")
+    path = database_path(data_dir or load_settings().record.data_dir)
+    try:
+        with contextlib.closing(connect(path, read_only=True)) as conn:
+            comparison = read_comparison(conn, tenant, since, to, shadow_version)
+    except sqlite3.Error as exc:
+        typer.echo(f"error: cannot read the record at {path}: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    except NothingToCompare as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    if output is TuneFormat.json:
+        typer.echo(json.dumps(comparison.as_json()))
+    else:
+        typer.echo(as_text(comparison))
 
 
 keys = typer.Typer(help="Tenant API keys and agent tokens.", no_args_is_help=True)

@@ -121,8 +121,8 @@ DECISIONS = Counter(
 )
 DECISION_REASONS = Counter(
     "warmline_decision_reasons_total",
-    "Reasons attached to produced decisions, by reason code.",
-    ["reason"],
+    "Reasons attached to produced decisions, by reason code and shadow (true/false).",
+    ["reason", "shadow"],
 )
 DECISIONING_CONVERSATIONS = Gauge(
     "warmline_decisioning_conversations",

@@ -112,6 +112,8 @@ class TopicSettings(_Section):
     deadletter: str = "warmline.deadletter.v1"
     agent_actions: str = "warmline.agent-actions.v1"
     overload_alerts: str = "warmline.overload-alerts.v1"
+    # Decisions of the shadow decisioning worker: recorded, never read by notification.
+    shadow_escalations: str = "warmline.shadow-escalations.v1"
     partitions: int = Field(default=6, ge=1)
     replication_factor: int = Field(default=1, ge=1)
     # Topic config of the created topics: with producers' acks=all, a write fails
@@ -252,6 +254,18 @@ class DecisioningSettings(ServicePorts):
     # Net allocations between young-generation garbage collections once the worker
     # runs (Python's default is 700); 0 leaves the collector as Python set it.
     gc_young_threshold: int = Field(default=50_000, ge=0)
+    # Shadow worker (`warmline serve decisioning --shadow`): decides only for the
+    # tenants with a proposed override in shadow_policy_dir (written by `warmline
+    # policy tune --shadow`), over the live policy file, and writes to the
+    # shadow-escalations topic, which no console reads. Its app id and consumer
+    # group are app_id + "-shadow", so its state and offsets are its own.
+    shadow: bool = False
+    shadow_policy_dir: Path = Path("/tmp/warmline-shadow-policies")
+
+    @property
+    def worker_app_id(self) -> str:
+        """The faust app id and consumer group this worker runs under."""
+        return f"{self.app_id}-shadow" if self.shadow else self.app_id
 
 
 class NotificationSettings(GrpcServicePorts):

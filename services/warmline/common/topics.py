@@ -71,6 +71,7 @@ def declared_topics(settings: WarmlineSettings) -> list[TopicSpec]:
         TopicSpec(t.name("feedback"), t.partitions, t.replication_factor, events),
         TopicSpec(t.name("agent_actions"), t.partitions, t.replication_factor, events),
         TopicSpec(t.name("overload_alerts"), t.partitions, t.replication_factor, events),
+        TopicSpec(t.name("shadow_escalations"), t.partitions, t.replication_factor, events),
         TopicSpec(
             t.name("deadletter"),
             t.partitions,

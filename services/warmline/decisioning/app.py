@@ -67,7 +67,7 @@ HISTORY_TABLE = "customer_history"
 def faust_topics(settings: WarmlineSettings) -> list[str]:
     """The topics faust declares for the worker: the tables' changelogs and its
     leader-election topic. They must exist beforehand when topic creation is off."""
-    app_id = settings.decisioning.app_id
+    app_id = settings.decisioning.worker_app_id
     return [
         f"{app_id}-{CONVERSATIONS_TABLE}-changelog",
         f"{app_id}-{HISTORY_TABLE}-changelog",
@@ -95,7 +95,8 @@ class DecisioningApp:
 
         self.scored = raw_topic("scored")
         self.feedback = raw_topic("feedback")
-        self.escalations = raw_topic("escalations")
+        # A shadow worker's decisions go where no console reads them.
+        self.escalations = raw_topic("shadow_escalations" if d.shadow else "escalations")
         self.deadletter = raw_topic("deadletter")
         # Outputs not yet known to be acknowledged; the commit gate waits for them.
         self.deliveries = Deliveries()
@@ -159,7 +160,7 @@ def faust_app(settings: WarmlineSettings) -> WorkerApp:
         f"kafka://{server.strip()}" for server in settings.kafka.bootstrap_servers.split(",")
     ]
     return WorkerApp(
-        d.app_id,
+        d.worker_app_id,
         broker=brokers,
         store=STORE_URL,
         datadir=str(d.data_dir),

@@ -57,7 +57,7 @@ class DecideStep:
         for event in events:
             key: bytes = event.key or b""
             scored = await self._outputs.decode(event, scoring_pb2.ScoredEvent)
-            if scored is None:
+            if scored is None or not policy.decides_for(scored.event.tenant_id):
                 continue
             state = states.get(key)
             if state is None:

@@ -36,9 +36,10 @@ class Outputs:
         action = escalation_pb2.DecisionAction.Name(decision.action).removeprefix(
             "DECISION_ACTION_"
         )
-        DECISIONS.labels(action.lower(), decision.queue, str(decision.shadow).lower()).inc()
+        shadow = str(decision.shadow).lower()
+        DECISIONS.labels(action.lower(), decision.queue, shadow).inc()
         for reason in decision.reasons:
-            DECISION_REASONS.labels(reason.code).inc()
+            DECISION_REASONS.labels(reason.code, shadow).inc()
         return await self._send(self._escalations, key, decision.SerializeToString(), "a decision")
 
     async def decode(self, event: Any, message_type: type[_Message]) -> _Message | None:

@@ -225,6 +225,13 @@ class Policy:
         self.version = version
         self.defaults = defaults
         self.tenants = dict(tenants)
+        #: The tenants decided for; None: all. A shadow policy sets its own
+        #: (:mod:`~warmline.decisioning.shadow`).
+        self.only_tenants: frozenset[str] | None = None
+
+    def decides_for(self, tenant_id: str) -> bool:
+        """Whether events of ``tenant_id`` are decided under this policy at all."""
+        return self.only_tenants is None or tenant_id in self.only_tenants
 
     def for_tenant(self, tenant_id: str) -> PolicyBody:
         """The effective policy of ``tenant_id`` (the defaults when it has no overrides)."""

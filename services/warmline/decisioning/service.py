@@ -16,6 +16,7 @@ from warmline.common.topics import ensure_topics
 from warmline.decisioning.app import DecisioningApp, faust_topics
 from warmline.decisioning.policy import DEFAULT_POLICY_PATH
 from warmline.decisioning.policy_store import PolicyStore
+from warmline.decisioning.shadow import ShadowPolicyStore
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +40,20 @@ class DecisioningService:
     async def start(self) -> None:
         """Serve health at once; load the policy; create topics; start the Faust app."""
         await self.ops.start()
-        path = self.settings.decisioning.policy_file or DEFAULT_POLICY_PATH
-        policies = await asyncio.to_thread(PolicyStore.from_path, path)
+        d = self.settings.decisioning
+        path = d.policy_file or DEFAULT_POLICY_PATH
+        if d.shadow:
+            policies: PolicyStore = await asyncio.to_thread(
+                ShadowPolicyStore, path, d.shadow_policy_dir
+            )
+            if not policies.current.only_tenants:
+                log.warning(
+                    "shadow worker with no proposed override: it decides for nobody until "
+                    "`warmline policy tune --shadow` writes one",
+                    extra={"shadow_policy_dir": str(d.shadow_policy_dir)},
+                )
+        else:
+            policies = await asyncio.to_thread(PolicyStore.from_path, path)
         self.readiness.set("policy", True)
         if not await start_when_reachable(
             lambda: ensure_topics(self.settings, created_elsewhere=faust_topics(self.settings)),
@@ -61,7 +74,7 @@ class DecisioningService:
         self._started = True
         log.info(
             "decisioning serving",
-            extra={"app_id": self.settings.decisioning.app_id, "policy": policies.current.version},
+            extra={"app_id": d.worker_app_id, "policy": policies.current.version},
         )
 
     async def _rebalancing(self, *_: object, **__: object) -> None:

@@ -30,6 +30,7 @@ from warmline.record.rows import (
     add_feedback,
     add_overload_alert,
     add_scored,
+    add_shadow_decision,
 )
 
 CONSUMER = "record"
@@ -37,6 +38,7 @@ CONSUMER = "record"
 _READERS: dict[str, Callable[[Rows, bytes], None]] = {
     "scored": add_scored,
     "escalations": add_decision,
+    "shadow_escalations": add_shadow_decision,
     "feedback": add_feedback,
     "agent_actions": add_agent_action,
     "overload_alerts": add_overload_alert,

@@ -133,9 +133,11 @@ def add_scored(rows: Rows, value: bytes) -> None:
         ))  # fmt: skip
 
 
-def add_decision(rows: Rows, value: bytes) -> None:
-    """Queue a decision with its reasons and trajectory."""
+def add_decision(rows: Rows, value: bytes, *, shadow: bool = False) -> None:
+    """Queue a decision with its reasons and trajectory; ``shadow``: it came from the
+    shadow worker's topic and is kept as shadow whatever its flag says."""
     d = escalation_pb2.EscalationDecision.FromString(value)
+    d.shadow = d.shadow or shadow
     _require("decision", decision_id=d.decision_id, tenant_id=d.tenant_id,
              conversation_id=d.conversation_id)  # fmt: skip
     t, h = d.timings, d.customer_history
@@ -162,6 +164,11 @@ def add_decision(rows: Rows, value: bytes) -> None:
             d.tenant_id, d.decision_id, position, point.event_id, seconds(point.occurred_at),
             point.dominant_emotion, *(getattr(point.signals, n) for n in _SIGNALS),
         ))  # fmt: skip
+
+
+def add_shadow_decision(rows: Rows, value: bytes) -> None:
+    """Queue a decision of the shadow worker (:func:`add_decision`, kept as shadow)."""
+    add_decision(rows, value, shadow=True)
 
 
 def add_feedback(rows: Rows, value: bytes) -> None:

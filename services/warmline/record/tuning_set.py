@@ -40,7 +40,15 @@ _TURN_COLUMNS = (
     "score_status", "model_version", *_SIGNALS, *_SITUATIONS, "context_turns",
     "repeat_similarity",
 )  # fmt: skip
-_NEEDED = frozenset({"useful", "wrong_queue"})
+#: Verdicts that say a person was needed (a wrong queue is a routing mistake,
+#: not a timing one); "false_alarm" says none was.
+NEEDED_VERDICTS = frozenset({"useful", "wrong_queue"})
+#: The conversations of a tenant whose first recorded turn lies in ``[start, end)``:
+#: a subquery taking (tenant, start, end).
+CONVERSATIONS_IN_WINDOW = (
+    "SELECT conversation_id FROM turns WHERE tenant_id = ? GROUP BY conversation_id "
+    "HAVING MIN(occurred_at) >= ? AND MIN(occurred_at) < ?"
+)
 # Reasons that only strengthen another: they say nothing about what fired.
 _SUPPORTING = frozenset({"repeat_contact"})
 
@@ -76,10 +84,7 @@ def read_tuning_set(
 ) -> TuningSet:
     """The tenant's conversations of ``[start, end)`` with their gold (module docstring)."""
     found: dict[str, _Conversation] = defaultdict(_Conversation)
-    in_window = (
-        "SELECT conversation_id FROM turns WHERE tenant_id = ? GROUP BY conversation_id "
-        "HAVING MIN(occurred_at) >= ? AND MIN(occurred_at) < ?"
-    )
+    in_window = CONVERSATIONS_IN_WINDOW
     window = (tenant, start, end)
     for row in conn.execute(
         f"SELECT {', '.join(_TURN_COLUMNS)} FROM turns WHERE tenant_id = ? "
@@ -151,7 +156,7 @@ def _read_verdicts(
         (tenant, *window),
     ):
         conversation = found[conversation_id]
-        if verdict in _NEEDED:
+        if verdict in NEEDED_VERDICTS:
             conversation.needed += 1
         elif verdict == "false_alarm":
             conversation.not_needed += 1
