@@ -40,6 +40,10 @@ STUBBED = {
     ("record", "get", "/v1/practice/scenarios", "503"),
     ("record", "get", "/v1/practice/scenarios/{scenario_id}", "503"),
     ("record", "post", "/v1/practice/review", "503"),
+    ("record", "post", "/v1/practice/shares", "503"),
+    ("record", "get", "/v1/practice/shares", "503"),
+    ("record", "delete", "/v1/practice/shares/{share_id}", "503"),
+    ("record", "get", "/v1/practice/shared", "503"),
     ("record", "get", "/v1/insights", "503"),
 }
 

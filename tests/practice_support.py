@@ -23,6 +23,11 @@ from warmline.record.store import RecordStore, database_path
 
 #: An agent of acme's billing queue.
 AGENT_TOKEN = "practice-agent-token"
+#: Another agent of acme's billing queue.
+OTHER_AGENT_TOKEN = "practice-other-agent-token"
+#: A supervisor of acme's billing queue; and one of its general queue only.
+SUPERVISOR_TOKEN = "practice-supervisor-token"
+GENERAL_SUPERVISOR_TOKEN = "practice-general-supervisor-token"
 #: What a good opening for the scenario looks like.
 GOOD_REPLY = "I'm so sorry, I can see how frustrating this is. Let me look into it now. Could you confirm the address?"
 
@@ -51,21 +56,31 @@ def write_scenario(data_dir: Path) -> str:
 
 
 def agents() -> AgentDirectory:
-    """The tokens of the door: :data:`AGENT_TOKEN`, alice of acme's billing queue."""
+    """The tokens of the door: :data:`AGENT_TOKEN`, alice of acme's billing queue;
+    :data:`OTHER_AGENT_TOKEN`, bob of the same queue; :data:`SUPERVISOR_TOKEN`, sam,
+    who supervises billing; :data:`GENERAL_SUPERVISOR_TOKEN`, gil, who supervises
+    general only."""
+    entries = [
+        (AGENT_TOKEN, "alice", ["billing"]),
+        (OTHER_AGENT_TOKEN, "bob", ["billing"]),
+        (SUPERVISOR_TOKEN, "sam", ["supervisor", "billing"]),
+        (GENERAL_SUPERVISOR_TOKEN, "gil", ["supervisor", "general"]),
+    ]
     return AgentDirectory.from_mapping(
-        {"agents": [{"token_sha256": hash_key(AGENT_TOKEN), "tenant": "acme",
-                     "agent_id": "alice", "queues": ["billing"]}]}
+        {"agents": [{"token_sha256": hash_key(secret), "tenant": "acme", "agent_id": agent,
+                     "queues": queues} for secret, agent, queues in entries]}
     )  # fmt: skip
 
 
 @contextmanager
-def practice_door(data_dir: Path) -> Iterator[PracticeDoor]:
-    """The record's HTTP application on a free port, serving one scenario."""
+def practice_door(data_dir: Path, tokens: AgentDirectory | None = None) -> Iterator[PracticeDoor]:
+    """The record's HTTP application on a free port, serving one scenario, to
+    :func:`agents` or ``tokens``."""
     made = write_scenario(data_dir)
     host = LoopThread()
 
     async def start() -> tuple[web.AppRunner, int]:
-        runner = web.AppRunner(AuditHttpApi(database_path(data_dir), agents()).app())
+        runner = web.AppRunner(AuditHttpApi(database_path(data_dir), tokens or agents()).app())
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()

@@ -178,6 +178,13 @@ def _change_pause(
     typer.echo(said)
 
 
+class PracticeShare(StrEnum):
+    """What ``warmline practice --share`` shares."""
+
+    round = "round"
+    summary = "summary"
+
+
 @app.command("practice")
 def agent_practice(
     url: str = typer.Option(
@@ -186,23 +193,76 @@ def agent_practice(
     token: str = typer.Option(..., envvar="WARMLINE_AGENT_TOKEN", help="The agent token."),
     scenario: str = typer.Option("", help="A scenario id; default: the newest."),
     reply: str = typer.Option("", help="Your opening; asked for when not given."),
+    rounds: int = typer.Option(
+        1, min=1, max=50, help="Practise this many of the newest scenarios."
+    ),
+    share: PracticeShare | None = typer.Option(
+        None,
+        help="Share with your supervisor: each round (your opening and its checks) or a "
+        "summary (how many rounds passed each check, no words).",
+    ),
 ) -> None:
     """Empathy practice: read a scenario up to its escalation, write your opening, get
-    feedback on what it says. Only you see it; nothing is kept."""
+    feedback on what it says. Only you see it and nothing is kept, unless you --share."""
     from rich.console import Console
 
-    from warmline.practice.terminal import PracticeClient, PracticeRefused, practice_round
+    from warmline.practice.terminal import (
+        PracticeClient,
+        PracticeRefused,
+        practice_rounds,
+        share_practice,
+        share_view,
+    )
 
     console = Console()
+    client = PracticeClient(url, token)
 
     def ask() -> str:
         return reply or str(typer.prompt("Your opening to this customer"))
 
     try:
-        practice_round(PracticeClient(url, token), console.print, ask, scenario)
+        practised = practice_rounds(client, console.print, ask, scenario, rounds)
+        if share is not None:
+            summary = share is PracticeShare.summary
+            for shared in share_practice(client, practised, summary=summary):
+                console.print(share_view(shared, with_agent=False))
+            console.print("Shared. Take it back with: warmline practice-shares --take-back ID")
     except PracticeRefused as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
+
+
+@app.command("practice-shares")
+def agent_practice_shares(
+    url: str = typer.Option(
+        f"http://localhost:{RecordSettings().http_port}", help="The record service's HTTP address."
+    ),
+    token: str = typer.Option(..., envvar="WARMLINE_AGENT_TOKEN", help="The agent token."),
+    take_back: str = typer.Option("", help="Take back (delete) the share with this id."),
+    shared_with_me: bool = typer.Option(
+        False, "--shared-with-me", help="For supervisors: what agents shared with you."
+    ),
+) -> None:
+    """What you share of your practice with your supervisor (and --take-back ID), or,
+    for a supervisor, what agents shared with you (--shared-with-me)."""
+    from rich.console import Console
+
+    from warmline.practice.terminal import PracticeClient, PracticeRefused, share_view
+
+    console = Console()
+    client = PracticeClient(url, token)
+    try:
+        if take_back:
+            client.take_back(take_back)
+            console.print(f"Taken back: {take_back} is deleted; no supervisor sees it.")
+            return
+        listed = client.shared_with_me() if shared_with_me else client.my_shares()
+    except PracticeRefused as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    for shared in listed:
+        console.print(share_view(shared, with_agent=shared_with_me))
+    console.print(f"{len(listed)} shared" + (" with you." if shared_with_me else " by you."))
 
 
 class AuditFormat(StrEnum):

@@ -11,6 +11,7 @@ import asyncio
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -18,9 +19,9 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, BrowserContext, Locator, Page, async_playwright, expect
 
-from tests.insights_support import AGENT, DAY_S, T0, floor, insights_door
-from tests.integration.notification.conftest import decision, publish, token
-from tests.practice_support import AGENT_TOKEN, practice_door
+from tests.insights_support import AGENT, DAY_S, T0, Floor, floor, insights_door
+from tests.integration.notification.conftest import decision, publish, token, write_agents
+from tests.practice_support import AGENT_TOKEN, GOOD_REPLY, practice_door
 from tests.record_support import stored_values
 from tests.support import read_topic, wait_until
 from warmline.common.credentials import hash_key
@@ -96,10 +97,7 @@ async def open_console(browser: Browser) -> AsyncIterator[OpenConsole]:
     contexts: list[BrowserContext] = []
     problems: list[str] = []
 
-    async def open_page(replica: Any, path: str = "/") -> Page:
-        context = await browser.new_context(viewport={"width": 1100, "height": 800})
-        contexts.append(context)
-        page = await context.new_page()
+    def watch(page: Page) -> None:
         page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
         page.on(
             "console",
@@ -109,6 +107,12 @@ async def open_console(browser: Browser) -> AsyncIterator[OpenConsole]:
                 else None
             ),
         )
+
+    async def open_page(replica: Any, path: str = "/") -> Page:
+        context = await browser.new_context(viewport={"width": 1100, "height": 800})
+        contexts.append(context)
+        context.on("page", watch)  # pages the console opens (its links) too
+        page = await context.new_page()
         await page.goto(replica.http_base + path)
         return page
 
@@ -184,6 +188,9 @@ async def test_an_escalation_appears_live_with_what_the_agent_needs(
     heights = [float(await p.get_attribute("cy") or "nan") for p in await points.all()]
     assert heights == sorted(heights, reverse=True) and len(set(heights)) == len(NEGATIVITY)
     await expect(points.last.locator("title")).to_have_text("turn 5: negativity 0.90")
+    # This replica does not know where the record's pages are: no link to them.
+    await expect(page.locator("#links")).to_be_hidden()
+    await expect(page.get_by_role("link", name="Practice")).to_have_count(0)
     await screenshot(page, "live-escalation")
 
 
@@ -470,6 +477,14 @@ async def test_a_supervisor_sees_the_insights_of_their_queues_live(
                      "agent_id": "lea", "queues": ["*"]}]}
     )  # fmt: skip
     with insights_door(tmp_path, tokens) as door:
+        # Four more alerts about an agent on general: five there, six on billing.
+        conn = connect(database_path(tmp_path))
+        try:
+            more = Floor(conn)
+            for _ in range(4):
+                more.overload_alert("general", "agent", time.time() - 600)
+        finally:
+            conn.close()
         page = await open_console(door, "/insights")
         await page.get_by_label("Token").fill("floor-lead")
         await page.get_by_role("button", name="Show").click()
@@ -484,5 +499,79 @@ async def test_a_supervisor_sees_the_insights_of_their_queues_live(
         )
         await expect(page.locator("#climate-strip .col").first).to_be_attached()
         await expect(page.locator("#about")).to_contain_text("acme, every queue")
+        overload = page.locator("#overload")
+        # alerts, about the queue, about an agent (never who)
+        await expect(overload.locator('tr[data-row="billing"] td')).to_have_text(
+            ["billing", "6", "4", "2"]
+        )
+        await expect(overload.locator('tr[data-row="general"] td')).to_have_text(
+            ["general", "5", "0", "5"]
+        )
+        await expect(overload.locator('tr[data-row="all"] td')).to_have_text(
+            ["all", "11", "4", "7"]
+        )
+        await expect(page.locator("#overload-strip .col").first).to_be_attached()
         await expect(page.locator("main")).not_to_contain_text(AGENT)
         await screenshot(page, "insights-supervisor")
+
+
+async def test_from_the_console_an_agent_practises_and_shares_and_the_supervisor_sees_it(
+    make_notification: Any, open_console: OpenConsole, tmp_path: Path
+) -> None:
+    tokens = AgentDirectory.from_file(write_agents(tmp_path / "agents.yaml"))
+    with practice_door(tmp_path / "record", tokens) as door:
+        replica = make_notification(record_url=door.http_base)
+        alice = await open_console(replica)
+        sam = await open_console(replica)
+        await signed_in(alice, "alice")
+        await signed_in(sam, "sam", "supervisor,billing")
+        # An agent is linked to practice; a supervisor queue's console to insights too.
+        await expect(alice.get_by_role("link", name="Practice")).to_be_visible()
+        await expect(alice.get_by_role("link", name="Insights")).to_be_hidden()
+        await expect(sam.get_by_role("link", name="Insights")).to_be_visible()
+        await screenshot(sam, "links-supervisor")
+
+        # Sam's practice page, signed in by his console: nothing shared with him yet.
+        async with sam.expect_popup() as opened:
+            await sam.get_by_role("link", name="Practice").click()
+        sam_practice = await opened.value
+        shared = sam_practice.locator("#shared")
+        await expect(shared).to_contain_text("Nothing shared with you yet.")
+
+        # Alice practises from her console without typing her token again.
+        async with alice.expect_popup() as opened:
+            await alice.get_by_role("link", name="Practice").click()
+        practice = await opened.value
+        await expect(practice.locator("#status")).to_have_text("1 scenario")
+        await practice.locator("button.pick").click()
+        await practice.get_by_label("Your opening to this customer").fill(GOOD_REPLY)
+        await practice.get_by_role("button", name="Get feedback").click()
+        await expect(practice.locator("#score")).to_have_text("5 of 5 checks")
+        await sam_practice.get_by_role("button", name="Refresh").click()
+        await expect(shared).to_contain_text("Nothing shared with you yet.")
+
+        await practice.get_by_role("button", name="Share this round with my supervisor").click()
+        await expect(practice.locator("#my-shares li.share")).to_have_count(1)
+        await expect(practice.locator("#my-shares")).to_contain_text("a round · queue billing")
+        await screenshot(practice, "practice-shared-round")
+
+        await sam_practice.get_by_role("button", name="Refresh").click()
+        round_ = shared.locator("li.share.round")
+        await expect(round_).to_have_count(1)
+        await expect(round_).to_contain_text("alice shared a round · queue billing · 5 of 5 checks")
+        await expect(round_.locator(".reply")).to_contain_text("I can see how frustrating")
+        await screenshot(sam_practice, "practice-shared-with-supervisor")
+
+        # She takes it back: it is gone for him.
+        await practice.get_by_role("button", name="Take back").click()
+        await expect(practice.locator("#mine")).to_be_hidden()
+        await sam_practice.get_by_role("button", name="Refresh").click()
+        await expect(shared).to_contain_text("Nothing shared with you yet.")
+        await expect(shared).not_to_contain_text("frustrating")
+
+        # His insights page, signed in by his console too.
+        async with sam.expect_popup() as opened:
+            await sam.get_by_role("link", name="Insights").click()
+        insights = await opened.value
+        await expect(insights.locator("#status")).to_contain_text("live, updated")
+        await screenshot(insights, "insights-from-console")

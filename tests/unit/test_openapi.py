@@ -242,6 +242,15 @@ async def test_the_audit_answers_a_missing_database_as_documented() -> None:
             {"scenario_id": "s1", "reply": "Hi"},
         ),
         ("get", "/v1/insights", "/v1/insights", None),
+        (
+            "post",
+            "/v1/practice/shares",
+            "/v1/practice/shares",
+            {"kind": "round", "scenario_id": "s1", "reply": "Hi"},
+        ),
+        ("get", "/v1/practice/shares", "/v1/practice/shares", None),
+        ("delete", "/v1/practice/shares/{share_id}", "/v1/practice/shares/x1", None),
+        ("get", "/v1/practice/shared", "/v1/practice/shared", None),
     ]
     async with TestServer(app) as server, aiohttp.ClientSession() as http:
         for method, path, url, body in calls:

@@ -288,6 +288,10 @@ class NotificationSettings(GrpcServicePorts):
     reoffer_after_s: float = Field(default=60.0, gt=0)
     supervisor_after_s: float = Field(default=180.0, gt=0)
     supervisor_queue: str = "supervisor"
+    # The record service's HTTP address as agents' browsers reach it (e.g.
+    # https://record.example.com): the console links to its practice page, and a
+    # supervisor queue's console to its insights page. None: no links.
+    record_url: str | None = Field(default=None, pattern=r"^https?://[^/?#\s]+(/[^?#\s]*)?$")
     # Agent well-being: an agent who took this many high-intensity (high or
     # urgent priority, or abusive) escalations within the window is offered the
     # next one only after less exposed agents had it for protected_hold_s.

@@ -31,7 +31,7 @@ from warmline.notification.core import NotificationCore, Refusal, Refused
 from warmline.notification.grpc_api import heartbeat, next_item, observe_delivery
 from warmline.notification.hub import CLOSE, Response, Subscription, pause_state
 from warmline.notification.tokens import AgentScope
-from warmline.notification.web import page_bytes, page_response
+from warmline.notification.web import page_bytes, page_response, with_meta
 from warmline.v1 import feedback_pb2, notification_pb2
 
 _STATUS = {
@@ -75,10 +75,15 @@ def sse_event(message: Response) -> bytes:
 class ConsoleHttpApi:
     """aiohttp routes of the console bridge."""
 
-    def __init__(self, core: NotificationCore, heartbeat_s: float) -> None:
+    def __init__(
+        self, core: NotificationCore, heartbeat_s: float, record_url: str | None = None
+    ) -> None:
         self.core = core
         self.heartbeat_s = heartbeat_s
-        self._page = page_bytes("console.html")
+        # The page links to the record's practice and insights pages only when it is known.
+        self._page = with_meta(
+            page_bytes("console.html"), "warmline-record-url", (record_url or "").rstrip("/")
+        )
 
     def app(self) -> web.Application:
         """The aiohttp application."""
@@ -141,6 +146,7 @@ class ConsoleHttpApi:
             "tenant_id": sub.scope.tenant_id,
             "queues": sorted(sub.queues),
             "heartbeat_s": self.heartbeat_s,
+            "supervisor": self.core.settings.notification.supervisor_queue in sub.queues,
         }
         return f"event: subscribed\ndata: {json.dumps(hello, separators=(',', ':'))}\n\n".encode()
 

@@ -95,7 +95,7 @@ class NotificationService:
             options=_SERVER_OPTIONS,
         )
         self.http = HttpListener(
-            ConsoleHttpApi(self.core, n.heartbeat_s).app(),
+            ConsoleHttpApi(self.core, n.heartbeat_s, n.record_url).app(),
             n.host,
             n.http_port,
             ssl_context=http_ssl_context(n, "notification"),

@@ -1,9 +1,11 @@
-"""``warmline practice``: one practice round in the terminal.
+"""``warmline practice``: practice rounds in the terminal, and what the agent shares.
 
-It reads a scenario from the record service's practice API, shows it up to the
+It reads scenarios from the record service's practice API, shows each up to the
 escalation, takes the agent's opening and prints the review: the same calls and
 the same privacy as the practice page (the review comes back to this terminal
-and is kept nowhere).
+and is kept nowhere), unless the agent shares a round or a summary with their
+supervisor, which ``warmline practice-shares`` lists and takes back; for a
+supervisor it lists what agents shared with them.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from rich.console import Group, RenderableType
@@ -41,11 +44,12 @@ class PracticeClient:
         self._token = token
         self._timeout_s = timeout_s
 
-    def _call(self, path: str, body: dict[str, Any] | None = None) -> Any:
+    def _call(self, path: str, body: dict[str, Any] | None = None, method: str = "") -> Any:
         request = urllib.request.Request(
             self._base + path,
             data=None if body is None else json.dumps(body).encode(),
             headers={"Authorization": f"Bearer {self._token}", "Content-Type": "application/json"},
+            method=method or None,
         )
         try:
             with urllib.request.urlopen(request, timeout=self._timeout_s) as response:
@@ -70,6 +74,31 @@ class PracticeClient:
     def review(self, scenario_id: str, reply: str) -> dict[str, Any]:
         """The checks of ``reply`` as an opening for the scenario."""
         return dict(self._call("/v1/practice/review", {"scenario_id": scenario_id, "reply": reply}))
+
+    def share(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Share a round or a summary with the supervisors of the queues practised."""
+        return dict(self._call("/v1/practice/shares", body))
+
+    def my_shares(self) -> list[dict[str, Any]]:
+        """What this agent shares now, newest first."""
+        return list(self._call("/v1/practice/shares")["shares"])
+
+    def take_back(self, share_id: str) -> None:
+        """Take back (delete) one of this agent's shares."""
+        self._call("/v1/practice/shares/" + urllib.parse.quote(share_id, ""), method="DELETE")
+
+    def shared_with_me(self) -> list[dict[str, Any]]:
+        """For a supervisor: what agents shared with them, newest first."""
+        return list(self._call("/v1/practice/shared")["shares"])
+
+
+@dataclass(frozen=True, slots=True)
+class Practised:
+    """One round: the scenario, the agent's opening and its review."""
+
+    scenario_id: str
+    reply: str
+    review: dict[str, Any]
 
 
 def scenario_view(scenario: dict[str, Any]) -> RenderableType:
@@ -107,23 +136,69 @@ def review_view(review: dict[str, Any]) -> RenderableType:
     return Panel(Group(*lines), title="Feedback on your opening", title_align="left")
 
 
-def practice_round(
+def practice_rounds(
     client: PracticeClient,
     show: Callable[[RenderableType], None],
     ask: Callable[[], str],
     scenario_id: str = "",
-) -> dict[str, Any]:
-    """Show a scenario (``scenario_id``, or the newest), ask for an opening, show and
-    return its review."""
-    if not scenario_id:
-        listed = client.scenarios()
-        if not listed:
+    rounds: int = 1,
+) -> list[Practised]:
+    """Practise ``scenario_id``, or the ``rounds`` newest scenarios in turn: show each,
+    ask for an opening, show its review; return the rounds."""
+    if scenario_id:
+        chosen = [scenario_id]
+    else:
+        chosen = [s["scenario_id"] for s in client.scenarios()[:rounds]]
+        if not chosen:
             raise PracticeRefused(
                 "no practice scenarios yet: they come from your team's conversations that "
                 "ended well, for tenants that opted in"
             )
-        scenario_id = listed[0]["scenario_id"]
-    show(scenario_view(client.scenario(scenario_id)))
-    review = client.review(scenario_id, ask())
-    show(review_view(review))
-    return review
+    practised = []
+    for chosen_id in chosen:
+        show(scenario_view(client.scenario(chosen_id)))
+        reply = ask()
+        review = client.review(chosen_id, reply)
+        show(review_view(review))
+        practised.append(Practised(chosen_id, reply, review))
+    return practised
+
+
+def share_practice(
+    client: PracticeClient, practised: list[Practised], *, summary: bool
+) -> list[dict[str, Any]]:
+    """Share each round, or one ``summary`` of them; the shares."""
+    rounds = [{"scenario_id": p.scenario_id, "reply": p.reply} for p in practised]
+    if summary:
+        return [client.share({"kind": "summary", "rounds": rounds})]
+    return [client.share({"kind": "round", **r}) for r in rounds]
+
+
+def share_view(share: dict[str, Any], *, with_agent: bool) -> RenderableType:
+    """One share: what it is, when it was shared, and what the supervisor sees."""
+    who = f"{share['agent_id']} shared " if with_agent else ""
+    title = f"{who}{share['kind']} · {share['shared_at'][:16]} UTC · id {share['share_id']}"
+    lines: list[RenderableType] = []
+    if share["kind"] == "round":
+        shown = share["round"]
+        lines.append(Text(f"queue {shown['queue']} · {shown['passed']} of {shown['of']} checks"))
+        lines.append(Text(f"“{shown['reply']}”", style="italic"))
+        for check in shown["checks"]:
+            mark, style = ("✓", "green") if check["passed"] else ("✗", "red")
+            line = Text(f"{mark} ", style=style)
+            line.append(CHECK_NAMES.get(check["check"], check["check"]))
+            lines.append(line)
+    else:
+        shown = share["summary"]
+        lines.append(
+            Text(f"{_counted(shown['rounds'], 'round')} on "
+                 f"{_counted(shown['scenarios'], 'scenario')}, queues {', '.join(share['queues'])}")
+        )  # fmt: skip
+        for check in shown["checks"]:
+            name = CHECK_NAMES.get(check["check"], check["check"])
+            lines.append(Text(f"{name}: {check['passed']} of {shown['rounds']}"))
+    return Panel(Group(*lines), title=title, title_align="left")
+
+
+def _counted(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

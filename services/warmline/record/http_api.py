@@ -1,6 +1,7 @@
 """The supervisors' door to the record: ``GET /v1/audit/{conversation_id}``; the
-same application serves agents' empathy practice (:mod:`warmline.record.practice_http`)
-and leaders' insights (:mod:`warmline.record.insights_http`).
+same application serves agents' empathy practice (:mod:`warmline.record.practice_http`),
+what they share of it (:mod:`warmline.record.practice_shares_http`) and leaders'
+insights (:mod:`warmline.record.insights_http`).
 
 Authenticated like the agent console: ``Authorization: Bearer <token>`` with a
 token of the console's token file (:mod:`warmline.notification.tokens`). A token
@@ -28,6 +29,7 @@ from warmline.record.audit import conversation_audit
 from warmline.record.database import RecordDatabase, RecordUnavailable
 from warmline.record.insights_http import InsightsHttpApi
 from warmline.record.practice_http import PracticeHttpApi
+from warmline.record.practice_shares_http import PracticeSharesHttpApi
 
 #: The largest request body (a practice review), as the console's actions.
 MAX_BODY_BYTES = 64 * 1024
@@ -43,17 +45,21 @@ class AuditHttpApi:
         reader: ReplyReader | None = None,
         *,
         insights_min_group: int = 5,
+        supervisor_queue: str = "supervisor",
     ) -> None:
         self._database = RecordDatabase.of(database)
         self._agents = agents or AgentDirectory({})
         self._reader = reader
         self._insights_min_group = insights_min_group
+        self._supervisor_queue = supervisor_queue
 
     def app(self) -> web.Application:
         """The aiohttp application."""
         app = web.Application(client_max_size=MAX_BODY_BYTES)
         app.router.add_get("/v1/audit/{conversation_id}", self.audit)
-        PracticeHttpApi(self._database, self._agents, self._reader).add_routes(app)
+        practice = PracticeHttpApi(self._database, self._agents, self._reader)
+        practice.add_routes(app)
+        PracticeSharesHttpApi(practice, self._supervisor_queue).add_routes(app)
         InsightsHttpApi(self._database, self._agents, self._insights_min_group).add_routes(app)
         add_openapi_route(app, "record")
         return app

@@ -16,9 +16,10 @@ bot turns wait in ``practice_turns``, never past the escalation and at most
 - otherwise the text is deleted ``pending_hours`` after it was written.
 
 A scenario is deleted after ``retention_days``, or the tenant's retention if
-that is shorter, counted from the escalation; every practice row of a tenant
-that opts out is deleted at the next retention run. Every function here runs
-inside the caller's transaction.
+that is shorter, counted from the escalation, and what an agent shared of their
+practice (:mod:`warmline.record.practice_shares`) as long after it was shared;
+every practice row of a tenant that opts out is deleted at the next retention
+run. Every function here runs inside the caller's transaction.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from warmline.common.keys import derived_id
 from warmline.common.settings import RecordSettings
 from warmline.practice.anonymise import anonymise
 from warmline.record.database import Connection, not_in
+from warmline.record.practice_shares import delete_expired_shares
 
 _DAY_S = 86_400.0
 PRACTICE_TABLES = ("practice_turns", "practice_openings", "practice_scenarios")
@@ -177,8 +179,8 @@ def delete_expired(
     default_days: int,
     tenant_days: Mapping[str, int],
 ) -> dict[str, int]:
-    """Delete waiting text past ``pending_hours``, scenarios past their retention and
-    everything of tenants that opted out; returns deletions by table."""
+    """Delete waiting text past ``pending_hours``, scenarios and shares past their
+    retention and everything of tenants that opted out; returns deletions by table."""
     deleted = dict.fromkeys(PRACTICE_TABLES, 0)
     opted = not_in("tenant_id", len(rules.tenants))
     ages = {"practice_turns": "occurred_at", "practice_openings": "decided_at"}
@@ -196,6 +198,10 @@ def delete_expired(
             "DELETE FROM practice_scenarios WHERE tenant_id = ? AND escalated_at < ?",
             (tenant, now - days * _DAY_S),
         ).rowcount
+    kept_days = {
+        t: min(rules.retention_days, tenant_days.get(t, default_days)) for t in rules.tenants
+    }
+    deleted["practice_shares"] = delete_expired_shares(conn, now, kept_days)
     return deleted
 
 

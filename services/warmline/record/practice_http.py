@@ -10,7 +10,8 @@ with a scoring service configured says how caring it reads to the emotion model
 Authenticated like the console (``Authorization: Bearer <agent token>``). The
 review goes back to the agent who asked and nowhere else: the reply and its
 checks are neither stored nor logged, and no route returns them later, so a
-supervisor sees a practice result only if the agent shows it to them.
+supervisor sees a practice result only if the agent shares it
+(:mod:`warmline.record.practice_shares_http`).
 """
 
 from __future__ import annotations
@@ -39,7 +40,10 @@ from warmline.record.practice import list_scenarios, read_scenario
 #: The longest opening an agent may send for review.
 MAX_REPLY_CHARS = 2_000
 #: Said with every review, so the agent knows where it goes.
-PRIVATE = "Only you see this: Warmline keeps neither your reply nor this feedback."
+PRIVATE = (
+    "Only you see this: Warmline keeps neither your reply nor this feedback, "
+    "unless you share it with your supervisor."
+)
 T = TypeVar("T")
 
 
@@ -68,10 +72,13 @@ class PracticeHttpApi:
         """The practice page."""
         return page_response(self._page)
 
-    def _scope(self, request: web.Request) -> AgentScope:
+    def scope(self, request: web.Request) -> AgentScope:
+        """The scope of the request's agent token, or UNAUTHENTICATED."""
         return authenticate(self._agents, bearer_token(request.headers.get("Authorization")))
 
-    async def _read(self, read: Callable[[Connection], T]) -> T:
+    async def read(self, read: Callable[[Connection], T]) -> T:
+        """``read`` on a read-only connection, off the event loop."""
+
         def run() -> T:
             try:
                 conn = self._database.connect(read_only=True)
@@ -84,17 +91,41 @@ class PracticeHttpApi:
 
         return await asyncio.to_thread(run)
 
-    async def _scenario(self, scope: AgentScope, scenario_id: str) -> dict[str, Any]:
-        found = await self._read(lambda c: read_scenario(c, scope.tenant_id, scenario_id))
+    async def write(self, write: Callable[[Connection], T]) -> T:
+        """``write`` in one transaction beside the record's writer, off the event loop;
+        never creates the database (the service's writer does, with its tables)."""
+
+        def run() -> T:
+            if not self._database.exists():
+                raise Refused(Refusal.UNAVAILABLE, "the record database is not there yet")
+            try:
+                conn = self._database.connect()
+            except RecordUnavailable as exc:
+                raise Refused(Refusal.UNAVAILABLE, "the record database cannot be reached") from exc
+            try:
+                with self._database.transaction(conn):
+                    return write(conn)
+            finally:
+                conn.close()
+
+        return await asyncio.to_thread(run)
+
+    async def scenario_for(self, scope: AgentScope, scenario_id: str) -> dict[str, Any]:
+        """The scenario, if the token's tenant and queues may see it; else NOT_FOUND."""
+        found = await self.read(lambda c: read_scenario(c, scope.tenant_id, scenario_id))
         if found is None or not scope.allows(found["queue"]):
             raise Refused(Refusal.NOT_FOUND, f"no practice scenario {scenario_id!r}")
         return found
 
+    async def caring(self, reply: str) -> float | None:
+        """How caring ``reply`` reads to the emotion model, when a scoring service is set."""
+        return None if self._reader is None else await self._reader.caring(reply)
+
     async def scenarios(self, request: web.Request) -> web.Response:
         """The scenarios of the token's tenant and queues, newest first."""
         try:
-            scope = self._scope(request)
-            listed = await self._read(lambda c: list_scenarios(c, scope.tenant_id))
+            scope = self.scope(request)
+            listed = await self.read(lambda c: list_scenarios(c, scope.tenant_id))
         except Refused as refused:
             return refusal_response(refused)
         shown = [s for s in listed if scope.allows(s["queue"])]
@@ -103,7 +134,7 @@ class PracticeHttpApi:
     async def scenario(self, request: web.Request) -> web.Response:
         """One scenario, up to the escalation, without its example opening."""
         try:
-            found = await self._scenario(self._scope(request), request.match_info["scenario_id"])
+            found = await self.scenario_for(self.scope(request), request.match_info["scenario_id"])
         except Refused as refused:
             return refusal_response(refused)
         del found["example_opening"]  # shown after the agent wrote their own
@@ -112,23 +143,17 @@ class PracticeHttpApi:
     async def review(self, request: web.Request) -> web.Response:
         """``{"scenario_id", "reply"}`` -> the checks of the reply and one example opening."""
         try:
-            scope = self._scope(request)
-            body = await _json_object(request)
-            scenario_id, reply = _text(body, "scenario_id"), _text(body, "reply").strip()
-            if not reply or len(reply) > MAX_REPLY_CHARS:
-                raise Refused(
-                    Refusal.INVALID_ARGUMENT,
-                    f"reply: 1 to {MAX_REPLY_CHARS} characters, not {len(reply)}",
-                    "reply",
-                )
-            found = await self._scenario(scope, scenario_id)
+            scope = self.scope(request)
+            body = await json_object(request)
+            scenario_id, reply = text_field(body, "scenario_id"), reply_field(body)
+            found = await self.scenario_for(scope, scenario_id)
         except Refused as refused:
             outcome = "not_found" if refused.reason is Refusal.NOT_FOUND else "refused"
             RECORD_PRACTICE_ROUNDS.labels(outcome).inc()
             return refusal_response(refused)
         RECORD_PRACTICE_ROUNDS.labels("reviewed").inc()
         checks = review_reply(reply)
-        caring = None if self._reader is None else await self._reader.caring(reply)
+        caring = await self.caring(reply)
         body = {
             "scenario_id": scenario_id,
             "checks": [{"check": c.name, "passed": c.passed, "note": c.note} for c in checks],
@@ -141,7 +166,8 @@ class PracticeHttpApi:
         return web.json_response(body, headers={"Cache-Control": "no-store"})
 
 
-async def _json_object(request: web.Request) -> dict[str, Any]:
+async def json_object(request: web.Request) -> dict[str, Any]:
+    """The request's body, a JSON object, or INVALID_ARGUMENT naming ``body``."""
     try:
         body = await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -151,8 +177,21 @@ async def _json_object(request: web.Request) -> dict[str, Any]:
     return body
 
 
-def _text(body: dict[str, Any], field: str) -> str:
+def text_field(body: dict[str, Any], field: str) -> str:
+    """A string field of ``body`` (empty when absent), or INVALID_ARGUMENT naming it."""
     value = body.get(field, "")
     if not isinstance(value, str) or not is_unicode(value):
         raise Refused(Refusal.INVALID_ARGUMENT, f"{field}: expected a string", field)
     return value
+
+
+def reply_field(body: dict[str, Any]) -> str:
+    """The agent's opening of ``body``, stripped: 1 to :data:`MAX_REPLY_CHARS` characters."""
+    reply = text_field(body, "reply").strip()
+    if not reply or len(reply) > MAX_REPLY_CHARS:
+        raise Refused(
+            Refusal.INVALID_ARGUMENT,
+            f"reply: 1 to {MAX_REPLY_CHARS} characters, not {len(reply)}",
+            "reply",
+        )
+    return reply

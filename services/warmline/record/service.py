@@ -72,7 +72,11 @@ class RecordService:
         self.reader = ReplyReader.from_settings(r)
         self.http = HttpListener(
             AuditHttpApi(
-                self.database, agents, self.reader, insights_min_group=r.insights_min_group
+                self.database,
+                agents,
+                self.reader,
+                insights_min_group=r.insights_min_group,
+                supervisor_queue=settings.notification.supervisor_queue,
             ).app(),
             r.host,
             r.http_port,

@@ -152,6 +152,7 @@ def test_retention_deletes_only_what_is_old_for_that_tenant(store: RecordStore) 
     assert deleted == {
         "turns": 16, "decisions": 8, "verdicts": 4, "claims": 4, "overload_alerts": 4,
         "practice_turns": 0, "practice_openings": 0, "practice_scenarios": 0,
+        "practice_shares": 0,
     }  # fmt: skip
     kept = store.conn.execute(
         "SELECT tenant_id, substr(conversation_id, 1, 4), COUNT(*) FROM decisions "

@@ -3,6 +3,7 @@ how every service that serves one answers with it."""
 
 from __future__ import annotations
 
+import html
 from importlib import resources
 
 from aiohttp import web
@@ -16,6 +17,16 @@ CONSOLE_CSP = (
 def page_bytes(name: str) -> bytes:
     """One page's HTML, e.g. ``console.html``."""
     return resources.files(__name__).joinpath(name).read_bytes()
+
+
+def with_meta(page: bytes, name: str, value: str) -> bytes:
+    """``page`` with the content of its empty ``<meta name=...>`` tag set to ``value``:
+    how a page learns a setting without another request."""
+    empty = f'<meta name="{name}" content="">'.encode()
+    if page.count(empty) != 1:
+        raise ValueError(f"the page has no single empty meta tag {name!r}")
+    filled = f'<meta name="{name}" content="{html.escape(value, quote=True)}">'
+    return page.replace(empty, filled.encode())
 
 
 def page_response(body: bytes) -> web.Response:
