@@ -805,6 +805,11 @@ def bench_restore(
         help="CONVERSATIONS:CUSTOMERS pairs, in order, separated by commas (default: "
         "empty, 10k, 50k and 200k conversations, 1M customers, 200k with 1M).",
     ),
+    store: str = typer.Option(
+        "memory",
+        help="The worker's DECISIONING__STORE: memory, or sqlite (then it starts twice per "
+        "size, the second time on the local database the first start filled).",
+    ),
 ) -> None:
     """A decisioning worker's start on full changelogs: time until it decides a probe
     with its restored state, and its peak resident memory, per size."""
@@ -814,7 +819,10 @@ def bench_restore(
         steps = [restore.Size.parse(size) for size in sizes.split(",")] if sizes else None
     except ValueError as exc:
         raise typer.BadParameter(f"sizes: CONVERSATIONS:CUSTOMERS pairs ({exc})") from exc
-    typer.echo(json.dumps(restore.run(out, steps or restore.DEFAULT_SIZES), indent=2))
+    if store not in ("memory", "sqlite"):
+        raise typer.BadParameter(f"store: memory or sqlite, not {store!r}")
+    result = restore.run(out, steps or restore.DEFAULT_SIZES, store=store)  # type: ignore[arg-type]
+    typer.echo(json.dumps(result, indent=2))
 
 
 @bench.command("all")

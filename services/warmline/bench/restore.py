@@ -29,6 +29,12 @@ until ``/readyz`` says ready (``ready_s``). Its peak resident memory
 
 A clean start: no earlier member of the group to wait out (a killed worker's
 session timeout comes on top, see ``make chaos``).
+
+With ``store="sqlite"`` (``--store sqlite``) the worker keeps its tables in its
+local database: the first start reads the changelogs and fills the database,
+and a second start on the same data directory reads only what the changelogs
+gained since (``second_restart``), timed on a second probe conversation whose
+turn before the restarts the worker must have kept.
 """
 
 from __future__ import annotations
@@ -44,7 +50,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from rich.console import Console
@@ -84,6 +90,8 @@ TARGET_S = 60.0
 DECIDE_WITHIN_S = 1_800.0
 #: The probe conversation and its customer (history: two escalations).
 PROBE_CONVERSATION = "probe"
+#: The probe of the second start on the local database (same turns, same customer).
+SECOND_PROBE = "probe-again"
 PROBE_CUSTOMER = "probe-customer"
 _PROBE_TEXT = "Still nothing. This is ridiculous."
 _progress = Console(stderr=True)
@@ -205,11 +213,13 @@ def history_records(customers: int, now: datetime) -> Iterator[tuple[bytes, byte
             yield alarm[0], alarm[1].encode()
 
 
-def probe_turns(now: datetime) -> tuple[list[scoring_pb2.ScoredEvent], scoring_pb2.ScoredEvent]:
+def probe_turns(
+    now: datetime, conversation: str = PROBE_CONVERSATION
+) -> tuple[list[scoring_pb2.ScoredEvent], scoring_pb2.ScoredEvent]:
     """The probe conversation's turns before the restart (calm, then negative), and
     the fresh turn sent after it: negative again, which only the restored turn
     makes a streak."""
-    args = (PROBE_CONVERSATION, PROBE_CUSTOMER)
+    args = (conversation, PROBE_CUSTOMER)
     before = [
         scored_turn("probe-0", *args, "Where is my order? It was due yesterday.", 0.2,
                     now - timedelta(seconds=90), 0),
@@ -219,17 +229,21 @@ def probe_turns(now: datetime) -> tuple[list[scoring_pb2.ScoredEvent], scoring_p
     return before, scored_turn("probe-2", *args, _PROBE_TEXT, 0.5, now, 2)
 
 
-def probe_state(policy: Policy, now: datetime) -> tuple[bytes, bytes]:
+def probe_state(
+    policy: Policy, now: datetime, conversation: str = PROBE_CONVERSATION
+) -> tuple[bytes, bytes]:
     """The probe conversation's changelog record: its turns before the restart."""
     state = ConversationState()
-    before, _ = probe_turns(now)
+    before, _ = probe_turns(now, conversation)
     for scored in before:
         apply_event(state, scored, policy, scored.event.occurred_at.ToDatetime(tzinfo=UTC))
-    return conversation_key(state.tenant_id, PROBE_CONVERSATION), encode_entry(state)
+    return conversation_key(state.tenant_id, conversation), encode_entry(state)
 
 
 # --- one size --------------------------------------------------------------------
-def _settings(bootstrap: str, workdir: Path, name: str) -> WarmlineSettings:
+def _settings(
+    bootstrap: str, workdir: Path, name: str, store: Literal["memory", "sqlite"] = "memory"
+) -> WarmlineSettings:
     return WarmlineSettings(
         log_level="WARNING",
         kafka=KafkaSettings(bootstrap_servers=bootstrap),
@@ -240,6 +254,7 @@ def _settings(bootstrap: str, workdir: Path, name: str) -> WarmlineSettings:
             metrics_port=free_port(),
             app_id=name,
             data_dir=workdir / name,
+            store=store,
         ),
     )
 
@@ -289,37 +304,47 @@ async def _write(
     return written
 
 
-async def fill(settings: WarmlineSettings, size: Size, now: datetime) -> tuple[Written, Written]:
-    """Write both changelogs for ``size``, the probe conversation's state and its
+async def fill(
+    settings: WarmlineSettings,
+    size: Size,
+    now: datetime,
+    probes: Sequence[str] = (PROBE_CONVERSATION,),
+) -> tuple[Written, Written]:
+    """Write both changelogs for ``size``, the probe conversations' states and their
     customer's history (when there are customers) included."""
     policy = load_policy(DEFAULT_POLICY_PATH)
     changelog, history, _ = faust_topics(settings)
     templates = archetypes(policy, now)
-    states = _with_probe(conversation_records(size.conversations, templates, now), policy, now)
+    states = _with_probes(
+        conversation_records(size.conversations, templates, now), policy, now, probes
+    )
     conversations = await _write(settings, changelog, states)
     customers = await _write(settings, history, history_records(size.customers, now))
     return conversations, customers
 
 
-def _with_probe(
-    records: Iterator[tuple[bytes, bytes]], policy: Policy, now: datetime
+def _with_probes(
+    records: Iterator[tuple[bytes, bytes]], policy: Policy, now: datetime, probes: Sequence[str]
 ) -> Iterator[tuple[bytes, bytes]]:
-    yield probe_state(policy, now)
+    for conversation in probes:
+        yield probe_state(policy, now, conversation)
     yield from records
 
 
-async def publish_probe(settings: WarmlineSettings, now: datetime) -> None:
+async def publish_probe(
+    settings: WarmlineSettings, now: datetime, conversation: str = PROBE_CONVERSATION
+) -> None:
     """The probe's fresh turn, on the scored topic, waiting for the worker."""
-    _, probe = probe_turns(now)
-    key = conversation_key(probe.event.tenant_id, PROBE_CONVERSATION)
+    _, probe = probe_turns(now, conversation)
+    key = conversation_key(probe.event.tenant_id, conversation)
     await _write(settings, settings.topics.name("scored"), iter([(key, probe.SerializeToString())]))
 
 
-async def _probe_decision(stack: Stack) -> escalation_pb2.EscalationDecision:
+async def _probe_decision(stack: Stack, conversation: str) -> escalation_pb2.EscalationDecision:
     """The first decision on the probe conversation, read from the escalations topic."""
     settings = stack.settings
     topic = settings.topics.name("escalations")
-    key = conversation_key("bench", PROBE_CONVERSATION)
+    key = conversation_key("bench", conversation)
     partition = TopicPartition(topic, key_partition(key, settings.topics.partitions))
     consumer = AIOKafkaConsumer(**connection_options(settings), enable_auto_commit=False)
     await consumer.start()
@@ -330,7 +355,7 @@ async def _probe_decision(stack: Stack) -> escalation_pb2.EscalationDecision:
         while time.monotonic() < deadline:
             for record in (await consumer.getmany(timeout_ms=200)).get(partition, []):
                 decision = escalation_pb2.EscalationDecision.FromString(record.value or b"")
-                if decision.conversation_id == PROBE_CONVERSATION:
+                if decision.conversation_id == conversation:
                     return decision
             _raise_if_exited(stack)
         raise BenchError(f"the probe was not decided within {DECIDE_WITHIN_S:.0f} s")
@@ -361,7 +386,9 @@ def _cpu_s(pid: int) -> float:
     return (int(after_name[11]) + int(after_name[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def restart(broker: LocalKafka, settings: WarmlineSettings) -> dict[str, Any]:
+async def restart(
+    broker: LocalKafka, settings: WarmlineSettings, probe: str = PROBE_CONVERSATION
+) -> dict[str, Any]:
     """Start a worker on the filled changelogs; time it until it decided the probe."""
     stack = Stack(broker, settings)
     started_wall, started = time.time(), time.perf_counter()
@@ -369,7 +396,7 @@ async def restart(broker: LocalKafka, settings: WarmlineSettings) -> dict[str, A
         start_service(stack, "decisioning", ready_within_s=DECIDE_WITHIN_S)
     )
     try:
-        decision = await _probe_decision(stack)
+        decision = await _probe_decision(stack, probe)
         pid = stack.processes["decisioning"].pid
         cpu_s = _cpu_s(pid)
         await starting
@@ -399,15 +426,23 @@ async def restart(broker: LocalKafka, settings: WarmlineSettings) -> dict[str, A
     }
 
 
-async def measure_size(broker: LocalKafka, size: Size, workdir: Path, name: str) -> dict[str, Any]:
-    """Fill the changelogs for ``size``, restart a worker on them, measure it."""
-    settings = _settings(broker.bootstrap_servers, workdir, name)
+async def measure_size(
+    broker: LocalKafka,
+    size: Size,
+    workdir: Path,
+    name: str,
+    store: Literal["memory", "sqlite"] = "memory",
+) -> dict[str, Any]:
+    """Fill the changelogs for ``size``, restart a worker on them, measure it (with the
+    local database: twice, the second start on the database the first one filled)."""
+    settings = _settings(broker.bootstrap_servers, workdir, name, store)
+    probes = (PROBE_CONVERSATION, SECOND_PROBE) if store == "sqlite" else (PROBE_CONVERSATION,)
     await ensure_topics(settings, [*declared_topics(settings), *_changelog_specs(settings)])
     now = datetime.now(UTC)
     _progress.log(
         f"{size.conversations:,} conversations, {size.customers:,} customers: writing changelogs"
     )
-    conversations, history = await fill(settings, size, now)
+    conversations, history = await fill(settings, size, now, probes)
     await publish_probe(settings, datetime.now(UTC))
     _progress.log(
         f"  written in {conversations.seconds + history.seconds:.1f} s; starting a worker"
@@ -417,6 +452,8 @@ async def measure_size(broker: LocalKafka, size: Size, workdir: Path, name: str)
         f"  deciding {measured['restart_to_deciding_s']} s after its start, "
         f"peak RSS {measured['peak_rss_mib']} MiB"
     )
+    if store == "sqlite":
+        measured["second_restart"] = await _second_restart(broker, settings)
     return {
         "conversations": size.conversations,
         "customers": size.customers,
@@ -429,8 +466,26 @@ async def measure_size(broker: LocalKafka, size: Size, workdir: Path, name: str)
     }
 
 
+async def _second_restart(broker: LocalKafka, settings: WarmlineSettings) -> dict[str, Any]:
+    """Start a worker again on the database the first start filled, timed on the second probe."""
+    await publish_probe(settings, datetime.now(UTC), SECOND_PROBE)
+    database = settings.decisioning.data_dir / f"{settings.decisioning.app_id}.sqlite3"
+    measured = await restart(broker, settings, SECOND_PROBE)
+    # The file and its write-ahead log (committed pages not yet copied back).
+    files = [database, database.with_name(f"{database.name}-wal")]
+    measured["database_mib"] = round(sum(f.stat().st_size for f in files if f.exists()) / 2**20, 2)
+    _progress.log(
+        f"  on its database: deciding {measured['restart_to_deciding_s']} s after its start, "
+        f"peak RSS {measured['peak_rss_mib']} MiB"
+    )
+    return measured
+
+
 async def measure(
-    sizes: Sequence[Size], kafka_version: str, broker: LocalKafka | None = None
+    sizes: Sequence[Size],
+    kafka_version: str,
+    broker: LocalKafka | None = None,
+    store: Literal["memory", "sqlite"] = "memory",
 ) -> dict[str, Any]:
     """Every size on one broker (``broker``, or a local one started here), in order."""
     run_id = uuid.uuid4().hex[:6]
@@ -439,19 +494,23 @@ async def measure(
         if broker is None:
             broker = stack.enter_context(LocalKafka(version=kafka_version))
         for n, size in enumerate(sizes):
-            rows.append(await measure_size(broker, size, Path(tmp), f"restore-{run_id}-{n}"))
+            rows.append(await measure_size(broker, size, Path(tmp), f"restore-{run_id}-{n}", store))
     return {
         "sizes": rows,
         "customer_turns_per_conversation": CUSTOMER_TURNS,
         "partitions": TopicSettings().partitions,
         "kafka_version": kafka_version,
+        "store": store,
         "target_restart_to_deciding_s": TARGET_S,
     }
 
 
 def run(
-    out: Path, sizes: Sequence[Size] = DEFAULT_SIZES, kafka_version: str | None = None
+    out: Path,
+    sizes: Sequence[Size] = DEFAULT_SIZES,
+    kafka_version: str | None = None,
+    store: Literal["memory", "sqlite"] = "memory",
 ) -> dict[str, Any]:
     """Measure and write the JSON result to ``out``."""
     version = kafka_version or os.environ.get("WARMLINE_KAFKA_VERSION") or LocalKafka.version
-    return write_result(out, asyncio.run(measure(sizes, version)))
+    return write_result(out, asyncio.run(measure(sizes, version, store=store)))

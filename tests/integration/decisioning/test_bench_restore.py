@@ -39,3 +39,19 @@ async def test_a_restarted_worker_decides_with_its_restored_conversations_and_hi
     assert size["peak_rss_mib"] >= size["rss_mib"]
     assert written["machine"]["cores"] and written["machine"]["memory_gib"]
     assert written["kafka_version"] == kafka_broker.version
+
+
+async def test_a_second_start_on_the_local_database_decides_with_what_the_first_kept(
+    kafka_broker: LocalKafka,
+) -> None:
+    result = await measure(
+        [Size(30, 100)], kafka_broker.version, broker=kafka_broker, store="sqlite"
+    )
+    [size] = result["sizes"]
+    assert result["store"] == "sqlite"
+    assert size["conversation_records"] == 32  # and both probes'
+    # The second probe's earlier turn and its customer's history came from the database.
+    again = size["second_restart"]
+    assert again["probe"]["reasons"] == ["negative_streak", "repeat_contact"]
+    assert again["probe"]["customer_escalations_in_window"] >= 2
+    assert again["restart_to_deciding_s"] > 0 and again["database_mib"] > 0
