@@ -31,6 +31,7 @@ from warmline.record.store import connect, database_path
 TOKENS = {
     "acme-supervisor": ("acme", "sam", ["*"]),
     "acme-general": ("acme", "gil", ["general"]),
+    "acme-billing": ("acme", "bea", ["billing"]),
     "globex-supervisor": ("globex", "gina", ["*"]),
 }
 

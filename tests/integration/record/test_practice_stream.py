@@ -1,6 +1,8 @@
 """Empathy practice through a real broker: an opted-in tenant's conversation that
 ended well becomes an anonymised scenario, another tenant's leaves no text, and the
-practice routes answer as the OpenAPI document says, the review to the agent only."""
+practice routes answer as the OpenAPI document says, the review to the agent only;
+a round the agent shares reaches the supervisor, beside the running writer, until
+the agent takes it back."""
 
 from __future__ import annotations
 
@@ -63,7 +65,22 @@ async def _practice_answers(contract: Contract, base: str, scenario: str) -> dic
         assert (status, refused["field"]) == (400, "reply")
         big = {"scenario_id": scenario, "reply": "x" * 70_000}
         assert (await call("post", review, review, "acme-supervisor", json=big))[0] == 413
+        await _shared_until_taken_back(call, scenario)
         return reviewed  # type: ignore[no-any-return]
+
+
+async def _shared_until_taken_back(call: Any, scenario: str) -> None:
+    shares, shared = "/v1/practice/shares", "/v1/practice/shared"
+    assert (await call("get", shared, shared, "acme-supervisor"))[1] == {"shares": []}
+    body = {"kind": "round", "scenario_id": scenario, "reply": REPLY}
+    status, share = await call("post", shares, shares, "acme-billing", json=body)
+    assert (status, share["agent_id"], share["round"]["reply"]) == (201, "bea", REPLY)
+    assert (await call("get", shared, shared, "acme-supervisor"))[1] == {"shares": [share]}
+    assert (await call("get", shared, shared, "acme-general"))[0] == 403
+    one = "/v1/practice/shares/{share_id}"
+    url = f"{shares}/{share['share_id']}"
+    assert (await call("delete", one, url, "acme-billing"))[0] == 200
+    assert (await call("get", shared, shared, "acme-supervisor"))[1] == {"shares": []}
 
 
 def test_a_conversation_that_ended_well_is_practised_and_the_result_stays_with_the_agent(
@@ -93,7 +110,8 @@ def test_a_conversation_that_ended_well_is_practised_and_the_result_stays_with_t
     contract = Contract("record")
     reviewed = asyncio.run(_practice_answers(contract, running.http_base, scenario))
     assert "Only you see this" in reviewed["private"]
-    assert {u for u in contract.unseen() if "practice" in u[1]} == set()
+    # Every answer of sharing is seen in tests/unit/record/test_practice_shares.py.
+    assert {u for u in contract.unseen() if "practice" in u[1] and "/shar" not in u[1]} == set()
     # Nothing of the review was kept: no table holds the reply or a check's name.
     conn = reader(data_dir)
     try:
