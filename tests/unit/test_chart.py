@@ -322,9 +322,14 @@ def test_decisioning_is_probed_over_http(default_docs: list[Manifest]) -> None:
     assert probe["httpGet"] == {"path": "/readyz", "port": 9103}
 
 
-def test_one_image_one_command(default_docs: list[Manifest]) -> None:
+def test_two_images_one_command(default_docs: list[Manifest]) -> None:
     deployments = of_kind(default_docs, "Deployment")
-    assert len({container(d)["image"] for d in deployments.values()}) == 1
+    images = {name: container(d)["image"] for name, d in deployments.items()}
+    # Scoring runs its own image (no torch); every other service shares the lean one.
+    scoring = images.pop("scoring")
+    assert scoring.startswith("ghcr.io/warmline/warmline-scoring:")
+    assert len(set(images.values())) == 1
+    assert scoring.split(":")[1] == next(iter(images.values())).split(":")[1]
     for name, deployment in deployments.items():
         c = container(deployment)
         assert c["command"] + c["args"] == ["warmline", "serve", name]
@@ -974,3 +979,26 @@ def test_the_readmes_install_examples_render(readme: Path) -> None:
         done = helm("template", release, str(CHART), "--kube-version", f"{KUBE_VERSION}.0", *args)
         assert done.returncode == 0, f"{readme.name}: {args}: {done.stderr}"
         assert_valid([doc for doc in yaml.safe_load_all(done.stdout) if doc])
+
+
+def test_persistent_decisioning_is_a_stateful_set_with_a_volume_and_static_membership(
+    all_docs: list[Manifest], keda_docs: list[Manifest], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    assert "decisioning" in of_kind(keda_docs, "Deployment")  # off by default
+    assert "decisioning" not in of_kind(all_docs, "Deployment")
+    stateful = of_kind(all_docs, "StatefulSet")["decisioning"]
+    spec = stateful["spec"]
+    [claim] = spec["volumeClaimTemplates"]
+    assert claim["spec"]["storageClassName"] == "fast-ssd"
+    assert claim["spec"]["resources"]["requests"]["storage"] == "2Gi"
+    mounts = {m["name"]: m["mountPath"] for m in container(stateful)["volumeMounts"]}
+    settings = settings_from(stateful, tmp_path, monkeypatch)
+    assert str(settings.decisioning.data_dir) == mounts[claim["metadata"]["name"]]
+    assert settings.decisioning.store == "sqlite"
+    [pod_name] = [e for e in container(stateful)["env"] if "fieldRef" in e.get("valueFrom", {})]
+    assert pod_name["name"] == "WARMLINE_DECISIONING__GROUP_INSTANCE_ID"
+    assert pod_name["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+    # KEDA scales the StatefulSet.
+    target = of_kind(all_docs, "ScaledObject")["decisioning"]["spec"]["scaleTargetRef"]
+    assert target == {"kind": "StatefulSet", "name": stateful["metadata"]["name"]}

@@ -247,6 +247,10 @@ class DecisioningSettings(ServicePorts):
     # others after this long (faust's default of 60 s left them undecided a minute).
     # Heartbeats go every third of it. Brokers accept 6-1800 s by default.
     session_timeout_s: float = Field(default=10.0, ge=6.0, le=1800.0)
+    # Static group membership (Kafka's group.instance.id, e.g. the StatefulSet pod's
+    # name): a worker restarted within the session timeout gets its partitions, and
+    # so its local state, back without a rebalance. None: dynamic membership.
+    group_instance_id: str | None = Field(default=None, min_length=1, max_length=249)
     # A batch of scored events is decided once full (100) or this long after its
     # first event: the worker's latency floor at low rates. Throughput needs
     # little of it: at 5,000 events/s a batch fills in 20 ms anyway.

@@ -189,6 +189,7 @@ def faust_app(settings: WarmlineSettings) -> WorkerApp:
         # consumer and producer (which the worker's own sends reuse) take them here.
         broker_credentials=faust_credentials(settings),
         broker_session_timeout=d.session_timeout_s,
+        consumer_group_instance_id=d.group_instance_id,
         broker_heartbeat_interval=d.session_timeout_s / 3,
     )
 
