@@ -7,9 +7,9 @@ threshold plain (rows written straight into the tables, like
 
 - 12 ``upset-N``: customer negativity 0.7 on three turns, escalated for
   ``negative_streak`` after the second turn (turn 1), judged useful;
-- 12 ``grumble-N``: negativity 0.45, 0.45, 0.1, escalated for ``negative_streak``
-  after the second turn, judged false alarms: a negative-turn threshold of 0.5
-  instead of the default 0.4 keeps every useful escalation and none of these;
+- 12 ``grumble-N``: negativity 0.55, 0.55, 0.1, escalated for ``negative_streak``
+  after the second turn, judged false alarms: a negative-turn threshold of 0.6
+  instead of the default 0.5 keeps every useful escalation and none of these;
 - 1 ``asked``: calm turns, escalated for ``explicit_request`` (words the record
   does not keep) after the first turn, judged useful: pinned;
 - 10 ``calm-N``: two calm turns, never escalated, no verdict.
@@ -61,14 +61,14 @@ def verdict_floor(path: Path, t0: float = T0) -> Path:
         for n in range(12):
             conversation(acme, f"upset-{n}", at, (0.7, 0.7, 0.7), escalated_after=1,
                          verdicts=("useful",))  # fmt: skip
-            conversation(acme, f"grumble-{n}", at, (0.45, 0.45, 0.1), escalated_after=1,
+            conversation(acme, f"grumble-{n}", at, (0.55, 0.55, 0.1), escalated_after=1,
                          verdicts=("false_alarm",))  # fmt: skip
         conversation(acme, "asked", at, (0.1, 0.1), escalated_after=0, reason="explicit_request",
                      verdicts=("useful",))  # fmt: skip
         for n in range(10):
             conversation(acme, f"calm-{n}", at, (0.1, 0.1))
         for n in range(5):
-            conversation(globex, f"grumble-{n}", at, (0.45, 0.45), escalated_after=1,
+            conversation(globex, f"grumble-{n}", at, (0.55, 0.55), escalated_after=1,
                          verdicts=("useful",))  # fmt: skip
     finally:
         store.close()

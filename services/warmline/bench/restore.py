@@ -224,9 +224,9 @@ def probe_turns(
         scored_turn("probe-0", *args, "Where is my order? It was due yesterday.", 0.2,
                     now - timedelta(seconds=90), 0),
         scored_turn("probe-1", *args, "I have been charged twice for the same subscription.",
-                    0.45, now - timedelta(seconds=60), 1),
+                    0.55, now - timedelta(seconds=60), 1),
     ]  # fmt: skip
-    return before, scored_turn("probe-2", *args, _PROBE_TEXT, 0.5, now, 2)
+    return before, scored_turn("probe-2", *args, _PROBE_TEXT, 0.6, now, 2)
 
 
 def probe_state(

@@ -27,7 +27,7 @@ from warmline.record.database import Connection
 NOT_ESCALATED = "(not escalated)"
 #: A customer turn at or above this negativity counts as negative (the default
 #: policy's ``negative_turn_threshold``).
-NEGATIVE_TURN = 0.4
+NEGATIVE_TURN = 0.5
 #: A CSAT score at or above this counts as satisfied (1-5 scale).
 SATISFIED_CSAT = 4
 BUCKETS = {"hour": 3_600, "day": 86_400, "week": 7 * 86_400}

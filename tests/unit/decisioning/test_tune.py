@@ -57,7 +57,7 @@ def test_the_proposal_drops_the_false_alarms_and_keeps_every_useful_escalation(
     code, out, _ = run(data_dir, "--format", "json")
     assert code == 0, out
     found = json.loads(out)
-    assert found["changes"] == {"negative_turn_threshold": {"current": 0.4, "proposed": 0.5}}
+    assert found["changes"] == {"negative_turn_threshold": {"current": 0.5, "proposed": 0.6}}
     assert found["with_verdicts"] == WITH_VERDICTS and found["conversations"] == 35
     assert found["pinned"] == 1 and found["assumed_calm"] == 0 and found["applied"] is False
     # 12 useful streaks and the pinned request, 12 false-alarm streaks, of 35 conversations.
@@ -82,13 +82,13 @@ def test_the_written_override_loads_as_a_tenant_override_and_changes_its_decisio
     assert "2026-12-01T00:00:00+00:00 to 2026-12-02T00:00:00+00:00" in written
     assert "35 conversations, 25 with verdicts" in written and "NOT APPLIED" in written
     assert yaml.safe_load(written) == {
-        "tenants": {"acme": {"thresholds": {"negative_turn_threshold": 0.5}}}
+        "tenants": {"acme": {"thresholds": {"negative_turn_threshold": 0.6}}}
     }
     # Copied under `tenants:` of the policy file, as a person would.
     policy = policy_with(written)
-    assert policy.for_tenant("acme").thresholds.negative_turn_threshold == 0.5
+    assert policy.for_tenant("acme").thresholds.negative_turn_threshold == 0.6
     assert policy.for_tenant("globex") == policy.defaults
-    grumble = (0.45, 0.45, 0.1)
+    grumble = (0.55, 0.55, 0.1)
     assert escalates(policy, "globex", grumble) and not escalates(policy, "acme", grumble)
     assert escalates(policy, "acme", (0.7, 0.7))
 
@@ -99,7 +99,7 @@ def test_the_text_output_shows_before_and_after_and_says_nothing_was_applied(
     code, out, _ = run(data_dir)
     assert code == 0, out
     assert "25 with verdicts, 0 assumed calm, 0 disputed" in out
-    assert "proposed: negative_turn_threshold 0.4 -> 0.5" in out
+    assert "proposed: negative_turn_threshold 0.5 -> 0.6" in out
     precision = next(line for line in out.splitlines() if line.startswith("precision"))
     assert precision.split() == ["precision", "0.52", "1.0"]
     assert "not applied" in out and "why: highest F1" in out
@@ -138,7 +138,7 @@ def test_the_grid_is_small_and_always_holds_the_thresholds_in_force() -> None:
     thresholds = policy_with().defaults.thresholds
     axes = grid_values(thresholds)
     assert axes == {
-        "negative_turn_threshold": [0.3, 0.4, 0.5, 0.6],
+        "negative_turn_threshold": [0.4, 0.5, 0.6, 0.7],
         "streak_length": [1, 2, 3],
         "negativity_threshold": [0.45, 0.55, 0.65],
         "peak_anger": [0.7, 0.8, 0.9],

@@ -65,6 +65,6 @@ def test_the_contact_center_suite_reports_turn_and_escalation_metrics() -> None:
     turn = report["turn"]
     assert turn["turns"] >= 300
     assert 0.5 < turn["negativity_auc"] <= 1.0
-    assert turn["policy_negative_turn_threshold"] == 0.4
+    assert turn["policy_negative_turn_threshold"] == 0.5
     assert report["escalation"]["labelled_conversations"] == report["conversations"]
     assert "by_gold_reason" in report["escalation"]
