@@ -258,6 +258,8 @@ async def run_demo(
 def _demo_settings(broker: LocalKafka, keys: Path, agent_token: str) -> WarmlineSettings:
     """Every service on 127.0.0.1 and free ports; the demo agent's token file next to ``keys``."""
     agents_file = keys.parent / "agents.yaml"
+    # Chosen now, so the console can link to the record's practice and insights pages.
+    record_port = free_port()
     notification = NotificationSettings(
         host="127.0.0.1",
         grpc_port=0,
@@ -265,6 +267,7 @@ def _demo_settings(broker: LocalKafka, keys: Path, agent_token: str) -> Warmline
         metrics_port=0,
         shutdown_grace_s=1,
         agent_tokens_file=agents_file,
+        record_url=f"http://127.0.0.1:{record_port}",
     )
     _write_agent_tokens(agents_file, agent_token, demo_queues(notification.supervisor_queue))
     return WarmlineSettings(
@@ -285,7 +288,7 @@ def _demo_settings(broker: LocalKafka, keys: Path, agent_token: str) -> Warmline
         notification=notification,
         record=RecordSettings(
             host="127.0.0.1",
-            http_port=0,
+            http_port=record_port,
             metrics_port=0,
             shutdown_grace_s=1,
             data_dir=keys.parent / "record",
