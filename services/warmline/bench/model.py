@@ -52,13 +52,13 @@ from typing import Any, cast
 import torch
 from safetensors.torch import load_file
 
+from warmline.model.bundle import ENCODER_TOP_FILE
 from warmline.model.context import ContextualScorer
 from warmline.model.data import read_split
-from warmline.model.encoder import encoder_dir
+from warmline.model.encoder_files import encoder_dir
 from warmline.model.engine import Backend, EmotionEngine
-from warmline.model.head import ENCODER_TOP_FILE
 from warmline.model.paths import DEFAULT_DATA_DIR
-from warmline.model.signal_head import NO_CONTEXT, TurnContext, features
+from warmline.model.turn_features import NO_CONTEXT, TurnContext
 from warmline.model.turns import Speaker, Turn
 
 BUILTIN_TEXTS: tuple[str, ...] = (
@@ -157,7 +157,7 @@ def naive_heads(
 ) -> None:
     """The signal, lexical and situation models on one turn, as the naive baselines
     run them."""
-    rows = features(pooled[0], probs[0], context).unsqueeze(0)
+    rows = engine.feature_rows(probs, pooled, [context])
     engine.signal_probabilities_from_features(rows, [text])
     engine.situation_probabilities_from_features(rows)
 
@@ -198,8 +198,8 @@ def measure_context(
                 mine = [t for t in previous if t.speaker is Speaker.CUSTOMER][-1:]
                 other = [t for t in previous if t.speaker is Speaker.OTHER][-1:]
                 context = TurnContext(
-                    previous_customer=tuple(naive(t.text)[1][0] for t in mine),
-                    previous_other=naive(other[0].text)[1][0] if other else None,
+                    previous_customer=tuple(naive(t.text)[1][0].numpy() for t in mine),
+                    previous_other=naive(other[0].text)[1][0].numpy() if other else None,
                     customer_turns=sum(1 for t in previous if t.speaker is Speaker.CUSTOMER),
                 )
                 naive_heads(engine, turn.text, probs, pooled, context)

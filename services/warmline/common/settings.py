@@ -216,6 +216,10 @@ class ScoringSettings(GrpcServicePorts):
     # Where the ONNX export of the model is cached (written at first load, ~100 MB);
     # None: ~/.cache/warmline/onnx (in the image, HOME is the writable /tmp).
     onnx_cache_dir: Path | None = None
+    # A directory written by `warmline model export-serving` (the scoring image has
+    # one): the model then runs from it with ONNX Runtime int8 and numpy, no torch.
+    # None: the torch engine, which exports to onnx_cache_dir at first load.
+    serving_dir: Path | None = None
     # Conversations whose recent turns are kept to read the next customer turn in
     # context (about 3 KB each); 0 scores every turn alone.
     context_conversations: int = Field(default=20_000, ge=0)

@@ -33,6 +33,7 @@ from warmline.model.signal_training import (
     conversation_set,
     file_sha256,
     fit_head,
+    load_signal_head,
     retune_thresholds,
     write_bundle,
 )
@@ -117,7 +118,7 @@ def adapt(
     if not _labelled(fit) or not _labelled(rest):
         raise AdaptError(f"{data_file}: too few conversations to hold {holdout:.0%} out")
     base = EmotionEngine(base_dir)
-    if base.signal_head is None:
+    if not base.card.signal_head_hidden:
         raise AdaptError(f"{base_dir}: the bundle has no signal head to adapt")
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp) / "replay.jsonl"
@@ -128,7 +129,11 @@ def adapt(
         calibration = conversation_set(base, fit, 1.0, 0.0)
         config = FitConfig(epochs=15, lr=3e-4, seed=seed, hidden=base.card.signal_head_hidden)
         head = fit_head(
-            SignalSet.join([tenant, shipped]), calibration, config, base.signal_head, log
+            SignalSet.join([tenant, shipped]),
+            calibration,
+            config,
+            load_signal_head(base_dir, base.card.signal_head_hidden),
+            log,
         )
         temperatures, thresholds = calibrate(head, calibration)
         digest = file_sha256(data_file)

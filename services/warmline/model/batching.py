@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 
 def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
@@ -69,6 +71,8 @@ def shuffled_bucket_batches(
 
 def pad_ids(sequences: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
     """Right-pad token id lists with 0 ([PAD]) to the longest; return ids and mask (long)."""
+    import torch  # the torch backend and training only; the scoring image pads in numpy
+
     longest = max((len(seq) for seq in sequences), default=0)
     ids = torch.zeros(len(sequences), longest, dtype=torch.long)
     mask = torch.zeros(len(sequences), longest, dtype=torch.long)

@@ -247,6 +247,19 @@ def train_signals_command(
     typer.echo(json.dumps({"model_version": card.model_version}, indent=2))
 
 
+@app.command("export-serving")
+def export_serving_command(
+    out: Path = typer.Option(..., "--out", help="The serving directory to write."),
+    model: Path = typer.Option(DEFAULT_MODEL_DIR, "--model", help="The bundle to export."),
+) -> None:
+    """Export the bundle's encoder and heads as the int8 ONNX graph the scoring service
+    runs without torch (WARMLINE_SCORING__SERVING_DIR); run where the image is built."""
+    from warmline.model.serving_export import export_serving
+
+    manifest = export_serving(model, out)
+    typer.echo(json.dumps({"out": str(out), "model_version": manifest.model_version}))
+
+
 @app.command("agreement")
 def agreement_command() -> None:
     """Cohen's kappa per signal between the evaluation set's two labellings."""

@@ -20,21 +20,59 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
-import torch
+import numpy as np
+import numpy.typing as npt
 
-from warmline.model.engine import EmotionEngine
-from warmline.model.signal_head import REPEAT_WINDOW, TurnContext, cosine, repeat_similarity
+from warmline.model.results import EmotionResult
+from warmline.model.turn_features import (
+    REPEAT_WINDOW,
+    Array,
+    TurnContext,
+    cosine,
+    repeat_similarity,
+)
 from warmline.model.turns import Speaker, Turn, TurnScore
 
 #: Pooled vectors of bot/agent texts kept for reuse (canned answers repeat).
 OTHER_TEXT_CACHE = 4096
 
+#: A pooled vector as a window keeps it (float16: half the memory).
+_Stored = npt.NDArray[np.float16]
+
+
+class TurnReader(Protocol):
+    """What the scorer needs of an engine: :class:`~warmline.model.engine.EmotionEngine`
+    (torch) and :class:`~warmline.model.serving.ServingEngine` (no torch) both are one."""
+
+    @property
+    def pooled_dim(self) -> int:
+        """Width of the pooled vector at the end of :meth:`encode`'s rows."""
+        ...
+
+    def screen(self, texts: Sequence[str]) -> list[EmotionResult | None]:
+        """Results for texts the model must not score, None for the others."""
+        ...
+
+    def encode(self, texts: Sequence[str]) -> Array:
+        """Encoder outputs, one row per text, the pooled vector last."""
+        ...
+
+    def results(
+        self,
+        outputs: Array,
+        contexts: Sequence[TurnContext] | None = None,
+        texts: Sequence[str] | None = None,
+    ) -> list[EmotionResult]:
+        """SCORED results of :meth:`encode` rows read in their contexts."""
+        ...
+
 
 @dataclass
 class _Window:
-    customer: deque[torch.Tensor] = field(default_factory=lambda: deque(maxlen=REPEAT_WINDOW))
-    other: torch.Tensor | None = None
+    customer: deque[_Stored] = field(default_factory=lambda: deque(maxlen=REPEAT_WINDOW))
+    other: _Stored | None = None
     other_repeat: float = 0.0
     turns: int = 0
     customer_turns: int = 0
@@ -42,8 +80,8 @@ class _Window:
 
     def context(self) -> TurnContext:
         return TurnContext(
-            previous_customer=tuple(v.float() for v in self.customer),
-            previous_other=None if self.other is None else self.other.float(),
+            previous_customer=tuple(v.astype(np.float32) for v in self.customer),
+            previous_other=None if self.other is None else self.other.astype(np.float32),
             other_repeat=self.other_repeat,
             customer_turns=self.customer_turns,
         )
@@ -81,18 +119,20 @@ class ConversationWindows:
             return TurnContext(), 0
         return window.context(), window.turns
 
-    def add(self, conversation: str, speaker: Speaker, vector: torch.Tensor) -> None:
+    def add(self, conversation: str, speaker: Speaker, vector: Array) -> None:
         """Remember a turn's pooled vector (stored as float16: half the memory)."""
         if not conversation or self.max_conversations <= 0:
             return
         window = self._get(conversation) or _Window()
-        stored = vector.detach().to(torch.float16)
+        stored = vector.astype(np.float16)
         if speaker is Speaker.CUSTOMER:
             window.customer.append(stored)
             window.customer_turns += 1
         else:
             previous = window.other
-            window.other_repeat = 0.0 if previous is None else cosine(vector, previous.float())
+            window.other_repeat = (
+                0.0 if previous is None else cosine(vector, previous.astype(np.float32))
+            )
             window.other = stored
         window.turns += 1
         window.touched = self._clock()
@@ -111,7 +151,7 @@ class PendingTurn:
     """A customer turn read in its conversation, before the signal head runs."""
 
     index: int
-    outputs: torch.Tensor
+    outputs: Array
     context: TurnContext
     context_turns: int
     repeat_similarity: float
@@ -126,17 +166,17 @@ class Reading:
 
 
 class ContextualScorer:
-    """Scores batches of turns with :class:`EmotionEngine`, each in its conversation.
+    """Scores batches of turns with an engine (:class:`TurnReader`), each in its conversation.
 
     A batch may hold several turns of one conversation; they are read in batch
     order, so turn 3 sees turn 2 even when both arrive in one call. Every text goes
     through the encoder once, in one engine call per batch.
     """
 
-    def __init__(self, engine: EmotionEngine, windows: ConversationWindows | None = None) -> None:
+    def __init__(self, engine: TurnReader, windows: ConversationWindows | None = None) -> None:
         self.engine = engine
         self.windows = windows if windows is not None else ConversationWindows()
-        self._other_vectors: OrderedDict[str, torch.Tensor] = OrderedDict()
+        self._other_vectors: OrderedDict[str, Array] = OrderedDict()
 
     def read(self, turns: Sequence[Turn]) -> Reading:
         """Encode the batch and walk it in order: the context of every customer turn
@@ -162,9 +202,9 @@ class ContextualScorer:
         unique: dict[str, int] = {}
         for i in to_encode:
             unique.setdefault(turns[i].text, len(unique))
-        rows: dict[int, torch.Tensor] = {}
+        rows: dict[int, Array] = {}
         if unique:
-            outputs = self.engine.outputs(list(unique))
+            outputs = self.engine.encode(list(unique))
             rows = {i: outputs[unique[turns[i].text]] for i in to_encode}
         reading = Reading()
         for i, turn in enumerate(turns):
@@ -192,7 +232,7 @@ class ContextualScorer:
         reading = self.read(turns)
         found = reading.done
         if reading.pending:
-            outputs = torch.stack([p.outputs for p in reading.pending])
+            outputs = np.stack([p.outputs for p in reading.pending])
             results = self.engine.results(
                 outputs,
                 [p.context for p in reading.pending],
@@ -202,14 +242,15 @@ class ContextualScorer:
                 found[p.index] = TurnScore(result, p.context_turns, p.repeat_similarity)
         return [found[i] for i in range(len(turns))]
 
-    def _other_turn(self, turn: Turn, row: torch.Tensor | None) -> TurnScore:
+    def _other_turn(self, turn: Turn, row: Array | None) -> TurnScore:
+        vector: Array | None
         if row is not None:
-            vector = row[-self.engine.pooled_dim :].clone()
+            vector = row[-self.engine.pooled_dim :].copy()
             self._other_vectors[turn.text] = vector
             while len(self._other_vectors) > OTHER_TEXT_CACHE:
                 self._other_vectors.popitem(last=False)
         else:
-            vector = self._other_vectors.get(turn.text)  # type: ignore[assignment]
+            vector = self._other_vectors.get(turn.text)
             if vector is not None:
                 self._other_vectors.move_to_end(turn.text)
         if vector is None:

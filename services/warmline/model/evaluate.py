@@ -25,10 +25,9 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from warmline.model.bundle import GroupRule, ModelCard
 from warmline.model.data import check_labels, read_grouping, read_split
-from warmline.model.head import ModelCard
 from warmline.model.metrics import (
-    GroupRule,
     Reliability,
     f1_per_label,
     group_matrix,

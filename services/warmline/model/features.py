@@ -18,7 +18,8 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from warmline.model.batching import length_sorted_batches, pad_ids
-from warmline.model.encoder import ENCODER_SHA256, MiniLMEncoder, mean_pool
+from warmline.model.encoder import MiniLMEncoder, mean_pool
+from warmline.model.encoder_files import ENCODER_SHA256
 
 Progress = Callable[[int], None]
 

@@ -24,14 +24,19 @@ from collections import Counter
 from collections.abc import Sequence
 from itertools import pairwise
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-from safetensors.torch import load_file, save_file
+import numpy as np
+import numpy.typing as npt
+from safetensors.numpy import load_file, save_file
 
+from warmline.model.bundle import LEXICAL_FILE, LEXICAL_VOCAB_FILE
 from warmline.model.taxonomy import SIGNALS
 
-LEXICAL_FILE = "lexical.safetensors"
-LEXICAL_VOCAB_FILE = "lexical_vocab.json"
+if TYPE_CHECKING:
+    import torch
+
+Array = npt.NDArray[np.float32]
 _WORD = re.compile(r"[a-z0-9']+|[!?]")
 
 
@@ -43,23 +48,23 @@ def ngrams(text: str) -> list[str]:
 
 class LexicalModel:
     """TF-IDF (sublinear tf, L2-normalised) over a fixed vocabulary, then one
-    logistic regression per signal."""
+    logistic regression per signal. Reading needs numpy only (the scoring image
+    has no torch); :func:`fit` needs torch."""
 
-    def __init__(
-        self, vocab: Sequence[str], idf: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor
-    ) -> None:
+    def __init__(self, vocab: Sequence[str], idf: Array, weight: Array, bias: Array) -> None:
         self.vocab = list(vocab)
-        self.idf = idf.float()
+        self.idf = np.asarray(idf, dtype=np.float32)
         # n-gram -> (column, idf) as plain Python numbers: this runs per message,
-        # and indexing a tensor per n-gram cost more than the rest together.
+        # and indexing an array per n-gram cost more than the rest together.
         self.index = {
-            gram: (i, w) for i, (gram, w) in enumerate(zip(self.vocab, idf.tolist(), strict=True))
+            gram: (i, w)
+            for i, (gram, w) in enumerate(zip(self.vocab, self.idf.tolist(), strict=True))
         }
-        self.weight = weight.float()
-        self.bias = bias.float()
+        self.weight = np.asarray(weight, dtype=np.float32)
+        self.bias = np.asarray(bias, dtype=np.float32)
 
-    def matrix(self, texts: Sequence[str]) -> torch.Tensor:
-        """Sparse (len(texts), vocabulary) TF-IDF rows."""
+    def entries(self, texts: Sequence[str]) -> tuple[list[int], list[int], list[float]]:
+        """The non-zero TF-IDF entries of ``texts``' rows: (rows, columns, values)."""
         rows: list[int] = []
         cols: list[int] = []
         values: list[float] = []
@@ -72,38 +77,37 @@ class LexicalModel:
                 rows.append(row)
                 cols.append(col)
                 values.append(w / norm)
-        return torch.sparse_coo_tensor(
-            torch.tensor([rows, cols], dtype=torch.long).reshape(2, -1),
-            torch.tensor(values, dtype=torch.float32),
-            (len(texts), len(self.vocab)),
-            # Built here with in-range indices; checking them costs a pass per call.
-            check_invariants=False,
-        )
+        return rows, cols, values
 
-    def logits(self, texts: Sequence[str]) -> torch.Tensor:
+    def logits(self, texts: Sequence[str]) -> Array:
         """(len(texts), 7) signal logits."""
-        out: torch.Tensor = torch.sparse.mm(self.matrix(texts), self.weight.T) + self.bias
-        return out
+        rows, cols, values = self.entries(texts)
+        out = np.zeros((len(texts), len(SIGNALS)), dtype=np.float32)
+        contributions = self.weight.T[cols] * np.asarray(values, dtype=np.float32)[:, None]
+        np.add.at(out, rows, contributions)
+        result: Array = out + self.bias
+        return result
 
-    def probabilities(self, texts: Sequence[str]) -> torch.Tensor:
+    def probabilities(self, texts: Sequence[str]) -> Array:
         """(len(texts), 7) signal probabilities."""
-        return torch.sigmoid(self.logits(texts))
+        logits = self.logits(texts)
+        return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32, copy=False)
 
     def save(self, directory: Path) -> None:
         """Write the two files into a bundle directory."""
-        tensors = {"idf": self.idf, "weight": self.weight.contiguous(), "bias": self.bias}
-        save_file(tensors, str(directory / LEXICAL_FILE))
+        arrays = {"idf": self.idf, "weight": np.ascontiguousarray(self.weight), "bias": self.bias}
+        save_file(arrays, str(directory / LEXICAL_FILE))
         text = json.dumps(self.vocab, ensure_ascii=False)
         (directory / LEXICAL_VOCAB_FILE).write_text(text + "\n", encoding="utf-8")
 
     @classmethod
     def load(cls, directory: Path) -> LexicalModel:
         """Read the model from a bundle directory."""
-        tensors = load_file(str(directory / LEXICAL_FILE))
+        arrays = load_file(str(directory / LEXICAL_FILE))
         vocab = json.loads((directory / LEXICAL_VOCAB_FILE).read_text(encoding="utf-8"))
-        if len(vocab) != tensors["weight"].shape[1] or tensors["weight"].shape[0] != len(SIGNALS):
+        if len(vocab) != arrays["weight"].shape[1] or arrays["weight"].shape[0] != len(SIGNALS):
             raise ValueError(f"{LEXICAL_FILE} and {LEXICAL_VOCAB_FILE} do not fit together")
-        return cls(vocab, tensors["idf"], tensors["weight"], tensors["bias"])
+        return cls(vocab, arrays["idf"], arrays["weight"], arrays["bias"])
 
 
 def fit(
@@ -115,16 +119,28 @@ def fit(
     steps: int = 1000,
 ) -> LexicalModel:
     """Vocabulary, idf and an L2-regularised logistic regression per signal."""
+    import torch  # training only: reading the fitted model needs numpy alone
+
     df: Counter[str] = Counter()
     for text in texts:
         df.update(set(ngrams(text)))
     vocab = sorted(gram for gram, n in df.items() if n >= min_df)
     n = len(texts)
-    idf = torch.tensor([math.log((1 + n) / (1 + df[g])) + 1 for g in vocab])
+    idf = np.array([math.log((1 + n) / (1 + df[g])) + 1 for g in vocab], dtype=np.float32)
     model = LexicalModel(
-        vocab, idf, torch.zeros(len(SIGNALS), len(vocab)), torch.zeros(len(SIGNALS))
+        vocab,
+        idf,
+        np.zeros((len(SIGNALS), len(vocab)), np.float32),
+        np.zeros(len(SIGNALS), np.float32),
     )
-    x = model.matrix(texts).coalesce()
+    rows, cols, values = model.entries(texts)
+    x = torch.sparse_coo_tensor(
+        torch.tensor([rows, cols], dtype=torch.long).reshape(2, -1),
+        torch.tensor(values, dtype=torch.float32),
+        (len(texts), len(vocab)),
+        # Built here with in-range indices; checking them costs a pass per call.
+        check_invariants=False,
+    ).coalesce()
     weight = torch.zeros(len(SIGNALS), len(vocab), requires_grad=True)
     bias = torch.zeros(len(SIGNALS), requires_grad=True)
     optimiser = torch.optim.LBFGS([weight, bias], max_iter=steps, line_search_fn="strong_wolfe")
@@ -139,4 +155,4 @@ def fit(
 
     with torch.enable_grad():
         optimiser.step(closure)  # type: ignore[no-untyped-call]
-    return LexicalModel(vocab, idf, weight.detach(), bias.detach())
+    return LexicalModel(vocab, idf, weight.detach().numpy(), bias.detach().numpy())

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal, get_args
 
 import torch
+
+from warmline.model.bundle import GroupRule
 
 #: Candidate thresholds for per-label tuning: 0.01 .. 0.99.
 THRESHOLD_GRID = torch.linspace(0.01, 0.99, 99)
@@ -148,17 +149,7 @@ def group_matrix(
     return torch.stack(columns, 1)
 
 
-#: How a group's probability is built. From its members' calibrated probabilities:
-#: ``"max"``, the clearest member; ``"noisy-or"``, 1 - prod(1 - p), the chance that at
-#: least one member is present if members were independent; ``"sum"``, the sum
-#: clipped to 1, exact when members exclude each other. Or ``"head"``: the bundle's
-#: group head, trained on the groups themselves (see ``warmline.model.head``).
-#: Members of a GoEmotions group are neither independent nor exclusive, so the rule
-#: is chosen on held-out data (``warmline.model.train``) and recorded in
-#: ``model.json``.
-GroupRule = Literal["max", "noisy-or", "sum", "head"]
-GROUP_RULES: tuple[GroupRule, ...] = get_args(GroupRule)
-#: The rules computed from label probabilities alone.
+#: The group rules computed from label probabilities alone (see :data:`GROUP_RULES`).
 LABEL_GROUP_RULES: tuple[GroupRule, ...] = ("max", "noisy-or", "sum")
 
 

@@ -23,9 +23,7 @@ import tempfile
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -143,40 +141,3 @@ def cached_model(encoder: nn.Module, head: nn.Module, directory: Path, *, int8: 
             quantize_int8(fp32, Path(tmp) / "int8.onnx")
             os.replace(Path(tmp) / "int8.onnx", target)
     return target
-
-
-class OnnxModel:
-    """An ONNX Runtime CPU session over the exported encoder + head."""
-
-    def __init__(self, path: Path, threads: int | None = None) -> None:
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.inter_op_num_threads = 1
-        if threads is not None:
-            options.intra_op_num_threads = threads
-        self.path = path
-        self.session: Any = ort.InferenceSession(
-            str(path), options, providers=["CPUExecutionProvider"]
-        )
-
-    def score_ids(self, sequences: Sequence[Sequence[int]]) -> torch.Tensor:
-        """Head logits and pooled vectors for unpadded token id lists: right-padded with 0 ([PAD]) in numpy."""
-        longest = max((len(seq) for seq in sequences), default=0)
-        ids = np.zeros((len(sequences), longest), dtype=np.int64)
-        mask = np.zeros((len(sequences), longest), dtype=np.int64)
-        for row, seq in enumerate(sequences):
-            ids[row, : len(seq)] = seq
-            mask[row, : len(seq)] = 1
-        (logits,) = self.session.run(["logits"], {"input_ids": ids, "attention_mask": mask})
-        return torch.from_numpy(logits)
-
-    def __call__(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Head logits and pooled vectors (batch, outputs + 384) for padded ``ids`` and ``mask`` (long tensors on CPU)."""
-        feeds = {
-            "input_ids": np.ascontiguousarray(ids.numpy(), dtype=np.int64),
-            "attention_mask": np.ascontiguousarray(mask.numpy(), dtype=np.int64),
-        }
-        (logits,) = self.session.run(["logits"], feeds)
-        return torch.from_numpy(logits)

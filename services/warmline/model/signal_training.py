@@ -25,23 +25,17 @@ from datetime import date
 from pathlib import Path
 
 import torch
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 
 from warmline.model import lexical
+from warmline.model.bundle import SIGNAL_HEAD_FILE, SITUATION_HEAD_FILE, ModelCard
 from warmline.model.contact_center import CCConversation, labelled_turns, turns_of
 from warmline.model.context import ContextualScorer, ConversationWindows
 from warmline.model.engine import EmotionEngine
-from warmline.model.head import ModelCard
 from warmline.model.metrics import f1_per_label, fit_temperature, tune_thresholds
-from warmline.model.signal_head import (
-    NO_CONTEXT,
-    SIGNAL_HEAD_FILE,
-    SITUATION_HEAD_FILE,
-    SignalHead,
-    features,
-    merge_heads,
-)
+from warmline.model.signal_head import SignalHead, merge_heads
 from warmline.model.taxonomy import LABELS, SIGNAL_GROUPS, SIGNALS, SITUATIONS
+from warmline.model.turn_features import NO_CONTEXT
 from warmline.model.turns import Turn
 
 Log = Callable[[str], None]
@@ -81,9 +75,8 @@ def goemotions_targets(labels: torch.Tensor) -> torch.Tensor:
 
 def alone_features(engine: EmotionEngine, texts: Sequence[str]) -> torch.Tensor:
     """Feature rows for texts read without context (first turns, GoEmotions)."""
-    outputs = engine.outputs(texts)
-    probs, pooled = engine.split_outputs(outputs)
-    return torch.stack([features(p, lp, NO_CONTEXT) for p, lp in zip(pooled, probs, strict=True)])
+    probs, pooled = engine.split_outputs(engine.outputs(texts))
+    return engine.feature_rows(probs, pooled, [NO_CONTEXT] * len(texts))
 
 
 def conversation_rows(
@@ -103,8 +96,10 @@ def conversation_rows(
             pending = by_index.get(index)
             if pending is None:
                 continue  # empty or non-English: the service never scores it either
-            probs, pooled = engine.split_outputs(pending.outputs.unsqueeze(0))
-            found.append((conversation, index, features(pooled[0], probs[0], pending.context)))
+            outputs = torch.from_numpy(pending.outputs).unsqueeze(0)
+            probs, pooled = engine.split_outputs(outputs)
+            row = engine.feature_rows(probs, pooled, [pending.context])[0]
+            found.append((conversation, index, row))
         scorer.forget(conversation.id)
     return found
 
@@ -246,6 +241,13 @@ def save_head(head: SignalHead, directory: Path, name: str = SIGNAL_HEAD_FILE) -
     """Write a head's weights (fp32, contiguous) as ``name``."""
     state = {k: v.detach().contiguous() for k, v in head.state_dict().items()}
     save_file(state, str(directory / name))
+
+
+def load_signal_head(directory: Path, hidden: int) -> SignalHead:
+    """The bundle's trained signal head as a torch module (to fine-tune it further)."""
+    head = SignalHead(hidden)
+    head.load_state_dict(load_file(str(directory / SIGNAL_HEAD_FILE)))
+    return head.eval()
 
 
 def train_situation_head(

@@ -46,16 +46,18 @@ from safetensors.torch import save, save_file
 from torch import nn
 
 from warmline.model.batching import shuffled_bucket_batches
+from warmline.model.bundle import (
+    ENCODER_TOP_FILE,
+    GROUP_HEAD_FILE,
+    GROUP_RULES,
+    HEAD_FILE,
+    GroupRule,
+    ModelCard,
+)
 from warmline.model.contact_center import CCConversation, labelled_turns
 from warmline.model.data import Split, check_labels, read_grouping, read_split
-from warmline.model.encoder import (
-    ENCODER_SHA256,
-    attention_bias,
-    encoder_dir,
-    load_encoder,
-    load_tokenizer,
-    mean_pool,
-)
+from warmline.model.encoder import attention_bias, load_encoder, mean_pool
+from warmline.model.encoder_files import ENCODER_SHA256, encoder_dir, load_tokenizer
 from warmline.model.engine import EmotionEngine, load_finetuned_layers
 from warmline.model.evaluate import GROUPINGS, compute_metrics, head_group_probabilities
 from warmline.model.features import (
@@ -65,16 +67,8 @@ from warmline.model.features import (
     default_cache_dir,
     load_or_compute,
 )
-from warmline.model.head import (
-    ENCODER_TOP_FILE,
-    GROUP_HEAD_FILE,
-    HEAD_FILE,
-    MLPHead,
-    ModelCard,
-)
+from warmline.model.head import MLPHead
 from warmline.model.metrics import (
-    GROUP_RULES,
-    GroupRule,
     f1_per_label,
     fit_temperature,
     group_matrix,
@@ -469,7 +463,7 @@ def calibrate_bundle(
     fp16-stored layers and int8 quantization included. Then: per-label temperatures
     and thresholds; for each grouping, the group rule with the best 2-fold cross-fit
     macro-F1 (label rules, and the group head where the bundle has one; ties: the
-    earlier of :data:`~warmline.model.metrics.GROUP_RULES`) and group thresholds for
+    earlier of :data:`~warmline.model.bundle.GROUP_RULES`) and group thresholds for
     it; the dev metrics and the cross-fit estimates.
     """
     engine = EmotionEngine(out_dir, threads=config.threads, verify_encoder=False)

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from warmline.model.engine import EmotionResult
+from warmline.model.results import EmotionResult
 
 
 class Speaker(StrEnum):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from warmline.model.engine import EmotionResult, Status
+from warmline.model.results import EmotionResult, Status
 from warmline.v1 import scoring_pb2
 
 _STATUS = {

@@ -13,7 +13,7 @@ import grpc
 
 from warmline.common.metrics import SCORING_AUTH_FAILURES
 from warmline.common.tenants import TenantDirectory, require_tenant
-from warmline.model.engine import EmotionResult
+from warmline.model.results import EmotionResult
 from warmline.scoring.batcher import ModelNotReady
 from warmline.scoring.convert import to_proto
 from warmline.scoring.handler import unsupported_language

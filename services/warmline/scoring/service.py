@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from aiokafka import AIOKafkaConsumer
 
@@ -25,8 +26,10 @@ from warmline.common.settings import WarmlineSettings
 from warmline.common.tenants import TenantDirectory
 from warmline.common.tls import server_credentials
 from warmline.common.topics import ensure_topics
-from warmline.model.context import ContextualScorer, ConversationWindows
-from warmline.model.engine import EmotionEngine, EmotionResult
+from warmline.model.context import ContextualScorer, ConversationWindows, TurnReader
+from warmline.model.paths import DEFAULT_MODEL_DIR
+from warmline.model.results import EmotionResult
+from warmline.model.serving import ServingEngine
 from warmline.model.turns import Turn, TurnScore
 from warmline.scoring.batcher import MicroBatcher, ModelNotReady
 from warmline.scoring.grpc_api import ScoringServicer
@@ -35,21 +38,68 @@ from warmline.v1 import scoring_pb2, scoring_pb2_grpc
 
 log = logging.getLogger(__name__)
 
-EngineFactory = Callable[[], EmotionEngine]
 _WARM_UP = ["Hello, where is my order?", "This is the third time I ask. I am so angry."]
 
 
+class Engine(TurnReader, Protocol):
+    """What the service needs of an engine: the scorer's reading, whole-text scoring
+    and the names the metrics and records carry."""
+
+    @property
+    def model_version(self) -> str:
+        """The bundle's version."""
+        ...
+
+    @property
+    def taxonomy_version(self) -> str:
+        """The results' taxonomy version."""
+        ...
+
+    @property
+    def device(self) -> object:
+        """Where the model runs (its ``str`` is the metric's label)."""
+        ...
+
+    def score(self, texts: Sequence[str]) -> list[EmotionResult]:
+        """One result per text, in input order."""
+        ...
+
+
+EngineFactory = Callable[[], Engine]
+
+
 def default_engine(settings: WarmlineSettings) -> EngineFactory:
-    """The engine the settings describe (threads, device, quantization, bundle)."""
+    """The engine the settings describe: from the serving directory without torch when
+    ``SCORING__SERVING_DIR`` is set (the scoring image), else the torch engine."""
     s = settings.scoring
-    return lambda: EmotionEngine(
-        s.model_dir,
-        device=s.device,
-        threads=s.threads,
-        quantize=s.quantize,
-        batch_size=s.max_batch_size,
-        onnx_cache_dir=s.onnx_cache_dir,
-    )
+    if s.serving_dir is not None:
+        if s.device != "cpu" or s.quantize:
+            raise ValueError(
+                "WARMLINE_SCORING__SERVING_DIR runs the int8 graph on CPU: leave "
+                "WARMLINE_SCORING__DEVICE and WARMLINE_SCORING__QUANTIZE unset"
+            )
+        serving_dir = s.serving_dir
+        return lambda: ServingEngine(
+            s.model_dir or DEFAULT_MODEL_DIR,
+            serving_dir,
+            threads=s.threads,
+            batch_size=s.max_batch_size,
+        )
+
+    def torch_engine() -> Engine:
+        # Imported here: only a process that builds the torch engine loads torch.
+        from warmline.model.engine import EmotionEngine
+
+        return EmotionEngine(
+            s.model_dir,
+            device=s.device,
+            threads=s.threads,
+            quantize=s.quantize,
+            batch_size=s.max_batch_size,
+            onnx_cache_dir=s.onnx_cache_dir,
+        )
+
+    return torch_engine
 
 
 def load_score_tenants(settings: WarmlineSettings) -> TenantDirectory | None:
@@ -158,7 +208,7 @@ class ScoringService:
             "scoring serving", extra={"grpc_port": self.grpc.port, "model": engine.model_version}
         )
 
-    def _load_engine(self) -> EmotionEngine:
+    def _load_engine(self) -> Engine:
         engine = self._engine_factory()
         engine.score(_WARM_UP)  # first call pays allocator and kernel set-up
         MODEL_INFO.info({"version": engine.model_version, "device": str(engine.device)})

@@ -9,8 +9,8 @@ from typing import Any
 from typer.testing import CliRunner
 
 from warmline.model import contact_center as cc
+from warmline.model.bundle import ModelCard
 from warmline.model.cli import app
-from warmline.model.head import ModelCard
 
 runner = CliRunner()
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from warmline.model.context import ContextualScorer, ConversationWindows
-from warmline.model.engine import EmotionEngine, Status
+from warmline.model.engine import EmotionEngine
+from warmline.model.results import Status
 from warmline.model.turns import Speaker, Turn
 
 

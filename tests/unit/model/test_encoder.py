@@ -7,7 +7,8 @@ import torch
 import torch.nn.functional as F
 
 from warmline.model.batching import pad_ids
-from warmline.model.encoder import MiniLMEncoder, load_encoder, load_tokenizer
+from warmline.model.encoder import MiniLMEncoder, load_encoder
+from warmline.model.encoder_files import load_tokenizer
 
 # First six dimensions of sentence-transformers' normalised all-MiniLM-L6-v2 embedding
 # (SentenceTransformer.encode, v6.2.0 on the packaged files, 2026-11-24); the full

@@ -10,11 +10,11 @@ import pytest
 import torch
 
 from warmline.bench.model import BUILTIN_TEXTS
-from warmline.model.encoder import ENCODER_SHA256
-from warmline.model.engine import EmotionEngine, Status
-from warmline.model.head import HEAD_FILE, ModelCard
+from warmline.model.bundle import HEAD_FILE, SIGNAL_HEAD_FILE, ModelCard
+from warmline.model.encoder_files import ENCODER_SHA256
+from warmline.model.engine import EmotionEngine
 from warmline.model.paths import DEFAULT_MODEL_DIR
-from warmline.model.signal_head import SIGNAL_HEAD_FILE
+from warmline.model.results import Status
 from warmline.model.taxonomy import (
     LABELS,
     SIGNAL_HEAD_TAXONOMY_VERSION,

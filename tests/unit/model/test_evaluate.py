@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from warmline.model.bundle import ModelCard
 from warmline.model.evaluate import group_predictions, head_group_probabilities
-from warmline.model.head import ModelCard
 from warmline.model.taxonomy import LABELS
 
 GROUPS = {"anger": ["anger", "annoyance"], "joy": ["joy"]}

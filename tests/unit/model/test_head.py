@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from warmline.model.head import ModelCard
+from warmline.model.bundle import ModelCard
 from warmline.model.taxonomy import LABELS
 
 

@@ -5,15 +5,16 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from warmline.model import lexical
+from warmline.model.bundle import ModelCard
 from warmline.model.engine import EmotionEngine
-from warmline.model.head import ModelCard
 from warmline.model.paths import DEFAULT_MODEL_DIR
-from warmline.model.signal_head import NO_CONTEXT
 from warmline.model.taxonomy import SIGNALS
+from warmline.model.turn_features import NO_CONTEXT
 
 NEG = SIGNALS.index("negativity")
 
@@ -45,7 +46,7 @@ def test_a_fitted_model_reads_the_cue_words_it_learned(tmp_path: Path) -> None:
     assert probs[0, NEG] > 0.5 > probs[1, NEG]
     model.save(tmp_path)
     again = lexical.LexicalModel.load(tmp_path)
-    assert torch.allclose(again.probabilities(["ridiculous"]), model.probabilities(["ridiculous"]))
+    assert np.allclose(again.probabilities(["ridiculous"]), model.probabilities(["ridiculous"]))
     # Words seen once are not kept: no single message's wording is stored.
     assert "service" not in again.vocab
 
@@ -53,7 +54,7 @@ def test_a_fitted_model_reads_the_cue_words_it_learned(tmp_path: Path) -> None:
 def test_unknown_words_give_the_bias_only() -> None:
     model = lexical.fit(["abc def"] * 2 + ["ghi"] * 2, _targets([{"negativity"}] * 2 + [set()] * 2))
     empty = model.probabilities(["zzz qqq"])
-    assert torch.allclose(empty, torch.sigmoid(model.bias).unsqueeze(0))
+    assert np.allclose(empty, 1 / (1 + np.exp(-model.bias))[None])
 
 
 def test_the_engine_blends_the_lexical_model_into_the_signals(tmp_path: Path) -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from warmline.model.bundle import ModelCard
 from warmline.model.engine import Backend, EmotionEngine, resolve_backend
-from warmline.model.head import ModelCard
 from warmline.model.paths import DEFAULT_DATA_DIR, DEFAULT_MODEL_DIR
 from warmline.model.taxonomy import LABELS
 

@@ -8,9 +8,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from warmline.model.bundle import (
+    ENCODER_TOP_FILE,
+    GROUP_HEAD_FILE,
+    GROUP_RULES,
+    HEAD_FILE,
+    ModelCard,
+)
 from warmline.model.cli import app
-from warmline.model.head import ENCODER_TOP_FILE, GROUP_HEAD_FILE, HEAD_FILE, ModelCard
-from warmline.model.metrics import GROUP_RULES
 from warmline.model.taxonomy import LABELS
 
 ANGRY = ["This is outrageous, I am furious!", "Stop wasting my time, you idiots."]

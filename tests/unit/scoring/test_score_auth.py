@@ -16,7 +16,7 @@ from warmline.common.health import Readiness
 from warmline.common.metrics import SCORING_AUTH_FAILURES
 from warmline.common.settings import ScoringSettings, WarmlineSettings
 from warmline.common.tenants import CredentialsError, TenantDirectory
-from warmline.model.engine import EmotionResult, Status
+from warmline.model.results import EmotionResult, Status
 from warmline.scoring.grpc_api import ScoringServicer
 from warmline.scoring.service import load_score_tenants
 from warmline.v1 import scoring_pb2, scoring_pb2_grpc

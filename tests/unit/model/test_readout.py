@@ -1,0 +1,35 @@
+"""The numpy reading of the encoder's outputs against the torch heads it was trained as."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from safetensors.torch import load_file
+
+from warmline.model.bundle import SIGNAL_HEAD_FILE, SITUATION_HEAD_FILE, ModelCard
+from warmline.model.paths import DEFAULT_MODEL_DIR
+from warmline.model.readout import DenseHead, gelu
+from warmline.model.signal_head import SignalHead
+from warmline.model.taxonomy import SITUATIONS
+from warmline.model.turn_features import FEATURES
+
+
+def test_gelu_matches_torchs_exact_gelu() -> None:
+    x = np.linspace(-8, 8, 4001, dtype=np.float32)
+    exact = torch.nn.functional.gelu(torch.from_numpy(x)).numpy()
+    # erf's approximation errs by at most 1.5e-7, scaled by x/2 in GELU.
+    assert np.abs(gelu(x) - exact).max() < 2e-6
+
+
+def test_the_bundles_heads_read_with_numpy_as_with_torch() -> None:
+    card = ModelCard.load(DEFAULT_MODEL_DIR)
+    rows = np.random.default_rng(7).normal(size=(32, FEATURES)).astype(np.float32)
+    for name, head in (
+        (SIGNAL_HEAD_FILE, SignalHead(card.signal_head_hidden)),
+        (SITUATION_HEAD_FILE, SignalHead(card.situation_head_hidden, outputs=len(SITUATIONS))),
+    ):
+        path = DEFAULT_MODEL_DIR / name
+        head.load_state_dict(load_file(str(path)))
+        with torch.inference_mode():
+            expected = head.eval()(torch.from_numpy(rows)).numpy()
+        assert np.abs(DenseHead(path)(rows) - expected).max() < 1e-4
