@@ -1,17 +1,22 @@
-"""Shared fixtures: one real Kafka broker per test session, unique names per test."""
+"""Shared fixtures: one real Kafka broker and one real PostgreSQL server per test session
+(each started when a test first needs it), unique names per test."""
 
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 
 import pytest
 from hypothesis import settings as hypothesis_settings
+from pydantic import SecretStr
 
 from tests.fuzz_counts import CASES
 from tests.support import settings_for
 from warmline.common.settings import WarmlineSettings
 from warmline.localkafka import LocalKafka
+from warmline.localpostgres import LocalPostgres
+from warmline.record.database import RecordDatabase
 
 # Fuzz tests without their own example count take the profile's: a hundred
 # cases in `make test`, many thousands in `make fuzz` (HYPOTHESIS_PROFILE=fuzz).
@@ -43,3 +48,22 @@ def kafka_broker() -> Iterator[LocalKafka]:
 def settings(kafka_broker: LocalKafka) -> WarmlineSettings:
     """Settings for one test: the session broker, topics of its own."""
     return settings_for(kafka_broker.bootstrap_servers)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[LocalPostgres]:
+    """A real PostgreSQL server (pgserver's binaries, password auth on 127.0.0.1) for the
+    session; its data is deleted afterwards."""
+    server = LocalPostgres()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture
+def postgres(postgres_server: LocalPostgres) -> RecordDatabase:
+    """An empty database of its own on the session's PostgreSQL, for one test."""
+    url = postgres_server.create_database(f"t_{uuid.uuid4().hex[:16]}")
+    return RecordDatabase(url=url, password=SecretStr(postgres_server.password))

@@ -10,6 +10,7 @@ import secrets
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 import typer
 
@@ -20,6 +21,10 @@ from warmline.model import cli as model_cli
 from warmline.model.contact_center import Part
 from warmline.services import SERVICES, load_service
 
+if TYPE_CHECKING:
+    from warmline.record.database import Connection
+
+T = TypeVar("T")
 app = typer.Typer(
     help="Warmline: empathy-aware, real-time escalation for contact centers.",
     no_args_is_help=True,
@@ -265,6 +270,28 @@ def agent_practice_shares(
     console.print(f"{len(listed)} shared" + (" with you." if shared_with_me else " by you."))
 
 
+def _read_record(data_dir: Path | None, read: Callable[[Connection], T]) -> T:
+    """``read`` on a read-only connection to the record: the SQLite file under ``data_dir``
+    when given, else the database of the settings (WARMLINE_RECORD__DATABASE_URL or the
+    data dir's file); exits 2 with one line when it cannot be read."""
+    from warmline.record.database import RecordDatabase, database_errors, database_path
+
+    database = (
+        RecordDatabase(path=database_path(data_dir))
+        if data_dir is not None
+        else RecordDatabase.from_settings(load_settings().record)
+    )
+    try:
+        conn = database.connect(read_only=True)
+        try:
+            return read(conn)
+        finally:
+            conn.close()
+    except database_errors() as exc:
+        typer.echo(f"error: cannot read the record at {database}: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
 class AuditFormat(StrEnum):
     """How ``warmline audit`` prints."""
 
@@ -283,18 +310,11 @@ def audit(
 ) -> None:
     """Every recorded decision of a conversation, in order: action, reasons, queue,
     priority, policy and model versions, trajectory, claims and verdicts."""
-    import sqlite3
-
     from warmline.record.audit import as_text, conversation_audit
-    from warmline.record.store import connect, database_path
 
-    path = database_path(data_dir or load_settings().record.data_dir)
-    try:
-        conn = connect(path, read_only=True)
-        decisions = conversation_audit(conn, conversation_id, tenant)
-    except sqlite3.Error as exc:
-        typer.echo(f"error: cannot read the record at {path}: {exc}", err=True)
-        raise typer.Exit(2) from exc
+    decisions = _read_record(
+        data_dir, lambda conn: conversation_audit(conn, conversation_id, tenant)
+    )
     if output is AuditFormat.json:
         typer.echo(json.dumps({"conversation_id": conversation_id, "decisions": decisions}))
     else:
@@ -332,28 +352,19 @@ def insights(
     reason and queue, time to claim, de-escalation and resolution, false-alarm rates, CSAT
     after an escalation and without. Groups smaller than WARMLINE_RECORD__INSIGHTS_MIN_GROUP
     conversations are suppressed."""
-    import contextlib
-    import sqlite3
     import time
 
     from warmline.insights.aggregates import WindowError, make_window
     from warmline.insights.aggregates import insights as aggregate
-    from warmline.record.store import connect, database_path
 
     record = load_settings().record
-    path = database_path(data_dir or record.data_dir)
     try:
         window = make_window(
             tenant, start, end, bucket=bucket, min_group=record.insights_min_group, now=time.time()
         )
     except WindowError as exc:
         raise typer.BadParameter(str(exc)) from exc
-    try:
-        with contextlib.closing(connect(path, read_only=True)) as conn:
-            numbers = aggregate(conn, window)
-    except sqlite3.Error as exc:
-        typer.echo(f"error: cannot read the record at {path}: {exc}", err=True)
-        raise typer.Exit(2) from exc
+    numbers = _read_record(data_dir, lambda conn: aggregate(conn, window))
     if output is InsightsFormat.json:
         typer.echo(json.dumps(numbers))
         return
@@ -494,14 +505,11 @@ def policy_tune(
     and propose a tenant override with precision, recall, alerts per 100 conversations
     and lateness before and after. Nothing is applied: a person reviews the proposal;
     with --shadow the shadow worker decides with it, recorded, never delivered."""
-    import contextlib
-    import sqlite3
     import time
 
     from warmline.decisioning.policy import DEFAULT_POLICY_PATH, PolicyError
     from warmline.decisioning.tune import TooFewVerdicts, as_text, header, tune
     from warmline.insights.aggregates import WindowError, parse_time
-    from warmline.record.store import connect, database_path
     from warmline.record.tuning_set import read_tuning_set
 
     settings = load_settings()
@@ -524,15 +532,12 @@ def policy_tune(
         raise typer.BadParameter(str(exc)) from exc
     if since >= to:
         raise typer.BadParameter("--from must be before --to")
-    path = database_path(data_dir or settings.record.data_dir)
-    try:
-        with contextlib.closing(connect(path, read_only=True)) as conn:
-            tuning_set = read_tuning_set(
-                conn, tenant, since, to, unescalated_as_calm=count_unescalated_as_calm
-            )
-    except sqlite3.Error as exc:
-        typer.echo(f"error: cannot read the record at {path}: {exc}", err=True)
-        raise typer.Exit(2) from exc
+    tuning_set = _read_record(
+        data_dir,
+        lambda conn: read_tuning_set(
+            conn, tenant, since, to, unescalated_as_calm=count_unescalated_as_calm
+        ),
+    )
     try:
         proposal = tune(
             policy_path.read_text(encoding="utf-8"),

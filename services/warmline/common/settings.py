@@ -12,6 +12,7 @@ import json
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import parse_qs, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -350,6 +351,13 @@ class RecordSettings(ServicePorts):
     consumer_group: str = "warmline-record"
     # The SQLite database (record.sqlite3) lives here; a persistent volume in k8s.
     data_dir: Path = Path("/tmp/warmline-record")
+    # Where the record is written: unset, the SQLite file under data_dir (the
+    # embedded default); postgresql://USER@HOST:5432/DB[?sslmode=verify-full&...]
+    # for PostgreSQL (the 'postgres' extra), its password in database_password_file
+    # (a mounted secret) or database_password, never in the URL nor in any log.
+    database_url: str | None = None
+    database_password: SecretStr | None = None
+    database_password_file: Path | None = None
     # Records read per poll; written in one transaction, then committed to Kafka.
     poll_max_records: int = Field(default=1_000, ge=1)
     # Rows older than this many days are deleted, per tenant (overrides as JSON,
@@ -383,6 +391,27 @@ class RecordSettings(ServicePorts):
     insights_min_group: int = Field(default=5, ge=1)
 
     @model_validator(mode="after")
+    def _database(self) -> RecordSettings:
+        """Refuse a database setting that cannot work, naming it."""
+        prefix = "WARMLINE_RECORD__DATABASE_"
+        url = self.database_url
+        if url is not None and not url.startswith(("postgresql://", "postgres://", "sqlite:///")):
+            raise ValueError(f"{prefix}URL: postgresql://... or sqlite:///PATH, not {url[:20]!r}")
+        postgres = url is not None and url.startswith("postgres")
+        if postgres and _url_password(url):
+            raise ValueError(
+                f"{prefix}URL holds a password: put it in {prefix}PASSWORD_FILE or "
+                f"{prefix}PASSWORD, which are never logged"
+            )
+        given = [n for n in ("password", "password_file") if getattr(self, f"database_{n}")]
+        if len(given) > 1 or (given and not postgres):
+            raise ValueError(
+                f"{prefix}PASSWORD and {prefix}PASSWORD_FILE: at most one, and only "
+                f"with a postgresql:// {prefix}URL"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _positive_overrides(self) -> RecordSettings:
         if bad := sorted(t for t, days in self.tenant_retention_days.items() if days < 1):
             raise ValueError(
@@ -394,6 +423,12 @@ class RecordSettings(ServicePorts):
                 "WARMLINE_RECORD__PRACTICE_SCORING_API_KEY_FILE go together (Score needs a key)"
             )
         return self
+
+
+def _url_password(url: str | None) -> bool:
+    """Whether a libpq URL carries a password (``user:secret@host``, ``?password=``)."""
+    parts = urlsplit(url or "")
+    return parts.password is not None or "password" in parse_qs(parts.query)
 
 
 class WarmlineSettings(BaseSettings):
