@@ -146,6 +146,10 @@ test-unit: venv ## Unit tests only (no broker)
 kafka: venv ## Run a local single-node Kafka (KRaft) on localhost:9092 until Ctrl-C
 	$(PY) -m warmline.localkafka --version $(KAFKA_VERSION) --port 9092
 
+.PHONY: postgres
+postgres: venv ## Run a local PostgreSQL 16 (pgserver's binaries, password auth) on localhost:5432 until Ctrl-C
+	$(PY) -m warmline.localpostgres --port 5432
+
 .PHONY: demo
 demo: venv ## The main job: local broker, all services, sample conversations, live console
 	$(PY) -m warmline demo
