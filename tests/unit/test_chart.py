@@ -890,7 +890,7 @@ def test_the_sidecars_label_is_configurable() -> None:
         assert "namespace" not in m["metadata"]
 
 
-# --- Ingress: ingestion and notification, HTTP and gRPC
+# --- Ingress: ingestion and notification, HTTP and gRPC; the record's pages over HTTP
 
 
 def test_ingresses_route_to_the_services_ports(
@@ -924,7 +924,8 @@ def test_ingresses_route_to_the_services_ports(
             for r in policies[name]["spec"]["ingress"]
         )
         routed.add((name, port))
-    assert routed == {(s, p) for s in ("ingestion", "notification") for p in ("http", "grpc")}
+    both = {(s, p) for s in ("ingestion", "notification") for p in ("http", "grpc")}
+    assert routed == both | {("record", "http")}
     console = next(
         d
         for d in all_docs
