@@ -51,7 +51,7 @@ from warmline.decisioning.history import (
 )
 from warmline.decisioning.history_recorder import HistoryRecorder, changelog_reader
 from warmline.decisioning.maintenance import Maintenance
-from warmline.decisioning.outputs import Outputs
+from warmline.decisioning.outputs import CONSUMER, SHADOW_CONSUMER, Outputs
 from warmline.decisioning.policy_store import PolicyStore
 from warmline.decisioning.state_database import StateDatabase
 
@@ -116,6 +116,7 @@ class DecisioningApp:
             self.deliveries,
             self.escalations.get_topic_name(),
             self.deadletter.get_topic_name(),
+            consumer=SHADOW_CONSUMER if d.shadow else CONSUMER,
         )
         self.decide = DecideStep(
             policies, self.conversations, self.history_recorder, outputs, self.deliveries

@@ -207,7 +207,8 @@ def as_text(comparison: Comparison) -> str:
         )
     lines += ["", f"{'where they differ':<50}{'conversations':>14}"]
     lines += [f"{_DIFFERENCE_TEXT[n]:<50}{s['differences'][n]:>14}" for n in DIFFERENCES]
-    lines += ["", f"{'against agents verdicts on live escalations':<50}{'conversations':>14}"]
+    judged = "against agents' verdicts on live escalations"
+    lines += ["", f"{judged:<50}{'conversations':>14}"]
     lines += [f"{_OUTCOME_TEXT[n]:<50}{s['against_verdicts'][n]:>14}" for n in OUTCOMES]
     lines += [
         f"{'  of which the shadow raises later':<50}{s['needed_but_later']:>14}",

@@ -12,8 +12,10 @@ from warmline.common.pipeline import dead_letter
 from warmline.decisioning.faust_runtime.deliveries import Deliveries, kafka_producer
 from warmline.v1 import escalation_pb2
 
-#: How dead letters name the consumer that gave up on a record.
+#: How dead letters name the consumer that gave up on a record (the shadow worker
+#: reads the same records, so it names itself apart).
 CONSUMER = "decisioning"
+SHADOW_CONSUMER = "decisioning-shadow"
 _Message = TypeVar("_Message", bound=Message)
 
 
@@ -23,8 +25,16 @@ class Outputs:
     Each send is tracked in ``deliveries``; none is awaited here.
     """
 
-    def __init__(self, app: Any, deliveries: Deliveries, escalations: str, deadletter: str) -> None:
+    def __init__(
+        self,
+        app: Any,
+        deliveries: Deliveries,
+        escalations: str,
+        deadletter: str,
+        consumer: str = CONSUMER,
+    ) -> None:
         self._app = app
+        self._consumer = consumer
         self._deliveries = deliveries
         self._escalations = escalations
         self._deadletter = deadletter
@@ -50,7 +60,7 @@ class Outputs:
             letter = dead_letter(
                 event.message,
                 topic=self._deadletter,
-                consumer=CONSUMER,
+                consumer=self._consumer,
                 reason="undecodable",
                 detail=repr(exc),
             )

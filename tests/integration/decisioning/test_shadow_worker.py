@@ -32,6 +32,7 @@ from warmline.decisioning.shadow import VERSION_MARK, write_override
 from warmline.decisioning.tune import override_yaml
 from warmline.localkafka import LocalKafka
 from warmline.v1 import escalation_pb2, events_pb2, feedback_pb2, scoring_pb2
+from warmline.v1.deadletter_pb2 import DeadLetter
 
 pytestmark = pytest.mark.integration
 
@@ -159,7 +160,9 @@ def test_the_shadow_decides_beside_the_live_policy_and_compare_reports_where_the
     shadow = Hosted(worker("shadow", shadow=True, shadow_policy_dir=shadow_dir))
     began = datetime.now(UTC)
     try:
-        asyncio.run(publish(base, scored_events(base.topics.name("scored"), began)))
+        scored = base.topics.name("scored")
+        poison = Output(scored, b"acme/bad", b"\xff\xfe not a protobuf")
+        asyncio.run(publish(base, [*scored_events(scored, began), poison]))
         live_out = decisions(base, "escalations", LIVE_ESCALATED)
         shadow_out = decisions(base, "shadow_escalations", SHADOW_ESCALATED)
         judged = first_escalations(live_out)
@@ -168,6 +171,9 @@ def test_the_shadow_decides_beside_the_live_policy_and_compare_reports_where_the
             verdict(base, judged["acme", "slow-burn"], feedback_pb2.VERDICT_USEFUL),
         ]))  # fmt: skip
         wait_consumed(base, base.record.consumer_group, timeout=90)
+        letters = asyncio.run(
+            read_topic(base.kafka.bootstrap_servers, base.topics.name("deadletter"), 3, within_s=60)
+        )
     finally:
         shadow.stop()
         live.stop()
@@ -176,6 +182,10 @@ def test_the_shadow_decides_beside_the_live_policy_and_compare_reports_where_the
     # Consoles read the escalations topic: not one shadow decision is there.
     assert set(first_escalations(live_out)) == LIVE_ESCALATED
     assert not any(d.shadow or VERSION_MARK in d.policy_version for d in live_out)
+    # Both workers park the poison record, each under its own name (and so does the record).
+    assert {DeadLetter.FromString(r.value or b"").consumer for r in letters} == {
+        "decisioning", "decisioning-shadow", "record",
+    }  # fmt: skip
     # The shadow decided acme only, flagged and versioned as the shadow.
     assert set(first_escalations(shadow_out)) == SHADOW_ESCALATED
     assert all(d.shadow and VERSION_MARK in d.policy_version for d in shadow_out)
