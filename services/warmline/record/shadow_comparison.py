@@ -22,7 +22,7 @@ from warmline.decisioning.compare import (
     verdict_of,
 )
 from warmline.record.database import Connection
-from warmline.record.tuning_set import CONVERSATIONS_IN_WINDOW, NEEDED_VERDICTS
+from warmline.record.tuning_set import CONVERSATIONS_IN_WINDOW, NEEDED_VERDICTS, live_verdicts
 
 
 class NothingToCompare(LookupError):
@@ -177,13 +177,7 @@ def _count_verdicts(
     found: dict[str, _Conversation],
 ) -> None:
     """Count the verdicts on each conversation's live decisions."""
-    for conversation_id, verdict in conn.execute(
-        "SELECT d.conversation_id, v.verdict FROM verdicts v JOIN decisions d "
-        "ON d.tenant_id = v.tenant_id AND d.decision_id = v.decision_id "
-        "WHERE v.tenant_id = ? AND d.shadow = 0 "
-        f"AND d.conversation_id IN ({CONVERSATIONS_IN_WINDOW})",
-        (tenant, *window),
-    ):
+    for conversation_id, verdict in live_verdicts(conn, tenant, window):
         if verdict in NEEDED_VERDICTS:
             found[conversation_id].needed += 1
         elif verdict == "false_alarm":

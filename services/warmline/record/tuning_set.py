@@ -21,6 +21,7 @@ A first escalation with any reason outside
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,7 +98,7 @@ def read_tuning_set(
         if values["role"] == "customer" and values["kind"] == "message":
             conversation.customer_turns.append((values["event_id"], values["occurred_at"]))
     _read_escalations(conn, tenant, in_window, window, found)
-    _read_verdicts(conn, tenant, in_window, window, found)
+    _read_verdicts(conn, tenant, window, found)
     conversations, disputed = [], 0
     for conversation_id, c in sorted(found.items()):
         label, gold = _gold(c, unescalated_as_calm)
@@ -141,20 +142,28 @@ def _read_escalations(
         )
 
 
+def live_verdicts(
+    conn: Connection, tenant: str, window: tuple[str, float, float]
+) -> Iterator[tuple[str, str]]:
+    """(conversation id, verdict) of every verdict on a live decision of the
+    conversations in ``window`` (the parameters of :data:`CONVERSATIONS_IN_WINDOW`)."""
+    yield from conn.execute(
+        "SELECT d.conversation_id, v.verdict FROM verdicts v JOIN decisions d "
+        "ON d.tenant_id = v.tenant_id AND d.decision_id = v.decision_id "
+        "WHERE v.tenant_id = ? AND d.shadow = 0 "
+        f"AND d.conversation_id IN ({CONVERSATIONS_IN_WINDOW})",
+        (tenant, *window),
+    )
+
+
 def _read_verdicts(
     conn: Connection,
     tenant: str,
-    in_window: str,
     window: tuple[str, float, float],
     found: dict[str, _Conversation],
 ) -> None:
     """Count the verdicts on each conversation's live decisions."""
-    for conversation_id, verdict in conn.execute(
-        "SELECT d.conversation_id, v.verdict FROM verdicts v JOIN decisions d "
-        "ON d.tenant_id = v.tenant_id AND d.decision_id = v.decision_id "
-        f"WHERE v.tenant_id = ? AND d.shadow = 0 AND d.conversation_id IN ({in_window})",
-        (tenant, *window),
-    ):
+    for conversation_id, verdict in live_verdicts(conn, tenant, window):
         conversation = found[conversation_id]
         if verdict in NEEDED_VERDICTS:
             conversation.needed += 1
