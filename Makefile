@@ -5,6 +5,8 @@ SHELL := /bin/bash
 PYTHON        ?= python3.11
 CACHE_DIR     ?= $(HOME)/.cache/warmline
 LOCK          := requirements.lock
+# Each image's own lock (requirements-<image>.lock), derived from LOCK by tools/runtime_lock.py.
+IMAGES        = $(shell $(PYTHON) tools/runtime_lock.py --images)
 LOCK_HASH     := $(shell sha256sum $(LOCK) | cut -c1-16)
 VENV          ?= $(CACHE_DIR)/venv-$(LOCK_HASH)
 PY            := $(VENV)/bin/python
@@ -105,15 +107,15 @@ chart-crd-schemas: ## Re-export the CRD schemas the chart tests validate against
 
 .PHONY: lint
 lint: venv ## ruff and mypy (strict) on the package, buf lint, stale generated code
-	$(PY) -m ruff check services tests bench
-	$(PY) -m ruff format --check services tests bench
+	$(PY) -m ruff check services tests bench tools
+	$(PY) -m ruff format --check services tests bench tools
 	$(PY) -m mypy
 	$(MAKE) --no-print-directory proto-check buf-lint
 
 .PHONY: fmt
 fmt: venv ## Format the code with ruff
-	$(PY) -m ruff format services tests bench
-	$(PY) -m ruff check --fix services tests bench
+	$(PY) -m ruff format services tests bench tools
+	$(PY) -m ruff check --fix services tests bench tools
 
 CHROMIUM ?= /usr/bin/chromium
 export WARMLINE_CHROMIUM := $(CHROMIUM)
@@ -174,7 +176,29 @@ bench-restore: venv ## Decisioning restart on 10k-200k conversations and 1M cust
 	$(PY) -m warmline bench restore --out $(BENCH_OUT)/restore.json
 
 .PHONY: lock
-lock: ## Re-pin requirements.lock from pyproject.toml (needs network)
+lock: ## Re-pin requirements.lock from pyproject.toml, then the images' runtime locks (needs network)
 	rm -rf $(CACHE_DIR)/venv-lock && $(PYTHON) -m venv $(CACHE_DIR)/venv-lock
-	$(CACHE_DIR)/venv-lock/bin/pip install -q '.[dev,postgres]'
+	$(CACHE_DIR)/venv-lock/bin/pip install -q '.[model,reports,dev,postgres]'
 	$(CACHE_DIR)/venv-lock/bin/pip freeze --exclude warmline > $(LOCK)
+	$(call runtime_locks,$(CACHE_DIR)/venv-lock/bin/python)
+
+# $(call runtime_locks,PYTHON): requirements-<image>.lock for every image, resolved by
+# PYTHON's pip at LOCK's versions (downloads package metadata, installs nothing).
+define runtime_locks
+	for image in $(IMAGES); do \
+	  $(1) tools/runtime_lock.py $$image > requirements-$$image.lock.tmp || exit 1; \
+	  mv requirements-$$image.lock.tmp requirements-$$image.lock; \
+	done
+endef
+
+.PHONY: runtime-locks
+runtime-locks: venv ## Re-derive the images' runtime locks from requirements.lock (needs network)
+	$(call runtime_locks,$(PY))
+
+.PHONY: image-check
+image-check: runtime-locks ## Each image installed without Docker (its lock in a cached venv, pip check), smoke-tested
+	git diff --exit-code -- $(foreach image,$(IMAGES),requirements-$(image).lock)
+	rm -rf $(CACHE_DIR)/image-wheel
+	$(PY) -m pip wheel -q --no-deps --no-build-isolation --wheel-dir $(CACHE_DIR)/image-wheel .
+	$(PY) tools/image_envs.py --cache $(CACHE_DIR) --wheel-dir $(CACHE_DIR)/image-wheel > $(CACHE_DIR)/image-envs.json
+	WARMLINE_IMAGE_ENVS=$(CACHE_DIR)/image-envs.json $(PY) -m pytest -q tests/images

@@ -368,7 +368,15 @@ def insights(
     if output is InsightsFormat.json:
         typer.echo(json.dumps(numbers))
         return
-    from warmline.insights.report import render
+    try:
+        from warmline.insights.report import render
+    except ImportError as exc:  # matplotlib: the 'reports' extra, not in the services image
+        typer.echo(
+            "error: the HTML report needs matplotlib: pip install 'warmline[reports]' "
+            "(or print the figures with --format json)",
+            err=True,
+        )
+        raise typer.Exit(2) from exc
 
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render(numbers), encoding="utf-8")

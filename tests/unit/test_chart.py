@@ -322,9 +322,14 @@ def test_decisioning_is_probed_over_http(default_docs: list[Manifest]) -> None:
     assert probe["httpGet"] == {"path": "/readyz", "port": 9103}
 
 
-def test_one_image_one_command(default_docs: list[Manifest]) -> None:
+def test_two_images_one_command(default_docs: list[Manifest]) -> None:
     deployments = of_kind(default_docs, "Deployment")
-    assert len({container(d)["image"] for d in deployments.values()}) == 1
+    images = {name: container(d)["image"] for name, d in deployments.items()}
+    # Scoring runs its own image (no torch); every other service shares the lean one.
+    scoring = images.pop("scoring")
+    assert scoring.startswith("ghcr.io/warmline/warmline-scoring:")
+    assert len(set(images.values())) == 1
+    assert scoring.split(":")[1] == next(iter(images.values())).split(":")[1]
     for name, deployment in deployments.items():
         c = container(deployment)
         assert c["command"] + c["args"] == ["warmline", "serve", name]

@@ -27,6 +27,7 @@ from warmline.services import SERVICES
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
+DOCKERFILE = ROOT / "Dockerfile"
 ENV_FILE = ROOT / ".env"
 # Vendored with its licence and source: tests/fixtures/compose-spec/README.md.
 COMPOSE_SCHEMA = ROOT / "tests" / "fixtures" / "compose-spec" / "compose-spec.json"
@@ -160,7 +161,10 @@ def test_every_service_runs_in_compose(compose: dict[str, Any]) -> None:
         assert name in services, f"{name} has no compose service"
         service = services[name]
         assert service["command"] == ["serve", name]
-        assert service["build"] == "."
+        # The scoring image runs the model without torch; the others share the lean one.
+        target = "scoring" if name == "scoring" else "services"
+        assert service["build"] == {"context": ".", "target": target}
+        assert f" AS {target}\n" in DOCKERFILE.read_text()
         assert service["env_file"] == ".env"
         assert service["depends_on"]["kafka"]["condition"] == "service_healthy"
         assert service["read_only"] is True
