@@ -7,8 +7,13 @@ Stored as SHA-256 digests in a YAML file (a mounted Secret in Kubernetes)::
         tenant: acme
         agent_id: alice
         queues: [billing, general]     # or ["*"]: every queue of the tenant
+        supervisor: sam                # optional: the agent_id of their own supervisor
 
-``warmline keys new-agent`` prints a new token and its entry.
+``warmline keys new-agent`` prints a new token and its entry. An agent's
+``supervisor`` must be an agent of the same tenant in the file (not the agent),
+the same on each of the agent's entries; it decides who an overload alert names
+the agent to and who a practice share goes to. An agent without one is named to
+no one, and shares with the supervisors of the queues practised.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ class AgentScope:
     tenant_id: str
     agent_id: str
     queues: frozenset[str]
+    #: The agent_id of the agent's own supervisor; None when the file names none.
+    supervisor: str | None = None
 
     def allows(self, queue: str) -> bool:
         """True when the agent may see escalations routed to ``queue``."""
@@ -50,6 +57,10 @@ class AgentDirectory:
 
     def __init__(self, scopes: dict[str, AgentScope]) -> None:
         self._by_digest = scopes
+        self._supervisors = {
+            (s.tenant_id, s.agent_id): s.supervisor for s in scopes.values() if s.supervisor
+        }
+        self._supervising = {(tenant, s) for (tenant, _), s in self._supervisors.items()}
 
     @classmethod
     def from_file(cls, path: Path) -> AgentDirectory:
@@ -83,12 +94,26 @@ class AgentDirectory:
                 or not all(isinstance(q, str) and q for q in queues)
             ):
                 raise AgentTokensError(f"{where}.queues: expected a non-empty list of queue names")
+            supervisor = entry.get("supervisor")
+            if supervisor is not None and (not isinstance(supervisor, str) or not supervisor):
+                raise AgentTokensError(
+                    f"{where}.supervisor: expected the agent_id of the agent's own supervisor"
+                )
             if digest.lower() in scopes:
                 raise AgentTokensError(f"{where}: the same token is listed twice")
             scopes[digest.lower()] = AgentScope(
-                entry["tenant"], entry["agent_id"], frozenset(queues)
+                entry["tenant"], entry["agent_id"], frozenset(queues), supervisor
             )
+        _check_supervisors(list(scopes.values()), source)
         return cls(scopes)
+
+    def supervisor_of(self, tenant_id: str, agent_id: str) -> str | None:
+        """The agent_id of the agent's own supervisor, or None when the file names none."""
+        return self._supervisors.get((tenant_id, agent_id))
+
+    def supervises(self, tenant_id: str, agent_id: str) -> bool:
+        """True when some agent of the tenant names ``agent_id`` as their supervisor."""
+        return (tenant_id, agent_id) in self._supervising
 
     def scope_for(self, token: str | None) -> AgentScope | None:
         """The scope of ``token``, or None for a missing or unknown token.
@@ -97,3 +122,26 @@ class AgentDirectory:
         stored tokens.
         """
         return None if not token else self._by_digest.get(hash_key(token))
+
+
+def _check_supervisors(scopes: list[AgentScope], source: str) -> None:
+    """Each named supervisor is another agent of the same tenant in the file, and an
+    agent with several tokens names the same one on each (entries in file order)."""
+    agents = {(s.tenant_id, s.agent_id) for s in scopes}
+    named: dict[tuple[str, str], str | None] = {}
+    for number, scope in enumerate(scopes):
+        where = f"{source}: agents[{number}].supervisor"
+        agent = (scope.tenant_id, scope.agent_id)
+        if scope.supervisor == scope.agent_id:
+            raise AgentTokensError(f"{where}: {scope.agent_id!r} cannot supervise themselves")
+        if scope.supervisor and (scope.tenant_id, scope.supervisor) not in agents:
+            raise AgentTokensError(
+                f"{where}: {scope.supervisor!r} is not an agent of tenant "
+                f"{scope.tenant_id!r} in this file"
+            )
+        if agent in named and named[agent] != scope.supervisor:
+            raise AgentTokensError(
+                f"{where}: {scope.agent_id!r} has another entry naming supervisor "
+                f"{named[agent]!r}; give each of an agent's entries the same supervisor"
+            )
+        named[agent] = scope.supervisor

@@ -46,11 +46,52 @@ def test_a_token_maps_to_its_tenant_agent_and_queues_only() -> None:
         ({"agents": [entry("t", queues=[])]}, r"agents\[0\].queues"),
         ({"agents": [entry("t", queues="billing")]}, r"agents\[0\].queues"),
         ({"agents": [entry("t"), entry("t", agent_id="bob")]}, r"agents\[1\]: the same token"),
+        ({"agents": [entry("t", supervisor="")]}, r"agents\[0\].supervisor: expected the agent_id"),
+        ({"agents": [entry("t", supervisor=["sam"])]}, r"agents\[0\].supervisor: expected"),
+        (
+            {"agents": [entry("t", supervisor="sam")]},
+            r"agents\[0\].supervisor: 'sam' is not an agent of tenant 'acme'",
+        ),
+        (
+            {"agents": [entry("t", supervisor="gina"), entry("g", agent_id="gina", tenant="globex")]},
+            r"agents\[0\].supervisor: 'gina' is not an agent of tenant 'acme'",
+        ),
+        ({"agents": [entry("t", supervisor="alice")]}, r"'alice' cannot supervise themselves"),
+        (
+            {
+                "agents": [
+                    entry("t", supervisor="sam"),
+                    entry("s", agent_id="sam"),
+                    entry("u", agent_id="sue"),
+                    entry("t2", supervisor="sue"),
+                ]
+            },
+            r"agents\[3\].supervisor: 'alice' has another entry naming supervisor 'sam'",
+        ),
     ],
 )
 def test_a_malformed_tokens_file_names_the_bad_entry(raw: object, message: str) -> None:
     with pytest.raises(AgentTokensError, match=message):
         AgentDirectory.from_mapping(raw)
+
+
+def test_an_agent_may_name_their_own_supervisor() -> None:
+    directory = AgentDirectory.from_mapping(
+        {
+            "agents": [
+                entry("t1", supervisor="sam"),
+                entry("t1-phone", supervisor="sam", queues=["general"]),
+                entry("t2", agent_id="sam", queues=["supervisor", "billing"]),
+                entry("t3", agent_id="bob"),
+            ]
+        }
+    )
+    alice = directory.scope_for("t1")
+    assert alice is not None and alice.supervisor == "sam"
+    assert directory.supervisor_of("acme", "alice") == "sam"
+    assert directory.supervisor_of("acme", "bob") is None  # named to no one
+    assert directory.supervisor_of("globex", "alice") is None
+    assert directory.supervises("acme", "sam") and not directory.supervises("acme", "bob")
 
 
 def test_an_unreadable_tokens_file_says_which_file(tmp_path: Path) -> None:
