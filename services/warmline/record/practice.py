@@ -66,9 +66,7 @@ def scenario_id(tenant_id: str, conversation_id: str) -> str:
     return derived_id(tenant_id, conversation_id, "practice")[:20]
 
 
-def settle(
-    conn: Connection, candidates: Iterable[tuple[str, str]], rules: PracticeRules
-) -> int:
+def settle(conn: Connection, candidates: Iterable[tuple[str, str]], rules: PracticeRules) -> int:
     """Trim, promote or drop the waiting text of each (tenant, conversation);
     returns how many new scenarios were made."""
     made = 0
@@ -110,9 +108,7 @@ def _settle(conn: Connection, tenant: str, conversation: str, rules: PracticeRul
     return made
 
 
-def _outcome(
-    conn: Connection, key: tuple[str, str], escalated: bool, rules: PracticeRules
-) -> str:
+def _outcome(conn: Connection, key: tuple[str, str], escalated: bool, rules: PracticeRules) -> str:
     """``qualifies``, ``cannot`` (it never will) or ``waiting``."""
     rating = conn.execute(
         "SELECT csat_score FROM turns WHERE tenant_id = ? AND conversation_id = ? "
@@ -137,9 +133,7 @@ def _outcome(
     return "waiting"
 
 
-def _make_scenario(
-    conn: Connection, key: tuple[str, str], escalation: tuple[Any, ...]
-) -> int:
+def _make_scenario(conn: Connection, key: tuple[str, str], escalation: tuple[Any, ...]) -> int:
     decision_id, queue, emotion, _, decided_at = escalation
     turns = conn.execute(
         "SELECT role, text FROM practice_turns WHERE tenant_id = ? AND conversation_id = ? "
