@@ -17,6 +17,13 @@ from urllib.parse import parse_qs, urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# Who an agent's overload alert names on supervisors' consoles: "own_supervisor",
+# only their own supervisor (the agent tokens file's `supervisor`; an agent
+# without one is named to no one); "supervisors", every supervisor console
+# covering the queue; "nobody". Every other console gets the alert unnamed.
+OverloadNames = Literal["own_supervisor", "supervisors", "nobody"]
+DEFAULT_OVERLOAD_NAMES: OverloadNames = "own_supervisor"
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -323,9 +330,8 @@ class NotificationSettings(GrpcServicePorts):
     overload_queue_agents_over: int = Field(default=2, ge=1)
     overload_check_s: float = Field(default=30.0, gt=0)
     # Who an agent's overload alert names, per tenant (JSON, e.g.
-    # {"acme": "supervisors"}). Agents' own supervisors are not modelled, so
-    # the default names nobody.
-    tenant_overload_names: dict[str, Literal["nobody", "supervisors"]] = Field(default_factory=dict)
+    # {"acme": "supervisors"}); a tenant not listed has DEFAULT_OVERLOAD_NAMES.
+    tenant_overload_names: dict[str, OverloadNames] = Field(default_factory=dict)
     # Deliveries queued for one console; a console this far behind is disconnected
     # (it resumes from its cursor) instead of holding memory for everyone.
     max_pending_per_console: int = Field(default=1_000, ge=10)

@@ -31,6 +31,7 @@ from warmline.notification.board import (
     high_intensity,
 )
 from warmline.notification.cursor import encode_cursor
+from warmline.notification.overload import RaisedAlert
 from warmline.notification.tokens import ALL_QUEUES, AgentScope
 from warmline.v1 import escalation_pb2, notification_pb2
 
@@ -122,7 +123,7 @@ class Hub:
         self._held: dict[str, asyncio.TimerHandle] = {}
         self._pause_ends: dict[tuple[str, str], asyncio.TimerHandle] = {}
         #: tenant -> the overload alerts that still hold, for supervisors connecting.
-        self.active_alerts: Callable[[str], list[notification_pb2.OverloadAlert]] = lambda _: []
+        self.active_alerts: Callable[[str], list[RaisedAlert]] = lambda _: []
 
     # --- consoles -------------------------------------------------------------
     def subscribe(
@@ -156,7 +157,8 @@ class Hub:
                 self._put(sub, Outgoing(capacity(queue, paused)), backlog=True)
             for alert in self.active_alerts(scope.tenant_id):
                 if scope.allows(alert.queue):
-                    self._put(sub, Outgoing(Response(overload=alert)), backlog=True)
+                    shown = alert.for_viewer(scope.agent_id)
+                    self._put(sub, Outgoing(Response(overload=shown)), backlog=True)
         if start is None:
             backlog = self.board.open_for(scope.tenant_id, queues, scope.agent_id, supervisor)
             backlog = [r for r in backlog if not self._held_back(sub, r, now)]
@@ -321,13 +323,15 @@ class Hub:
                     self._put(sub, Outgoing(capacity(queue, counts[queue])))
 
     # --- overload alerts --------------------------------------------------------
-    def overload(self, alert: notification_pb2.OverloadAlert) -> int:
-        """Raise an alert to the supervisor queue's consoles that cover its queue."""
+    def overload(self, alert: RaisedAlert) -> int:
+        """Raise an alert to the supervisor queue's consoles that cover its queue, each
+        named or not as the tenant's setting says for that console's agent."""
         supervisor = self.settings.supervisor_queue
         sent = 0
         for sub in list(self._by_tenant.get(alert.tenant_id, ())):
             if supervisor in sub.queues and sub.scope.allows(alert.queue):
-                self._put(sub, Outgoing(Response(overload=alert)))
+                shown = alert.for_viewer(sub.agent_id)
+                self._put(sub, Outgoing(Response(overload=shown)))
                 sent += 1
         return sent
 

@@ -8,14 +8,16 @@ consoles, suggesting rotation or a break; it is raised again only after it
 cleared.
 
 Promised: each agent is held against the thresholds alone, never against other
-agents; a queue's alert counts agents, it never lists them; an agent is named
-only where their tenant chose ``supervisors`` (agents' own supervisors are not
-modelled, so the default names nobody). Not promised: the time spent is from
-the claim to the escalation's end, which is when the conversation ended, not
-when the agent stopped working on it.
+agents; a queue's alert counts agents, it never lists them; who an agent's
+alert names the agent to is the tenant's choice (:func:`names_agent_to`): by
+default only their own supervisor's consoles (the tokens file's
+``supervisor``), and an agent without one is named to no one; every other
+supervisor console gets the same alert unnamed. Not promised: the time spent is
+from the claim to the escalation's end, which is when the conversation ended,
+not when the agent stopped working on it.
 
-Every alert raised is also written to the overload-alerts topic, for the record
-to keep (:mod:`warmline.record.rows`). Its id is the same on every replica (they
+Every alert raised is also written, unnamed, to the overload-alerts topic, for
+the record to keep (:mod:`warmline.record.rows`). Its id is the same on every replica (they
 apply the same log, and the id is of the finding and the window it was raised
 in), so the record keeps one row however many replicas raised it. Not promised:
 replicas whose checks fall either side of a window's end raise two ids; and an
@@ -24,13 +26,13 @@ alert raised again within the window it first was keeps the first one's id.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from warmline.common.keys import derived_id
 from warmline.common.metrics import NOTIFICATION_OVERLOAD_ALERTS, NOTIFICATION_QUEUE_EXPOSURE
-from warmline.common.settings import NotificationSettings
+from warmline.common.settings import DEFAULT_OVERLOAD_NAMES, NotificationSettings, OverloadNames
 from warmline.notification.board import Exposure
 from warmline.v1 import notification_pb2
 
@@ -105,6 +107,42 @@ def findings(
     return found
 
 
+def names_agent_to(names: OverloadNames, own_supervisor: str | None, viewer: str) -> bool:
+    """Whether an agent's alert names the agent on the supervisor console of ``viewer``
+    (an agent_id), under the tenant's setting ``names``; ``own_supervisor`` is the
+    agent's own supervisor, None when the tokens file names none."""
+    if names == "supervisors":
+        return True
+    return names == "own_supervisor" and own_supervisor is not None and viewer == own_supervisor
+
+
+@dataclass(frozen=True, slots=True)
+class RaisedAlert:
+    """One alert as raised: ``unnamed`` for the record and any supervisor console,
+    ``named`` for the consoles :func:`names_agent_to` allows (the same for a queue)."""
+
+    unnamed: Alert
+    named: Alert
+    names: OverloadNames
+    own_supervisor: str | None
+
+    @property
+    def tenant_id(self) -> str:
+        """The alert's tenant."""
+        return self.unnamed.tenant_id
+
+    @property
+    def queue(self) -> str:
+        """The queue the alert is about."""
+        return self.unnamed.queue
+
+    def for_viewer(self, viewer: str) -> Alert:
+        """The alert as the supervisor console of agent ``viewer`` gets it."""
+        if names_agent_to(self.names, self.own_supervisor, viewer):
+            return self.named
+        return self.unnamed
+
+
 def suggestion(finding: Finding, window_s: float, named: bool) -> str:
     """What the supervisor might do, in words."""
     window = f"{window_s / 3600:g} h" if window_s >= 3600 else f"{window_s / 60:g} min"
@@ -129,13 +167,23 @@ def suggestion(finding: Finding, window_s: float, named: bool) -> str:
 class OverloadWatch:
     """Raises each finding once while it lasts; it may be raised again after it cleared."""
 
-    def __init__(self, policy: OverloadPolicy, names: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        policy: OverloadPolicy,
+        names: Mapping[str, OverloadNames],
+        supervisor_of: Callable[[str, str], str | None] = lambda _tenant, _agent: None,
+    ) -> None:
+        """``names``: each tenant's setting (others have the default);
+        ``supervisor_of(tenant, agent)``: the agent's own supervisor, if any."""
         self.policy = policy
         self._names = names
-        self._active: dict[Finding, Alert] = {}
+        self._supervisor_of = supervisor_of
+        self._active: dict[Finding, RaisedAlert] = {}
         self._queues_seen: set[str] = set()
 
-    def check(self, exposures: Mapping[tuple[str, str, str], Exposure], now: float) -> list[Alert]:
+    def check(
+        self, exposures: Mapping[tuple[str, str, str], Exposure], now: float
+    ) -> list[RaisedAlert]:
         """The alerts raised by this check (findings that were not active)."""
         self._count(exposures)
         current = {self._key(f): f for f in findings(exposures, self.policy)}
@@ -148,7 +196,7 @@ class OverloadWatch:
                 NOTIFICATION_OVERLOAD_ALERTS.labels("agent" if finding.agent_id else "queue").inc()
         return raised
 
-    def active(self, tenant_id: str) -> list[Alert]:
+    def active(self, tenant_id: str) -> list[RaisedAlert]:
         """The tenant's alerts that still hold (for a supervisor console connecting now)."""
         return [a for a in self._active.values() if a.tenant_id == tenant_id]
 
@@ -157,8 +205,15 @@ class OverloadWatch:
         # One alert per threshold passed, whatever its value does while it stays passed.
         return Finding(finding.tenant_id, finding.queue, finding.agent_id, finding.measure, 0, 0)
 
-    def _alert(self, finding: Finding, now: float) -> Alert:
-        named = self._names.get(finding.tenant_id, "nobody") == "supervisors"
+    def _alert(self, finding: Finding, now: float) -> RaisedAlert:
+        names = self._names.get(finding.tenant_id, DEFAULT_OVERLOAD_NAMES)
+        own_supervisor = (
+            self._supervisor_of(finding.tenant_id, finding.agent_id) if finding.agent_id else None
+        )
+        named = self._as_alert(finding, now, named=bool(finding.agent_id))
+        return RaisedAlert(self._as_alert(finding, now, named=False), named, names, own_supervisor)
+
+    def _as_alert(self, finding: Finding, now: float, *, named: bool) -> Alert:
         alert = Alert(
             alert_id=derived_id(
                 finding.tenant_id,

@@ -76,7 +76,9 @@ class NotificationService:
                 max_pending=n.max_pending_per_console,
             ),
         )
-        self.overload = OverloadWatch(OverloadPolicy.from_settings(n), n.tenant_overload_names)
+        self.overload = OverloadWatch(
+            OverloadPolicy.from_settings(n), n.tenant_overload_names, agents.supervisor_of
+        )
         self.hub.active_alerts = self.overload.active
         self.feed = Feed(settings, self.board, self.hub, self.producer)
         self.core = NotificationCore(settings, agents, self.hub, self.feed, self.producer)
@@ -170,7 +172,7 @@ class NotificationService:
             exposures = self.board.exposures(now, n.overload_window_s)
             for alert in self.overload.check(exposures, now):
                 self.hub.overload(alert)
-                await self._publish_overload(alert)
+                await self._publish_overload(alert.unnamed)
 
     async def _publish_overload(self, alert: notification_pb2.OverloadAlert) -> None:
         """Write an alert for the record; consoles have it already, so a failure is logged."""

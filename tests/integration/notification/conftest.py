@@ -33,8 +33,11 @@ AGENTS = {
     "bob": ("acme", ["billing"]),
     "carol": ("acme", ["billing"]),
     "sam": ("acme", ["supervisor", "billing", "general"]),
+    "sue": ("acme", ["supervisor", "billing", "general"]),
     "gina": ("globex", ["*"]),
 }
+# agent -> their own supervisor (the tokens file's `supervisor`); others have none.
+SUPERVISORS = {"alice": "sam"}
 
 
 def token(agent: str) -> str:
@@ -46,6 +49,7 @@ def write_agents(path: Path) -> Path:
     """A tokens file for :data:`AGENTS`."""
     entries = [
         {"token_sha256": hash_key(token(a)), "tenant": t, "agent_id": a, "queues": q}
+        | ({"supervisor": SUPERVISORS[a]} if a in SUPERVISORS else {})
         for a, (t, q) in AGENTS.items()
     ]
     path.write_text(yaml.safe_dump({"agents": entries}))

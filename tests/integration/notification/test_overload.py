@@ -43,31 +43,32 @@ async def take_rough_ones(replica: Any, consoles: list[Console]) -> None:
 async def test_a_supervisor_on_any_replica_is_told_without_the_agent_named(
     make_notification: Any, consoles: list[Console]
 ) -> None:
+    # sue supervises the queue but is not alice's own supervisor (sam is).
     first = make_notification(**THRESHOLDS)
     second = make_notification(first.settings)
-    sam = Console(second.client("sam"), ["supervisor"])
+    sue = Console(second.client("sue"), ["supervisor"])
     bob = Console(first.client("bob"), ["billing"])
-    consoles += [sam, bob]
-    await sam.wait_subscribed()
+    consoles += [sue, bob]
+    await sue.wait_subscribed()
     await bob.wait_subscribed()
 
     await take_rough_ones(first, consoles)
 
-    await sam.until(
-        lambda: {a.measure for a in alerts(sam)} >= {"high_intensity_claims", "reveals"}
+    await sue.until(
+        lambda: {a.measure for a in alerts(sue)} >= {"high_intensity_claims", "reveals"}
     )
-    told = {a.measure: a for a in alerts(sam)}
+    told = {a.measure: a for a in alerts(sue)}
     claims = told["high_intensity_claims"]
     assert claims.scope == notification_pb2.OVERLOAD_SCOPE_AGENT and claims.queue == "billing"
     assert (claims.value, claims.threshold, claims.window_s) == (2, 2, 600)
     assert claims.agent_id == "" and claims.suggestion.startswith("An agent on billing")
-    assert all(b"alice" not in a.SerializeToString() for a in alerts(sam))
-    await sam.quiet(0.6)
-    assert len(alerts(sam)) == 2  # raised once while it holds
+    assert all(b"alice" not in a.SerializeToString() for a in alerts(sue))
+    await sue.quiet(0.6)
+    assert len(alerts(sue)) == 2  # raised once while it holds
     assert alerts(bob) == []  # agents are not told about each other
 
     # A supervisor connecting later hears what still holds.
-    late = Console(first.client("sam"), ["supervisor"])
+    late = Console(first.client("sue"), ["supervisor"])
     consoles.append(late)
     await late.until(lambda: len(alerts(late)) == 2)
 
@@ -76,7 +77,7 @@ async def test_a_supervisor_on_any_replica_is_told_without_the_agent_named(
         first.settings.kafka.bootstrap_servers, first.settings.topics.name("overload_alerts"), 4
     )
     ids = [notification_pb2.OverloadAlert.FromString(r.value or b"").alert_id for r in written]
-    assert sorted(set(ids)) == sorted(a.alert_id for a in alerts(sam))
+    assert sorted(set(ids)) == sorted(a.alert_id for a in alerts(sue))
     assert all(b"alice" not in (r.value or b"") for r in written)
 
     async with aiohttp.ClientSession() as http:
@@ -86,14 +87,52 @@ async def test_a_supervisor_on_any_replica_is_told_without_the_agent_named(
     assert "alice" not in page
 
 
-async def test_a_tenant_that_chose_so_has_the_agent_named(
+async def test_the_agent_is_named_only_to_their_own_supervisor_by_default(
+    make_notification: Any, consoles: list[Console]
+) -> None:
+    first = make_notification(**THRESHOLDS)
+    second = make_notification(first.settings)
+    sam = Console(second.client("sam"), ["supervisor"])  # alice's own supervisor
+    sue = Console(first.client("sue"), ["supervisor"])  # covers billing too
+    consoles += [sam, sue]
+    await sam.wait_subscribed()
+    await sue.wait_subscribed()
+
+    await take_rough_ones(first, consoles)
+
+    both = {"high_intensity_claims", "reveals"}
+    await sam.until(lambda: {a.measure for a in alerts(sam)} >= both)
+    await sue.until(lambda: {a.measure for a in alerts(sue)} >= both)
+    assert {a.agent_id for a in alerts(sam)} == {"alice"}
+    assert all(a.suggestion.startswith("alice on billing") for a in alerts(sam))
+    assert all(b"alice" not in a.SerializeToString() for a in alerts(sue))
+    assert all(a.suggestion.startswith("An agent on billing") for a in alerts(sue))
+    assert {a.alert_id for a in alerts(sam)} == {a.alert_id for a in alerts(sue)}
+
+    # Connecting later, each hears what still holds, named or not the same way.
+    late_sam = Console(first.client("sam"), ["supervisor"])
+    late_sue = Console(second.client("sue"), ["supervisor"])
+    consoles += [late_sam, late_sue]
+    await late_sam.until(lambda: len(alerts(late_sam)) == 2)
+    await late_sue.until(lambda: len(alerts(late_sue)) == 2)
+    assert {a.agent_id for a in alerts(late_sam)} == {"alice"}
+    assert {a.agent_id for a in alerts(late_sue)} == {""}
+
+    # The record is written the alert without the name.
+    written = await read_topic(
+        first.settings.kafka.bootstrap_servers, first.settings.topics.name("overload_alerts"), 4
+    )
+    assert all(b"alice" not in (r.value or b"") for r in written)
+
+
+async def test_a_tenant_that_chose_so_has_the_agent_named_to_every_supervisor(
     make_notification: Any, consoles: list[Console]
 ) -> None:
     replica = make_notification(**THRESHOLDS, tenant_overload_names={"acme": "supervisors"})
-    sam = Console(replica.client("sam"), ["supervisor"])
-    consoles.append(sam)
-    await sam.wait_subscribed()
+    sue = Console(replica.client("sue"), ["supervisor"])
+    consoles.append(sue)
+    await sue.wait_subscribed()
     await take_rough_ones(replica, consoles)
-    await sam.until(lambda: len(alerts(sam)) >= 1)
-    assert {a.agent_id for a in alerts(sam)} == {"alice"}
-    assert alerts(sam)[0].suggestion.startswith("alice on billing")
+    await sue.until(lambda: len(alerts(sue)) >= 1)
+    assert {a.agent_id for a in alerts(sue)} == {"alice"}
+    assert alerts(sue)[0].suggestion.startswith("alice on billing")

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+
 from tests.unit.notification.support import NOW, claim, decision
 from warmline.notification.board import Board, Exposure
-from warmline.notification.hub import Hub, HubSettings
-from warmline.notification.overload import OverloadPolicy, OverloadWatch, findings
+from warmline.notification.hub import Hub, HubSettings, Outgoing
+from warmline.notification.overload import (
+    OverloadPolicy,
+    OverloadWatch,
+    findings,
+    names_agent_to,
+)
 from warmline.notification.tokens import AgentScope
 from warmline.v1 import escalation_pb2, notification_pb2
 
@@ -18,6 +26,11 @@ POLICY = OverloadPolicy(
     queue_agents_over=2,
 )
 URGENT = escalation_pb2.PRIORITY_URGENT
+
+
+def supervised(by: dict[tuple[str, str], str]) -> Callable[[str, str], str | None]:
+    """``supervisor_of`` for a tokens file naming these (tenant, agent) -> supervisor."""
+    return lambda tenant, agent: by.get((tenant, agent))
 
 
 def reveal(agent: str, at: float, queue: str = "billing") -> notification_pb2.AgentAction:
@@ -67,16 +80,25 @@ def test_each_agent_is_held_against_the_thresholds_alone_and_a_queue_counts_agen
     }
 
 
-def test_an_alert_is_raised_once_while_it_holds_and_names_nobody_by_default() -> None:
+def test_an_agent_is_named_only_to_their_own_supervisor_by_default() -> None:
+    assert names_agent_to("own_supervisor", "sam", "sam")
+    assert not names_agent_to("own_supervisor", "sam", "sue")  # another supervisor
+    assert not names_agent_to("own_supervisor", None, "sam")  # no supervisor: no one
+    assert names_agent_to("supervisors", None, "sue")
+    assert not names_agent_to("nobody", "sam", "sam")
+
+
+def test_an_alert_is_raised_once_while_it_holds_and_unnamed_without_a_supervisor() -> None:
     watch = OverloadWatch(POLICY, {})
     over = {("acme", "billing", "alice"): Exposure(high_intensity_claims=3)}
     raised = watch.check(over, NOW)
-    assert [(a.scope, a.agent_id, a.measure) for a in raised] == [
+    shown = [a.for_viewer("sam") for a in raised]
+    assert [(a.scope, a.agent_id, a.measure) for a in shown] == [
         (notification_pb2.OVERLOAD_SCOPE_AGENT, "", "high_intensity_claims")
     ]
-    assert "alice" not in str(raised[0])
-    assert raised[0].suggestion.startswith("An agent on billing: 3 high-intensity contacts")
-    assert "break" in raised[0].suggestion
+    assert "alice" not in str(shown[0]) and "alice" not in str(raised[0].unnamed)
+    assert shown[0].suggestion.startswith("An agent on billing: 3 high-intensity contacts")
+    assert "break" in shown[0].suggestion
     over[("acme", "billing", "alice")].high_intensity_claims = 4
     assert watch.check(over, NOW + 30) == []
     assert len(watch.active("acme")) == 1 and watch.active("globex") == []
@@ -84,15 +106,30 @@ def test_an_alert_is_raised_once_while_it_holds_and_names_nobody_by_default() ->
     assert len(watch.check(over, NOW + 90)) == 1  # raised again after it cleared
 
 
-def test_a_tenant_that_chose_so_names_the_agent_to_supervisors() -> None:
-    watch = OverloadWatch(POLICY, {"acme": "supervisors"})
+def test_the_own_supervisor_sees_the_name_and_every_other_supervisor_does_not() -> None:
+    watch = OverloadWatch(POLICY, {}, supervised({("acme", "alice"): "sam"}))
+    (raised,) = watch.check({("acme", "billing", "alice"): Exposure(reveals=2)}, NOW)
+    mine = raised.for_viewer("sam")
+    assert mine.agent_id == "alice" and mine.suggestion.startswith("alice on billing")
+    other = raised.for_viewer("sue")
+    assert other.agent_id == "" and other.suggestion.startswith("An agent on billing")
+    assert "alice" not in str(raised.unnamed)  # what the record gets
+    assert mine.alert_id == other.alert_id == raised.unnamed.alert_id
+
+
+def test_a_tenant_that_chose_so_names_the_agent_to_supervisors_or_to_nobody() -> None:
+    supervisors = {("acme", "alice"): "sam", ("globex", "gina"): "gus"}
+    watch = OverloadWatch(
+        POLICY, {"acme": "supervisors", "globex": "nobody"}, supervised(supervisors)
+    )
     over = {
         ("acme", "billing", "alice"): Exposure(reveals=2),
         ("globex", "billing", "gina"): Exposure(reveals=2),
     }
-    named = {a.tenant_id: a for a in watch.check(over, NOW)}
-    assert named["acme"].agent_id == "alice" and named["acme"].suggestion.startswith("alice")
-    assert named["globex"].agent_id == ""
+    raised = {a.tenant_id: a for a in watch.check(over, NOW)}
+    assert raised["acme"].for_viewer("sue").agent_id == "alice"
+    assert raised["acme"].for_viewer("sue").suggestion.startswith("alice")
+    assert raised["globex"].for_viewer("gus").agent_id == ""  # not even their own
 
 
 async def test_alerts_reach_only_supervisor_consoles_covering_the_queue() -> None:
@@ -120,4 +157,25 @@ async def test_alerts_reach_only_supervisor_consoles_covering_the_queue() -> Non
         AgentScope("acme", "sue", frozenset({"*"})), frozenset({"supervisor"}), None, "sse"
     )
     assert later.pending.get_nowait().response.overload.measure == "reveals"
+    h.close_all()
+
+
+async def test_each_supervisor_console_gets_the_alert_named_or_not_for_its_agent() -> None:
+    board = Board(max_records=100, exposure_window_s=3600)
+    h = Hub(board, HubSettings("supervisor", 3, 0.0, 100), clock=lambda: NOW)
+    watch = OverloadWatch(POLICY, {}, supervised({("acme", "alice"): "sam"}))
+    h.active_alerts = watch.active
+
+    def supervisor(agent: str) -> asyncio.Queue[Outgoing]:
+        scope = AgentScope("acme", agent, frozenset({"supervisor", "billing"}))
+        return h.subscribe(scope, frozenset({"supervisor"}), None, "sse").pending
+
+    sam, sue = supervisor("sam"), supervisor("sue")
+    (alert,) = watch.check({("acme", "billing", "alice"): Exposure(reveals=2)}, NOW)
+    assert h.overload(alert) == 2
+    assert sam.get_nowait().response.overload.agent_id == "alice"
+    assert sue.get_nowait().response.overload.agent_id == ""
+    # Connecting later, each hears what still holds the same way.
+    assert supervisor("sam").get_nowait().response.overload.agent_id == "alice"
+    assert supervisor("sue").get_nowait().response.overload.agent_id == ""
     h.close_all()

@@ -53,7 +53,12 @@ def test_a_token_maps_to_its_tenant_agent_and_queues_only() -> None:
             r"agents\[0\].supervisor: 'sam' is not an agent of tenant 'acme'",
         ),
         (
-            {"agents": [entry("t", supervisor="gina"), entry("g", agent_id="gina", tenant="globex")]},
+            {
+                "agents": [
+                    entry("t", supervisor="gina"),
+                    entry("g", agent_id="gina", tenant="globex"),
+                ]
+            },
             r"agents\[0\].supervisor: 'gina' is not an agent of tenant 'acme'",
         ),
         ({"agents": [entry("t", supervisor="alice")]}, r"'alice' cannot supervise themselves"),
