@@ -28,6 +28,9 @@ OTHER_AGENT_TOKEN = "practice-other-agent-token"
 #: A supervisor of acme's billing queue; and one of its general queue only.
 SUPERVISOR_TOKEN = "practice-supervisor-token"
 GENERAL_SUPERVISOR_TOKEN = "practice-general-supervisor-token"
+#: carol of acme's billing queue, whose own supervisor is sue (a supervisor of billing).
+SUPERVISED_AGENT_TOKEN = "practice-supervised-agent-token"
+OWN_SUPERVISOR_TOKEN = "practice-own-supervisor-token"
 #: What a good opening for the scenario looks like.
 GOOD_REPLY = "I'm so sorry, I can see how frustrating this is. Let me look into it now. Could you confirm the address?"
 
@@ -59,16 +62,20 @@ def agents() -> AgentDirectory:
     """The tokens of the door: :data:`AGENT_TOKEN`, alice of acme's billing queue;
     :data:`OTHER_AGENT_TOKEN`, bob of the same queue; :data:`SUPERVISOR_TOKEN`, sam,
     who supervises billing; :data:`GENERAL_SUPERVISOR_TOKEN`, gil, who supervises
-    general only."""
+    general only; :data:`SUPERVISED_AGENT_TOKEN`, carol of billing, whose own
+    supervisor is sue (:data:`OWN_SUPERVISOR_TOKEN`, who supervises billing)."""
     entries = [
-        (AGENT_TOKEN, "alice", ["billing"]),
-        (OTHER_AGENT_TOKEN, "bob", ["billing"]),
-        (SUPERVISOR_TOKEN, "sam", ["supervisor", "billing"]),
-        (GENERAL_SUPERVISOR_TOKEN, "gil", ["supervisor", "general"]),
+        (AGENT_TOKEN, "alice", ["billing"], None),
+        (OTHER_AGENT_TOKEN, "bob", ["billing"], None),
+        (SUPERVISOR_TOKEN, "sam", ["supervisor", "billing"], None),
+        (GENERAL_SUPERVISOR_TOKEN, "gil", ["supervisor", "general"], None),
+        (SUPERVISED_AGENT_TOKEN, "carol", ["billing"], "sue"),
+        (OWN_SUPERVISOR_TOKEN, "sue", ["supervisor", "billing"], None),
     ]
     return AgentDirectory.from_mapping(
         {"agents": [{"token_sha256": hash_key(secret), "tenant": "acme", "agent_id": agent,
-                     "queues": queues} for secret, agent, queues in entries]}
+                     "queues": queues} | ({"supervisor": boss} if boss else {})
+                    for secret, agent, queues, boss in entries]}
     )  # fmt: skip
 
 

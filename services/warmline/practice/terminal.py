@@ -76,7 +76,8 @@ class PracticeClient:
         return dict(self._call("/v1/practice/review", {"scenario_id": scenario_id, "reply": reply}))
 
     def share(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Share a round or a summary with the supervisors of the queues practised."""
+        """Share a round or a summary with the agent's own supervisor, or without one
+        with the supervisors of the queues practised."""
         return dict(self._call("/v1/practice/shares", body))
 
     def my_shares(self) -> list[dict[str, Any]]:
@@ -178,6 +179,8 @@ def share_view(share: dict[str, Any], *, with_agent: bool) -> RenderableType:
     """One share: what it is, when it was shared, and what the supervisor sees."""
     who = f"{share['agent_id']} shared " if with_agent else ""
     title = f"{who}{share['kind']} · {share['shared_at'][:16]} UTC · id {share['share_id']}"
+    if not with_agent:
+        title += f" · shared with {share['shared_with']}"
     lines: list[RenderableType] = []
     if share["kind"] == "round":
         shown = share["round"]

@@ -59,7 +59,7 @@ class AuditHttpApi:
         app.router.add_get("/v1/audit/{conversation_id}", self.audit)
         practice = PracticeHttpApi(self._database, self._agents, self._reader)
         practice.add_routes(app)
-        PracticeSharesHttpApi(practice, self._supervisor_queue).add_routes(app)
+        PracticeSharesHttpApi(practice, self._agents, self._supervisor_queue).add_routes(app)
         InsightsHttpApi(self._database, self._agents, self._insights_min_group).add_routes(app)
         add_openapi_route(app, "record")
         return app

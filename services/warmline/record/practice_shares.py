@@ -1,13 +1,14 @@
-"""Practice an agent chose to share with their supervisors: the one part of a
+"""Practice an agent chose to share with their supervisor: the one part of a
 practice round the record keeps, and only while the agent wants it kept.
 
 A review is kept nowhere (:mod:`warmline.record.practice_http`). An agent may
 share one **round** (the opening they wrote, its checks, the scenario it was
 for) or a **summary** of rounds (how many, and how many passed each check: no
-words), and take either back, which deletes it. Warmline does not model who
-supervises whom, so a share goes to the supervisors of the queues practised: a
-token covering the supervisor queue sees a share when it covers every queue in
-it. What a supervisor gets is shares one by one, newest first: nothing here
+words), and take either back, which deletes it. A share goes to the agent's own
+supervisor when the agent tokens file names one (kept with the share: a later
+change of supervisor does not pass it on), and only they read it; otherwise to
+the supervisors of the queues practised: a token covering the supervisor queue
+sees such a share when it covers every queue in it. What a supervisor gets is shares one by one, newest first: nothing here
 totals, ranks or compares agents, and nothing reads the agent's emotions (the
 checks are of the reply's words). Shares age out with the scenarios
 (:func:`warmline.record.practice.delete_expired`). Every function runs inside
@@ -43,6 +44,15 @@ class Share:
     queues: tuple[str, ...]
     shown: dict[str, Any]
     shared_at: float
+    #: The agent's own supervisor it went to; None: the supervisors of its queues.
+    supervisor: str | None = None
+
+    @property
+    def shared_with(self) -> str:
+        """To whom it went, as the agent is told."""
+        if self.supervisor is not None:
+            return f"your supervisor {self.supervisor}"
+        return f"the supervisors of {', '.join(self.queues)}"
 
     def as_json(self) -> dict[str, Any]:
         """The share as the API answers it."""
@@ -51,6 +61,8 @@ class Share:
             "agent_id": self.agent_id,
             "kind": self.kind,
             "queues": list(self.queues),
+            "supervisor": self.supervisor,
+            "shared_with": self.shared_with,
             "shared_at": datetime.fromtimestamp(self.shared_at, UTC).isoformat(),
             self.kind: self.shown,
         }
@@ -63,6 +75,7 @@ def new_share_id() -> str:
 
 def round_share(
     agent_id: str,
+    supervisor: str | None,
     scenario: dict[str, Any],
     reply: str,
     checks: Sequence[Check],
@@ -81,11 +94,14 @@ def round_share(
         "of": len(CHECKS),
         "caring": caring,
     }
-    return Share(new_share_id(), agent_id, "round", (scenario["queue"],), shown, now)
+    return Share(new_share_id(), agent_id, "round", (scenario["queue"],), shown, now, supervisor)
 
 
 def summary_share(
-    agent_id: str, rounds: Sequence[tuple[dict[str, Any], Sequence[Check]]], now: float
+    agent_id: str,
+    supervisor: str | None,
+    rounds: Sequence[tuple[dict[str, Any], Sequence[Check]]],
+    now: float,
 ) -> Share:
     """Several rounds as counts: how many, and how many passed each check; no words."""
     passed = dict.fromkeys(CHECKS, 0)
@@ -98,16 +114,17 @@ def summary_share(
         "checks": [{"check": name, "passed": count} for name, count in passed.items()],
     }
     queues = tuple(sorted({scenario["queue"] for scenario, _ in rounds}))
-    return Share(new_share_id(), agent_id, "summary", queues, shown, now)
+    return Share(new_share_id(), agent_id, "summary", queues, shown, now, supervisor)
 
 
 def insert_share(conn: Connection, tenant_id: str, share: Share) -> None:
     """Keep ``share`` of the tenant until it is taken back or ages out."""
     conn.execute(
-        "INSERT INTO practice_shares VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO practice_shares (tenant_id, share_id, agent_id, kind, queues, shown, "
+        "shared_at, supervisor_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (
             tenant_id, share.share_id, share.agent_id, share.kind, ",".join(share.queues),
-            json.dumps(share.shown, ensure_ascii=False), share.shared_at,
+            json.dumps(share.shown, ensure_ascii=False), share.shared_at, share.supervisor,
         ),
     )  # fmt: skip
 
@@ -146,16 +163,22 @@ def shares_of(conn: Connection, tenant_id: str, agent_id: str) -> list[Share]:
 
 
 def shared_with(
-    conn: Connection, tenant_id: str, viewer_id: str, covers: Callable[[str], bool]
+    conn: Connection,
+    tenant_id: str,
+    viewer_id: str,
+    covers: Callable[[str], bool] | None,
 ) -> list[Share]:
-    """What agents share with a supervisor whose token ``covers`` a queue, newest
-    first: shares of the tenant whose every queue it covers, but the viewer's own."""
-    return _listed(
-        conn,
-        "tenant_id = ? AND agent_id <> ?",
-        (tenant_id, viewer_id),
-        lambda share: all(covers(q) for q in share.queues),
-    )
+    """What agents share with ``viewer_id``, newest first: what their agents shared
+    with them as their own supervisor and, for a supervisor's token that ``covers``
+    a queue (None: not a supervisor's token), the shares of the tenant to the
+    supervisors of queues it covers every one of; never the viewer's own."""
+
+    def shown_to(share: Share) -> bool:
+        if share.supervisor is not None:
+            return share.supervisor == viewer_id
+        return covers is not None and all(covers(q) for q in share.queues)
+
+    return _listed(conn, "tenant_id = ? AND agent_id <> ?", (tenant_id, viewer_id), shown_to)
 
 
 def _listed(
@@ -165,14 +188,20 @@ def _listed(
     shown_to: Callable[[Share], bool],
 ) -> list[Share]:
     rows = conn.execute(
-        "SELECT share_id, agent_id, kind, queues, shown, shared_at FROM practice_shares "
-        f"WHERE {where} ORDER BY shared_at DESC, share_id",
+        "SELECT share_id, agent_id, kind, queues, shown, shared_at, supervisor_id "
+        f"FROM practice_shares WHERE {where} ORDER BY shared_at DESC, share_id",
         params,
     )
     found = []
-    for share_id, agent_id, kind, queues, shown, shared_at in rows:
+    for share_id, agent_id, kind, queues, shown, shared_at, supervisor in rows:
         share = Share(
-            share_id, agent_id, kind, tuple(queues.split(",")), json.loads(shown), shared_at
+            share_id,
+            agent_id,
+            kind,
+            tuple(queues.split(",")),
+            json.loads(shown),
+            shared_at,
+            supervisor,
         )
         if shown_to(share):
             found.append(share)

@@ -7,9 +7,11 @@ explicit action, and the only way a supervisor sees a practice result.
   checks each reply again rather than trusting checks sent to it.
 - ``GET /v1/practice/shares``: what the agent shares now;
   ``DELETE /v1/practice/shares/{share_id}`` takes one back (deletes it).
-- ``GET /v1/practice/shared``: for a supervisor's token (one covering the
-  supervisor queue), what agents share with the supervisors of its queues;
-  any other token is refused.
+- ``GET /v1/practice/shared``: what agents shared with the token's agent as
+  their own supervisor (the agent tokens file's ``supervisor``) and, for a
+  supervisor's token (one covering the supervisor queue), what agents without
+  a supervisor share with the supervisors of its queues; a token that is
+  neither is refused.
 
 What is kept and who sees it: :mod:`warmline.record.practice_shares`.
 """
@@ -23,7 +25,7 @@ from aiohttp import web
 
 from warmline.notification.core import Refusal, Refused
 from warmline.notification.http_api import refusal_response
-from warmline.notification.tokens import AgentScope
+from warmline.notification.tokens import AgentDirectory, AgentScope
 from warmline.practice.checks import review_reply
 from warmline.record.practice_http import PracticeHttpApi, json_object, reply_field, text_field
 from warmline.record.practice_shares import (
@@ -44,8 +46,11 @@ _NO_STORE = {"Cache-Control": "no-store"}
 class PracticeSharesHttpApi:
     """aiohttp routes of sharing practice with supervisors."""
 
-    def __init__(self, practice: PracticeHttpApi, supervisor_queue: str) -> None:
+    def __init__(
+        self, practice: PracticeHttpApi, agents: AgentDirectory, supervisor_queue: str
+    ) -> None:
         self._practice = practice
+        self._agents = agents
         self._supervisor_queue = supervisor_queue
 
     def add_routes(self, app: web.Application) -> None:
@@ -56,7 +61,8 @@ class PracticeSharesHttpApi:
         app.router.add_get("/v1/practice/shared", self.shared)
 
     async def share(self, request: web.Request) -> web.Response:
-        """Share a round or a summary with the supervisors of the queues practised."""
+        """Share a round or a summary with the agent's own supervisor, or without one
+        with the supervisors of the queues practised."""
         try:
             scope = self._practice.scope(request)
             body = await json_object(request)
@@ -79,7 +85,13 @@ class PracticeSharesHttpApi:
         scenario = await self._practice.scenario_for(scope, scenario_id)
         caring = await self._practice.caring(reply)
         return round_share(
-            scope.agent_id, scenario, reply, review_reply(reply), caring, time.time()
+            scope.agent_id,
+            scope.supervisor,
+            scenario,
+            reply,
+            review_reply(reply),
+            caring,
+            time.time(),
         )
 
     async def _summary(self, scope: AgentScope, body: dict[str, Any]) -> Share:
@@ -99,7 +111,7 @@ class PracticeSharesHttpApi:
             scenario_id, reply = text_field(practised, "scenario_id"), reply_field(practised)
             scenario = await self._practice.scenario_for(scope, scenario_id)
             reviewed.append((scenario, review_reply(reply)))
-        return summary_share(scope.agent_id, reviewed, time.time())
+        return summary_share(scope.agent_id, scope.supervisor, reviewed, time.time())
 
     async def mine(self, request: web.Request) -> web.Response:
         """What the token's agent shares now, newest first."""
@@ -127,17 +139,20 @@ class PracticeSharesHttpApi:
         return web.json_response({"share_id": share_id, "deleted": True}, headers=_NO_STORE)
 
     async def shared(self, request: web.Request) -> web.Response:
-        """What agents share with a supervisor of the token's queues, newest first."""
+        """What agents share with the token's agent, newest first."""
         try:
             scope = self._practice.scope(request)
-            if not scope.allows(self._supervisor_queue):
+            supervising = scope.allows(self._supervisor_queue)
+            if not supervising and not self._agents.supervises(scope.tenant_id, scope.agent_id):
                 raise Refused(
                     Refusal.PERMISSION_DENIED,
                     "only a supervisor's token (one covering the supervisor queue "
-                    f"{self._supervisor_queue!r}) sees what agents share",
+                    f"{self._supervisor_queue!r}, or of an agent's own supervisor) sees "
+                    "what agents share",
                 )
+            covers = scope.allows if supervising else None
             found = await self._practice.read(
-                lambda c: shared_with(c, scope.tenant_id, scope.agent_id, scope.allows)
+                lambda c: shared_with(c, scope.tenant_id, scope.agent_id, covers)
             )
         except Refused as refused:
             return refusal_response(refused)

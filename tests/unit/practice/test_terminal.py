@@ -10,7 +10,14 @@ from typing import Any
 from rich.console import Console, RenderableType
 from typer.testing import CliRunner
 
-from tests.practice_support import AGENT_TOKEN, GOOD_REPLY, SUPERVISOR_TOKEN, practice_door
+from tests.practice_support import (
+    AGENT_TOKEN,
+    GOOD_REPLY,
+    OWN_SUPERVISOR_TOKEN,
+    SUPERVISED_AGENT_TOKEN,
+    SUPERVISOR_TOKEN,
+    practice_door,
+)
 from warmline.cli import app
 from warmline.practice.terminal import PracticeClient, Practised, practice_rounds
 
@@ -105,6 +112,7 @@ def test_an_agent_shares_a_round_the_supervisor_sees_it_until_it_is_taken_back(
 
         assert shared.exit_code == 0, shared.output
         assert "5 of 5 checks" in shared.output and "Shared." in shared.output
+        assert "shared with the supervisors of billing" in shared.output
         seen = runner.invoke(app, ["practice-shares", *url, "--shared-with-me"], env=supervisor)
         assert "alice shared round" in seen.output and "5 of 5 checks" in seen.output
         assert "1 shared with you." in seen.output
@@ -142,3 +150,25 @@ def test_a_summary_of_two_rounds_shares_counts_and_no_words(tmp_path: Path) -> N
         assert "alice shared summary" in seen.output
         assert "1 round on 1 scenario" in seen.output and "Takes ownership: 1 of 1" in seen.output
         assert "frustrating" not in seen.output
+
+
+def test_an_agent_with_a_supervisor_is_told_the_share_went_to_them_alone(tmp_path: Path) -> None:
+    runner = CliRunner()
+    with practice_door(tmp_path) as door:
+        url = ["--url", door.http_base]
+
+        def as_agent(token: str, *args: str) -> str:
+            env = {"WARMLINE_AGENT_TOKEN": token, "COLUMNS": "200"}
+            result = runner.invoke(app, [*args, *url], input=GOOD_REPLY + "\n", env=env)
+            assert result.exit_code == 0, result.output
+            return result.output
+
+        shared = as_agent(SUPERVISED_AGENT_TOKEN, "practice", "--share", "summary")
+
+        assert "shared with your supervisor sue" in shared
+        assert "carol shared summary" in as_agent(
+            OWN_SUPERVISOR_TOKEN, "practice-shares", "--shared-with-me"
+        )
+        assert "0 shared with you." in as_agent(
+            SUPERVISOR_TOKEN, "practice-shares", "--shared-with-me"
+        )

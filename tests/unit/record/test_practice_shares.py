@@ -21,6 +21,8 @@ from tests.practice_support import (
     GENERAL_SUPERVISOR_TOKEN,
     GOOD_REPLY,
     OTHER_AGENT_TOKEN,
+    OWN_SUPERVISOR_TOKEN,
+    SUPERVISED_AGENT_TOKEN,
     SUPERVISOR_TOKEN,
     agents,
     write_scenario,
@@ -35,7 +37,10 @@ SHARES, SHARED, REVIEW = "/v1/practice/shares", "/v1/practice/shared", "/v1/prac
 ONE = "/v1/practice/shares/{share_id}"
 WEAK_REPLY = "As I said, calm down. It will definitely arrive by tomorrow."
 #: Everything a share may carry: no rank, score, total or comparison among them.
-SHARE_FIELDS = {"share_id", "agent_id", "kind", "queues", "shared_at", "round", "summary"}
+SHARE_FIELDS = {
+    "share_id", "agent_id", "kind", "queues", "supervisor", "shared_with", "shared_at", "round",
+    "summary",
+}  # fmt: skip
 
 Call = Callable[..., Awaitable[tuple[int, Any]]]
 
@@ -76,11 +81,49 @@ async def test_a_supervisor_sees_nothing_unshared_and_a_round_once_it_is_shared(
     assert status == 201
     assert (share["agent_id"], share["kind"], share["queues"]) == ("alice", "round", ["billing"])
     assert share["round"]["reply"] == GOOD_REPLY and share["round"]["passed"] == 5
+    # Alice has no supervisor of her own: it goes to the supervisors of billing.
+    assert (share["supervisor"], share["shared_with"]) == (None, "the supervisors of billing")
     status, shared = await call("get", SHARED, SUPERVISOR_TOKEN)
     assert status == 200 and shared["shares"] == [share]
     # Alice sees what she shares; a supervisor of another queue sees none of it.
     assert (await call("get", SHARES, AGENT_TOKEN))[1] == {"shares": [share]}
     assert (await call("get", SHARED, GENERAL_SUPERVISOR_TOKEN))[1] == {"shares": []}
+
+
+async def test_a_share_of_an_agent_with_a_supervisor_reaches_only_that_supervisor(
+    door: tuple[Call, Contract, str],
+) -> None:
+    call, _, scenario = door
+    summary = {"kind": "summary", "rounds": [{"scenario_id": scenario, "reply": GOOD_REPLY}]}
+
+    status, share = await call("post", SHARES, SUPERVISED_AGENT_TOKEN, json=summary)
+
+    assert status == 201
+    assert (share["supervisor"], share["shared_with"]) == ("sue", "your supervisor sue")
+    assert (await call("get", SHARED, OWN_SUPERVISOR_TOKEN))[1] == {"shares": [share]}
+    # Sam supervises billing too, but he is not carol's supervisor.
+    assert (await call("get", SHARED, SUPERVISOR_TOKEN))[1] == {"shares": []}
+    assert (await call("get", SHARED, GENERAL_SUPERVISOR_TOKEN))[1] == {"shares": []}
+    assert (await call("get", SHARES, SUPERVISED_AGENT_TOKEN))[1] == {"shares": [share]}
+
+
+def test_a_share_to_an_own_supervisor_is_read_by_them_even_without_a_supervisor_token(
+    tmp_path: Path,
+) -> None:
+    write_scenario(tmp_path)
+    store = RecordStore(database_path(tmp_path), PracticeRules(frozenset({"acme"})))
+    try:
+        now = time.time()
+        insert_share(
+            store.conn, "acme", Share("to-sue", "carol", "summary", ("billing",), {}, now, "sue")
+        )
+        insert_share(store.conn, "acme", Share("to-all", "bob", "summary", ("billing",), {}, now))
+        # covers=None: a token that does not cover the supervisor queue.
+        assert [s.share_id for s in shared_with(store.conn, "acme", "sue", None)] == ["to-sue"]
+        every = {s.share_id for s in shared_with(store.conn, "acme", "sam", lambda _: True)}
+        assert every == {"to-all"}
+    finally:
+        store.close()
 
 
 async def test_only_a_supervisors_token_reads_what_was_shared(
