@@ -753,14 +753,36 @@ def bench_record(
     conversations: int = typer.Option(2_000, min=1, help="Conversations (one decision each)."),
     live_rate: float = typer.Option(5_000.0, min=1.0, help="Scored events/s offered live."),
     live_seconds: float = typer.Option(10.0, min=1.0, help="Duration of the live phase."),
+    database_url: str | None = typer.Option(
+        None,
+        help="An empty PostgreSQL database to write into (default: WARMLINE_RECORD__DATABASE_URL; "
+        "neither: a new SQLite file); its password from WARMLINE_RECORD__DATABASE_PASSWORD[_FILE].",
+    ),
 ) -> None:
-    """The record service's write rate into SQLite through a backlog, and its lag
-    while scored events and decisions arrive live."""
-    from warmline.bench import record
+    """The record service's write rate into SQLite or PostgreSQL through a backlog,
+    and its lag while scored events and decisions arrive live."""
+    from pydantic import ValidationError
 
-    typer.echo(
-        json.dumps(record.run(out, events, conversations, live_rate, live_seconds), indent=2)
-    )
+    from warmline.bench import record
+    from warmline.record.database import RecordDatabase
+
+    configured = load_settings().record
+    url = database_url or configured.database_url
+    database = None
+    if url is not None:
+        try:
+            chosen = RecordSettings.model_validate({**configured.model_dump(), "database_url": url})
+        except ValidationError as exc:  # the messages only: the input holds the URL
+            reasons = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+            typer.echo(f"error: --database-url: {reasons}", err=True)
+            raise typer.Exit(2) from None
+        database = RecordDatabase.from_settings(chosen)
+    try:
+        result = record.run(out, events, conversations, live_rate, live_seconds, database=database)
+    except record.BenchError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(json.dumps(result, indent=2))
 
 
 @bench.command("notification")

@@ -1,5 +1,6 @@
-"""``warmline bench record``: the record service's sustained write rate into SQLite,
-and its lag while the pipeline's output arrives live.
+"""``warmline bench record``: the record service's sustained write rate into SQLite
+(a fresh file) or PostgreSQL (an empty database the caller names), and its lag
+while the pipeline's output arrives live.
 
 Two phases on one local broker, against one record service (``RecordService``:
 its consumer, its one writer thread, ``synchronous=FULL``, a transaction and an
@@ -19,7 +20,10 @@ per conversation (two reasons, a five-turn trajectory), as decisioning writes:
    last row was on disk.
 
 A record service that fails, or writes nothing for ``STALL_S``, ends the run with
-:class:`BenchError` instead of a hang.
+:class:`BenchError` instead of a hang. On PostgreSQL the writes are the service's
+own: one ``executemany`` per table and poll, which psycopg sends pipelined (one
+round trip per batch, not per row). The events carry fixed ids, so a database that
+already holds a run's rows would ignore them as replays: it is refused up front.
 """
 
 from __future__ import annotations
@@ -45,7 +49,9 @@ from warmline.common.pipeline import Output, produce_all
 from warmline.common.settings import KafkaSettings, RecordSettings, WarmlineSettings
 from warmline.common.topics import ensure_topics
 from warmline.localkafka import LocalKafka
+from warmline.record.database import RecordDatabase, database_errors, database_path
 from warmline.record.service import RecordService
+from warmline.record.store import RecordStore
 from warmline.v1 import escalation_pb2, scoring_pb2
 
 #: Seconds the record may start, or go without writing, before the run is abandoned.
@@ -264,6 +270,42 @@ async def _live(
     }
 
 
+def _empty_database(database: RecordDatabase) -> dict[str, Any]:
+    """Migrate ``database``; refuse one already holding turns (a run's replays would
+    write nothing). Returns how durable its commits are, for the result."""
+    try:
+        store = RecordStore(database)
+    except database_errors() as exc:
+        raise BenchError(f"cannot open the record's database {database}: {exc}") from exc
+    try:
+        held = store.counts_of("turns")
+        if held:
+            raise BenchError(
+                f"the record's database {database} already holds {held} turns: the bench's "
+                "events would be ignored as replays; give it an empty database"
+            )
+        if database.engine == "sqlite":
+            return {"synchronous": "FULL"}
+        show = store.conn.execute
+        return {
+            "fsync": show("SHOW fsync").fetchone()[0],
+            "synchronous_commit": show("SHOW synchronous_commit").fetchone()[0],
+        }
+    finally:
+        store.close()
+
+
+def _database_mib(database: RecordDatabase) -> float:
+    if database.path is not None:
+        return round(database.path.stat().st_size / 2**20, 1)
+    conn = database.connect(read_only=True)
+    try:
+        size = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]
+    finally:
+        conn.close()
+    return round(float(size) / 2**20, 1)
+
+
 async def measure(
     settings: WarmlineSettings,
     data_dir: Path,
@@ -271,13 +313,22 @@ async def measure(
     conversations: int,
     live_rate: float,
     live_seconds: float,
+    database: RecordDatabase | None = None,
 ) -> dict[str, Any]:
-    """Fill the topics, time the record through the backlog, then while records arrive live."""
+    """Fill the topics, time the record through the backlog, then while records arrive live.
+
+    ``database``: an empty PostgreSQL database (or SQLite file); by default a new
+    SQLite file under ``data_dir``."""
+    database = database or RecordDatabase(path=database_path(data_dir))
+    durability = _empty_database(database)
     settings = settings.model_copy(
         update={
             "record": RecordSettings(
                 host="127.0.0.1", http_port=0, metrics_port=0, data_dir=data_dir,
                 consumer_group=f"bench-record-{os.getpid()}-{time.monotonic_ns()}",
+                database_url=database.url or f"sqlite:///{database.path}",
+                database_password=database.password,
+                database_password_file=database.password_file,
             )
         }
     )  # fmt: skip
@@ -292,16 +343,16 @@ async def measure(
         live = await _live(service, settings, live_rate, live_seconds, conversations)
     finally:
         await service.stop()
-    size = (data_dir / "record.sqlite3").stat().st_size
     return {
         **backlog,
         "events": events,
         "conversations": conversations,
         "live": live,
-        "database_mib": round(size / 2**20, 1),
+        "engine": database.engine,
+        "database_mib": _database_mib(database),
         "poll_max_records": settings.record.poll_max_records,
         "partitions": settings.topics.partitions,
-        "synchronous": "FULL",
+        **durability,
         "targets": {"events_per_s": 5000},
     }
 
@@ -313,12 +364,14 @@ def run(
     live_rate: float = 5_000.0,
     live_seconds: float = 10.0,
     kafka_version: str | None = None,
+    database: RecordDatabase | None = None,
 ) -> dict[str, Any]:
-    """Measure on a fresh local broker and write the JSON result to ``out``."""
+    """Measure on a fresh local broker (into ``database``, by default a new SQLite
+    file) and write the JSON result to ``out``."""
     version = kafka_version or os.environ.get("WARMLINE_KAFKA_VERSION") or LocalKafka.version
     with LocalKafka(version=version) as broker, tempfile.TemporaryDirectory() as data:
         settings = WarmlineSettings(kafka=KafkaSettings(bootstrap_servers=broker.bootstrap_servers))
         result = asyncio.run(
-            measure(settings, Path(data), events, conversations, live_rate, live_seconds)
+            measure(settings, Path(data), events, conversations, live_rate, live_seconds, database)
         )
     return write_result(out, {**result, "kafka_version": version})

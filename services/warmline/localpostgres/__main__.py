@@ -15,8 +15,11 @@ def main() -> int:
     """Start the server, print its URL and password, and run until Ctrl-C or SIGTERM."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=5432)
+    parser.add_argument(
+        "--fsync", action="store_true", help="Commits on disk when they return (benchmarks)."
+    )
     args = parser.parse_args()
-    server = LocalPostgres(args.port)
+    server = LocalPostgres(args.port, fsync=args.fsync)
     started = time.monotonic()
     try:
         server.start()

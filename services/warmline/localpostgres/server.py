@@ -39,10 +39,14 @@ def _free_port() -> int:
 
 
 class LocalPostgres:
-    """One server on 127.0.0.1 with a fresh data dir, removed by :meth:`cleanup`."""
+    """One server on 127.0.0.1 with a fresh data dir, removed by :meth:`cleanup`.
 
-    def __init__(self, port: int = 0) -> None:
+    ``fsync`` off (the default) suits tests; benchmarks turn it on, so a commit is on
+    disk when it returns, as SQLite's ``synchronous=FULL`` is."""
+
+    def __init__(self, port: int = 0, *, fsync: bool = False) -> None:
         self.port = port or _free_port()
+        self.fsync = fsync
         self.password = secrets.token_urlsafe(18)
         self.root = Path(tempfile.mkdtemp(prefix="warmline-postgres-"))
         self.data = self.root / "data"
@@ -82,7 +86,7 @@ class LocalPostgres:
             "--auth=scram-sha-256", "--encoding=UTF8", "--locale=C",
         )  # fmt: skip
         pwfile.unlink()
-        options = f"-h 127.0.0.1 -p {self.port} -k '' -c fsync=off"
+        options = f"-h 127.0.0.1 -p {self.port} -k '' -c fsync={'on' if self.fsync else 'off'}"
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "start")
         self.running = True
         self.create_database(DATABASE)
