@@ -371,16 +371,18 @@ async def test_an_agent_pauses_intense_offers_and_the_supervisor_sees_only_a_cou
     await screenshot(alice, "pause-resumed")
 
 
-async def test_the_supervisor_is_alerted_to_an_overloaded_agent_who_is_not_named(
+async def test_a_supervisor_is_alerted_to_an_overloaded_agent_named_only_to_their_own(
     make_notification: Any, open_console: OpenConsole
 ) -> None:
     replica = make_notification(
         overload_check_s=0.2, overload_agent_reveals=2, overload_queue_agents_over=5
     )
     alice = await open_console(replica)
-    sam = await open_console(replica)
+    sam = await open_console(replica)  # alice's own supervisor
+    sue = await open_console(replica)  # supervises billing too
     await signed_in(alice, "alice")
     await signed_in(sam, "sam", "supervisor")
+    await signed_in(sue, "sue", "supervisor")
     rough = [
         decision(f"rough-{n}", abusive=True, text="you ****", unmasked="you idiot") for n in (1, 2)
     ]
@@ -393,16 +395,23 @@ async def test_the_supervisor_is_alerted_to_an_overloaded_agent_who_is_not_named
         )
         await expect(card(alice, f"rough-{n}").locator(".text")).to_have_text("you idiot")
 
-    alert = sam.locator("#overloads .overload")
+    alert = sue.locator("#overloads .overload")
     await expect(alert).to_have_count(1, timeout=SEEN_WITHIN_MS)
     await expect(alert).to_contain_text("Queue billing: an agent passed the exposure threshold")
     await expect(alert.locator(".suggestion")).to_contain_text(
         "An agent on billing: 2 abusive messages revealed in the last 2 h."
     )
     await expect(alert.locator(".suggestion")).to_contain_text("offering a break or rotation")
-    await expect(sam.locator("#supervisor")).not_to_contain_text("alice")
+    await expect(sue.locator("#supervisor")).not_to_contain_text("alice")
     await expect(alice.locator("#overloads .overload")).to_have_count(0)
-    await screenshot(sam, "overload-alert")
+    await screenshot(sue, "overload-alert")
+
+    named = sam.locator("#overloads .overload")
+    await expect(named).to_have_count(1, timeout=SEEN_WITHIN_MS)
+    await expect(named.locator(".suggestion")).to_contain_text(
+        "alice on billing: 2 abusive messages revealed in the last 2 h."
+    )
+    await screenshot(sam, "overload-alert-own-supervisor")
 
 
 async def test_an_agent_practises_an_opening_and_the_feedback_stays_with_them(
@@ -553,6 +562,13 @@ async def test_from_the_console_an_agent_practises_and_shares_and_the_supervisor
         await practice.get_by_role("button", name="Share this round with my supervisor").click()
         await expect(practice.locator("#my-shares li.share")).to_have_count(1)
         await expect(practice.locator("#my-shares")).to_contain_text("a round · queue billing")
+        # Sam is her own supervisor (the tokens file says so): it went to him alone.
+        await expect(practice.locator("#share-round")).to_have_text(
+            "Shared with your supervisor sam"
+        )
+        await expect(practice.locator("#my-shares")).to_contain_text(
+            "shared with your supervisor sam"
+        )
         await screenshot(practice, "practice-shared-round")
 
         await sam_practice.get_by_role("button", name="Refresh").click()

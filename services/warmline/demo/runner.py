@@ -60,6 +60,8 @@ from warmline.v1 import escalation_pb2, events_pb2, feedback_pb2, notification_p
 DEMO_TENANT = "demo"
 _DEMO_KEY = "demo-key"
 _DEMO_AGENT = "demo-agent"
+# The demo agent's own supervisor: named overload alerts and practice shares go to them.
+_DEMO_LEAD = "demo-lead"
 _TURN_GAP_S = 0.25
 # How long the console keeps listening for decisions after the last event.
 _DECISION_SETTLE_S = 3.0
@@ -213,14 +215,21 @@ def demo_queues(supervisor_queue: str) -> list[str]:
     return sorted(routing.queues() | {supervisor_queue})
 
 
-def _write_agent_tokens(path: Path, token: str, queues: list[str]) -> None:
-    entry = {
+def _write_agent_tokens(path: Path, token: str, lead_token: str, queues: list[str]) -> None:
+    agent = {
         "token_sha256": hash_key(token),
         "tenant": DEMO_TENANT,
         "agent_id": _DEMO_AGENT,
         "queues": queues,
+        "supervisor": _DEMO_LEAD,
     }
-    path.write_text(yaml.safe_dump({"agents": [entry]}))
+    lead = {
+        "token_sha256": hash_key(lead_token),
+        "tenant": DEMO_TENANT,
+        "agent_id": _DEMO_LEAD,
+        "queues": queues,
+    }
+    path.write_text(yaml.safe_dump({"agents": [agent, lead]}))
 
 
 async def run_demo(
@@ -255,7 +264,9 @@ async def run_demo(
             await asyncio.to_thread(broker.cleanup)
 
 
-def _demo_settings(broker: LocalKafka, keys: Path, agent_token: str) -> WarmlineSettings:
+def _demo_settings(
+    broker: LocalKafka, keys: Path, agent_token: str, lead_token: str
+) -> WarmlineSettings:
     """Every service on 127.0.0.1 and free ports; the demo agent's token file next to ``keys``."""
     agents_file = keys.parent / "agents.yaml"
     # Chosen now, so the console can link to the record's practice and insights pages.
@@ -269,7 +280,9 @@ def _demo_settings(broker: LocalKafka, keys: Path, agent_token: str) -> Warmline
         agent_tokens_file=agents_file,
         record_url=f"http://127.0.0.1:{record_port}",
     )
-    _write_agent_tokens(agents_file, agent_token, demo_queues(notification.supervisor_queue))
+    _write_agent_tokens(
+        agents_file, agent_token, lead_token, demo_queues(notification.supervisor_queue)
+    )
     return WarmlineSettings(
         kafka=client_settings(broker),
         ingestion=IngestionSettings(
@@ -317,7 +330,8 @@ async def _with_broker(
     insights_out: Path,
 ) -> dict[str, object]:
     agent_token = f"wla_{DEMO_TENANT}_{secrets.token_urlsafe(16)}"
-    settings = _demo_settings(broker, keys, agent_token)
+    lead_token = f"wla_{DEMO_TENANT}_{secrets.token_urlsafe(16)}"
+    settings = _demo_settings(broker, keys, agent_token, lead_token)
     # Whatever happens (an error, Ctrl-C while the model loads), every service
     # started so far is stopped, the last started first.
     async with contextlib.AsyncExitStack() as running:
@@ -349,7 +363,9 @@ async def _with_broker(
             f":{ingestion.grpc_port}, HTTP :{ingestion.http_port}; notification gRPC "
             f":{notification.grpc_port}\n[bold]Agent console[/bold] in a browser: "
             f"http://127.0.0.1:{notification.http_port}/ with the agent token "
-            f"[bold]{agent_token}[/bold]; supervisors' insights, live: "
+            f"[bold]{agent_token}[/bold]; {_DEMO_AGENT}'s own supervisor {_DEMO_LEAD} (who "
+            f"alone sees {_DEMO_AGENT} named in overload alerts and gets their practice "
+            f"shares) with [bold]{lead_token}[/bold]; supervisors' insights, live: "
             f"http://127.0.0.1:{record.http.port}/insights",
             highlight=False,
         )
