@@ -148,7 +148,6 @@ class EmotionEngine:
         if quantize and self.backend == "onnx-fp32":
             raise ValueError("backend 'onnx-fp32' is fp32; use backend='onnx' for int8")
         self.batch_size = batch_size
-        self.check_language = check_language
         self.on_batch = on_batch
         self.quantized = quantize or self.backend == "onnx"
         self.cuda_dtype = torch.float16 if cuda_dtype == "float16" else torch.bfloat16
