@@ -239,16 +239,23 @@ def test_a_crd_schema_refuses_an_unknown_field() -> None:
     assert any("intervall" in e.message for e in errors), errors
 
 
+def process_of(values: dict[str, Any], component: str) -> str:
+    """The service a component runs (``settings``, else its own name)."""
+    return str(values["services"][component].get("settings", component))
+
+
 def test_values_cover_every_service(values: dict[str, Any]) -> None:
-    assert set(values["services"]) == settings_services()
+    assert {process_of(values, name) for name in values["services"]} == settings_services()
     assert set(SERVICES) <= set(values["services"])
 
 
 def test_every_service_gets_its_objects(
     values: dict[str, Any], default_docs: list[Manifest]
 ) -> None:
+    enabled = {n for n, svc in values["services"].items() if svc.get("enabled", True)}
+    assert enabled == set(values["services"]) - {"decisioning-shadow"}
     for kind in ("Deployment", "Service", "NetworkPolicy", "PodDisruptionBudget"):
-        assert set(of_kind(default_docs, kind)) == set(values["services"]), kind
+        assert set(of_kind(default_docs, kind)) == enabled, kind
 
 
 def test_containers_are_hardened(default_docs: list[Manifest], keda_docs: list[Manifest]) -> None:
@@ -406,11 +413,12 @@ def test_rendered_environment_parses_into_settings(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     docs: list[Manifest] = request.getfixturevalue(docs_fixture)
-    for name, deployment in of_kind(docs, "Deployment").items():
+    for deployment in of_kind(docs, "Deployment").values():
         settings = settings_from(deployment, tmp_path, monkeypatch)
-        section: ServicePorts = getattr(settings, name)
+        process = container(deployment)["args"][1]
+        section: ServicePorts = getattr(settings, process)
         assert section.metrics_port == int(
-            env_of(deployment)[f"WARMLINE_{name.upper()}__METRICS_PORT"]
+            env_of(deployment)[f"WARMLINE_{process.upper()}__METRICS_PORT"]
         )
 
 
@@ -621,6 +629,10 @@ def test_keda_topic_carries_the_prefix() -> None:
             ("services.ingestion.ingress.grpc.enabled=true",),
             "services.ingestion.ingress.grpc.host is required when the Ingress is enabled",
         ),
+        (
+            ("services.record.database.existingSecret=pg-password",),
+            "services.record.database.existingSecret is set without database.url",
+        ),
     ],
 )
 def test_invalid_values_are_refused(settings: tuple[str, ...], error: str) -> None:
@@ -702,6 +714,10 @@ def test_values_schema_covers_every_value(
             "at '/monitoring/serviceMonitor/interval': got number, want string",
         ),
         ("dashboards.enable=true", "at '/dashboards': additional properties 'enable'"),
+        (
+            "services.record.database.url=postgresql://warmline:hunter2@pg:5432/warmline",
+            "at '/services/record/database/url'",
+        ),
         (
             "services.notification.ingress.grpc.tls=x",
             "at '/services/notification/ingress/grpc': additional properties 'tls'",
@@ -1003,3 +1019,67 @@ def test_persistent_decisioning_is_a_stateful_set_with_a_volume_and_static_membe
     # KEDA scales the StatefulSet.
     target = of_kind(all_docs, "ScaledObject")["decisioning"]["spec"]["scaleTargetRef"]
     assert target == {"kind": "StatefulSet", "name": stateful["metadata"]["name"]}
+
+
+def test_the_record_writes_into_postgresql_with_its_password_from_a_secret(
+    all_docs: list[Manifest], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    record = of_kind(all_docs, "Deployment")["record"]
+    env = env_of(record)
+    url = "postgresql://warmline@pg.example.net:6432/warmline?sslmode=verify-full"
+    assert env["WARMLINE_RECORD__DATABASE_URL"] == url
+    password_file = env["WARMLINE_RECORD__DATABASE_PASSWORD_FILE"]
+    assert secret_of_file(record, password_file) == ("warmline-record-database", "password")
+    # The password is a file, never a variable; the agent tokens are still mounted.
+    assert "WARMLINE_RECORD__DATABASE_PASSWORD" not in env
+    assert "WARMLINE_RECORD__AGENT_TOKENS_FILE" in env
+    settings = settings_from(record, tmp_path, monkeypatch).record
+    assert settings.database_url == url and settings.database_password_file is not None
+    egress = of_kind(all_docs, "NetworkPolicy")["record"]["spec"]["egress"]
+    assert {
+        "ports": [{"port": 6432, "protocol": "TCP"}],
+        "to": [{"ipBlock": {"cidr": "10.20.0.0/16"}}],
+    } in egress
+
+
+def test_the_record_is_sqlite_by_default_and_reaches_postgresql_on_5432(
+    default_docs: list[Manifest],
+) -> None:
+    record = of_kind(default_docs, "Deployment")["record"]
+    assert not {k for k in env_of(record) if "DATABASE" in k}
+    docs = render("--set", "services.record.database.url=postgresql://warmline@pg/warmline")
+    egress = of_kind(docs, "NetworkPolicy")["record"]["spec"]["egress"]
+    assert {"ports": [{"port": 5432, "protocol": "TCP"}]} in egress
+    assert "WARMLINE_RECORD__DATABASE_PASSWORD_FILE" not in env_of(
+        of_kind(docs, "Deployment")["record"]
+    )
+
+
+def test_the_shadow_worker_is_decisioning_with_shadow_policies_under_its_own_job(
+    default_docs: list[Manifest], all_docs: list[Manifest], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    assert "decisioning-shadow" not in of_kind(default_docs, "Deployment")
+    shadow = of_kind(all_docs, "Deployment")["decisioning-shadow"]
+    c = container(shadow)
+    assert c["command"] + c["args"] == ["warmline", "serve", "decisioning", "--shadow"]
+    folder = env_of(shadow)["WARMLINE_DECISIONING__SHADOW_POLICY_DIR"]
+    (mount,) = [m for m in c["volumeMounts"] if m["mountPath"] == folder]
+    assert mount["readOnly"] is True
+    (volume,) = [
+        v for v in shadow["spec"]["template"]["spec"]["volumes"] if v["name"] == mount["name"]
+    ]
+    assert volume["configMap"]["name"] == "warmline-shadow-policies"
+    assert settings_from(shadow, tmp_path, monkeypatch).decisioning.shadow_policy_dir == Path(
+        folder
+    )
+    # Scraped as job="decisioning-shadow": the alerts on job="decisioning" leave it out.
+    monitors = of_kind(all_docs, "ServiceMonitor")
+    assert monitors["decisioning-shadow"]["spec"]["jobLabel"] == "app.kubernetes.io/component"
+    selects = monitors["decisioning-shadow"]["spec"]["selector"]["matchLabels"]
+    assert selects["app.kubernetes.io/component"] == "decisioning-shadow"
+    assert shadow["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"] == (
+        "decisioning-shadow"
+    )
+    live = of_kind(all_docs, "StatefulSet")["decisioning"]
+    assert live["spec"]["selector"] != shadow["spec"]["selector"]
