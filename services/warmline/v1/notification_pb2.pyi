@@ -33,6 +33,10 @@ class _OverloadScopeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Overloa
     """The queue as a whole."""
     OVERLOAD_SCOPE_AGENT: _OverloadScope.ValueType  # 2
     """One agent working the queue."""
+    OVERLOAD_SCOPE_TEAM: _OverloadScope.ValueType  # 3
+    """A team: the agents who share a supervisor, over every queue they work.
+    Raised to that supervisor's consoles only; it counts agents, never lists them.
+    """
 
 class OverloadScope(_OverloadScope, metaclass=_OverloadScopeEnumTypeWrapper): ...
 
@@ -41,6 +45,10 @@ OVERLOAD_SCOPE_QUEUE: OverloadScope.ValueType  # 1
 """The queue as a whole."""
 OVERLOAD_SCOPE_AGENT: OverloadScope.ValueType  # 2
 """One agent working the queue."""
+OVERLOAD_SCOPE_TEAM: OverloadScope.ValueType  # 3
+"""A team: the agents who share a supervisor, over every queue they work.
+Raised to that supervisor's consoles only; it counts agents, never lists them.
+"""
 Global___OverloadScope: _TypeAlias = OverloadScope  # noqa: Y015
 
 @_typing.final
@@ -294,6 +302,7 @@ class OverloadAlert(_message.Message):
     alert_id: _builtins.str
     tenant_id: _builtins.str
     queue: _builtins.str
+    """Empty for a team, whose agents may work several queues."""
     scope: Global___OverloadScope.ValueType
     agent_id: _builtins.str
     """The agent, only where the tenant's setting names agents to supervisors;
@@ -301,7 +310,7 @@ class OverloadAlert(_message.Message):
     """
     measure: _builtins.str
     """What passed its threshold: high_intensity_claims, reveals, minutes or
-    agents_over (agents of the queue over an agent threshold).
+    agents_over (agents of the queue or team over an agent threshold).
     """
     value: _builtins.float
     threshold: _builtins.float
