@@ -16,7 +16,7 @@ import typer
 
 from warmline.common.logging import configure_logging
 from warmline.common.runtime import run_service
-from warmline.common.settings import NotificationSettings, RecordSettings, load_settings
+from warmline.common.settings import NotificationSettings, RecordSettings, Store, load_settings
 from warmline.model import cli as model_cli
 from warmline.model.contact_center import Part
 from warmline.services import SERVICES, load_service
@@ -824,12 +824,26 @@ def bench_e2e(
 def bench_chaos(
     out: Path = typer.Option(Path("bench/results/chaos.json"), help="Where the JSON goes."),
     rate: float = typer.Option(50.0, min=1.0, help="Offered customer messages/s throughout."),
+    store: str = typer.Option(
+        "memory",
+        help="Decisioning's DECISIONING__STORE: memory, or sqlite (each worker on its own "
+        "file; a killed one restarts on it).",
+    ),
 ) -> None:
     """Steady load while each service is killed and restarted, the broker restarts and
     decisioning scales 1 -> 3 -> 1: lost, duplicated, missing and recovery times."""
     from warmline.bench import chaos
 
-    typer.echo(json.dumps(chaos.run(out, rate), indent=2))
+    typer.echo(json.dumps(chaos.run(out, rate, store=_store(store)), indent=2))
+
+
+def _store(value: str) -> Store:
+    """A ``--store`` option's value, checked."""
+    if value == "memory":
+        return "memory"
+    if value == "sqlite":
+        return "sqlite"
+    raise typer.BadParameter(f"store: memory or sqlite, not {value!r}")
 
 
 @bench.command("restore")
@@ -854,9 +868,7 @@ def bench_restore(
         steps = [restore.Size.parse(size) for size in sizes.split(",")] if sizes else None
     except ValueError as exc:
         raise typer.BadParameter(f"sizes: CONVERSATIONS:CUSTOMERS pairs ({exc})") from exc
-    if store not in ("memory", "sqlite"):
-        raise typer.BadParameter(f"store: memory or sqlite, not {store!r}")
-    result = restore.run(out, steps or restore.DEFAULT_SIZES, store=store)  # type: ignore[arg-type]
+    result = restore.run(out, steps or restore.DEFAULT_SIZES, store=_store(store))
     typer.echo(json.dumps(result, indent=2))
 
 

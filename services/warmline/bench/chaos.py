@@ -53,6 +53,7 @@ from warmline.bench.e2e import (
     stop_service,
     templates,
 )
+from warmline.common.settings import Store
 from warmline.localkafka import LocalKafka
 from warmline.localkafka.broker import free_port
 from warmline.v1 import events_pb2, ingest_pb2, ingest_pb2_grpc
@@ -193,7 +194,10 @@ async def _scale_decisioning(stack: Stack, workers: int) -> None:
 
 
 async def measure(
-    kafka_version: str, rate: float, pool: Sequence[Template] | None = None
+    kafka_version: str,
+    rate: float,
+    pool: Sequence[Template] | None = None,
+    store: Store = "memory",
 ) -> dict[str, Any]:
     """Run the load with every fault in turn and count what went wrong."""
     pool = list(pool or templates())
@@ -209,7 +213,7 @@ async def measure(
     # Scheduled longer than the faults take; the load stops one settle after the last.
     due, copies = schedule(pool, rate, 60.0 * (len(faults) + 2), "chaos")
     done: list[Fault] = []
-    async with running_stack(kafka_version) as stack:
+    async with running_stack(kafka_version, store=store) as stack:
         console = Console(
             stack.console_target, queues(stack.settings.notification.supervisor_queue)
         )
@@ -268,11 +272,16 @@ async def measure(
         "unrecovered": [f.name for f in done if f.recovered_at is None],
         "tenant": TENANT,
         "kafka_version": kafka_version,
+        "decisioning_store": store,
         "targets": {"lost": 0, "duplicated": 0, "max_recovery_s": RECOVERY_TARGET_S},
     }
 
 
-def run(out: Path, rate: float = 50.0, kafka_version: str | None = None) -> dict[str, Any]:
-    """Measure and write the JSON result to ``out``."""
+def run(
+    out: Path, rate: float = 50.0, kafka_version: str | None = None, store: Store = "memory"
+) -> dict[str, Any]:
+    """Measure and write the JSON result to ``out`` (``store``: decisioning's
+    ``DECISIONING__STORE``; with ``sqlite`` every worker keeps its own file and a
+    killed one restarts on it)."""
     version = kafka_version or os.environ.get("WARMLINE_KAFKA_VERSION") or LocalKafka.version
-    return write_result(out, asyncio.run(measure(version, rate)))
+    return write_result(out, asyncio.run(measure(version, rate, store=store)))

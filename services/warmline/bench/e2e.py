@@ -60,6 +60,7 @@ from warmline.common.settings import (
     IngestionSettings,
     NotificationSettings,
     ScoringSettings,
+    Store,
     TopicSettings,
     WarmlineSettings,
     settings_env,
@@ -152,7 +153,9 @@ def queues(supervisor_queue: str) -> list[str]:
     return sorted(routing.queues() | {supervisor_queue})
 
 
-def stack_settings(broker: LocalKafka, workdir: Path, partitions: int) -> WarmlineSettings:
+def stack_settings(
+    broker: LocalKafka, workdir: Path, partitions: int, store: Store = "memory"
+) -> WarmlineSettings:
     """Every service on loopback and free ports, credentials files in ``workdir``."""
     keys, agents = workdir / "tenants.yaml", workdir / "agents.yaml"
     keys.write_text(yaml.safe_dump({"tenants": {TENANT: {"api_key_sha256": [hash_key(_API_KEY)]}}}))
@@ -194,6 +197,7 @@ def stack_settings(broker: LocalKafka, workdir: Path, partitions: int) -> Warmli
             http_port=free_port(),
             metrics_port=free_port(),
             data_dir=workdir / "decisioning",
+            store=store,
         ),
         notification=notification,
     )
@@ -250,14 +254,15 @@ async def stop_service(stack: Stack, name: str, sig: int = signal.SIGTERM) -> No
 
 @contextlib.asynccontextmanager
 async def running_stack(
-    kafka_version: str, partitions: int = 6, sasl_ssl: bool = False
+    kafka_version: str, partitions: int = 6, sasl_ssl: bool = False, store: Store = "memory"
 ) -> AsyncIterator[Stack]:
     """A broker and the four services, stopped and removed afterwards; with
-    ``sasl_ssl`` every client (services and the bench's own) talks SASL_SSL."""
+    ``sasl_ssl`` every client (services and the bench's own) talks SASL_SSL;
+    ``store`` is decisioning's ``DECISIONING__STORE``."""
     with tempfile.TemporaryDirectory() as tmp:
         broker = LocalKafka(version=kafka_version, sasl_ssl=SaslSslListener() if sasl_ssl else None)
         await asyncio.to_thread(broker.start)
-        stack = Stack(broker, stack_settings(broker, Path(tmp), partitions))
+        stack = Stack(broker, stack_settings(broker, Path(tmp), partitions, store))
         try:
             await ensure_topics(stack.settings)
             for name in _SERVICES:

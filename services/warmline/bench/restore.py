@@ -50,7 +50,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from rich.console import Console
@@ -63,6 +63,7 @@ from warmline.common.keys import conversation_key, derived_id, key_partition
 from warmline.common.settings import (
     DecisioningSettings,
     KafkaSettings,
+    Store,
     TopicSettings,
     WarmlineSettings,
 )
@@ -242,7 +243,7 @@ def probe_state(
 
 # --- one size --------------------------------------------------------------------
 def _settings(
-    bootstrap: str, workdir: Path, name: str, store: Literal["memory", "sqlite"] = "memory"
+    bootstrap: str, workdir: Path, name: str, store: Store = "memory"
 ) -> WarmlineSettings:
     return WarmlineSettings(
         log_level="WARNING",
@@ -431,7 +432,7 @@ async def measure_size(
     size: Size,
     workdir: Path,
     name: str,
-    store: Literal["memory", "sqlite"] = "memory",
+    store: Store = "memory",
 ) -> dict[str, Any]:
     """Fill the changelogs for ``size``, restart a worker on them, measure it (with the
     local database: twice, the second start on the database the first one filled)."""
@@ -485,7 +486,7 @@ async def measure(
     sizes: Sequence[Size],
     kafka_version: str,
     broker: LocalKafka | None = None,
-    store: Literal["memory", "sqlite"] = "memory",
+    store: Store = "memory",
 ) -> dict[str, Any]:
     """Every size on one broker (``broker``, or a local one started here), in order."""
     run_id = uuid.uuid4().hex[:6]
@@ -509,7 +510,7 @@ def run(
     out: Path,
     sizes: Sequence[Size] = DEFAULT_SIZES,
     kafka_version: str | None = None,
-    store: Literal["memory", "sqlite"] = "memory",
+    store: Store = "memory",
 ) -> dict[str, Any]:
     """Measure and write the JSON result to ``out``."""
     version = kafka_version or os.environ.get("WARMLINE_KAFKA_VERSION") or LocalKafka.version

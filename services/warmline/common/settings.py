@@ -235,6 +235,10 @@ class ScoringSettings(GrpcServicePorts):
     context_idle_s: float = Field(default=3600.0, gt=0)
 
 
+#: Where decisioning keeps its tables between restarts (``DECISIONING__STORE``).
+Store = Literal["memory", "sqlite"]
+
+
 class DecisioningSettings(ServicePorts):
     """The decisioning Faust worker (its web server serves /metrics)."""
 
@@ -246,7 +250,7 @@ class DecisioningSettings(ServicePorts):
     # Where the tables live between restarts: "memory" restores them from their
     # changelogs at every start; "sqlite" keeps them in data_dir/<app id>.sqlite3
     # and reads only the changelogs' tails (give data_dir a persistent volume).
-    store: Literal["memory", "sqlite"] = "memory"
+    store: Store = "memory"
     # SQLite's page cache for the local tables ("sqlite" store only).
     store_cache_mib: int = Field(default=64, ge=1, le=65_536)
     # YAML escalation policy; None: the default_policy.yaml shipped in the package.
@@ -321,13 +325,16 @@ class NotificationSettings(GrpcServicePorts):
     # Overload alerts for supervisors: over this sliding window, an agent's
     # high-intensity claims, reveals of masked abusive text and minutes spent on
     # high-intensity escalations in a queue, and a queue's high-intensity claims
-    # and agents over an agent threshold, are checked every overload_check_s.
+    # and agents over an agent threshold, are checked every overload_check_s; so
+    # are a team's (the agents sharing a supervisor) claims and agents over.
     overload_window_s: float = Field(default=7_200.0, gt=0)
     overload_agent_claims: int = Field(default=6, ge=1)
     overload_agent_reveals: int = Field(default=3, ge=1)
     overload_agent_minutes: float = Field(default=60.0, gt=0)
     overload_queue_claims: int = Field(default=20, ge=1)
     overload_queue_agents_over: int = Field(default=2, ge=1)
+    overload_team_claims: int = Field(default=20, ge=1)
+    overload_team_agents_over: int = Field(default=2, ge=1)
     overload_check_s: float = Field(default=30.0, gt=0)
     # Who an agent's overload alert names, per tenant (JSON, e.g.
     # {"acme": "supervisors"}); a tenant not listed has DEFAULT_OVERLOAD_NAMES.

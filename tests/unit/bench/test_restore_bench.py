@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from typer.testing import CliRunner
 
 from warmline.bench.restore import (
     CUSTOMER_TURNS,
@@ -17,6 +18,7 @@ from warmline.bench.restore import (
     probe_state,
     probe_turns,
 )
+from warmline.cli import app
 from warmline.decisioning.conversations import decode_entry
 from warmline.decisioning.decide import apply_event
 from warmline.decisioning.history import ESCALATION, FALSE_ALARM, HistoryEntry, HistoryIndex
@@ -79,3 +81,11 @@ def test_sizes_are_read_as_conversations_and_customers() -> None:
         Size.parse("10k")
     with pytest.raises(ValueError, match="a negative size: '-1:0'"):
         Size.parse("-1:0")
+
+
+@pytest.mark.parametrize("command", ["restore", "chaos"])
+def test_a_store_that_does_not_exist_is_refused_before_anything_starts(command: str) -> None:
+    result = CliRunner().invoke(app, ["bench", command, "--store", "rocksdb"])
+
+    assert result.exit_code == 2
+    assert "store: memory or sqlite, not 'rocksdb'" in result.output
