@@ -20,9 +20,10 @@ import jsonschema  # type: ignore[import-untyped]
 import pytest
 import yaml
 
-from warmline.common.settings import ServicePorts, WarmlineSettings
+from warmline.common.settings import RecordSettings, ServicePorts, WarmlineSettings
 from warmline.common.tenants import TenantDirectory
 from warmline.notification.tokens import AgentDirectory
+from warmline.record.database import RecordDatabase
 from warmline.services import SERVICES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -202,6 +203,37 @@ def test_compose_mounts_the_credentials_each_service_requires(compose: dict[str,
         mounts = dict(v.rsplit(":", 1)[0].split(":", 1)[::-1] for v in service["volumes"])
         assert inside in mounts, f"{name}: {inside} is not mounted"
         load(ROOT / mounts[inside])  # parses with the service's own loader
+
+
+def test_the_record_writes_into_the_postgres_profiles_database_when_told(
+    compose: dict[str, Any],
+) -> None:
+    record, postgres = compose["services"]["record"], compose["services"]["postgres"]
+    assert postgres["profiles"] == ["postgres"]
+    # Without the two variables in the shell the record stays on SQLite.
+    environment = record["environment"]
+    assert environment["WARMLINE_RECORD__DATABASE_URL"] is None
+    assert environment["WARMLINE_RECORD__DATABASE_PASSWORD_FILE"] is None
+    assert record["depends_on"]["kafka"]["condition"] == "service_healthy"
+    assert record["depends_on"]["postgres"] == {"condition": "service_healthy", "required": False}
+    # The command in the compose file's comment: its URL names the postgres service,
+    # user and database, and its password file is the secret both mount.
+    given = dict(re.findall(r"(WARMLINE_RECORD__DATABASE_\w+)=(\S+)", COMPOSE.read_text()))
+    secret = "record-database-password"
+    assert secret in record["secrets"] and secret in postgres["secrets"]
+    inside = f"/run/secrets/{secret}"
+    assert given["WARMLINE_RECORD__DATABASE_PASSWORD_FILE"] == inside
+    assert postgres["environment"]["POSTGRES_PASSWORD_FILE"] == inside
+    settings = RecordSettings(
+        database_url=given["WARMLINE_RECORD__DATABASE_URL"],
+        database_password_file=ROOT / compose["secrets"][secret]["file"],
+    )
+    database = RecordDatabase.from_settings(settings)
+    assert database.url == (
+        f"postgresql://{postgres['environment']['POSTGRES_USER']}@postgres:5432/"
+        f"{postgres['environment']['POSTGRES_DB']}"
+    )
+    assert (ROOT / compose["secrets"][secret]["file"]).read_text().strip()
 
 
 def compose_schema_errors(document: dict[str, Any]) -> list[str]:
