@@ -194,7 +194,7 @@ NOTIFICATION_QUEUE_EXPOSURE = Gauge(
 )
 NOTIFICATION_OVERLOAD_ALERTS = Counter(
     "warmline_notification_overload_alerts_total",
-    "Overload alerts raised to supervisors, by scope (queue, agent); never names.",
+    "Overload alerts raised to supervisors, by scope (queue, agent, team); never names.",
     ["scope"],
 )
 NOTIFICATION_OPEN_ESCALATIONS = Gauge(

@@ -6,7 +6,8 @@ for all of them together (``queue``/``bucket`` null). A conversation belongs to
 the queue of its first escalation; one never escalated to :data:`NOT_ESCALATED`.
 Groups are suppressed as :mod:`warmline.insights.privacy` promises. Nothing
 read here names an agent: claims and verdicts are counted, never attributed, and
-overload alerts are counted per queue, whether about a queue or an agent.
+overload alerts are counted per queue, whether about a queue or an agent, and
+team alerts (which have no queue) together under :data:`TEAMS`, never per team.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from warmline.record.database import Connection
 
 #: The queue of conversations that were never escalated.
 NOT_ESCALATED = "(not escalated)"
+#: The queue the insights count team overload alerts under (a team spans queues).
+TEAMS = "(teams)"
 #: A customer turn at or above this negativity counts as negative (the default
 #: policy's ``negative_turn_threshold``).
 NEGATIVE_TURN = 0.5
@@ -212,8 +215,9 @@ WHERE d.tenant_id = :tenant AND d.shadow = 0 AND d.action = 'escalate'
 _TIMING_STEPS = ("claim", "deescalate", "resolve")
 
 # Overload alerts raised to supervisors; a group's size is its number of alerts.
-_OVERLOAD = """
-SELECT alert_id AS conversation, queue, scope,
+_OVERLOAD = f"""
+SELECT alert_id AS conversation,
+       CASE WHEN scope = 'team' THEN '{TEAMS}' ELSE queue END AS queue, scope,
        FLOOR(raised_at / :bucket_s) * :bucket_s AS bucket
 FROM overload_alerts
 WHERE tenant_id = :tenant AND raised_at >= :start AND raised_at < :end
@@ -221,6 +225,7 @@ WHERE tenant_id = :tenant AND raised_at >= :start AND raised_at < :end
 _OVERLOAD_FIGURES = {
     "queue_alerts": "SUM(CASE WHEN scope = 'queue' THEN 1 ELSE 0 END)",
     "agent_alerts": "SUM(CASE WHEN scope = 'agent' THEN 1 ELSE 0 END)",
+    "team_alerts": "SUM(CASE WHEN scope = 'team' THEN 1 ELSE 0 END)",
 }
 
 
@@ -315,8 +320,9 @@ class _Reader:
         return self._finish(rows, ("bucket", "queue"), names_out, ("bucket", "queue"))
 
     def overload(self) -> list[dict[str, Any]]:
-        """Overload alerts per time bucket and queue, by scope; a group of fewer than
-        the minimum alerts is suppressed, so no one agent's alert stands out."""
+        """Overload alerts per time bucket and queue (teams' under :data:`TEAMS`), by
+        scope; a group of fewer than the minimum alerts is suppressed, so no one
+        agent's alert stands out."""
         rows = self.grouped(_OVERLOAD, ("bucket", "queue"), _OVERLOAD_FIGURES)
         for row in rows:
             row["alerts"] = row.pop("conversations")

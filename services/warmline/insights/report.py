@@ -304,7 +304,7 @@ def _overload(report: dict[str, Any]) -> list[str]:
         _table(
             report["overload_alerts"],
             ["bucket", "queue"],
-            ["queue_alerts", "agent_alerts"],
+            ["queue_alerts", "agent_alerts", "team_alerts"],
             size="alerts",
         ),
     ]

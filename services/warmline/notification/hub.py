@@ -156,7 +156,7 @@ class Hub:
                 paused = self.board.paused_agents(scope.tenant_id, queue, now)
                 self._put(sub, Outgoing(capacity(queue, paused)), backlog=True)
             for alert in self.active_alerts(scope.tenant_id):
-                if scope.allows(alert.queue):
+                if alert.reaches(scope):
                     shown = alert.for_viewer(scope.agent_id)
                     self._put(sub, Outgoing(Response(overload=shown)), backlog=True)
         if start is None:
@@ -324,12 +324,13 @@ class Hub:
 
     # --- overload alerts --------------------------------------------------------
     def overload(self, alert: RaisedAlert) -> int:
-        """Raise an alert to the supervisor queue's consoles that cover its queue, each
-        named or not as the tenant's setting says for that console's agent."""
+        """Raise an alert to the supervisor queue's consoles that cover its queue (a
+        team's: its own supervisor's), each named or not as the tenant's setting says
+        for that console's agent."""
         supervisor = self.settings.supervisor_queue
         sent = 0
         for sub in list(self._by_tenant.get(alert.tenant_id, ())):
-            if supervisor in sub.queues and sub.scope.allows(alert.queue):
+            if supervisor in sub.queues and alert.reaches(sub.scope):
                 shown = alert.for_viewer(sub.agent_id)
                 self._put(sub, Outgoing(Response(overload=shown)))
                 sent += 1

@@ -5,10 +5,13 @@ high-intensity escalations taken, masked abusive texts revealed, and time spent
 on high-intensity escalations, per agent and queue. An agent passing a threshold,
 or a queue whose agents together do, raises one alert to the supervisor queue's
 consoles, suggesting rotation or a break; it is raised again only after it
-cleared.
+cleared. A team (the agents whose tokens file entry names the same
+``supervisor``, over every queue they work) whose agents together pass a team
+threshold raises one alert to that supervisor's own consoles and no one else's;
+an agent without a supervisor belongs to no team.
 
 Promised: each agent is held against the thresholds alone, never against other
-agents; a queue's alert counts agents, it never lists them; who an agent's
+agents; a queue's or team's alert counts agents, it never lists them; who an agent's
 alert names the agent to is the tenant's choice (:func:`names_agent_to`): by
 default only their own supervisor's consoles (the tokens file's
 ``supervisor``), and an agent without one is named to no one; every other
@@ -34,11 +37,21 @@ from warmline.common.keys import derived_id
 from warmline.common.metrics import NOTIFICATION_OVERLOAD_ALERTS, NOTIFICATION_QUEUE_EXPOSURE
 from warmline.common.settings import DEFAULT_OVERLOAD_NAMES, NotificationSettings, OverloadNames
 from warmline.notification.board import Exposure
+from warmline.notification.tokens import AgentScope
 from warmline.v1 import notification_pb2
 
 Alert = notification_pb2.OverloadAlert
 QUEUE = notification_pb2.OVERLOAD_SCOPE_QUEUE
 AGENT = notification_pb2.OVERLOAD_SCOPE_AGENT
+TEAM = notification_pb2.OVERLOAD_SCOPE_TEAM
+
+#: ``supervisor_of(tenant, agent)``: the agent's own supervisor, None when there is none.
+SupervisorOf = Callable[[str, str], str | None]
+
+
+def no_supervisor(_tenant: str, _agent: str) -> str | None:
+    """A tokens file that names no supervisor: nobody belongs to a team."""
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +64,8 @@ class OverloadPolicy:
     agent_minutes: float
     queue_claims: int
     queue_agents_over: int
+    team_claims: int
+    team_agents_over: int
 
     @classmethod
     def from_settings(cls, n: NotificationSettings) -> OverloadPolicy:
@@ -62,6 +77,8 @@ class OverloadPolicy:
             n.overload_agent_minutes,
             n.overload_queue_claims,
             n.overload_queue_agents_over,
+            n.overload_team_claims,
+            n.overload_team_agents_over,
         )
 
     def agent_measures(self, e: Exposure) -> list[tuple[str, float, float]]:
@@ -76,25 +93,36 @@ class OverloadPolicy:
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """One threshold passed: by a queue as a whole, or by one agent in it."""
+    """One threshold passed: by a queue as a whole, by one agent in it, or by a team."""
 
     tenant_id: str
-    queue: str
-    agent_id: str  # empty for a queue
+    queue: str  # empty for a team
+    agent_id: str  # empty for a queue or a team
     measure: str
     value: float
     threshold: float
+    team: str = ""  # a team's supervisor (its agent_id); empty for a queue or an agent
+
+    @property
+    def scope(self) -> str:
+        """What the finding is about: "agent", "queue" or "team"."""
+        return "team" if self.team else "agent" if self.agent_id else "queue"
 
 
 def findings(
-    exposures: Mapping[tuple[str, str, str], Exposure], policy: OverloadPolicy
+    exposures: Mapping[tuple[str, str, str], Exposure],
+    policy: OverloadPolicy,
+    supervisor_of: SupervisorOf = no_supervisor,
 ) -> list[Finding]:
     """Every threshold passed now; each agent is held against the thresholds alone."""
     found: list[Finding] = []
     queues: dict[tuple[str, str], tuple[int, int]] = {}
+    past: set[tuple[str, str]] = set()  # (tenant, agent) over an agent threshold somewhere
     for (tenant, queue, agent), exposure in sorted(exposures.items()):
         passed = policy.agent_measures(exposure)
         found += [Finding(tenant, queue, agent, m, v, t) for m, v, t in passed]
+        if passed:
+            past.add((tenant, agent))
         claims, over = queues.get((tenant, queue), (0, 0))
         queues[(tenant, queue)] = (claims + exposure.high_intensity_claims, over + bool(passed))
     for (tenant, queue), (claims, over) in queues.items():
@@ -104,6 +132,34 @@ def findings(
             )
         if over >= policy.queue_agents_over:
             found.append(Finding(tenant, queue, "", "agents_over", over, policy.queue_agents_over))
+    return found + _team_findings(exposures, policy, supervisor_of, past)
+
+
+def _team_findings(
+    exposures: Mapping[tuple[str, str, str], Exposure],
+    policy: OverloadPolicy,
+    supervisor_of: SupervisorOf,
+    past: set[tuple[str, str]],
+) -> list[Finding]:
+    """Each team's high-intensity claims over every queue its agents work, and how many
+    of its agents passed an agent threshold in some queue (``past``; each counted once)."""
+    claims: dict[tuple[str, str], int] = {}
+    agents_over: dict[tuple[str, str], set[str]] = {}
+    for (tenant, _, agent), exposure in sorted(exposures.items()):
+        supervisor = supervisor_of(tenant, agent)
+        if supervisor is None:
+            continue  # an agent without a supervisor belongs to no team
+        team = (tenant, supervisor)
+        claims[team] = claims.get(team, 0) + exposure.high_intensity_claims
+        agents_over.setdefault(team, set()).update([agent] if (tenant, agent) in past else [])
+    found: list[Finding] = []
+    for (tenant, supervisor), total in claims.items():
+        count = len(agents_over[(tenant, supervisor)])
+        passed = [
+            ("high_intensity_claims", total, policy.team_claims),
+            ("agents_over", count, policy.team_agents_over),
+        ]
+        found += [Finding(tenant, "", "", m, v, t, supervisor) for m, v, t in passed if v >= t]
     return found
 
 
@@ -119,7 +175,8 @@ def names_agent_to(names: OverloadNames, own_supervisor: str | None, viewer: str
 @dataclass(frozen=True, slots=True)
 class RaisedAlert:
     """One alert as raised: ``unnamed`` for the record and any supervisor console,
-    ``named`` for the consoles :func:`names_agent_to` allows (the same for a queue)."""
+    ``named`` for the consoles :func:`names_agent_to` allows (the same for a queue or
+    a team); ``own_supervisor`` is the agent's own supervisor, or the team's."""
 
     unnamed: Alert
     named: Alert
@@ -135,6 +192,14 @@ class RaisedAlert:
     def queue(self) -> str:
         """The queue the alert is about."""
         return self.unnamed.queue
+
+    def reaches(self, console: AgentScope) -> bool:
+        """Whether a supervisor console of ``console`` gets the alert: a team's goes to
+        the team's own supervisor alone, whatever queues they cover; any other to
+        those covering its queue."""
+        if self.unnamed.scope == TEAM:
+            return console.agent_id == self.own_supervisor
+        return console.allows(self.queue)
 
     def for_viewer(self, viewer: str) -> Alert:
         """The alert as the supervisor console of agent ``viewer`` gets it."""
@@ -152,6 +217,12 @@ def suggestion(finding: Finding, window_s: float, named: bool) -> str:
         "minutes": f"{finding.value:g} minutes on high-intensity contacts",
         "agents_over": f"{finding.value:g} agents past an exposure threshold",
     }[finding.measure]
+    if finding.team:
+        # Only the team's own supervisor sees it, so it needs no name.
+        return (
+            f"Your team: {what} in the last {window}. "
+            "Consider rotating some of the team to calmer queues, or breaks for the team."
+        )
     if not finding.agent_id:
         return (
             f"Queue {finding.queue}: {what} in the last {window}. "
@@ -171,7 +242,7 @@ class OverloadWatch:
         self,
         policy: OverloadPolicy,
         names: Mapping[str, OverloadNames],
-        supervisor_of: Callable[[str, str], str | None] = lambda _tenant, _agent: None,
+        supervisor_of: SupervisorOf = no_supervisor,
     ) -> None:
         """``names``: each tenant's setting (others have the default);
         ``supervisor_of(tenant, agent)``: the agent's own supervisor, if any."""
@@ -186,14 +257,15 @@ class OverloadWatch:
     ) -> list[RaisedAlert]:
         """The alerts raised by this check (findings that were not active)."""
         self._count(exposures)
-        current = {self._key(f): f for f in findings(exposures, self.policy)}
+        found = findings(exposures, self.policy, self._supervisor_of)
+        current = {self._key(f): f for f in found}
         self._active = {k: a for k, a in self._active.items() if k in current}
         raised = []
         for key, finding in current.items():
             if key not in self._active:
                 self._active[key] = self._alert(finding, now)
                 raised.append(self._active[key])
-                NOTIFICATION_OVERLOAD_ALERTS.labels("agent" if finding.agent_id else "queue").inc()
+                NOTIFICATION_OVERLOAD_ALERTS.labels(finding.scope).inc()
         return raised
 
     def active(self, tenant_id: str) -> list[RaisedAlert]:
@@ -203,28 +275,29 @@ class OverloadWatch:
     @staticmethod
     def _key(finding: Finding) -> Finding:
         # One alert per threshold passed, whatever its value does while it stays passed.
-        return Finding(finding.tenant_id, finding.queue, finding.agent_id, finding.measure, 0, 0)
+        f = finding
+        return Finding(f.tenant_id, f.queue, f.agent_id, f.measure, 0, 0, f.team)
 
     def _alert(self, finding: Finding, now: float) -> RaisedAlert:
         names = self._names.get(finding.tenant_id, DEFAULT_OVERLOAD_NAMES)
         own_supervisor = (
-            self._supervisor_of(finding.tenant_id, finding.agent_id) if finding.agent_id else None
+            self._supervisor_of(finding.tenant_id, finding.agent_id)
+            if finding.agent_id
+            else finding.team or None
         )
         named = self._as_alert(finding, now, named=bool(finding.agent_id))
         return RaisedAlert(self._as_alert(finding, now, named=False), named, names, own_supervisor)
 
     def _as_alert(self, finding: Finding, now: float, *, named: bool) -> Alert:
+        parts = [finding.tenant_id, finding.queue, finding.agent_id, finding.measure]
+        parts.append(str(int(now // self.policy.window_s)))
+        if finding.team:
+            parts += ["team", finding.team]  # one more part: no queue's or agent's id
         alert = Alert(
-            alert_id=derived_id(
-                finding.tenant_id,
-                finding.queue,
-                finding.agent_id,
-                finding.measure,
-                str(int(now // self.policy.window_s)),
-            ),
+            alert_id=derived_id(*parts),
             tenant_id=finding.tenant_id,
             queue=finding.queue,
-            scope=AGENT if finding.agent_id else QUEUE,
+            scope={"agent": AGENT, "queue": QUEUE, "team": TEAM}[finding.scope],
             agent_id=finding.agent_id if named else "",
             measure=finding.measure,
             value=finding.value,

@@ -201,10 +201,12 @@ def add_agent_action(rows: Rows, value: bytes) -> None:
 
 
 def add_overload_alert(rows: Rows, value: bytes) -> None:
-    """Queue an overload alert: its queue, scope and measure, never an agent's id or
-    the suggestion (which may name one)."""
+    """Queue an overload alert: its queue (empty for a team), scope and measure, never
+    an agent's id or the suggestion (which may name one)."""
     a = notification_pb2.OverloadAlert.FromString(value)
-    _require("overload alert", alert_id=a.alert_id, tenant_id=a.tenant_id, queue=a.queue)
+    _require("overload alert", alert_id=a.alert_id, tenant_id=a.tenant_id)
+    if not a.queue and a.scope != notification_pb2.OVERLOAD_SCOPE_TEAM:
+        raise InvalidRecord(f"overload alert {a.alert_id} without queue (only a team's has none)")
     raised_at = seconds(a.raised_at)
     if raised_at is None:
         raise InvalidRecord("overload alert without raised_at")

@@ -69,5 +69,5 @@ def test_overload_alerts_are_kept_once_without_the_agent_and_counted_per_queue(
     numbers = json.loads(printed.stdout)
     billing = [r for r in numbers["overload_alerts"] if r["queue"] == "billing" and not r["bucket"]]
     assert billing == [{"bucket": None, "queue": "billing", "suppressed": False, "alerts": 5,
-                        "queue_alerts": 4, "agent_alerts": 1}]  # fmt: skip
+                        "queue_alerts": 4, "agent_alerts": 1, "team_alerts": 0}]  # fmt: skip
     assert AGENT not in printed.stdout

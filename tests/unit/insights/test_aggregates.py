@@ -16,6 +16,7 @@ from warmline.decisioning.policy import DEFAULT_POLICY_PATH
 from warmline.insights.aggregates import (
     NEGATIVE_TURN,
     NOT_ESCALATED,
+    TEAMS,
     Window,
     WindowError,
     insights,
@@ -140,7 +141,7 @@ def test_overload_alerts_are_counted_per_queue_and_small_groups_suppressed(
     shown = day(record, 1)["overload_alerts"]
     assert row(shown, bucket=BUCKET, queue="billing") == {
         "bucket": BUCKET, "queue": "billing", "suppressed": False, "alerts": 6,
-        "queue_alerts": 4, "agent_alerts": 2,
+        "queue_alerts": 4, "agent_alerts": 2, "team_alerts": 0,
     }  # fmt: skip
     assert row(shown)["alerts"] == 7
     # general's one alert about an agent is hidden, and so is billing beside it,
@@ -150,6 +151,30 @@ def test_overload_alerts_are_counted_per_queue_and_small_groups_suppressed(
     assert general["suppressed"] and general["alerts"] is None and general["agent_alerts"] is None
     assert billing["suppressed"]
     assert row(overload)["alerts"] == 7
+
+
+def test_team_alerts_are_counted_together_never_per_team_and_only_for_all_queues(
+    tmp_path: Path,
+) -> None:
+    path = floor(tmp_path / "record.sqlite3")
+    with sqlite3.connect(path) as conn:
+        for n in range(5):  # team alerts have no queue; two teams' ids among them
+            conn.execute(
+                "INSERT INTO overload_alerts VALUES ('acme', ?, '', 'team', 'agents_over', "
+                "2, 2, 7200, ?)",
+                (f"team-{n}", T0 + 600),
+            )
+    conn = connect(path, read_only=True)
+    shown = day(conn, 1)["overload_alerts"]
+    assert row(shown, bucket=BUCKET, queue=TEAMS) == {
+        "bucket": BUCKET, "queue": TEAMS, "suppressed": False, "alerts": 5,
+        "queue_alerts": 0, "agent_alerts": 0, "team_alerts": 5,
+    }  # fmt: skip
+    assert row(shown)["team_alerts"] == 5 and row(shown)["alerts"] == 12
+    # A leader shown some queues only sees no team's alerts: a team spans queues.
+    billing = day(conn, 1, queues=frozenset({"billing"}))["overload_alerts"]
+    assert all(r["queue"] != TEAMS for r in billing) and row(billing)["team_alerts"] == 0
+    conn.close()
 
 
 def test_the_negative_share_gauge_leaves_out_what_the_insights_suppress(

@@ -1,4 +1,5 @@
-"""Overload alerts: exposure over the window, thresholds, who is named, who is told."""
+"""Overload alerts: exposure over the window, thresholds, who is named, who is told;
+teams (the agents who share a supervisor) as well as agents and queues."""
 
 from __future__ import annotations
 
@@ -6,11 +7,13 @@ import asyncio
 from collections.abc import Callable
 
 from tests.unit.notification.support import NOW, claim, decision
+from warmline.common.metrics import NOTIFICATION_OVERLOAD_ALERTS
 from warmline.notification.board import Board, Exposure
 from warmline.notification.hub import Hub, HubSettings, Outgoing
 from warmline.notification.overload import (
     OverloadPolicy,
     OverloadWatch,
+    RaisedAlert,
     findings,
     names_agent_to,
 )
@@ -24,6 +27,8 @@ POLICY = OverloadPolicy(
     agent_minutes=30,
     queue_claims=10,
     queue_agents_over=2,
+    team_claims=5,
+    team_agents_over=2,
 )
 URGENT = escalation_pb2.PRIORITY_URGENT
 
@@ -178,4 +183,119 @@ async def test_each_supervisor_console_gets_the_alert_named_or_not_for_its_agent
     # Connecting later, each hears what still holds the same way.
     assert supervisor("sam").get_nowait().response.overload.agent_id == "alice"
     assert supervisor("sue").get_nowait().response.overload.agent_id == ""
+    h.close_all()
+
+
+# sam supervises alice and carol, sue supervises dave; bob has no supervisor.
+TEAMS = supervised({("acme", "alice"): "sam", ("acme", "carol"): "sam", ("acme", "dave"): "sue"})
+
+
+TEAM = notification_pb2.OVERLOAD_SCOPE_TEAM
+
+
+def of_teams(raised: list[RaisedAlert]) -> list[RaisedAlert]:
+    return [a for a in raised if a.unnamed.scope == TEAM]
+
+
+def team_findings(
+    exposures: dict[tuple[str, str, str], Exposure],
+) -> set[tuple[str, str, float]]:
+    return {(f.team, f.measure, f.value) for f in findings(exposures, POLICY, TEAMS) if f.team}
+
+
+def test_a_teams_claims_add_up_over_its_agents_and_every_queue_they_work() -> None:
+    exposures = {
+        ("acme", "billing", "alice"): Exposure(high_intensity_claims=2),
+        ("acme", "general", "alice"): Exposure(high_intensity_claims=2),
+        ("acme", "billing", "carol"): Exposure(high_intensity_claims=1),
+        ("acme", "billing", "bob"): Exposure(high_intensity_claims=2),  # in no team
+        ("acme", "billing", "dave"): Exposure(high_intensity_claims=2),
+    }
+    assert team_findings(exposures) == {("sam", "high_intensity_claims", 5)}
+    (team,) = [f for f in findings(exposures, POLICY, TEAMS) if f.team]
+    assert (team.scope, team.queue, team.agent_id, team.threshold) == ("team", "", "", 5)
+    exposures[("acme", "billing", "carol")] = Exposure()
+    assert team_findings(exposures) == set()  # 4 claims: below the team threshold
+
+
+def test_a_team_counts_its_agents_past_an_agent_threshold_each_once() -> None:
+    # alice is past the claims threshold in two queues: one agent over, not two.
+    alice = {
+        ("acme", "billing", "alice"): Exposure(high_intensity_claims=3),
+        ("acme", "general", "alice"): Exposure(high_intensity_claims=3),
+    }
+    assert ("sam", "agents_over", 1) not in team_findings(alice)
+    both = alice | {("acme", "general", "carol"): Exposure(reveals=2)}
+    assert ("sam", "agents_over", 2) in team_findings(both)
+    # bob (no supervisor) and dave (sue's team) are over too, but in no team of sam's.
+    others = {
+        ("acme", "billing", "alice"): Exposure(reveals=2),
+        ("acme", "billing", "bob"): Exposure(reveals=2),
+        ("acme", "billing", "dave"): Exposure(reveals=2),
+    }
+    assert team_findings(others) == set()
+
+
+def test_without_supervisors_in_the_tokens_file_there_are_no_teams() -> None:
+    busy = {("acme", "billing", "alice"): Exposure(high_intensity_claims=9)}
+    assert [f for f in findings(busy, POLICY) if f.team] == []
+
+
+def test_a_team_alert_names_no_one_and_is_raised_again_only_after_it_cleared() -> None:
+    watch = OverloadWatch(POLICY, {"acme": "supervisors"}, TEAMS)
+    over = {("acme", "billing", "alice"): Exposure(high_intensity_claims=5)}
+    before = NOTIFICATION_OVERLOAD_ALERTS.labels("team")._value.get()
+    team = of_teams(watch.check(over, NOW))
+    assert len(team) == 1 and NOTIFICATION_OVERLOAD_ALERTS.labels("team")._value.get() == before + 1
+    alert = team[0].for_viewer("sam")
+    assert (alert.queue, alert.agent_id, alert.measure) == ("", "", "high_intensity_claims")
+    assert alert.suggestion.startswith("Your team: 5 high-intensity contacts taken in the last 1 h")
+    assert "breaks for the team" in alert.suggestion
+    for shown in (alert, team[0].unnamed):
+        assert not {"alice", "sam"} & set(str(shown).replace('"', " ").split())
+    assert alert == team[0].unnamed  # nobody to name, whatever the tenant's setting
+    assert not watch.check(over, NOW + 30)
+    assert watch.check({}, NOW + 60) == []
+    assert len(of_teams(watch.check(over, NOW + 90))) == 1
+
+
+def test_two_teams_past_the_same_threshold_raise_alerts_with_their_own_ids() -> None:
+    watch = OverloadWatch(POLICY, {}, TEAMS)
+    both = {
+        ("acme", "billing", "alice"): Exposure(high_intensity_claims=2),
+        ("acme", "general", "carol"): Exposure(high_intensity_claims=3),
+        ("acme", "billing", "dave"): Exposure(high_intensity_claims=5),
+    }
+    teams = of_teams(watch.check(both, NOW))
+    assert sorted(a.own_supervisor or "" for a in teams) == ["sam", "sue"]
+    assert len({a.unnamed.alert_id for a in teams}) == 2  # the record keeps both
+
+
+async def test_a_team_alert_reaches_only_its_own_supervisors_consoles() -> None:
+    board = Board(max_records=100, exposure_window_s=3600)
+    h = Hub(board, HubSettings("supervisor", 3, 0.0, 100), clock=lambda: NOW)
+    watch = OverloadWatch(POLICY, {}, TEAMS)
+    h.active_alerts = watch.active
+
+    def console(agent: str, covers: set[str], queues: set[str]) -> asyncio.Queue[Outgoing]:
+        scope = AgentScope("acme", agent, frozenset(covers))
+        return h.subscribe(scope, frozenset(queues), None, "sse").pending
+
+    # sam covers the supervisor queue but not billing, where his team works.
+    sam = console("sam", {"supervisor"}, {"supervisor"})
+    sue = console("sue", {"*"}, {"supervisor"})  # covers everything, not her team
+    sam_agent_console = console("sam", {"supervisor", "billing"}, {"billing"})
+
+    def scopes(pending: asyncio.Queue[Outgoing]) -> list[int]:
+        return [pending.get_nowait().response.overload.scope for _ in range(pending.qsize())]
+
+    (team,) = of_teams(
+        watch.check({("acme", "billing", "carol"): Exposure(high_intensity_claims=5)}, NOW)
+    )
+    assert h.overload(team) == 1
+    assert scopes(sam) == [TEAM] and scopes(sam_agent_console) == []
+    assert TEAM not in scopes(sue)
+    # Connecting later, sam hears it again and sue still does not.
+    assert TEAM in scopes(console("sam", {"supervisor"}, {"supervisor"}))
+    assert TEAM not in scopes(console("sue", {"*"}, {"supervisor"}))
     h.close_all()

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.record_support import SECRET, KnownSet, known_set, stored_values
+from tests.record_support import SECRET, KnownSet, known_set, overload_alert, stored_values
 from warmline.record.audit import as_text, conversation_audit
 from warmline.record.handler import _READERS
-from warmline.record.rows import WITHHELD, Rows, without_quotes
+from warmline.record.rows import WITHHELD, InvalidRecord, Rows, without_quotes
 from warmline.record.store import MigrationError, RecordStore, connect, migrate, revisions
+from warmline.v1 import notification_pb2
 
 NOW = datetime(2026, 12, 4, 12, tzinfo=UTC)
 
@@ -191,3 +192,19 @@ def test_an_overload_alert_keeps_no_agent_id_and_is_written_once(store: RecordSt
     ]
     columns = [c[1] for c in store.conn.execute("PRAGMA table_info(overload_alerts)")]
     assert "agent_id" not in columns and "suggestion" not in columns
+
+
+def test_a_team_alert_is_kept_without_a_queue_and_only_a_team_alert_may_lack_one(
+    store: RecordStore,
+) -> None:
+    team = overload_alert("acme", "", NOW, measure="agents_over")
+    team.scope = notification_pb2.OVERLOAD_SCOPE_TEAM
+    rows = Rows()
+    _READERS["overload_alerts"](rows, team.SerializeToString())
+    assert store.write(rows)["overload_alerts"] == 1
+    assert store.conn.execute("SELECT queue, scope, measure FROM overload_alerts").fetchall() == [
+        ("", "team", "agents_over")
+    ]
+    team.scope = notification_pb2.OVERLOAD_SCOPE_QUEUE
+    with pytest.raises(InvalidRecord, match=f"overload alert {team.alert_id} without queue"):
+        _READERS["overload_alerts"](Rows(), team.SerializeToString())
