@@ -119,3 +119,14 @@ def test_a_codec_without_its_library_is_refused_naming_the_setting(
 def test_producers_compress_with_zstd_by_default() -> None:
     # The lock installs cramjam, so the default needs nothing more.
     assert KafkaSettings().compression_type == "zstd"
+
+
+def test_a_database_url_with_a_password_is_refused_without_showing_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("WARMLINE_RECORD__DATABASE_URL", "postgresql://warmline:s3cret@pg/warmline")
+    with pytest.raises(ValidationError) as refused:
+        WarmlineSettings()
+    message = str(refused.value)
+    assert "WARMLINE_RECORD__DATABASE_URL holds a password" in message
+    assert "s3cret" not in message

@@ -452,6 +452,9 @@ class WarmlineSettings(BaseSettings):
         env_nested_delimiter="__",
         frozen=True,
         extra="forbid",
+        # A refused value may be a secret (a database URL with its password): errors
+        # name the setting and the reason, never echo what was given.
+        hide_input_in_errors=True,
     )
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
