@@ -292,7 +292,7 @@ class OverloadWatch:
         parts = [finding.tenant_id, finding.queue, finding.agent_id, finding.measure]
         parts.append(str(int(now // self.policy.window_s)))
         if finding.team:
-            parts += ["team", finding.team]  # one more part: no queue's or agent's id
+            parts += ["team", finding.team]  # more parts: never a queue's or agent's id
         alert = Alert(
             alert_id=derived_id(*parts),
             tenant_id=finding.tenant_id,
