@@ -13,7 +13,7 @@ from pydantic import SecretStr
 
 from tests.fuzz_counts import CASES
 from tests.support import settings_for
-from warmline.common.settings import WarmlineSettings
+from warmline.common.settings import WarmlineSettings, load_settings
 from warmline.localkafka import LocalKafka
 from warmline.localpostgres import LocalPostgres
 from warmline.record.database import RecordDatabase
@@ -23,6 +23,15 @@ from warmline.record.database import RecordDatabase
 hypothesis_settings.register_profile("default", max_examples=100, deadline=None)
 hypothesis_settings.register_profile("fuzz", max_examples=5_000, deadline=None)
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+@pytest.fixture(autouse=True)
+def _settings_read_afresh() -> Iterator[None]:
+    """Every test's commands read the environment it sets: ``load_settings`` keeps
+    the first read per process, which would carry one test's settings into the next."""
+    load_settings.cache_clear()
+    yield
+    load_settings.cache_clear()
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
