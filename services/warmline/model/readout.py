@@ -36,8 +36,11 @@ from warmline.model.turn_features import NO_CONTEXT, POOLED_DIM, Array, TurnCont
 
 
 def sigmoid(x: Array) -> Array:
-    """The logistic function, elementwise."""
-    return (1.0 / (1.0 + np.exp(-x))).astype(np.float32, copy=False)
+    """The logistic function, elementwise.
+
+    Clipped where float32 saturates anyway (|x| > 88 overflows ``exp``: the answer
+    is the same 0 or 1, without numpy's overflow warning)."""
+    return (1.0 / (1.0 + np.exp(-np.clip(x, -88.0, 88.0)))).astype(np.float32, copy=False)
 
 
 def _erf(x: Array) -> Array:

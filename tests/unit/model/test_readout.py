@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 from safetensors.torch import load_file
 
 from warmline.model.bundle import SIGNAL_HEAD_FILE, SITUATION_HEAD_FILE, ModelCard
 from warmline.model.paths import DEFAULT_MODEL_DIR
-from warmline.model.readout import DenseHead, gelu
+from warmline.model.readout import DenseHead, gelu, sigmoid
 from warmline.model.signal_head import SignalHead
 from warmline.model.taxonomy import SITUATIONS
 from warmline.model.turn_features import FEATURES
@@ -33,3 +35,11 @@ def test_the_bundles_heads_read_with_numpy_as_with_torch() -> None:
         with torch.inference_mode():
             expected = head.eval()(torch.from_numpy(rows)).numpy()
         assert np.abs(DenseHead(path)(rows) - expected).max() < 1e-4
+
+
+def test_sigmoid_saturates_without_overflow_warnings() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = sigmoid(np.array([-1e4, -90.0, 0.0, 90.0, 1e4], dtype=np.float32))
+    assert out.dtype == np.float32
+    assert out[0] < 1e-30 and out[2] == 0.5 and out[-1] == 1.0
