@@ -509,15 +509,15 @@ async def test_a_supervisor_sees_the_insights_of_their_queues_live(
         await expect(page.locator("#climate-strip .col").first).to_be_attached()
         await expect(page.locator("#about")).to_contain_text("acme, every queue")
         overload = page.locator("#overload")
-        # alerts, about the queue, about an agent (never who)
+        # alerts, about the queue, about an agent (never who), about a team
         await expect(overload.locator('tr[data-row="billing"] td')).to_have_text(
-            ["billing", "6", "4", "2"]
+            ["billing", "6", "4", "2", "0"]
         )
         await expect(overload.locator('tr[data-row="general"] td')).to_have_text(
-            ["general", "5", "0", "5"]
+            ["general", "5", "0", "5", "0"]
         )
         await expect(overload.locator('tr[data-row="all"] td')).to_have_text(
-            ["all", "11", "4", "7"]
+            ["all", "11", "4", "7", "0"]
         )
         await expect(page.locator("#overload-strip .col").first).to_be_attached()
         await expect(page.locator("main")).not_to_contain_text(AGENT)
