@@ -136,3 +136,65 @@ async def test_a_tenant_that_chose_so_has_the_agent_named_to_every_supervisor(
     await sue.until(lambda: len(alerts(sue)) >= 1)
     assert {a.agent_id for a in alerts(sue)} == {"alice"}
     assert alerts(sue)[0].suggestion.startswith("alice on billing")
+
+
+async def test_a_teams_alert_reaches_its_own_supervisor_and_no_other(
+    make_notification: Any, consoles: list[Console]
+) -> None:
+    # alice's team is sam's (the tokens file's supervisor); sue covers the same queues.
+    team_thresholds = THRESHOLDS | {"overload_team_claims": 2, "overload_team_agents_over": 5}
+    first = make_notification(**team_thresholds)
+    second = make_notification(first.settings)
+    sam = Console(second.client("sam"), ["supervisor"])
+    # With billing too, sue's console hears billing's capacity (see below).
+    sue = Console(first.client("sue"), ["supervisor", "billing"])
+    consoles += [sam, sue]
+    await sam.wait_subscribed()
+    await sue.wait_subscribed()
+
+    await take_rough_ones(first, consoles)
+
+    def team(console: Console) -> list[notification_pb2.OverloadAlert]:
+        return [a for a in alerts(console) if a.scope == notification_pb2.OVERLOAD_SCOPE_TEAM]
+
+    await sam.until(lambda: len(team(sam)) == 1)
+    (told,) = team(sam)
+    assert (told.queue, told.agent_id, told.measure) == ("", "", "high_intensity_claims")
+    assert (told.value, told.threshold, told.window_s) == (2, 2, 600)
+    assert told.suggestion.startswith("Your team: 2 high-intensity contacts taken")
+    assert b"alice" not in told.SerializeToString()
+
+    # Each replica writes its alerts for the record after handing them to its consoles:
+    # two about alice and the team's, with no queue and no one's id.
+    written = await read_topic(
+        first.settings.kafka.bootstrap_servers, first.settings.topics.name("overload_alerts"), 6
+    )
+    values = [notification_pb2.OverloadAlert.FromString(r.value or b"") for r in written]
+    teams = [a for a in values if a.scope == notification_pb2.OVERLOAD_SCOPE_TEAM]
+    assert {a.alert_id for a in teams} == {told.alert_id} and len(teams) == 2
+    assert all(a.queue == "" for a in teams)
+    assert all(b"alice" not in (r.value or b"") and b"sam" not in (r.value or b"") for r in written)
+
+    # Anything for sue arrives before the capacity change bob's pause causes after.
+    bob = first.client("bob")
+    try:
+        await bob.pause(60)
+    finally:
+        await bob.close()
+
+    def bob_paused() -> bool:
+        return any(r.capacity.paused_agents == 1 for r in sue.received if r.HasField("capacity"))
+
+    await sue.until(bob_paused)
+    assert {a.measure for a in alerts(sue)} == {"high_intensity_claims", "reveals"}
+    assert team(sue) == []
+
+    # Connecting later, on either replica, sam hears the team's alert again.
+    late_sam = Console(first.client("sam"), ["supervisor"])
+    consoles.append(late_sam)
+    await late_sam.until(lambda: len(team(late_sam)) == 1)
+
+    async with aiohttp.ClientSession() as http:
+        page = await (await http.get(f"http://127.0.0.1:{first.service.ops.port}/metrics")).text()
+    assert 'warmline_notification_overload_alerts_total{scope="team"}' in page
+    assert "sam" not in page and "alice" not in page
