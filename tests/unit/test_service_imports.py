@@ -49,3 +49,20 @@ def test_serving_any_service_imports_no_torch(name: str) -> None:
     assert "onnxruntime" not in loaded
     # Only the decisioning worker is a faust app.
     assert ("faust" in loaded) == (name == "decisioning")
+
+
+@pytest.mark.parametrize(("given", "used"), [(None, "1"), ("4", "4")])
+def test_numpys_blas_runs_one_thread_unless_the_environment_says(
+    given: str | None, used: str
+) -> None:
+    # BLAS threads spinning after the heads' products took the cores from ONNX
+    # Runtime's workers (the model benchmark: 890 against 1,480 messages/s).
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    env["PYTHONPATH"] = str(ROOT / "services")
+    if given is not None:
+        env["OPENBLAS_NUM_THREADS"] = given
+    probe = "import os, warmline, numpy; print(os.environ['OPENBLAS_NUM_THREADS'])"
+    out = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == used
