@@ -113,7 +113,12 @@ async def test_two_workers_split_the_partitions_and_decide_each_escalation_once(
         owned = [scored_partitions(w) for w in workers]
         angry = 24
         await publish(base, traffic(angry=angry, calm=12))
-        records = await escalations(base, angry, within_s=45)
+        # Usually a few seconds. Once in 20 runs (2026-12-05) the group rebalanced
+        # right after both workers had settled and one worker's partitions were
+        # still undecided 45 s later: the test asks that every escalation comes
+        # exactly once, so it waits longer; how long decisions take after a
+        # rebalance is measured by `make chaos` (recovery <= 30 s).
+        records = await escalations(base, angry, within_s=90)
     finally:
         if second is not None:
             second.stop()
