@@ -62,6 +62,8 @@ class Subscription:
     scope: AgentScope
     queues: frozenset[str]
     api: str
+    #: The queues whose capacity a supervisor console is shown; empty for any other.
+    overseen: frozenset[str] = frozenset()
     pending: asyncio.Queue[Outgoing] = field(default_factory=asyncio.Queue)
     closed: bool = False
 
@@ -143,8 +145,8 @@ class Hub:
         from its agent's last ack) also re-sends the open escalations before
         ``start``, which the console showed once but no longer has.
         """
-        sub = Subscription(scope, queues, api)
         supervisor = self.settings.supervisor_queue
+        sub = Subscription(scope, queues, api, self._overseen(scope, queues))
         now = self._clock()
         pause = self.board.pause(scope.tenant_id, scope.agent_id, now)
         if pause is not None:
@@ -152,7 +154,7 @@ class Hub:
             self._put(sub, Outgoing(pause_state(pause)), backlog=True)
             self._end_pause_later(scope.tenant_id, scope.agent_id, pause)
         if supervisor in queues:
-            for queue in sorted(queues - {supervisor}):
+            for queue in sorted(sub.overseen):
                 paused = self.board.paused_agents(scope.tenant_id, queue, now)
                 self._put(sub, Outgoing(capacity(queue, paused)), backlog=True)
             for alert in self.active_alerts(scope.tenant_id):
@@ -185,6 +187,16 @@ class Hub:
         self._by_tenant.setdefault(scope.tenant_id, set()).add(sub)
         NOTIFICATION_CONSOLES.labels(api).inc()
         return sub
+
+    def _overseen(self, scope: AgentScope, queues: frozenset[str]) -> frozenset[str]:
+        """The queues whose capacity a supervisor queue's console is shown: those it
+        subscribes to beside the supervisor queue; subscribed to the supervisor queue
+        alone, those its token names (one for every queue names none). Overload
+        alerts reach it by its token too (:meth:`RaisedAlert.reaches`)."""
+        supervisor = self.settings.supervisor_queue
+        if supervisor not in queues:
+            return frozenset()
+        return (queues - {supervisor}) or (scope.queues - {supervisor, ALL_QUEUES})
 
     def unsubscribe(self, sub: Subscription) -> None:
         """Forget a console whose stream ended."""
@@ -309,18 +321,16 @@ class Hub:
 
     def _capacity_changed(self, tenant_id: str, queues: frozenset[str], now: float) -> None:
         """Supervisors' consoles and the metric get the new count of paused agents."""
-        supervisor = self.settings.supervisor_queue
         subs = self._by_tenant.get(tenant_id, ())
-        shown = {q for s in subs if supervisor in s.queues for q in s.queues - {supervisor}}
+        shown = {q for s in subs for q in s.overseen}
         counts = {}
         for queue in queues | shown:
             if queue in queues or ALL_QUEUES in queues:
                 counts[queue] = self.board.paused_agents(tenant_id, queue, now)
                 NOTIFICATION_PAUSED_AGENTS.labels(queue).set(counts[queue])
         for sub in list(subs):
-            if supervisor in sub.queues:
-                for queue in sorted(sub.queues & counts.keys() - {supervisor}):
-                    self._put(sub, Outgoing(capacity(queue, counts[queue])))
+            for queue in sorted(sub.overseen & counts.keys()):
+                self._put(sub, Outgoing(capacity(queue, counts[queue])))
 
     # --- overload alerts --------------------------------------------------------
     def overload(self, alert: RaisedAlert) -> int:

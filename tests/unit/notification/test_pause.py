@@ -153,6 +153,36 @@ async def test_supervisors_see_how_many_paused_per_queue_never_who() -> None:
     h.close_all()
 
 
+async def test_a_console_of_the_supervisor_queue_alone_sees_the_queues_its_token_names() -> None:
+    # Overload alerts reach it by its token; so do the paused agents' counts.
+    board = Board(max_records=100, exposure_window_s=3600)
+    now = [NOW]
+    h = hub(board, now)
+    sue = h.subscribe(
+        AgentScope("acme", "sue", frozenset({"supervisor", "billing", "general"})),
+        frozenset({"supervisor"}),
+        None,
+        "sse",
+    )
+    every = h.subscribe(
+        AgentScope("acme", "sam", frozenset({"*"})), frozenset({"supervisor"}), None, "sse"
+    )
+    narrowed = h.subscribe(
+        AgentScope("acme", "gil", frozenset({"supervisor", "billing", "general"})),
+        frozenset({"supervisor", "general"}),
+        None,
+        "sse",
+    )
+    agent = h.subscribe(scope("bob"), BILLING, None, "sse")
+    assert kinds(sue) == ["capacity:billing=0", "capacity:general=0"]
+    assert kinds(narrowed) == ["capacity:general=0"]  # what it subscribed to, as before
+    assert kinds(every) == kinds(agent) == []  # a token for every queue names none
+    h.paused("acme", "alice", board.apply_pause(pause("alice", NOW + 300)), ["billing"])
+    assert kinds(sue) == ["capacity:billing=1"]
+    assert kinds(every) == kinds(narrowed) == kinds(agent) == []
+    h.close_all()
+
+
 def test_the_default_pause_cannot_exceed_the_bound() -> None:
     with pytest.raises(ValidationError, match="PAUSE_DEFAULT_S: at most PAUSE_MAX_S"):
         NotificationSettings(pause_default_s=600, pause_max_s=300)
