@@ -22,7 +22,7 @@ from warmline.decisioning.compare import (
     verdict_of,
 )
 from warmline.record.database import Connection
-from warmline.record.tuning_set import CONVERSATIONS_IN_WINDOW, NEEDED_VERDICTS, live_verdicts
+from warmline.record.tuning_set import CONVERSATIONS_IN_WINDOW, live_verdict_counts
 
 
 class NothingToCompare(LookupError):
@@ -38,8 +38,6 @@ class _Conversation:
     times: dict[str, float] = field(default_factory=dict)
     live: tuple[int, float, Escalation] | None = None
     shadow: tuple[int, float, Escalation] | None = None
-    needed: int = 0
-    false_alarms: int = 0
 
     def turn(self, trigger: str, occurred_at: float) -> int:
         """The customer turn (1 = first) a decision on ``trigger`` was taken at."""
@@ -112,13 +110,13 @@ def read_comparison(
         else:
             live_versions.add(e.version)
             c.live = mine if c.live is None else min(c.live, mine, key=_order)
-    _count_verdicts(conn, tenant, window, found)
+    verdicts = live_verdict_counts(conn, tenant, window)
     pairs = tuple(
         PairedConversation(
             conversation_id,
             None if c.live is None else c.live[2],
             None if c.shadow is None else c.shadow[2],
-            verdict_of(c.needed, c.false_alarms),
+            verdict_of(*verdicts.get(conversation_id, (0, 0))),
         )
         for conversation_id, c in sorted(found.items())
     )
@@ -168,17 +166,3 @@ def _escalations(
         if code is not None:
             found[decision_id].reasons.append(code)
     return list(found.values())
-
-
-def _count_verdicts(
-    conn: Connection,
-    tenant: str,
-    window: tuple[str, float, float],
-    found: dict[str, _Conversation],
-) -> None:
-    """Count the verdicts on each conversation's live decisions."""
-    for conversation_id, verdict in live_verdicts(conn, tenant, window):
-        if verdict in NEEDED_VERDICTS:
-            found[conversation_id].needed += 1
-        elif verdict == "false_alarm":
-            found[conversation_id].false_alarms += 1

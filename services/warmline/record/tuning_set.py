@@ -21,7 +21,6 @@ A first escalation with any reason outside
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,7 +97,8 @@ def read_tuning_set(
         if values["role"] == "customer" and values["kind"] == "message":
             conversation.customer_turns.append((values["event_id"], values["occurred_at"]))
     _read_escalations(conn, tenant, in_window, window, found)
-    _read_verdicts(conn, tenant, window, found)
+    for conversation_id, counts in live_verdict_counts(conn, tenant, window).items():
+        found[conversation_id].needed, found[conversation_id].not_needed = counts
     conversations, disputed = [], 0
     for conversation_id, c in sorted(found.items()):
         label, gold = _gold(c, unescalated_as_calm)
@@ -142,33 +142,26 @@ def _read_escalations(
         )
 
 
-def live_verdicts(
+def live_verdict_counts(
     conn: Connection, tenant: str, window: tuple[str, float, float]
-) -> Iterator[tuple[str, str]]:
-    """(conversation id, verdict) of every verdict on a live decision of the
-    conversations in ``window`` (the parameters of :data:`CONVERSATIONS_IN_WINDOW`)."""
-    yield from conn.execute(
+) -> dict[str, tuple[int, int]]:
+    """Per conversation in ``window`` (the parameters of :data:`CONVERSATIONS_IN_WINDOW`),
+    how many verdicts on its live decisions say a person was needed and how many
+    say none was (false alarm); conversations without either are left out."""
+    counts: dict[str, tuple[int, int]] = {}
+    for conversation_id, verdict in conn.execute(
         "SELECT d.conversation_id, v.verdict FROM verdicts v JOIN decisions d "
         "ON d.tenant_id = v.tenant_id AND d.decision_id = v.decision_id "
         "WHERE v.tenant_id = ? AND d.shadow = 0 "
         f"AND d.conversation_id IN ({CONVERSATIONS_IN_WINDOW})",
         (tenant, *window),
-    )
-
-
-def _read_verdicts(
-    conn: Connection,
-    tenant: str,
-    window: tuple[str, float, float],
-    found: dict[str, _Conversation],
-) -> None:
-    """Count the verdicts on each conversation's live decisions."""
-    for conversation_id, verdict in live_verdicts(conn, tenant, window):
-        conversation = found[conversation_id]
+    ):
+        needed, not_needed = counts.get(conversation_id, (0, 0))
         if verdict in NEEDED_VERDICTS:
-            conversation.needed += 1
+            counts[conversation_id] = (needed + 1, not_needed)
         elif verdict == "false_alarm":
-            conversation.not_needed += 1
+            counts[conversation_id] = (needed, not_needed + 1)
+    return counts
 
 
 def _gold(c: _Conversation, unescalated_as_calm: bool) -> tuple[Label, int | None]:
