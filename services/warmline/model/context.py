@@ -25,8 +25,9 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from warmline.model.results import EmotionResult
+from warmline.model.readout import Readout
 from warmline.model.turn_features import (
+    POOLED_DIM,
     REPEAT_WINDOW,
     Array,
     TurnContext,
@@ -44,28 +45,17 @@ _Stored = npt.NDArray[np.float16]
 
 class TurnReader(Protocol):
     """What the scorer needs of an engine: :class:`~warmline.model.engine.EmotionEngine`
-    (torch) and :class:`~warmline.model.serving.ServingEngine` (no torch) both are one."""
+    (torch) and :class:`~warmline.model.serving.ServingEngine` (no torch) both are one.
+    Only the encoder differs between them; both read its outputs with the same
+    :class:`~warmline.model.readout.Readout`."""
 
     @property
-    def pooled_dim(self) -> int:
-        """Width of the pooled vector at the end of :meth:`encode`'s rows."""
-        ...
-
-    def screen(self, texts: Sequence[str]) -> list[EmotionResult | None]:
-        """Results for texts the model must not score, None for the others."""
+    def readout(self) -> Readout:
+        """The bundle's screening, calibration and heads."""
         ...
 
     def encode(self, texts: Sequence[str]) -> Array:
         """Encoder outputs, one row per text, the pooled vector last."""
-        ...
-
-    def results(
-        self,
-        outputs: Array,
-        contexts: Sequence[TurnContext] | None = None,
-        texts: Sequence[str] | None = None,
-    ) -> list[EmotionResult]:
-        """SCORED results of :meth:`encode` rows read in their contexts."""
         ...
 
 
@@ -183,7 +173,11 @@ class ContextualScorer:
         to score, and the final :class:`TurnScore` of every other turn."""
         customers = [i for i, turn in enumerate(turns) if turn.speaker is Speaker.CUSTOMER]
         screened = dict(
-            zip(customers, self.engine.screen([turns[i].text for i in customers]), strict=True)
+            zip(
+                customers,
+                self.engine.readout.screen([turns[i].text for i in customers]),
+                strict=True,
+            )
         )
         keep_context = self.windows.max_conversations > 0
         to_encode = [
@@ -220,7 +214,7 @@ class ContextualScorer:
                 reading.done[i] = TurnScore(early)
                 continue
             context, seen = self.windows.context(turn.conversation)
-            vector = rows[i][-self.engine.pooled_dim :]
+            vector = rows[i][-POOLED_DIM:]
             reading.pending.append(
                 PendingTurn(i, rows[i], context, seen, repeat_similarity(vector, context))
             )
@@ -233,7 +227,7 @@ class ContextualScorer:
         found = reading.done
         if reading.pending:
             outputs = np.stack([p.outputs for p in reading.pending])
-            results = self.engine.results(
+            results = self.engine.readout.results(
                 outputs,
                 [p.context for p in reading.pending],
                 [turns[p.index].text for p in reading.pending],
@@ -245,7 +239,7 @@ class ContextualScorer:
     def _other_turn(self, turn: Turn, row: Array | None) -> TurnScore:
         vector: Array | None
         if row is not None:
-            vector = row[-self.engine.pooled_dim :].copy()
+            vector = row[-POOLED_DIM:].copy()
             self._other_vectors[turn.text] = vector
             while len(self._other_vectors) > OTHER_TEXT_CACHE:
                 self._other_vectors.popitem(last=False)

@@ -38,7 +38,7 @@ from warmline.model.paths import DEFAULT_MODEL_DIR
 from warmline.model.readout import Readout, score_in_batches
 from warmline.model.results import EmotionResult
 from warmline.model.taxonomy import NUM_LABELS
-from warmline.model.turn_features import POOLED_DIM, Array, TurnContext
+from warmline.model.turn_features import Array, TurnContext
 
 #: ``"onnx"``: ONNX Runtime int8 (CPU); ``"onnx-fp32"``: ONNX Runtime fp32 (CPU);
 #: ``"torch"``: torch fp32 (int8 with ``quantize=True``; autocast on CUDA);
@@ -175,9 +175,6 @@ class EmotionEngine:
         self.lexical = self.readout.lexical
         self.taxonomy_version = self.readout.taxonomy_version
 
-    #: Width of the pooled sentence vector at the end of :meth:`outputs`' rows.
-    pooled_dim = POOLED_DIM
-
     @property
     def model_version(self) -> str:
         """Version string of the loaded bundle (from ``model.json``)."""
@@ -270,22 +267,6 @@ class EmotionEngine:
     def signal_thresholds(self) -> torch.Tensor:
         """Per-signal decision thresholds (0.5 each for a bundle without a signal head)."""
         return torch.from_numpy(self.readout.signal_thresholds())
-
-    def results(
-        self,
-        outputs: Array,
-        contexts: Sequence[TurnContext] | None = None,
-        texts: Sequence[str] | None = None,
-    ) -> list[EmotionResult]:
-        """SCORED results for rows of :meth:`encode` (of ``texts``) read with
-        ``contexts`` (none: every turn alone): labels past their thresholds,
-        signals, situations."""
-        return self.readout.results(outputs, contexts, texts)
-
-    def screen(self, texts: Sequence[str]) -> list[EmotionResult | None]:
-        """EMPTY or UNSUPPORTED_LANGUAGE results for texts the model must not score,
-        None for the texts it should."""
-        return self.readout.screen(texts)
 
     def score(
         self, texts: Sequence[str], contexts: Sequence[TurnContext] | None = None

@@ -23,7 +23,7 @@ from warmline.model.encoder_files import TOKENIZER_SHA256, load_tokenizer, sha25
 from warmline.model.onnx_runner import OnnxRunner
 from warmline.model.readout import Readout, score_in_batches
 from warmline.model.results import EmotionResult
-from warmline.model.turn_features import POOLED_DIM, Array, TurnContext
+from warmline.model.turn_features import Array, TurnContext
 
 SERVING_JSON = "serving.json"
 SERVING_MODEL = "int8.onnx"
@@ -101,8 +101,6 @@ class ServingEngine:
     may run on); ``on_batch`` gets (batch size, seconds) after every model batch.
     """
 
-    #: Width of the pooled sentence vector at the end of :meth:`encode`'s rows.
-    pooled_dim = POOLED_DIM
     device = "cpu"
 
     def __init__(
@@ -138,19 +136,6 @@ class ServingEngine:
     def encode(self, texts: Sequence[str]) -> Array:
         """Encoder outputs (len(texts), labels + group outputs + 384), in input order."""
         return self.readout.gather(self.batches(texts), len(texts))
-
-    def screen(self, texts: Sequence[str]) -> list[EmotionResult | None]:
-        """EMPTY or UNSUPPORTED_LANGUAGE results, None for texts to score."""
-        return self.readout.screen(texts)
-
-    def results(
-        self,
-        outputs: Array,
-        contexts: Sequence[TurnContext] | None = None,
-        texts: Sequence[str] | None = None,
-    ) -> list[EmotionResult]:
-        """SCORED results of :meth:`encode` rows (see :meth:`Readout.results`)."""
-        return self.readout.results(outputs, contexts, texts)
 
     def score(
         self, texts: Sequence[str], contexts: Sequence[TurnContext] | None = None
