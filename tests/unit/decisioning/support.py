@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from warmline.decisioning.decide import apply_event
 from warmline.decisioning.policy import Policy, load_policy
-from warmline.v1 import events_pb2, scoring_pb2
+from warmline.decisioning.state import ConversationState
+from warmline.v1 import escalation_pb2, events_pb2, scoring_pb2
 
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 CALM = {"negativity": 0.05, "neutral": 0.9}
@@ -108,6 +110,20 @@ def policy_with(yaml_tail: str = "") -> Policy:
 
     text = DEFAULT_POLICY_PATH.read_text().replace("tenants: {}\n", "")
     return parse_policy(text + yaml_tail)
+
+
+def escalates(policy: Policy, tenant: str, levels: tuple[float, ...]) -> bool:
+    """Whether customer turns of these negativities (different words each, so no
+    loop) escalate for ``tenant``."""
+    conversation, state = Conversation(tenant=tenant), ConversationState()
+    words = ("my parcel is late", "nobody told me why", "what happens now then")
+    decisions = [
+        apply_event(state, conversation.customer(text, negative(level)), policy, conversation.now())
+        for text, level in zip(words, levels, strict=False)
+    ]
+    return any(
+        d is not None and d.action == escalation_pb2.DECISION_ACTION_ESCALATE for d in decisions
+    )
 
 
 DEFAULT = load_policy()

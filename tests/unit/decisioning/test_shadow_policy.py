@@ -12,34 +12,18 @@ import yaml
 from typer.testing import CliRunner
 
 from tests.tuning_support import WINDOW, verdict_floor
-from tests.unit.decisioning.support import Conversation, negative
+from tests.unit.decisioning.support import escalates
 from warmline.cli import app
 from warmline.common.settings import DecisioningSettings, WarmlineSettings
 from warmline.decisioning.app import faust_topics
-from warmline.decisioning.decide import apply_event
-from warmline.decisioning.policy import DEFAULT_POLICY_PATH, Policy, PolicyError, load_policy
+from warmline.decisioning.policy import DEFAULT_POLICY_PATH, PolicyError, load_policy
 from warmline.decisioning.policy_store import ReloadStatus
 from warmline.decisioning.shadow import VERSION_MARK, ShadowPolicyStore, write_override
-from warmline.decisioning.state import ConversationState
 from warmline.record.store import database_path
-from warmline.v1 import escalation_pb2
 
 #: acme's proposal: a customer turn counts as negative only from 0.9.
 STRICTER = "tenants:\n  acme:\n    thresholds:\n      negative_turn_threshold: 0.9\n"
 GRUMBLE = (0.7, 0.7)
-
-
-def escalates(policy: Policy, tenant: str, levels: tuple[float, ...]) -> bool:
-    """Whether customer turns of these negativities escalate for ``tenant``."""
-    conversation, state = Conversation(tenant=tenant), ConversationState()
-    words = ("my parcel is late", "nobody told me why", "what happens now then")
-    decisions = [
-        apply_event(state, conversation.customer(text, negative(level)), policy, conversation.now())
-        for text, level in zip(words, levels, strict=False)
-    ]
-    return any(
-        d is not None and d.action == escalation_pb2.DECISION_ACTION_ESCALATE for d in decisions
-    )
 
 
 @pytest.fixture

@@ -12,15 +12,12 @@ import yaml
 from typer.testing import CliRunner
 
 from tests.tuning_support import WINDOW, WITH_VERDICTS, verdict_floor
-from tests.unit.decisioning.support import Conversation, negative, policy_with
+from tests.unit.decisioning.support import escalates, policy_with
 from warmline.cli import app
-from warmline.decisioning.decide import apply_event
-from warmline.decisioning.policy import DEFAULT_POLICY_PATH, Policy
-from warmline.decisioning.state import ConversationState
+from warmline.decisioning.policy import DEFAULT_POLICY_PATH
 from warmline.decisioning.tune import GRID, TooFewVerdicts, grid_values, tune
 from warmline.record.store import connect, database_path
 from warmline.record.tuning_set import read_tuning_set
-from warmline.v1 import escalation_pb2
 
 
 @pytest.fixture
@@ -35,20 +32,6 @@ def run(data_dir: Path, *args: str) -> tuple[int, str, str]:
         ["policy", "tune", "--tenant", "acme", *WINDOW, "--data-dir", str(data_dir), *args],
     )
     return result.exit_code, result.stdout, result.stderr
-
-
-def escalates(policy: Policy, tenant: str, levels: tuple[float, ...]) -> bool:
-    """Whether customer turns of these negativities (different words each, so no
-    loop) escalate for ``tenant``."""
-    conversation, state = Conversation(tenant=tenant), ConversationState()
-    words = ("my parcel is late", "nobody told me why", "what happens now then")
-    actions = [
-        apply_event(state, conversation.customer(text, negative(level)), policy, conversation.now())
-        for text, level in zip(words, levels, strict=False)
-    ]
-    return any(
-        d is not None and d.action == escalation_pb2.DECISION_ACTION_ESCALATE for d in actions
-    )
 
 
 def test_the_proposal_drops_the_false_alarms_and_keeps_every_useful_escalation(
