@@ -285,8 +285,10 @@ class OverloadWatch:
             if finding.agent_id
             else finding.team or None
         )
-        named = self._as_alert(finding, now, named=bool(finding.agent_id))
-        return RaisedAlert(self._as_alert(finding, now, named=False), named, names, own_supervisor)
+        unnamed = self._as_alert(finding, now, named=False)
+        # A queue's or a team's alert names no one: the same alert for every console.
+        named = self._as_alert(finding, now, named=True) if finding.agent_id else unnamed
+        return RaisedAlert(unnamed, named, names, own_supervisor)
 
     def _as_alert(self, finding: Finding, now: float, *, named: bool) -> Alert:
         parts = [finding.tenant_id, finding.queue, finding.agent_id, finding.measure]
