@@ -84,11 +84,11 @@ def read_tuning_set(
 ) -> TuningSet:
     """The tenant's conversations of ``[start, end)`` with their gold (module docstring)."""
     found: dict[str, _Conversation] = defaultdict(_Conversation)
-    in_window = CONVERSATIONS_IN_WINDOW
     window = (tenant, start, end)
     for row in conn.execute(
         f"SELECT {', '.join(_TURN_COLUMNS)} FROM turns WHERE tenant_id = ? "
-        f"AND conversation_id IN ({in_window}) ORDER BY conversation_id, occurred_at, event_id",
+        f"AND conversation_id IN ({CONVERSATIONS_IN_WINDOW}) "
+        "ORDER BY conversation_id, occurred_at, event_id",
         (tenant, *window),
     ):
         values = dict(zip(_TURN_COLUMNS, row, strict=True))
@@ -96,7 +96,7 @@ def read_tuning_set(
         conversation.events.append(_scored(tenant, values))
         if values["role"] == "customer" and values["kind"] == "message":
             conversation.customer_turns.append((values["event_id"], values["occurred_at"]))
-    _read_escalations(conn, tenant, in_window, window, found)
+    _read_escalations(conn, tenant, window, found)
     for conversation_id, counts in live_verdict_counts(conn, tenant, window).items():
         found[conversation_id].needed, found[conversation_id].not_needed = counts
     conversations, disputed = [], 0
@@ -115,7 +115,6 @@ def read_tuning_set(
 def _read_escalations(
     conn: Connection,
     tenant: str,
-    in_window: str,
     window: tuple[str, float, float],
     found: dict[str, _Conversation],
 ) -> None:
@@ -126,7 +125,8 @@ def _read_escalations(
         "FROM decisions d LEFT JOIN decision_reasons r "
         "ON r.tenant_id = d.tenant_id AND r.decision_id = d.decision_id "
         "WHERE d.tenant_id = ? AND d.shadow = 0 AND d.action = 'escalate' "
-        f"AND d.conversation_id IN ({in_window}) ORDER BY d.decided_at, d.decision_id",
+        f"AND d.conversation_id IN ({CONVERSATIONS_IN_WINDOW}) "
+        "ORDER BY d.decided_at, d.decision_id",
         (tenant, *window),
     ).fetchall()
     first: dict[str, tuple[str, str, float]] = {}
