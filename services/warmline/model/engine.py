@@ -23,7 +23,7 @@ import torch
 from safetensors.torch import load_file
 
 from warmline.model.batching import length_sorted_batches, pad_ids
-from warmline.model.bundle import ENCODER_TOP_FILE, bundle_files
+from warmline.model.bundle import ENCODER_TOP_FILE
 from warmline.model.encoder import MiniLMEncoder, load_encoder
 from warmline.model.encoder_files import (
     encoder_dir,
@@ -162,7 +162,7 @@ class EmotionEngine:
         if self.backend == "torch":
             model: torch.nn.Module = quantize_linear_int8(encoder) if quantize else encoder
         else:
-            key = cache_key(bundle_files(self.model_dir), source / "model.safetensors")
+            key = cache_key(self.model_dir, source / "model.safetensors")
             directory = (onnx_cache_dir or cache_root()) / f"{self.card.model_version}-{key}"
             path = cached_model(encoder, head, directory, int8=self.backend == "onnx")
             self.onnx = OnnxRunner(path, threads, batch_size)

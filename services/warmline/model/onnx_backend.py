@@ -21,11 +21,12 @@ import hashlib
 import os
 import tempfile
 import warnings
-from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 from torch import nn
+
+from warmline.model.bundle import bundle_digest
 
 #: Bump when the export recipe changes, so cached files are rebuilt.
 EXPORT_FORMAT = "2"
@@ -65,14 +66,12 @@ class _EncoderWithHead(nn.Module):
         return torch.cat([self.head(pooled), pooled], 1)
 
 
-def cache_key(bundle_files: Sequence[Path], encoder_file: Path) -> str:
-    """Hex digest over the bundle files' bytes, the encoder file's identity and versions."""
+def cache_key(model_dir: Path, encoder_file: Path) -> str:
+    """Hex digest over the bundle's files (:func:`~warmline.model.bundle.bundle_digest`),
+    the encoder file's identity and versions."""
     import onnxruntime
 
-    digest = hashlib.sha256()
-    for path in sorted(bundle_files):
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
+    digest = hashlib.sha256(bundle_digest(model_dir).encode())
     stat = encoder_file.stat()
     identity = f"{encoder_file.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
     versions = f"{torch.__version__}|{onnxruntime.__version__}|{EXPORT_FORMAT}|{OPSET}"
