@@ -68,7 +68,7 @@ from warmline.common.settings import (
     WarmlineSettings,
 )
 from warmline.common.topics import TopicSpec, declared_topics, ensure_topics
-from warmline.decisioning.app import faust_topics
+from warmline.decisioning.app import database_path, faust_topics
 from warmline.decisioning.conversations import decode_entry, encode_entry
 from warmline.decisioning.decide import apply_event
 from warmline.decisioning.history import escalation_entry, false_alarm_entry
@@ -470,7 +470,7 @@ async def measure_size(
 async def _second_restart(broker: LocalKafka, settings: WarmlineSettings) -> dict[str, Any]:
     """Start a worker again on the database the first start filled, timed on the second probe."""
     await publish_probe(settings, datetime.now(UTC), SECOND_PROBE)
-    database = settings.decisioning.data_dir / f"{settings.decisioning.app_id}.sqlite3"
+    database = database_path(settings)
     measured = await restart(broker, settings, SECOND_PROBE)
     # The file and its write-ahead log (committed pages not yet copied back).
     files = [database, database.with_name(f"{database.name}-wal")]

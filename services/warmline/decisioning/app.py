@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from warmline.common.kafka import compression
@@ -102,7 +103,7 @@ class DecisioningApp:
         self.deliveries = Deliveries()
         self.failures = FirstFailure()
         self.app.before_commit = self.confirm_deliveries
-        self.database = local_database(settings, self.app.conf.id)
+        self.database = local_database(settings)
         self.table = conversations_table(self.app, settings, self.deliveries, self.database)
         self.history_table, self.history = history_table(
             self.app, settings, self.deliveries, self.database
@@ -199,12 +200,18 @@ def _changelog_config(settings: WarmlineSettings) -> dict[str, str]:
     return {"min.insync.replicas": str(settings.topics.min_insync_replicas)}
 
 
-def local_database(settings: WarmlineSettings, app_id: str) -> StateDatabase | None:
+def database_path(settings: WarmlineSettings) -> Path:
+    """Where the worker's local database is (``DECISIONING__STORE=sqlite``)."""
+    d = settings.decisioning
+    return d.data_dir / f"{d.worker_app_id}.sqlite3"
+
+
+def local_database(settings: WarmlineSettings) -> StateDatabase | None:
     """The tables' local database (``DECISIONING__STORE=sqlite``), or None: in memory."""
     d = settings.decisioning
     if d.store != "sqlite":
         return None
-    return StateDatabase(d.data_dir / f"{app_id}.sqlite3", d.store_cache_mib)
+    return StateDatabase(database_path(settings), d.store_cache_mib)
 
 
 def conversations_table(

@@ -15,6 +15,7 @@ from tests.tuning_support import WINDOW, verdict_floor
 from tests.unit.decisioning.support import escalates
 from warmline.cli import app
 from warmline.common.settings import DecisioningSettings, WarmlineSettings
+from warmline.decisioning.app import database_path as local_database_path
 from warmline.decisioning.app import faust_topics
 from warmline.decisioning.policy import DEFAULT_POLICY_PATH, PolicyError, load_policy
 from warmline.decisioning.policy_store import ReloadStatus
@@ -77,12 +78,14 @@ def test_two_proposals_for_one_tenant_are_refused_naming_both(shadow_dir: Path) 
         ShadowPolicyStore(DEFAULT_POLICY_PATH, shadow_dir)
 
 
-def test_the_shadow_worker_keeps_its_own_app_id_and_changelogs() -> None:
+def test_the_shadow_worker_keeps_its_own_app_id_changelogs_and_local_database() -> None:
     live = WarmlineSettings()
     shadow = WarmlineSettings(decisioning=DecisioningSettings(shadow=True))
     assert shadow.decisioning.worker_app_id == "warmline-decisioning-shadow"
     assert not set(faust_topics(live)) & set(faust_topics(shadow))
     assert "warmline-decisioning-shadow-conversations-changelog" in faust_topics(shadow)
+    assert local_database_path(shadow).name == "warmline-decisioning-shadow.sqlite3"
+    assert local_database_path(live).name == "warmline-decisioning.sqlite3"
 
 
 def run_tune(data_dir: Path, *args: str) -> tuple[int, str, str]:
