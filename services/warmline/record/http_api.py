@@ -11,22 +11,19 @@ all of them); any other conversation answers 404, as one that does not exist.
 
 from __future__ import annotations
 
-import asyncio
-import sqlite3
 from pathlib import Path
-from typing import Any
 
 from aiohttp import web
 
-from warmline.common.credentials import bearer_token
 from warmline.common.metrics import RECORD_AUDITS
 from warmline.common.openapi import add_openapi_route
-from warmline.notification.core import Refusal, Refused, authenticate
+from warmline.notification.core import Refusal, Refused
 from warmline.notification.http_api import refusal_response
 from warmline.notification.tokens import AgentDirectory
 from warmline.practice.model_reading import ReplyReader
 from warmline.record.audit import conversation_audit
-from warmline.record.database import RecordDatabase, RecordUnavailable
+from warmline.record.database import RecordDatabase
+from warmline.record.doors import agent_scope, read_record
 from warmline.record.insights_http import InsightsHttpApi
 from warmline.record.practice_http import PracticeHttpApi
 from warmline.record.practice_shares_http import PracticeSharesHttpApi
@@ -68,8 +65,11 @@ class AuditHttpApi:
         """Every decision of the conversation, as ``warmline audit --format json`` prints it."""
         conversation_id = request.match_info["conversation_id"]
         try:
-            scope = authenticate(self._agents, bearer_token(request.headers.get("Authorization")))
-            decisions = await asyncio.to_thread(self._read, conversation_id, scope.tenant_id)
+            scope = agent_scope(self._agents, request)
+            decisions = await read_record(
+                self._database,
+                lambda conn: conversation_audit(conn, conversation_id, scope.tenant_id),
+            )
             if not any(scope.allows(d["queue"]) for d in decisions):
                 raise Refused(
                     Refusal.NOT_FOUND, f"no recorded decision for conversation {conversation_id!r}"
@@ -81,13 +81,3 @@ class AuditHttpApi:
         RECORD_AUDITS.labels("found").inc()
         body = {"conversation_id": conversation_id, "decisions": decisions}
         return web.json_response(body, headers={"Cache-Control": "no-store"})
-
-    def _read(self, conversation_id: str, tenant_id: str) -> list[dict[str, Any]]:
-        try:
-            conn = self._database.connect(read_only=True)
-        except (sqlite3.OperationalError, RecordUnavailable) as exc:
-            raise Refused(Refusal.UNAVAILABLE, "the record database is not there yet") from exc
-        try:
-            return conversation_audit(conn, conversation_id, tenant_id)
-        finally:
-            conn.close()

@@ -12,22 +12,18 @@ only to a token of every queue (``*``). Groups smaller than
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import sqlite3
 import time
 from pathlib import Path
-from typing import Any
 
 from aiohttp import web
 
-from warmline.common.credentials import bearer_token
-from warmline.insights.aggregates import Window, WindowError, insights, make_window
-from warmline.notification.core import Refusal, Refused, authenticate
+from warmline.insights.aggregates import WindowError, insights, make_window
+from warmline.notification.core import Refusal, Refused
 from warmline.notification.http_api import refusal_response
-from warmline.notification.tokens import ALL_QUEUES, AgentDirectory, AgentScope
+from warmline.notification.tokens import ALL_QUEUES, AgentDirectory
 from warmline.notification.web import page_bytes, page_response
-from warmline.record.database import RecordDatabase, RecordUnavailable
+from warmline.record.database import RecordDatabase
+from warmline.record.doors import agent_scope, read_record
 
 
 class InsightsHttpApi:
@@ -50,14 +46,11 @@ class InsightsHttpApi:
         """The supervisor page."""
         return page_response(self._page)
 
-    def _scope(self, request: web.Request) -> AgentScope:
-        return authenticate(self._agents, bearer_token(request.headers.get("Authorization")))
-
     async def numbers(self, request: web.Request) -> web.Response:
         """The window's aggregates over the token's queues."""
         query = request.query
         try:
-            scope = self._scope(request)
+            scope = agent_scope(self._agents, request)
             tenant = query.get("tenant") or scope.tenant_id
             if tenant != scope.tenant_id:
                 raise Refused(
@@ -71,15 +64,7 @@ class InsightsHttpApi:
                 )  # fmt: skip
             except WindowError as exc:
                 raise Refused(Refusal.INVALID_ARGUMENT, str(exc), exc.field) from exc
-            body = await asyncio.to_thread(self._read, window)
+            body = await read_record(self._database, lambda conn: insights(conn, window))
         except Refused as refused:
             return refusal_response(refused)
         return web.json_response(body, headers={"Cache-Control": "no-store"})
-
-    def _read(self, window: Window) -> dict[str, Any]:
-        try:
-            conn = self._database.connect(read_only=True)
-        except (sqlite3.OperationalError, RecordUnavailable) as exc:
-            raise Refused(Refusal.UNAVAILABLE, "the record database is not there yet") from exc
-        with contextlib.closing(conn):
-            return insights(conn, window)

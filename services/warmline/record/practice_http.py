@@ -16,25 +16,23 @@ supervisor sees a practice result only if the agent shares it
 
 from __future__ import annotations
 
-import asyncio
 import json
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 from aiohttp import web
 
-from warmline.common.credentials import bearer_token
 from warmline.common.metrics import RECORD_PRACTICE_ROUNDS
 from warmline.common.unicode import is_unicode
-from warmline.notification.core import Refusal, Refused, authenticate
+from warmline.notification.core import Refusal, Refused
 from warmline.notification.http_api import refusal_response
 from warmline.notification.tokens import AgentDirectory, AgentScope
 from warmline.notification.web import page_bytes, page_response
 from warmline.practice.checks import CHECKS, review_reply
 from warmline.practice.model_reading import ReplyReader
-from warmline.record.database import Connection, RecordDatabase, RecordUnavailable
+from warmline.record.database import Connection, RecordDatabase
+from warmline.record.doors import agent_scope, read_record, write_record
 from warmline.record.practice import list_scenarios, read_scenario
 
 #: The longest opening an agent may send for review.
@@ -74,41 +72,16 @@ class PracticeHttpApi:
 
     def scope(self, request: web.Request) -> AgentScope:
         """The scope of the request's agent token, or UNAUTHENTICATED."""
-        return authenticate(self._agents, bearer_token(request.headers.get("Authorization")))
+        return agent_scope(self._agents, request)
 
     async def read(self, read: Callable[[Connection], T]) -> T:
-        """``read`` on a read-only connection, off the event loop."""
-
-        def run() -> T:
-            try:
-                conn = self._database.connect(read_only=True)
-            except (sqlite3.OperationalError, RecordUnavailable) as exc:
-                raise Refused(Refusal.UNAVAILABLE, "the record database is not there yet") from exc
-            try:
-                return read(conn)
-            finally:
-                conn.close()
-
-        return await asyncio.to_thread(run)
+        """``read`` on a read-only connection, off the event loop (:func:`read_record`)."""
+        return await read_record(self._database, read)
 
     async def write(self, write: Callable[[Connection], T]) -> T:
-        """``write`` in one transaction beside the record's writer, off the event loop;
-        never creates the database (the service's writer does, with its tables)."""
-
-        def run() -> T:
-            if not self._database.exists():
-                raise Refused(Refusal.UNAVAILABLE, "the record database is not there yet")
-            try:
-                conn = self._database.connect()
-            except RecordUnavailable as exc:
-                raise Refused(Refusal.UNAVAILABLE, "the record database cannot be reached") from exc
-            try:
-                with self._database.transaction(conn):
-                    return write(conn)
-            finally:
-                conn.close()
-
-        return await asyncio.to_thread(run)
+        """``write`` in one transaction beside the record's writer, off the event loop
+        (:func:`write_record`)."""
+        return await write_record(self._database, write)
 
     async def scenario_for(self, scope: AgentScope, scenario_id: str) -> dict[str, Any]:
         """The scenario, if the token's tenant and queues may see it; else NOT_FOUND."""
