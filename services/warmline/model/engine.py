@@ -37,7 +37,6 @@ from warmline.model.onnx_runner import OnnxRunner
 from warmline.model.paths import DEFAULT_MODEL_DIR
 from warmline.model.readout import Readout, score_in_batches
 from warmline.model.results import EmotionResult
-from warmline.model.taxonomy import NUM_LABELS
 from warmline.model.turn_features import Array, TurnContext
 
 #: ``"onnx"``: ONNX Runtime int8 (CPU); ``"onnx-fp32"``: ONNX Runtime fp32 (CPU);
@@ -170,9 +169,6 @@ class EmotionEngine:
         self.encoder = model.to(self.device)
         self.head = head.to(self.device)
         self.temperatures = torch.tensor(self.card.temperatures, device=self.device)
-        self._temperatures_cpu = self.temperatures.cpu()
-        #: The lexical model the signals blend in (None: the bundle has none).
-        self.lexical = self.readout.lexical
         self.taxonomy_version = self.readout.taxonomy_version
 
     @property
@@ -230,16 +226,13 @@ class EmotionEngine:
         """
         return torch.from_numpy(self.encode(texts))
 
-    def logits(self, texts: Sequence[str]) -> torch.Tensor:
-        """Uncalibrated label logits (len(texts), 28) on CPU, in input order."""
-        return self.outputs(texts)[:, :NUM_LABELS]
-
     def probabilities(self, texts: Sequence[str]) -> torch.Tensor:
         """Calibrated probabilities (len(texts), 28) on CPU, in input order.
 
         No language or emptiness check: evaluation and benchmarks use this directly.
         """
-        return torch.sigmoid(self.logits(texts) / self._temperatures_cpu)
+        probs, _ = self.readout.split(self.encode(texts))
+        return torch.from_numpy(probs)
 
     def split_outputs(self, outputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(calibrated label probabilities (n, 28), pooled vectors (n, 384)) of outputs."""

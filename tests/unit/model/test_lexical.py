@@ -67,7 +67,9 @@ def test_the_engine_blends_the_lexical_model_into_the_signals(tmp_path: Path) ->
     head_only = EmotionEngine(tmp_path / "b", threads=1, backend="torch")
     text = "I want a refund now. I've waited long enough."
     head = head_only.score([text])[0].signals["negativity"]
-    lex = float(blended.lexical.probabilities([text])[0, NEG]) if blended.lexical else -1.0
+    lexical_model = blended.readout.lexical
+    assert lexical_model is not None
+    lex = float(lexical_model.probabilities([text])[0, NEG])
     both = blended.score([text])[0].signals["negativity"]
     weight = ModelCard.load(DEFAULT_MODEL_DIR).lexical_weight
     assert both == pytest.approx((1 - weight) * head + weight * lex, abs=1e-4)
