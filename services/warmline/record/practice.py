@@ -186,15 +186,14 @@ def delete_expired(
     deleted["practice_scenarios"] += conn.execute(
         f"DELETE FROM practice_scenarios WHERE {opted}", tuple(rules.tenants)
     ).rowcount
-    for tenant in rules.tenants:
-        days = min(rules.retention_days, tenant_days.get(tenant, default_days))
+    kept_days = {
+        t: min(rules.retention_days, tenant_days.get(t, default_days)) for t in rules.tenants
+    }
+    for tenant, days in kept_days.items():
         deleted["practice_scenarios"] += conn.execute(
             "DELETE FROM practice_scenarios WHERE tenant_id = ? AND escalated_at < ?",
             (tenant, now - days * _DAY_S),
         ).rowcount
-    kept_days = {
-        t: min(rules.retention_days, tenant_days.get(t, default_days)) for t in rules.tenants
-    }
     deleted["practice_shares"] = delete_expired_shares(conn, now, kept_days)
     return deleted
 
