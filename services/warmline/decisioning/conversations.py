@@ -6,7 +6,8 @@ is decoded once while its table value is unchanged, encoded once per batch, and
 the timer's expiry decodes only the states written since its previous tick.
 With the local database (``DECISIONING__STORE=sqlite``) the expiry is an
 indexed query by each state's last activity instead, stored with the row
-(:func:`activity_of_entry`), so nothing is held per conversation in memory.
+(taken from the state this store just encoded, or parsed by
+:func:`activity_of_entry`), so nothing is held per conversation in memory.
 """
 
 from __future__ import annotations
@@ -81,6 +82,19 @@ class ConversationStore:
         # Each conversation's last activity and the table value it was read from
         # (see ``expire_idle``).
         self._activity: dict[bytes, tuple[bytes, float]] = {}
+        rows = local_rows(table)
+        if rows is not None:
+            rows.stamp_of = self._activity_of
+
+    def _activity_of(self, key: bytes, raw: bytes) -> float:
+        """The local database's stamp of a row being stored: the last activity of the
+        state :meth:`store` encoded into these very bytes, without parsing them again
+        (a state popped by :meth:`load` is not in the cache while it changes), else
+        read from the JSON (:func:`activity_of_entry`)."""
+        cached = self._decoded.get(key)
+        if cached is not None and cached[0] is raw:
+            return cached[1].last_activity
+        return activity_of_entry(key, raw)
 
     def load(self, key: bytes) -> ConversationState:
         """The entry of ``key``, decoded from the table unless the same bytes were decoded before.

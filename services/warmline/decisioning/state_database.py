@@ -142,7 +142,9 @@ class TableRows(MutableMapping[bytes, bytes]):
         self.database = database
         self.name = name
         self._table = table
-        self._stamp_of = stamp_of
+        #: ``stamp_of(key, value)``: the row's stamp. A writer that knows the stamp
+        #: of what it wrote may put a cheaper one here (it must give the same stamps).
+        self.stamp_of = stamp_of
         # Newest unacknowledged value per key (None: deleted), and how many of the
         # key's writes are not yet acknowledged.
         self._overlay: dict[bytes, bytes | None] = {}
@@ -241,7 +243,7 @@ class TableRows(MutableMapping[bytes, bytes]):
         if deletes:
             db.write(f"DELETE FROM {self._table} WHERE key = ?", deletes)
         upserts = [
-            (key, partition, self._stamp_of(key, value), value)
+            (key, partition, self.stamp_of(key, value), value)
             for key, value in last.items()
             if value is not None
         ]

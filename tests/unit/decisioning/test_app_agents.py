@@ -25,10 +25,13 @@ from prometheus_client import REGISTRY
 
 from warmline.common.keys import conversation_key, key_partition
 from warmline.common.settings import DecisioningSettings, KafkaSettings, WarmlineSettings
+from warmline.decisioning import app as decisioning_app
+from warmline.decisioning import conversations
 from warmline.decisioning.app import DecisioningApp
-from warmline.decisioning.conversations import decode_entry, encode_entry
+from warmline.decisioning.conversations import activity_of_entry, decode_entry, encode_entry
 from warmline.decisioning.decide import apply_event
 from warmline.decisioning.faust_runtime.deliveries import DeliveryError
+from warmline.decisioning.faust_runtime.sqlite_store import local_rows
 from warmline.decisioning.history import ESCALATION, HistoryEntry
 from warmline.decisioning.maintenance import reload_policy
 from warmline.decisioning.policy import DEFAULT_POLICY_PATH
@@ -319,6 +322,31 @@ async def test_expiry_reads_a_state_again_when_the_changelog_restored_a_newer_on
     later = started + timedelta(seconds=2 * TTL_S + 60)
     assert await worker.stream.conversations.expire_idle(later) == [key]
     assert key not in worker.stream.table
+
+
+async def test_the_local_database_stamps_a_state_it_just_wrote_without_parsing_it_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parsed: list[bytes] = []
+
+    def counted(key: bytes, raw: bytes) -> float:
+        parsed.append(key)
+        return activity_of_entry(key, raw)
+
+    monkeypatch.setattr(conversations, "activity_of_entry", counted)
+    monkeypatch.setattr(decisioning_app, "activity_of_entry", counted)
+    worker = Worker(tmp_path, "sqlite")
+    key = conversation_key("acme", "c1")
+    async with worker.agent.test_context() as agent:
+        await feed(agent, Conversation().customer("where is my parcel?"))
+    rows = local_rows(worker.stream.table)
+    assert rows is not None and key not in rows._overlay  # acknowledged: in the database
+    last_activity = decode_entry(worker.stream.table[key]).last_activity
+    assert list(rows.stamped_before(float("inf"))) == [(key, last_activity)]
+    assert parsed == []
+    # A value the store did not encode itself (read from the changelog) is parsed.
+    await read_from_changelog(worker.stream.table, key, worker.stream.table[key], offset=1_000)
+    assert parsed == [key]
 
 
 def versioned(policy: str, version: str) -> str:
