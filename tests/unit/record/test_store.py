@@ -64,7 +64,6 @@ def test_a_file_migrated_before_alembic_keeps_its_rows_and_gets_only_what_it_lac
         (script,) = [f for f in folder.iterdir() if f.name.startswith(f"{number:04d}_")]
         conn.executescript(script.read_text(encoding="utf-8"))
         conn.execute("INSERT INTO schema_migrations VALUES (?, ?, 0)", (number, script.name))
-    RecordStore(tmp_path / "other.sqlite3").close()
     conn.execute("INSERT INTO verdicts VALUES ('acme', 'f-1', 'd-1', 'c-1', 'u-1', 'a-1', "
                  "'useful', 0, 1.0)")  # fmt: skip
     assert migrate(path) == revisions()[3:]
