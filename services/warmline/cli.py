@@ -292,6 +292,23 @@ def _read_record(data_dir: Path | None, read: Callable[[Connection], T]) -> T:
         raise typer.Exit(2) from exc
 
 
+def _window(start: str | None, end: str | None, days: int) -> tuple[float, float]:
+    """``--from`` and ``--to`` as epoch seconds: to defaults to now, from to ``days``
+    before it; an unreadable time or an empty window is a bad parameter."""
+    import time
+
+    from warmline.insights.aggregates import WindowError, parse_time
+
+    try:
+        to = parse_time(end, "to") if end else time.time()
+        since = parse_time(start, "from") if start else to - days * 86_400
+    except WindowError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    if since >= to:
+        raise typer.BadParameter("--from must be before --to")
+    return since, to
+
+
 class AuditFormat(StrEnum):
     """How ``warmline audit`` prints."""
 
@@ -513,11 +530,8 @@ def policy_tune(
     and propose a tenant override with precision, recall, alerts per 100 conversations
     and lateness before and after. Nothing is applied: a person reviews the proposal;
     with --shadow the shadow worker decides with it, recorded, never delivered."""
-    import time
-
     from warmline.decisioning.policy import DEFAULT_POLICY_PATH, PolicyError
     from warmline.decisioning.tune import TooFewVerdicts, as_text, header, tune
-    from warmline.insights.aggregates import WindowError, parse_time
     from warmline.record.tuning_set import read_tuning_set
 
     settings = load_settings()
@@ -533,13 +547,7 @@ def policy_tune(
             err=True,
         )
         raise typer.Exit(2)
-    try:
-        to = parse_time(end, "to") if end else time.time()
-        since = parse_time(start, "from") if start else to - 30 * 86_400
-    except WindowError as exc:
-        raise typer.BadParameter(str(exc)) from exc
-    if since >= to:
-        raise typer.BadParameter("--from must be before --to")
+    since, to = _window(start, end, days=30)
     tuning_set = _read_record(
         data_dir,
         lambda conn: read_tuning_set(
@@ -627,29 +635,14 @@ def policy_compare(
     whose first turn is in the window): escalated by one only, sooner or later, another
     queue, priority or reasons; and against agents' verdicts, the false alarms the shadow
     would have avoided and the needed escalations it would have missed."""
-    import contextlib
-    import sqlite3
-    import time
-
     from warmline.decisioning.compare import as_text
-    from warmline.insights.aggregates import WindowError, parse_time
     from warmline.record.shadow_comparison import NothingToCompare, read_comparison
-    from warmline.record.store import connect, database_path
 
+    since, to = _window(start, end, days=7)
     try:
-        to = parse_time(end, "to") if end else time.time()
-        since = parse_time(start, "from") if start else to - 7 * 86_400
-    except WindowError as exc:
-        raise typer.BadParameter(str(exc)) from exc
-    if since >= to:
-        raise typer.BadParameter("--from must be before --to")
-    path = database_path(data_dir or load_settings().record.data_dir)
-    try:
-        with contextlib.closing(connect(path, read_only=True)) as conn:
-            comparison = read_comparison(conn, tenant, since, to, shadow_version)
-    except sqlite3.Error as exc:
-        typer.echo(f"error: cannot read the record at {path}: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        comparison = _read_record(
+            data_dir, lambda conn: read_comparison(conn, tenant, since, to, shadow_version)
+        )
     except NothingToCompare as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc

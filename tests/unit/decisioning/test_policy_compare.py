@@ -192,6 +192,18 @@ def test_an_older_shadow_version_is_compared_when_asked_for(data_dir: Path) -> N
     assert by_conversation(found)["calm"]["differences"] == ["only_shadow"]
 
 
+def test_without_data_dir_it_reads_the_settings_database(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As audit, insights and tune do: WARMLINE_RECORD__DATABASE_URL before the data dir.
+    monkeypatch.setenv("WARMLINE_RECORD__DATABASE_URL", f"sqlite:///{database_path(data_dir)}")
+    monkeypatch.setenv("WARMLINE_RECORD__DATA_DIR", str(tmp_path / "elsewhere"))
+    compare = ["policy", "compare", "--tenant", "acme", *WINDOW, "--format", "json"]
+    result = CliRunner().invoke(app, compare)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["escalated_shadow"] > 0
+
+
 def test_with_no_shadow_decision_it_says_so_and_exits_1(data_dir: Path) -> None:
     code, _, err = run(data_dir, "--shadow-version", "nope")
     assert code == 1 and "no shadow decision of version nope for tenant acme" in err
