@@ -10,7 +10,7 @@ import secrets
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
@@ -32,6 +32,25 @@ app = typer.Typer(
 )
 
 ServiceName = StrEnum("ServiceName", {name: name for name in SERVICES})  # type: ignore[misc]
+
+# Options several commands share, defined once.
+_AGENT_TOKEN = typer.Option(..., envvar="WARMLINE_AGENT_TOKEN", help="The agent token.")
+_AGENT_ID = typer.Option("", help="Agent id (default: the token's agent).")
+_RECORD_URL = typer.Option(
+    f"http://localhost:{RecordSettings().http_port}", help="The record service's HTTP address."
+)
+_DATA_DIR = typer.Option(
+    None,
+    help="A SQLite record's data dir (default: the settings' database, "
+    "WARMLINE_RECORD__DATABASE_URL, else WARMLINE_RECORD__DATA_DIR's file).",
+)
+_TO = typer.Option(None, "--to", help="ISO 8601 date or time (default: now).")
+
+
+def _from_option(days: int) -> Any:
+    """The ``--from`` option of a window that is ``days`` long unless given."""
+    help_text = f"ISO 8601 date or time, UTC unless it says (default: {days} days before --to)."
+    return typer.Option(None, "--from", help=help_text)
 
 
 @app.command()
@@ -112,17 +131,19 @@ def demo(
     print_summary(console, summary)
 
 
+def _notification_target() -> str:
+    return f"localhost:{NotificationSettings().grpc_port}"
+
+
 @app.command("console")
 def agent_console(
     tenant: str = typer.Option(..., help="The tenant; it must be the agent token's."),
     queue: list[str] = typer.Option(
         [], "--queue", help="A queue to watch (repeat); default: the token's queues."
     ),
-    target: str = typer.Option(
-        f"localhost:{NotificationSettings().grpc_port}", help="Notification gRPC address."
-    ),
-    token: str = typer.Option(..., envvar="WARMLINE_AGENT_TOKEN", help="The agent token."),
-    agent: str = typer.Option("", help="Agent id (default: the token's agent)."),
+    target: str = typer.Option(_notification_target(), help="Notification gRPC address."),
+    token: str = _AGENT_TOKEN,
+    agent: str = _AGENT_ID,
 ) -> None:
     """Watch escalations arrive live in the terminal until Ctrl-C, then print a summary."""
     from rich.console import Console
@@ -139,10 +160,6 @@ def agent_console(
     console.print(view.summary(), highlight=False)
 
 
-def _notification_target() -> str:
-    return f"localhost:{NotificationSettings().grpc_port}"
-
-
 @app.command("pause")
 def agent_pause(
     minutes: float = typer.Option(
@@ -152,8 +169,8 @@ def agent_pause(
         False, "--all", help="Hold back every offer, not only high-intensity ones."
     ),
     target: str = typer.Option(_notification_target(), help="Notification gRPC address."),
-    token: str = typer.Option(..., envvar="WARMLINE_AGENT_TOKEN", help="The agent token."),
-    agent: str = typer.Option("", help="Agent id (default: the token's agent)."),
+    token: str = _AGENT_TOKEN,
+    agent: str = _AGENT_ID,
 ) -> None:
     """I need a minute: hold high-intensity offers back from me for a while."""
     _change_pause(target, token, agent, round(minutes * 60), all_offers)
@@ -162,8 +179,8 @@ def agent_pause(
 @app.command("resume")
 def agent_resume(
     target: str = typer.Option(_notification_target(), help="Notification gRPC address."),
-    token: str = typer.Option(..., envvar="WARMLINE_AGENT_TOKEN", help="The agent token."),
-    agent: str = typer.Option("", help="Agent id (default: the token's agent)."),
+    token: str = _AGENT_TOKEN,
+    agent: str = _AGENT_ID,
 ) -> None:
     """End my pause now: offers reach me again."""
     _change_pause(target, token, agent, None, False)
@@ -192,10 +209,8 @@ class PracticeShare(StrEnum):
 
 @app.command("practice")
 def agent_practice(
-    url: str = typer.Option(
-        f"http://localhost:{RecordSettings().http_port}", help="The record service's HTTP address."
-    ),
-    token: str = typer.Option(..., envvar="WARMLINE_AGENT_TOKEN", help="The agent token."),
+    url: str = _RECORD_URL,
+    token: str = _AGENT_TOKEN,
     scenario: str = typer.Option("", help="A scenario id; default: the newest."),
     reply: str = typer.Option("", help="Your opening; asked for when not given."),
     rounds: int = typer.Option(
@@ -239,10 +254,8 @@ def agent_practice(
 
 @app.command("practice-shares")
 def agent_practice_shares(
-    url: str = typer.Option(
-        f"http://localhost:{RecordSettings().http_port}", help="The record service's HTTP address."
-    ),
-    token: str = typer.Option(..., envvar="WARMLINE_AGENT_TOKEN", help="The agent token."),
+    url: str = _RECORD_URL,
+    token: str = _AGENT_TOKEN,
     take_back: str = typer.Option("", help="Take back (delete) the share with this id."),
     shared_with_me: bool = typer.Option(
         False, "--shared-with-me", help="For supervisors: what agents shared with you."
@@ -321,9 +334,7 @@ def audit(
     conversation_id: str = typer.Argument(..., help="The conversation to audit."),
     tenant: str | None = typer.Option(None, help="Only this tenant's conversation of that id."),
     output: AuditFormat = typer.Option(AuditFormat.text, "--format", help="text or json."),
-    data_dir: Path | None = typer.Option(
-        None, help="The record's data dir (default: WARMLINE_RECORD__DATA_DIR)."
-    ),
+    data_dir: Path | None = _DATA_DIR,
 ) -> None:
     """Every recorded decision of a conversation, in order: action, reasons, queue,
     priority, policy and model versions, trajectory, claims and verdicts."""
@@ -350,20 +361,14 @@ class InsightsFormat(StrEnum):
 @app.command()
 def insights(
     tenant: str = typer.Option(..., help="The tenant."),
-    start: str | None = typer.Option(
-        None,
-        "--from",
-        help="ISO 8601 date or time, UTC unless it says (default: 7 days before --to).",
-    ),
-    end: str | None = typer.Option(None, "--to", help="ISO 8601 date or time (default: now)."),
+    start: str | None = _from_option(7),
+    end: str | None = _TO,
     out: Path = typer.Option(Path("insights.html"), help="Where the HTML report goes."),
     output: InsightsFormat = typer.Option(
         InsightsFormat.html, "--format", help="html (the report at --out) or json (printed)."
     ),
     bucket: str = typer.Option("auto", help="auto, hour, day or week."),
-    data_dir: Path | None = typer.Option(
-        None, help="The record's data dir (default: WARMLINE_RECORD__DATA_DIR)."
-    ),
+    data_dir: Path | None = _DATA_DIR,
 ) -> None:
     """Insights for leaders, aggregates only: emotional climate per queue, escalations by
     reason and queue, time to claim, de-escalation and resolution, false-alarm rates, CSAT
@@ -489,12 +494,8 @@ class TuneFormat(StrEnum):
 @policy_commands.command("tune")
 def policy_tune(
     tenant: str = typer.Option(..., help="The tenant."),
-    start: str | None = typer.Option(
-        None,
-        "--from",
-        help="ISO 8601 date or time, UTC unless it says (default: 30 days before --to).",
-    ),
-    end: str | None = typer.Option(None, "--to", help="ISO 8601 date or time (default: now)."),
+    start: str | None = _from_option(30),
+    end: str | None = _TO,
     policy: Path | None = typer.Option(
         None,
         exists=True,
@@ -522,9 +523,7 @@ def policy_tune(
     shadow_dir: Path | None = typer.Option(
         None, help="Where shadow policies go (default: WARMLINE_DECISIONING__SHADOW_POLICY_DIR)."
     ),
-    data_dir: Path | None = typer.Option(
-        None, help="The record's data dir (default: WARMLINE_RECORD__DATA_DIR)."
-    ),
+    data_dir: Path | None = _DATA_DIR,
 ) -> None:
     """Replay the recorded conversations with verdicts through a small grid of thresholds
     and propose a tenant override with precision, recall, alerts per 100 conversations
@@ -617,19 +616,13 @@ def _tune_progress() -> Callable[[int, int], None]:
 @policy_commands.command("compare")
 def policy_compare(
     tenant: str = typer.Option(..., help="The tenant."),
-    start: str | None = typer.Option(
-        None,
-        "--from",
-        help="ISO 8601 date or time, UTC unless it says (default: 7 days before --to).",
-    ),
-    end: str | None = typer.Option(None, "--to", help="ISO 8601 date or time (default: now)."),
+    start: str | None = _from_option(7),
+    end: str | None = _TO,
     shadow_version: str | None = typer.Option(
         None, help="The shadow policy version to compare (default: the newest in the window)."
     ),
     output: TuneFormat = typer.Option(TuneFormat.text, "--format", help="text or json."),
-    data_dir: Path | None = typer.Option(
-        None, help="The record's data dir (default: WARMLINE_RECORD__DATA_DIR)."
-    ),
+    data_dir: Path | None = _DATA_DIR,
 ) -> None:
     """Where the shadow policy and the live one differ on the same conversations (those
     whose first turn is in the window): escalated by one only, sooner or later, another
