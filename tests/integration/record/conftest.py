@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +15,8 @@ import yaml
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from tests.support import LoopThread, settings_for, wait_until
+from tests.record_support import KnownSet
+from tests.support import LoopThread, settings_for, unique, wait_until
 from warmline.common.credentials import hash_key
 from warmline.common.kafka import create_producer
 from warmline.common.pipeline import Output, produce_all
@@ -155,3 +156,28 @@ def wait_consumed(settings: WarmlineSettings, group: str, timeout: float = 60.0)
         if time.monotonic() > deadline:
             raise AssertionError(f"group {group} did not commit every record within {timeout}s")
         time.sleep(0.3)
+
+
+def assert_restarts_and_replays_add_no_row(
+    make_record: Callable[[WarmlineSettings], Running],
+    running: Running,
+    settings: WarmlineSettings,
+    known: KnownSet,
+    counts: Callable[[], dict[str, int]],
+    first: dict[str, int],
+) -> None:
+    """With ``known`` consumed by ``running`` into ``first`` rows per table: a restart
+    followed by every record of every topic again, then a new consumer group reading
+    every topic from the start, leave ``counts`` at ``first``."""
+    running.stop()
+    make_record(settings)
+    asyncio.run(publish(settings, known.outputs(settings)))
+    wait_consumed(settings, settings.record.consumer_group)
+    assert counts() == first
+    replay_group = unique("record-replay")
+    fresh = settings.model_copy(
+        update={"record": settings.record.model_copy(update={"consumer_group": replay_group})}
+    )
+    make_record(fresh)
+    wait_consumed(fresh, replay_group)
+    assert counts() == first

@@ -15,9 +15,14 @@ import pytest
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
-from tests.integration.record.conftest import publish, record_settings, wait_consumed
+from tests.integration.record.conftest import (
+    assert_restarts_and_replays_add_no_row,
+    publish,
+    record_settings,
+    wait_consumed,
+)
 from tests.record_support import known_set
-from tests.support import LoopThread, unique, wait_until
+from tests.support import LoopThread, wait_until
 from warmline.cli import app
 from warmline.common.runtime import serve_until_stopped
 from warmline.common.settings import WarmlineSettings, settings_env
@@ -68,19 +73,9 @@ def test_replays_and_restarts_add_no_row_in_postgresql(
     }  # fmt: skip
     assert not (tmp_path / "record" / "record.sqlite3").exists()
 
-    running.stop()
-    make_record(settings)
-    asyncio.run(publish(settings, known.outputs(settings)))
-    wait_consumed(settings, settings.record.consumer_group)
-    assert counts(postgres) == first
-
-    replay_group = unique("record-replay")
-    fresh = settings.model_copy(
-        update={"record": settings.record.model_copy(update={"consumer_group": replay_group})}
+    assert_restarts_and_replays_add_no_row(
+        make_record, running, settings, known, lambda: counts(postgres), first
     )
-    make_record(fresh)
-    wait_consumed(fresh, replay_group)
-    assert counts(postgres) == first
 
     # The CLI reads the same database through the same settings.
     for name, value in settings_env(settings).items():

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from tests.integration.record.conftest import (
     TOKENS,
+    assert_restarts_and_replays_add_no_row,
     counts,
     publish,
     reader,
@@ -23,7 +24,7 @@ from tests.integration.record.conftest import (
 )
 from tests.openapi_contract import Contract
 from tests.record_support import KnownSet, known_set
-from tests.support import read_topic, unique, wait_until
+from tests.support import read_topic, wait_until
 from warmline.cli import app
 from warmline.common.keys import conversation_key
 from warmline.common.pipeline import Output
@@ -70,21 +71,9 @@ def test_every_decision_is_recorded_once_through_replays_restarts_and_poison(
         ("record", "undecodable"), ("record", "invalid_schema"),
     }  # fmt: skip
 
-    # A restart, then every record of every topic again: no row more.
-    running.stop()
-    make_record(settings)
-    asyncio.run(publish(settings, known.outputs(settings)))
-    wait_consumed(settings, group)
-    assert counts(data_dir) == first
-
-    # A new consumer group reads every topic from the start: still no row more.
-    replay_group = unique("record-replay")
-    fresh = settings.model_copy(
-        update={"record": settings.record.model_copy(update={"consumer_group": replay_group})}
+    assert_restarts_and_replays_add_no_row(
+        make_record, running, settings, known, lambda: counts(data_dir), first
     )
-    make_record(fresh)
-    wait_consumed(fresh, replay_group)
-    assert counts(data_dir) == first
 
     printed = CliRunner().invoke(
         app,
