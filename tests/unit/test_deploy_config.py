@@ -20,7 +20,12 @@ import jsonschema  # type: ignore[import-untyped]
 import pytest
 import yaml
 
-from warmline.common.settings import RecordSettings, ServicePorts, WarmlineSettings
+from warmline.common.settings import (
+    NotificationSettings,
+    RecordSettings,
+    ServicePorts,
+    WarmlineSettings,
+)
 from warmline.common.tenants import TenantDirectory
 from warmline.notification.tokens import AgentDirectory
 from warmline.record.database import RecordDatabase
@@ -187,6 +192,17 @@ def test_published_ports_equal_settings(
         published = compose["services"][name]["ports"]
         assert {int(p.rpartition(":")[2]) for p in published} == expected, name
         assert all(p.split(":")[0] == p.split(":")[1] for p in published), name
+
+
+def test_the_compose_console_links_to_the_records_published_pages(
+    compose: dict[str, Any], defaults: WarmlineSettings
+) -> None:
+    environment = compose["services"]["notification"]["environment"]
+    url = environment["WARMLINE_NOTIFICATION__RECORD_URL"]
+    port = defaults.record.http_port
+    assert url == f"http://localhost:{port}"
+    assert f"{port}:{port}" in compose["services"]["record"]["ports"]
+    assert NotificationSettings(record_url=url).record_url == url  # a valid setting
 
 
 def test_compose_mounts_the_credentials_each_service_requires(compose: dict[str, Any]) -> None:
