@@ -128,6 +128,11 @@ DECISIONING_CONVERSATIONS = Gauge(
     "warmline_decisioning_conversations",
     "Conversation states held by this decisioning worker.",
 )
+DECISIONING_STALLS = Counter(
+    "warmline_decisioning_stalls_total",
+    "Owned scored partitions found with records waiting and no progress for "
+    "DECISIONING__STALL_AFTER_S; each makes the worker rejoin its group.",
+)
 POLICY_INFO = Info("warmline_policy", "The escalation policy in force.")
 POLICY_RELOAD_ERRORS = Counter(
     "warmline_policy_reload_errors_total",

@@ -263,6 +263,10 @@ class DecisioningSettings(ServicePorts):
     # others after this long (faust's default of 60 s left them undecided a minute).
     # Heartbeats go every third of it. Brokers accept 6-1800 s by default.
     session_timeout_s: float = Field(default=10.0, ge=6.0, le=1800.0)
+    # An owned scored partition with records waiting and no progress for this
+    # long (the group settled) is a stall: counted, logged, the worker reported
+    # not ready and its group rejoined (decisioning/faust_runtime/stall_watch.py).
+    stall_after_s: float = Field(default=20.0, ge=1.0, le=3600.0)
     # Static group membership (Kafka's group.instance.id, e.g. the StatefulSet pod's
     # name): a worker restarted within the session timeout gets its partitions, and
     # so its local state, back without a rebalance. None: dynamic membership.

@@ -14,6 +14,7 @@ from warmline.common.runtime import ServiceMain, cancel_all, serve_until_stopped
 from warmline.common.settings import WarmlineSettings
 from warmline.common.topics import ensure_topics
 from warmline.decisioning.app import DecisioningApp, faust_topics
+from warmline.decisioning.faust_runtime.stall_watch import StallWatch
 from warmline.decisioning.policy import DEFAULT_POLICY_PATH
 from warmline.decisioning.policy_store import PolicyStore
 from warmline.decisioning.shadow import ShadowPolicyStore
@@ -34,6 +35,7 @@ class DecisioningService:
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.stream: DecisioningApp | None = None
+        self.stall_watch: StallWatch | None = None
         self._watching: asyncio.Task[None] | None = None
         self._started = False
 
@@ -69,7 +71,15 @@ class DecisioningService:
         app.on_partitions_revoked.connect(self._rebalancing)
         app.on_partitions_assigned.connect(self._rebalancing)
         app.on_rebalance_complete.connect(self._settled)
+        self.stall_watch = StallWatch(
+            app,
+            self.stream.scored.get_topic_name(),
+            d.stall_after_s,
+            on_stalled=lambda: self.readiness.set("assignment", False),
+            on_moving=lambda: self.readiness.set("assignment", True),
+        )
         await app.start()
+        self._tasks.append(asyncio.create_task(self.stall_watch.run()))
         tune_collector(self.settings.decisioning.gc_young_threshold)
         self._started = True
         log.info(
@@ -79,9 +89,13 @@ class DecisioningService:
 
     async def _rebalancing(self, *_: object, **__: object) -> None:
         self.readiness.set("assignment", False)
+        if self.stall_watch is not None:
+            self.stall_watch.rebalancing()
 
     async def _settled(self, *_: object, **__: object) -> None:
         self.readiness.set("assignment", True)
+        if self.stall_watch is not None:
+            self.stall_watch.settled()
 
     def crashed(self) -> asyncio.Task[None] | None:
         """Ends with the first agent failure: the process exits non-zero and its

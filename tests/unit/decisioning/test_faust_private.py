@@ -109,3 +109,17 @@ def _defined_by(cls: ast.ClassDef) -> set[str]:
         elif isinstance(node, ast.Assign):
             names |= {target.id for target in node.targets if isinstance(target, ast.Name)}
     return {name for name in names if _private(name)}
+
+
+def test_an_attribute_aiokafka_sets_only_once_running_is_checked_in_its_init() -> None:
+    from aiokafka import AIOKafkaConsumer
+
+    from warmline.decisioning.faust_runtime.faust_private import Reliance, _problems
+
+    present = Reliance(AIOKafkaConsumer, "_coordinator", "stall watch", on_instances="init")
+    gone = Reliance(AIOKafkaConsumer, "_no_such_part", "stall watch", on_instances="init")
+    assert _problems(present, {}) == []
+    assert _problems(gone, {}) == [
+        "aiokafka.consumer.consumer.AIOKafkaConsumer._no_such_part is not set in __init__ "
+        "(used by stall watch)"
+    ]

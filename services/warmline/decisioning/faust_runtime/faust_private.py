@@ -33,6 +33,8 @@ from typing import Any
 
 import faust
 import mode
+from aiokafka import AIOKafkaConsumer
+from aiokafka.consumer.group_coordinator import GroupCoordinator
 from faust.assignor.leader_assignor import LeaderAssignor
 from faust.tables.base import Collection
 from faust.tables.table import Table
@@ -56,7 +58,9 @@ class Reliance:
     used_by: str
     #: A method's parameter names, as faust declares them (None: not a method).
     parameters: tuple[str, ...] | None = None
-    #: Set per instance in ``__init__``: looked up on the app's ``"consumer"`` or ``"tables"``.
+    #: Set per instance in ``__init__``: looked up on the app's ``"consumer"`` or ``"tables"``,
+    #: or, for a class the app builds only once it runs, ``"init"``: found assigned
+    #: in ``owner.__init__``'s source.
     on_instances: str | None = None
 
     @property
@@ -103,6 +107,28 @@ RELIED_ON: tuple[Reliance, ...] = (
         "seek_to_beginning",
         f"{_CONSUMER}.seek_to_committed, through Consumer._thread",
         ("self", "partitions"),
+    ),
+    # The stall watch: what it logs at a stall, and how it rejoins the group.
+    Reliance(
+        Consumer, "_paused_partitions", "stall_watch.StallWatch logs them", on_instances="consumer"
+    ),
+    Reliance(
+        faust_aiokafka.AIOKafkaConsumerThread,
+        "_ensure_consumer",
+        "stall_watch.StallWatch, through Consumer._thread",
+        ("self",),
+    ),
+    Reliance(
+        AIOKafkaConsumer,
+        "_coordinator",
+        "stall_watch.StallWatch rejoins through it",
+        on_instances="init",
+    ),
+    Reliance(
+        GroupCoordinator,
+        "request_rejoin",
+        "stall_watch.StallWatch (aiokafka's, on the consumer's _coordinator)",
+        ("self",),
     ),
     # The app that installs the consumer.
     Reliance(faust.App, "_new_transport", "consumer.WorkerApp overrides it", ("self",)),
@@ -194,6 +220,11 @@ def check_faust_private(app: Any, relied_on: Iterable[Reliance] = RELIED_ON) -> 
 
 
 def _problems(part: Reliance, instances: dict[str, list[Any]]) -> list[str]:
+    if part.on_instances == "init":
+        source = inspect.getsource(vars(part.owner)["__init__"])
+        if f"self.{part.name} =" in source:
+            return []
+        return [f"{part.qualified_name} is not set in __init__ (used by {part.used_by})"]
     if part.on_instances is not None:
         return [
             f"{part.qualified_name} is not set on {type(instance).__name__} "
