@@ -711,7 +711,7 @@ def bench_model(
 @bench.command("scoring")
 def bench_scoring(
     out: Path = typer.Option(Path("bench/results/scoring.json"), help="Where the JSON goes."),
-    messages: int = typer.Option(1024, min=64, help="Messages scored per measurement."),
+    messages: int = typer.Option(4096, min=64, help="Messages scored per measurement."),
 ) -> None:
     """Scoring service msgs/s vs. the bare model, and added latency at half of saturation."""
     from warmline.bench import scoring
