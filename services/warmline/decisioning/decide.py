@@ -128,6 +128,7 @@ def _observe_customer(
     state.abuse_seen |= bool(detectors.abuse(text))
     looped = detectors.near_duplicate(text, state.recent_texts, thresholds.similarity) or (
         scored.context.repeat_similarity >= thresholds.semantic_repeat
+        and detectors.shares_subject(text, state.recent_texts)
     )
     state.confusion_loops += int(looped)
     state.loop_complaint = state.loop_complaint or detectors.loop_complaint(text) or ""

@@ -337,6 +337,136 @@ def jaccard(a: frozenset[tuple[str, ...]], b: frozenset[tuple[str, ...]]) -> flo
     return len(a & b) / len(a | b)
 
 
+#: Words too common to say two messages are about the same thing.
+_FUNCTION_WORDS = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "i",
+        "i'm",
+        "im",
+        "me",
+        "my",
+        "mine",
+        "we",
+        "our",
+        "us",
+        "you",
+        "your",
+        "it",
+        "it's",
+        "its",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "being",
+        "do",
+        "does",
+        "did",
+        "done",
+        "can",
+        "could",
+        "would",
+        "should",
+        "will",
+        "shall",
+        "may",
+        "might",
+        "must",
+        "to",
+        "of",
+        "in",
+        "on",
+        "at",
+        "for",
+        "with",
+        "from",
+        "by",
+        "about",
+        "into",
+        "and",
+        "or",
+        "but",
+        "so",
+        "if",
+        "then",
+        "than",
+        "that",
+        "this",
+        "these",
+        "those",
+        "there",
+        "here",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "whom",
+        "how",
+        "why",
+        "not",
+        "no",
+        "yes",
+        "ok",
+        "okay",
+        "hi",
+        "hello",
+        "hey",
+        "please",
+        "thanks",
+        "thank",
+        "cheers",
+        "just",
+        "also",
+        "too",
+        "now",
+        "still",
+        "again",
+        "get",
+        "got",
+        "have",
+        "has",
+        "had",
+        "am",
+        "any",
+        "some",
+        "one",
+        "all",
+        "more",
+        "very",
+        "really",
+        "yeah",
+        "yep",
+        "sure",
+        "right",
+        "well",
+    ]
+)
+
+
+@functools.lru_cache(maxsize=SHINGLE_CACHE_SIZE)
+def content_words(text: str) -> frozenset[str]:
+    """The message's words less the function words (the words of its subject)."""
+    return frozenset(w for w in _WORD.findall(text.lower()) if w not in _FUNCTION_WORDS)
+
+
+def shares_subject(text: str, previous: Sequence[str]) -> bool:
+    """True when ``text`` has a content word in common with one of ``previous``.
+
+    A repeat in meaning counts only with one: the sentence vectors of two calm
+    follow-up questions ("can I overpay?", "and how long to get the money") are
+    about as close as those of a question asked again in other words, so their
+    closeness alone counted calm conversations as loops.
+    """
+    mine = content_words(text)
+    return bool(mine) and any(mine & content_words(p) for p in previous)
+
+
 def near_duplicate(text: str, previous: Sequence[str], threshold: float) -> bool:
     """True when ``text`` repeats one of ``previous`` (the customer going round in circles)."""
     mine = shingles(text)

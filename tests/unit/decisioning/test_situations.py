@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from warmline.decisioning import detectors
 from warmline.decisioning.decide import apply_event
 from warmline.decisioning.policy import DEFAULT_POLICY_PATH, Policy, PolicyError, parse_policy
 from warmline.decisioning.state import ConversationState
@@ -67,6 +68,47 @@ def test_a_new_question_after_a_repeated_bot_answer_is_not_a_loop() -> None:
         ]
     )
     assert outcomes == [None] * 5
+
+
+def test_calm_follow_up_questions_close_in_meaning_but_on_new_subjects_are_not_a_loop() -> None:
+    # The encoder's sentence vectors put calm follow-ups as close as real re-asks
+    # (0.91 for these two); without a shared subject word they are not repeats.
+    c = Conversation()
+    outcomes = run(
+        [
+            c.customer("Can I overpay my loan if I want to?"),
+            c.other(BOT, "Yes, you can overpay up to 10% a year without a fee."),
+            c.customer("and how long to get the money", repeat=0.91),
+            c.other(BOT, "Payments clear within two working days."),
+            c.customer("ok set up a direct debit then please", repeat=0.9),
+        ]
+    )
+    assert outcomes == [None] * 5
+
+
+def test_the_same_question_in_other_words_still_counts_as_a_repeat() -> None:
+    c = Conversation()
+    outcomes = run(
+        [
+            c.customer("How do I reset my router?"),
+            c.other(BOT, "Open the app and choose Restart."),
+            c.customer("I don't have the app, how do I restart the router", repeat=0.9),
+            c.other(BOT, "You can also restart it from the website."),
+            c.customer("the router still won't restart, what do I do", repeat=0.88),
+        ]
+    )
+    index, decision = first(outcomes)
+    assert index == 4
+    assert decision.reasons[0].code == "confusion_loop"
+    assert "repeated themselves 2 times" in decision.reasons[0].explanation
+
+
+def test_subject_words_leave_out_the_words_every_question_has() -> None:
+    assert detectors.content_words("How do I get it? Thanks") == frozenset()
+    assert detectors.content_words("How do I reset my router?") == {"reset", "router"}
+    assert detectors.shares_subject("and the router?", ["How do I reset my router?"])
+    assert not detectors.shares_subject("how long does it take?", ["How do I reset my router?"])
+    assert not detectors.shares_subject("ok thanks", ["ok thanks"])
 
 
 def test_going_round_in_circles_escalates_and_says_so() -> None:
