@@ -94,7 +94,10 @@ VULNERABILITY_PATTERNS: tuple[str, ...] = (
     r"\b(?:lives?|living)\s+(?:on\s+(?:his|her|their|my)\s+own|alone|by\s+(?:him|her|my)sel(?:f|ves))\b",
     r"\b(?:elderly|housebound|bedbound|bed-bound|frail|vulnerable)\b",
     r"\b(?:[89]\d|1[01]\d)[-\s]?(?:years?[-\s]old|year-old|yo)\b",
-    r"\b(?:aged|age|is|she's|he's|turns?|turned)\s+(?:[89]\d|1[01]\d)\b",
+    # An age, not an amount: "she's 87", never "the plan is 100 Mbps" or "is 85 pounds".
+    r"\b(?:aged|age|is|she's|he's|turns?|turned)\s+(?:[89]\d|1[01]\d)\b"
+    r"(?![.,]\d|\s*(?:%|percent|mbps|mb|gb|kb|p\b|pence|pounds?|quid|dollars?|euros?|"
+    r"minutes?|mins?|hours?|hrs?|days?|weeks?|months?|degrees?|miles?|km|kg|times|calls?))",
     r"\bin\s+(?:his|her|their)\s+(?:eighties|nineties|80s|90s)\b",
     r"\b(?:disabled|disability|disabilities|wheelchair|dementia|alzheimer'?s|autis\w*|blind|deaf)\b",
     r"\b(?:carer|caregiver|care\s+home|home\s+care|care\s+worker)\b",
@@ -104,7 +107,10 @@ VULNERABILITY_PATTERNS: tuple[str, ...] = (
     r"\b(?:can(?:no|')?t|cannot|won'?t\s+be\s+able\s+to)\s+afford\b",
     r"\bfood\s*banks?\b",
     r"\b(?:can(?:no|')?t|cannot)\s+(?:buy|pay\s+for)\s+(?:food|groceries|my\s+rent|the\s+rent|heating)\b",
-    r"\b(?:on\s+benefits|universal\s+credit|state\s+pension|my\s+pension\s+is)\b",
+    r"\b(?:on\s+benefits|universal\s+credit|state\s+pension)\b",
+    # Living on a pension, not a question about one ("where my pension is invested").
+    r"\b(?:my\s+pension\s+is\s+(?:all|my\s+only|the\s+only)|only\s+(?:have|get|got)\s+my\s+pension"
+    r"|liv(?:e|ing)\s+on\s+(?:a|my)\s+pension)\b",
     r"\b(?:lost\s+my\s+job|been\s+made\s+redundant|got\s+laid\s+off)\b",
 )
 

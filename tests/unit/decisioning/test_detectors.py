@@ -199,6 +199,13 @@ def test_regulator_complaints(text: str, expected: bool) -> None:
         ("If this goes out I can't afford food this week", True),
         ("I'm 35 and live with my partner", False),
         ("The app is blind to my second account", True),
+        ("dad is 85, he gets confused on the phone", True),
+        ("my pension is all I have to live on", True),
+        # Amounts and speeds are not ages; a question about a pension is not hardship.
+        ("my broadband speed is 100 Mbps only whereas the plan says more", False),
+        ("the bill is 85 pounds this month", False),
+        ("it is 90% done", False),
+        ("can I change where my pension is invested?", False),
     ],
 )
 def test_vulnerability_phrases(text: str, expected: bool) -> None:
