@@ -15,7 +15,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from warmline.common.keys import derived_id
 from warmline.decisioning import detectors, rules
-from warmline.decisioning.policy import Policy, PolicyBody
+from warmline.decisioning.policy import Policy, PolicyBody, Thresholds
 from warmline.decisioning.rules import Finding, Turn
 from warmline.decisioning.state import ConversationState, CustomerHistory, TrajectoryEntry
 from warmline.v1 import escalation_pb2, events_pb2, scoring_pb2
@@ -124,7 +124,9 @@ def _observe_customer(
     state.customer_turns += 1
     state.last_customer_text = text
     state.explicit_request |= detectors.explicit_human_request(text) is not None
-    state.sensitive_topics |= detectors.sensitive_topics(text)
+    thanks = _reads_as_thanks(scored, thresholds)
+    if not thanks:
+        state.sensitive_topics |= detectors.sensitive_topics(text)
     state.abuse_seen |= bool(detectors.abuse(text))
     looped = detectors.near_duplicate(text, state.recent_texts, thresholds.similarity) or (
         scored.context.repeat_similarity >= thresholds.semantic_repeat
@@ -132,7 +134,8 @@ def _observe_customer(
     )
     state.confusion_loops += int(looped)
     state.loop_complaint = state.loop_complaint or detectors.loop_complaint(text) or ""
-    _observe_phrases(state, text)
+    if not thanks:
+        _observe_phrases(state, text)
     state.push_text(text)
     state.keyword_queue = policy.routing.keyword_queue(text) or state.keyword_queue
     scores = scored.scores
@@ -161,6 +164,19 @@ def _observe_customer(
         )
     )
     return Turn(signals=signals, looped=looped, after_bot_repeat=after_bot_repeat)
+
+
+def _reads_as_thanks(scored: scoring_pb2.ScoredEvent, thresholds: Thresholds) -> bool:
+    """A scored turn reading as thanks and not upset: its words raise no situation
+    (the customer thanking the bereavement team is not telling of a new death)."""
+    scores = scored.scores
+    if not scored.HasField("scores") or scores.status != scoring_pb2.SCORE_STATUS_SCORED:
+        return False
+    signals = scores.signals
+    return (
+        signals.gratitude >= thresholds.thanks_gratitude
+        and signals.negativity < thresholds.negative_turn_threshold
+    )
 
 
 def _quoted(phrase: str) -> str:

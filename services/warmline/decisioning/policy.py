@@ -73,6 +73,7 @@ class Thresholds(_Strict):
     semantic_repeat: float = Field(gt=0, le=1)
     bot_repeat: float = Field(gt=0, le=1)
     acute_distress: float = Field(ge=0, le=1)
+    thanks_gratitude: float = Field(ge=0, le=1)
     situations: dict[str, float]
 
     @field_validator("situations")

@@ -111,6 +111,30 @@ def test_subject_words_leave_out_the_words_every_question_has() -> None:
     assert not detectors.shares_subject("ok thanks", ["ok thanks"])
 
 
+THANKS = "I wanted to say thank you to Daniel in your bereavement team, he was so kind."
+
+
+def test_thanking_the_bereavement_team_is_not_a_new_bereavement() -> None:
+    c = Conversation()
+    reading = {"gratitude": 0.9, "negativity": 0.1, "neutral": 0.1}
+    assert run([c.customer(THANKS, signals=reading)]) == [None]
+
+
+def test_the_same_words_not_read_as_thanks_still_raise_the_sensitive_topic() -> None:
+    c = Conversation()
+    outcomes = run([c.customer(THANKS, signals={"gratitude": 0.2, "negativity": 0.1})])
+    assert outcomes[0] is not None
+    assert outcomes[0].reasons[0].code == "sensitive_topic"
+
+
+def test_thanks_that_reads_upset_still_counts_its_words() -> None:
+    c = Conversation()
+    text = "Thanks for nothing. My dad is 89 and lives alone and his alarm is still dead."
+    outcomes = run([c.customer(text, signals={"gratitude": 0.6, "negativity": 0.8})])
+    assert outcomes[0] is not None
+    assert {r.code for r in outcomes[0].reasons} & {"vulnerability", "negative_streak"}
+
+
 def test_going_round_in_circles_escalates_and_says_so() -> None:
     c = Conversation()
     outcomes = run([c.customer("We're going round in circles here.")])
