@@ -433,7 +433,8 @@ def test_a_restored_state_decides_exactly_like_the_live_one_and_its_entry_stays_
 
     c = Conversation()
     turns = [
-        c.customer(f"turn {i}: my order 1234 is late", negative(0.1 + i / 100)) for i in range(19)
+        c.customer(f"turn {i}: is parcel {1000 + i} on its way?", negative(0.1 + i / 100))
+        for i in range(19)
     ]
     live = ConversationState()
     assert run(turns, state=live) == [None] * 19

@@ -130,6 +130,14 @@ def test_near_duplicate_catches_rephrased_repeats_only() -> None:
     assert not near_duplicate("anything", [], 0.6)
 
 
+def test_the_same_question_asked_again_more_sharply_is_a_repeat_by_its_subject_words() -> None:
+    # Bigrams 0.57; subject words {said, don't, app, reset, router} vs {don't, app, reset, router}.
+    previous = ["I don't have the app. How do I reset my router?"]
+    assert near_duplicate("I said I don't have the app. How do I reset the router??", previous, 0.6)
+    # A follow-up on the same subject with new words is not.
+    assert not near_duplicate("ok, and can I change the router's wifi name?", previous, 0.6)
+
+
 @pytest.mark.parametrize(
     ("text", "asks", "topics", "masked"),
     [
