@@ -80,14 +80,18 @@ def agents() -> AgentDirectory:
 
 
 @contextmanager
-def practice_door(data_dir: Path, tokens: AgentDirectory | None = None) -> Iterator[PracticeDoor]:
+def practice_door(
+    data_dir: Path, tokens: AgentDirectory | None = None, console_url: str | None = None
+) -> Iterator[PracticeDoor]:
     """The record's HTTP application on a free port, serving one scenario, to
-    :func:`agents` or ``tokens``."""
+    :func:`agents` or ``tokens``; its pages take a token from a console at
+    ``console_url`` only."""
     made = write_scenario(data_dir)
     host = LoopThread()
 
     async def start() -> tuple[web.AppRunner, int]:
-        runner = web.AppRunner(AuditHttpApi(database_path(data_dir), tokens or agents()).app())
+        api = AuditHttpApi(database_path(data_dir), tokens or agents(), console_url=console_url)
+        runner = web.AppRunner(api.app())
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()

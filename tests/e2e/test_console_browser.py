@@ -27,6 +27,7 @@ from tests.support import read_topic, wait_until
 from warmline.common.credentials import hash_key
 from warmline.insights.aggregates import Window
 from warmline.insights.report import write_report
+from warmline.localkafka.broker import free_port
 from warmline.notification.tokens import AgentDirectory
 from warmline.record.store import connect, database_path
 from warmline.v1 import escalation_pb2, feedback_pb2, scoring_pb2
@@ -528,8 +529,10 @@ async def test_from_the_console_an_agent_practises_and_shares_and_the_supervisor
     make_notification: Any, open_console: OpenConsole, tmp_path: Path
 ) -> None:
     tokens = AgentDirectory.from_file(write_agents(tmp_path / "agents.yaml"))
-    with practice_door(tmp_path / "record", tokens) as door:
-        replica = make_notification(record_url=door.http_base)
+    console_port = free_port()
+    console_url = f"http://127.0.0.1:{console_port}"
+    with practice_door(tmp_path / "record", tokens, console_url) as door:
+        replica = make_notification(record_url=door.http_base, http_port=console_port)
         alice = await open_console(replica)
         sam = await open_console(replica)
         await signed_in(alice, "alice")
@@ -591,3 +594,58 @@ async def test_from_the_console_an_agent_practises_and_shares_and_the_supervisor
         insights = await opened.value
         await expect(insights.locator("#status")).to_contain_text("live, updated")
         await screenshot(insights, "insights-from-console")
+
+
+#: A page on another site that opens the practice page and keeps posting it a token.
+IMPOSTOR_PAGE = """<!doctype html><html><body>
+<button id="open">open</button><span id="posted">0</span>
+<script>
+document.getElementById("open").onclick = () => {
+  const practice = window.open(PRACTICE, "practice");
+  let posted = 0;
+  const timer = setInterval(() => {
+    practice.postMessage({ warmline: "token", token: TOKEN }, "*");
+    document.getElementById("posted").textContent = String(++posted);
+    if (posted === 20) clearInterval(timer);
+  }, 100);
+};
+</script></body></html>"""
+
+
+async def test_a_page_that_is_not_the_console_cannot_sign_the_practice_page_in(
+    open_console: OpenConsole, tmp_path: Path
+) -> None:
+    # Another site opens the practice page and posts it a token (its own, say, so
+    # that the agent's practice and shares would go to someone else): refused.
+    from aiohttp import web
+
+    with practice_door(tmp_path / "record", console_url="http://127.0.0.1:9") as door:
+        page = IMPOSTOR_PAGE.replace("PRACTICE", repr(door.http_base + "/practice")).replace(
+            "TOKEN", repr(AGENT_TOKEN)
+        )
+        app = web.Application()
+
+        async def impostor(_: web.Request) -> web.Response:
+            return web.Response(text=page, content_type="text/html")
+
+        app.router.add_get("/", impostor)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        try:
+
+            class Site:
+                http_base = f"http://127.0.0.1:{runner.addresses[0][1]}"
+
+            opener = await open_console(Site)
+            async with opener.expect_popup() as opened:
+                await opener.locator("#open").click()
+            practice = await opened.value
+            await expect(practice.get_by_label("Token")).to_be_visible()
+            # Twenty tokens posted after the page loaded: none was taken.
+            await expect(opener.locator("#posted")).to_have_text("20", timeout=10_000)
+            await expect(practice.get_by_label("Token")).to_have_value("")
+            await expect(practice.locator("#status")).not_to_have_text("1 scenario")
+        finally:
+            await runner.cleanup()

@@ -203,6 +203,12 @@ def test_the_compose_console_links_to_the_records_published_pages(
     assert url == f"http://localhost:{port}"
     assert f"{port}:{port}" in compose["services"]["record"]["ports"]
     assert NotificationSettings(record_url=url).record_url == url  # a valid setting
+    # ...and the record's pages take the agent's token from that console only.
+    console = compose["services"]["record"]["environment"]["WARMLINE_RECORD__CONSOLE_URL"]
+    console_port = defaults.notification.http_port
+    assert console == f"http://localhost:{console_port}"
+    assert f"{console_port}:{console_port}" in compose["services"]["notification"]["ports"]
+    assert RecordSettings(console_url=console).console_url == console
 
 
 def test_compose_mounts_the_credentials_each_service_requires(compose: dict[str, Any]) -> None:

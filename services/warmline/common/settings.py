@@ -292,6 +292,10 @@ class DecisioningSettings(ServicePorts):
         return f"{self.app_id}-shadow" if self.shadow else self.app_id
 
 
+#: A plain http(s) address with an optional path: no query, no fragment, no spaces.
+WEB_ADDRESS = r"^https?://[^/?#\s]+(/[^?#\s]*)?$"
+
+
 class NotificationSettings(GrpcServicePorts):
     """The notification service (gRPC stream + browser console)."""
 
@@ -315,7 +319,7 @@ class NotificationSettings(GrpcServicePorts):
     # The record service's HTTP address as agents' browsers reach it (e.g.
     # https://record.example.com): the console links to its practice page, and a
     # supervisor queue's console to its insights page. None: no links.
-    record_url: str | None = Field(default=None, pattern=r"^https?://[^/?#\s]+(/[^?#\s]*)?$")
+    record_url: str | None = Field(default=None, pattern=WEB_ADDRESS)
     # Agent well-being: an agent who took this many high-intensity (high or
     # urgent priority, or abusive) escalations within the window is offered the
     # next one only after less exposed agents had it for protected_hold_s.
@@ -385,6 +389,12 @@ class RecordSettings(ServicePorts):
     # Tokens of the audit endpoint (the console's agent-token format; a supervisor's
     # token scoped to ["*"] sees every queue of its tenant). None: audit refuses all.
     agent_tokens_file: Path | None = None
+    # The agent console's address as agents' browsers reach it (the notification
+    # service's HTTP listener, e.g. https://console.example.com): the practice and
+    # insights pages, opened from a console's link, take the agent's token from
+    # a console at this address only. None: they take it from no page (the agent
+    # types it).
+    console_url: str | None = Field(default=None, pattern=WEB_ADDRESS)
     # Empathy practice (#17): only the conversations of these tenants (JSON, e.g.
     # ["acme"]) that were escalated, claimed, judged useful and rated at least
     # practice_min_csat become practice scenarios, anonymised. Their redacted

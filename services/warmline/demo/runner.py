@@ -269,12 +269,13 @@ def _demo_settings(
 ) -> WarmlineSettings:
     """Every service on 127.0.0.1 and free ports; the demo agent's token file next to ``keys``."""
     agents_file = keys.parent / "agents.yaml"
-    # Chosen now, so the console can link to the record's practice and insights pages.
-    record_port = free_port()
+    # Chosen now, so the console can link to the record's practice and insights
+    # pages, and those pages know the console that may sign the agent in.
+    record_port, console_port = free_port(), free_port()
     notification = NotificationSettings(
         host="127.0.0.1",
         grpc_port=0,
-        http_port=0,
+        http_port=console_port,
         metrics_port=0,
         shutdown_grace_s=1,
         agent_tokens_file=agents_file,
@@ -306,6 +307,7 @@ def _demo_settings(
             shutdown_grace_s=1,
             data_dir=keys.parent / "record",
             agent_tokens_file=agents_file,
+            console_url=f"http://127.0.0.1:{console_port}",
         ),
     )
 

@@ -43,21 +43,25 @@ class AuditHttpApi:
         *,
         insights_min_group: int = 5,
         supervisor_queue: str = "supervisor",
+        console_url: str | None = None,
     ) -> None:
         self._database = RecordDatabase.of(database)
         self._agents = agents or AgentDirectory({})
         self._reader = reader
         self._insights_min_group = insights_min_group
         self._supervisor_queue = supervisor_queue
+        self._console_url = console_url
 
     def app(self) -> web.Application:
         """The aiohttp application."""
         app = web.Application(client_max_size=MAX_BODY_BYTES)
         app.router.add_get("/v1/audit/{conversation_id}", self.audit)
-        practice = PracticeHttpApi(self._database, self._agents, self._reader)
+        practice = PracticeHttpApi(self._database, self._agents, self._reader, self._console_url)
         practice.add_routes(app)
         PracticeSharesHttpApi(practice, self._agents, self._supervisor_queue).add_routes(app)
-        InsightsHttpApi(self._database, self._agents, self._insights_min_group).add_routes(app)
+        InsightsHttpApi(
+            self._database, self._agents, self._insights_min_group, self._console_url
+        ).add_routes(app)
         add_openapi_route(app, "record")
         return app
 

@@ -21,7 +21,7 @@ from warmline.insights.aggregates import WindowError, insights, make_window
 from warmline.notification.core import Refusal, Refused
 from warmline.notification.http_api import refusal_response
 from warmline.notification.tokens import ALL_QUEUES, AgentDirectory
-from warmline.notification.web import page_bytes, page_response
+from warmline.notification.web import origin_of, page_bytes, page_response, with_meta
 from warmline.record.database import RecordDatabase
 from warmline.record.doors import agent_scope, read_record
 
@@ -30,12 +30,19 @@ class InsightsHttpApi:
     """aiohttp routes of the leaders' insights."""
 
     def __init__(
-        self, database: RecordDatabase | Path, agents: AgentDirectory, min_group: int
+        self,
+        database: RecordDatabase | Path,
+        agents: AgentDirectory,
+        min_group: int,
+        console_url: str | None = None,
     ) -> None:
         self._database = RecordDatabase.of(database)
         self._agents = agents
         self._min_group = min_group
-        self._page = page_bytes("insights.html")
+        # The page takes the agent's token from a console at this origin only.
+        self._page = with_meta(
+            page_bytes("insights.html"), "warmline-console-origin", origin_of(console_url)
+        )
 
     def add_routes(self, app: web.Application) -> None:
         """Register the insights routes on the record's application."""

@@ -77,6 +77,7 @@ class RecordService:
                 self.reader,
                 insights_min_group=r.insights_min_group,
                 supervisor_queue=settings.notification.supervisor_queue,
+                console_url=r.console_url,
             ).app(),
             r.host,
             r.http_port,

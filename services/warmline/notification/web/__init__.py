@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 from importlib import resources
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -36,3 +37,12 @@ def page_response(body: bytes) -> web.Response:
         content_type="text/html",
         headers={"Cache-Control": "no-store", "Content-Security-Policy": CONSOLE_CSP},
     )
+
+
+def origin_of(url: str | None) -> str:
+    """The web origin (``scheme://host[:port]``) of an address, as browsers write
+    ``event.origin``; "" for none."""
+    if not url:
+        return ""
+    parts = urlsplit(url)
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
