@@ -22,8 +22,9 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Literal
+
+from warmline.common.timestamps import iso_seconds
 
 #: What agents said of a conversation's live escalations: more useful or wrong-queue
 #: verdicts than false alarms (a person was needed), more false alarms, as many
@@ -172,8 +173,8 @@ class Comparison:
         """Everything in the report, JSON-safe."""
         return {
             "tenant": self.tenant,
-            "from": _iso(self.start),
-            "to": _iso(self.end),
+            "from": iso_seconds(self.start),
+            "to": iso_seconds(self.end),
             "shadow_version": self.shadow_version,
             "other_shadow_versions": list(self.other_shadow_versions),
             "live_versions": list(self.live_versions),
@@ -188,7 +189,7 @@ def as_text(comparison: Comparison) -> str:
     """The comparison for a person reading a terminal."""
     c, s = comparison, comparison.summary()
     lines = [
-        f"tenant {c.tenant}, {_iso(c.start)} to {_iso(c.end)}",
+        f"tenant {c.tenant}, {iso_seconds(c.start)} to {iso_seconds(c.end)}",
         f"live policy {', '.join(c.live_versions) or '-'}; shadow policy {c.shadow_version}",
         f"conversations: {s['conversations']} (first turn in the window); escalated by the "
         f"live policy {s['escalated_live']}, by the shadow {s['escalated_shadow']}, "
@@ -202,7 +203,7 @@ def as_text(comparison: Comparison) -> str:
     if c.began_before_shadow and c.shadow_first_turn_at is not None:
         lines.append(
             f"note: {c.began_before_shadow} conversation(s) began before the shadow's earliest "
-            f"escalation (a turn of {_iso(c.shadow_first_turn_at)}); if the shadow worker "
+            f"escalation (a turn of {iso_seconds(c.shadow_first_turn_at)}); if the shadow worker "
             "was not running then, they count as not escalated by it"
         )
     lines += ["", f"{'where they differ':<50}{'conversations':>14}"]
@@ -241,9 +242,5 @@ def _escalation(e: Escalation | None) -> str:
     return f"turn {e.turn} {e.queue}/{e.priority} {','.join(e.reasons) or '-'}"
 
 
-def _iso(stamp: float) -> str:
-    return datetime.fromtimestamp(stamp, UTC).isoformat(timespec="seconds")
-
-
 def _iso_or_none(stamp: float | None) -> str | None:
-    return None if stamp is None else _iso(stamp)
+    return None if stamp is None else iso_seconds(stamp)

@@ -24,12 +24,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC
 from itertools import product
 from typing import Any, Literal
 
 import yaml
 
+from warmline.common.timestamps import iso_seconds
 from warmline.decisioning.backtest import Outcome, escalation_metrics
 from warmline.decisioning.decide import apply_event
 from warmline.decisioning.policy import Policy, PolicyBody, Thresholds, deep_merge, parse_policy
@@ -147,8 +148,8 @@ class Proposal:
         s = self.tuning_set
         return {
             "tenant": self.tenant,
-            "from": _iso(s.start),
-            "to": _iso(s.end),
+            "from": iso_seconds(s.start),
+            "to": iso_seconds(s.end),
             "policy_version": self.policy_version,
             "conversations": len(s.conversations),
             "with_verdicts": s.count("verdict"),
@@ -234,7 +235,7 @@ def tune(
     if judged < min_conversations:
         raise TooFewVerdicts(
             f"tenant {tenant} has {judged} conversation(s) with verdicts from "
-            f"{_iso(tuning_set.start)} to {_iso(tuning_set.end)}; at least "
+            f"{iso_seconds(tuning_set.start)} to {iso_seconds(tuning_set.end)}; at least "
             f"{min_conversations} are needed to propose thresholds (--min-conversations)"
         )
     policy = parse_policy(policy_text, source)
@@ -333,7 +334,7 @@ def header(proposal: Proposal) -> str:
     s = proposal.tuning_set
     return (
         f"# Proposed by `warmline policy tune` for tenant {proposal.tenant} from the record\n"
-        f"# of {_iso(s.start)} to {_iso(s.end)}: {len(s.conversations)} conversations, "
+        f"# of {iso_seconds(s.start)} to {iso_seconds(s.end)}: {len(s.conversations)} conversations, "
         f"{s.count('verdict')} with verdicts,\n"
         f"# over policy {proposal.policy_version}. NOT APPLIED: a person must review it, copy the\n"
         "# tenant's entry under `tenants:` in the policy file and bump `version`.\n"
@@ -345,7 +346,7 @@ def as_text(proposal: Proposal) -> str:
     s = proposal.tuning_set
     pinned = sum(1 for c in s.conversations if c.pinned_turn is not None)
     lines = [
-        f"tenant {proposal.tenant}, {_iso(s.start)} to {_iso(s.end)}, policy "
+        f"tenant {proposal.tenant}, {iso_seconds(s.start)} to {iso_seconds(s.end)}, policy "
         f"{proposal.policy_version}",
         f"conversations: {len(s.conversations)} replayed; {s.count('verdict')} with verdicts, "
         f"{s.count('assumed_calm')} assumed calm, {s.disputed} disputed (left out), "
@@ -378,7 +379,3 @@ def as_text(proposal: Proposal) -> str:
 
 def _cell(value: object) -> str:
     return f"{'-' if value is None else value!s:>10}"
-
-
-def _iso(stamp: float) -> str:
-    return datetime.fromtimestamp(stamp, UTC).isoformat(timespec="seconds")

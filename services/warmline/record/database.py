@@ -37,6 +37,8 @@ URL_SETTING = "WARMLINE_RECORD__DATABASE_URL"
 PASSWORD_SETTINGS = "WARMLINE_RECORD__DATABASE_PASSWORD_FILE or _PASSWORD"
 #: How long a PostgreSQL connection attempt may take before it counts as unreachable.
 CONNECT_TIMEOUT_S = 5
+#: Retention windows are set in days; rows are stamped in epoch seconds.
+DAY_S = 86_400.0
 
 
 class Cursor(Protocol):

@@ -32,10 +32,9 @@ from typing import Any
 from warmline.common.keys import derived_id
 from warmline.common.settings import RecordSettings
 from warmline.practice.anonymise import anonymise
-from warmline.record.database import Connection, not_in
+from warmline.record.database import DAY_S, Connection, not_in
 from warmline.record.practice_shares import delete_expired_shares
 
-_DAY_S = 86_400.0
 PRACTICE_TABLES = ("practice_turns", "practice_openings", "practice_scenarios")
 
 
@@ -192,7 +191,7 @@ def delete_expired(
     for tenant, days in kept_days.items():
         deleted["practice_scenarios"] += conn.execute(
             "DELETE FROM practice_scenarios WHERE tenant_id = ? AND escalated_at < ?",
-            (tenant, now - days * _DAY_S),
+            (tenant, now - days * DAY_S),
         ).rowcount
     deleted["practice_shares"] = delete_expired_shares(conn, now, kept_days)
     return deleted

@@ -25,11 +25,10 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from warmline.practice.checks import CHECKS, Check
-from warmline.record.database import Connection
+from warmline.record.database import DAY_S, Connection
 
 #: The most shares one listing returns, newest first.
 MAX_LISTED = 200
-_DAY_S = 86_400.0
 
 Kind = Literal["round", "summary"]
 
@@ -151,7 +150,7 @@ def delete_expired_shares(conn: Connection, now: float, kept_days: Mapping[str, 
         else:
             cursor = conn.execute(
                 "DELETE FROM practice_shares WHERE tenant_id = ? AND shared_at < ?",
-                (tenant, now - days * _DAY_S),
+                (tenant, now - days * DAY_S),
             )
         deleted += cursor.rowcount
     return deleted

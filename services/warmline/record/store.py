@@ -25,6 +25,7 @@ from sqlalchemy import Connection as SqlConnection
 from sqlalchemy import Engine, create_engine, event, inspect, text
 
 from warmline.record.database import (
+    DAY_S,
     Connection,
     RecordDatabase,
     connect_sqlite,
@@ -36,7 +37,6 @@ from warmline.record.rows import TABLES, Rows
 
 __all__ = ["MigrationError", "RecordStore", "connect", "database_path", "migrate", "revisions"]
 
-_DAY_S = 86_400.0
 # The column each table ages by; a decision's reasons and trajectory go with it.
 _AGE = {
     "turns": "occurred_at",
@@ -176,11 +176,11 @@ class RecordStore:
                 for tenant, days in tenant_days.items():
                     deleted[table] += self.conn.execute(
                         f"DELETE FROM {table} WHERE tenant_id = ? AND {column} < ?",
-                        (tenant, now - days * _DAY_S),
+                        (tenant, now - days * DAY_S),
                     ).rowcount
                 deleted[table] += self.conn.execute(
                     f"DELETE FROM {table} WHERE {others} AND {column} < ?",
-                    (*tenant_days, now - default_days * _DAY_S),
+                    (*tenant_days, now - default_days * DAY_S),
                 ).rowcount
             deleted |= delete_expired(self.conn, now, self.practice, default_days, tenant_days)
         return deleted
