@@ -153,7 +153,11 @@ LOOP_COMPLAINT_PATTERNS: tuple[str, ...] = (
     r"\byou\s+already\s+(?:said|told\s+me|sent|suggested)\s+(?:that|this)\b",
     r"\b(?:stop|quit)\s+repeating\b",
     r"\b(?:that'?s|that\s+is)\s+(?:not\s+what\s+i\s+asked|what\s+you\s+said\s+(?:before|last\s+time))\b",
-    r"\b(?:already|just)\s+(?:tried|done|did)\s+(?:that|this|it|all\s+that)\b[^.?!]{0,20}\b(?:already|twice|times)?",
+    r"\balready\s+(?:tried|done|did)\s+(?:that|this|it|all\s+that)\b",
+    # "Just done it" is a loop only when it did not work ("just did that, still
+    # nothing"), not "I've just done it online and it was fine".
+    r"\bjust\s+(?:tried|done|did)\s+(?:that|this|it|all\s+that)\b[^.?!]{0,40}"
+    r"\b(?:still|didn'?t|doesn'?t|won'?t|not\s+work\w*|no\s+(?:luck|change|difference)|nothing|same)\b",
     r"\bthis\s+is\s+(?:a|an)\s+(?:endless\s+)?loop\b",
     r"\b(?:second|third|fourth|fifth|\d+(?:st|nd|rd|th))\s+time\s+(?:you'?ve|you\s+have)\s+(?:said|sent|told|given)\b",
     r"\byou'?ve\s+(?:already\s+)?(?:said|sent|told\s+me)\s+that\s+(?:already|before|twice)\b",

@@ -228,6 +228,11 @@ def test_vulnerability_phrases(text: str, expected: bool) -> None:
         ("this is the third time you've said that", True),
         ("That worked, thanks", False),
         ("I went round to my neighbour's", False),
+        ("I already tried that", True),
+        ("I just did that, still nothing", True),
+        # Done and it worked: not a loop.
+        ("okay they've just done it it's gone through, thank you so much", False),
+        ("Thanks, I've just done it online and it was about what I expected.", False),
     ],
 )
 def test_loop_complaints(text: str, expected: bool) -> None:
