@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -340,7 +340,7 @@ def shingles(text: str) -> frozenset[tuple[str, ...]]:
     return frozenset(pairwise(words))
 
 
-def jaccard(a: frozenset[tuple[str, ...]], b: frozenset[tuple[str, ...]]) -> float:
+def jaccard(a: frozenset[Hashable], b: frozenset[Hashable]) -> float:
     """Jaccard similarity; two empty sets count as unrelated."""
     if not a or not b:
         return 0.0
@@ -349,113 +349,15 @@ def jaccard(a: frozenset[tuple[str, ...]], b: frozenset[tuple[str, ...]]) -> flo
 
 #: Words too common to say two messages are about the same thing.
 _FUNCTION_WORDS = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "i",
-        "i'm",
-        "im",
-        "me",
-        "my",
-        "mine",
-        "we",
-        "our",
-        "us",
-        "you",
-        "your",
-        "it",
-        "it's",
-        "its",
-        "is",
-        "are",
-        "was",
-        "were",
-        "be",
-        "been",
-        "being",
-        "do",
-        "does",
-        "did",
-        "done",
-        "can",
-        "could",
-        "would",
-        "should",
-        "will",
-        "shall",
-        "may",
-        "might",
-        "must",
-        "to",
-        "of",
-        "in",
-        "on",
-        "at",
-        "for",
-        "with",
-        "from",
-        "by",
-        "about",
-        "into",
-        "and",
-        "or",
-        "but",
-        "so",
-        "if",
-        "then",
-        "than",
-        "that",
-        "this",
-        "these",
-        "those",
-        "there",
-        "here",
-        "what",
-        "when",
-        "where",
-        "which",
-        "who",
-        "whom",
-        "how",
-        "why",
-        "not",
-        "no",
-        "yes",
-        "ok",
-        "okay",
-        "hi",
-        "hello",
-        "hey",
-        "please",
-        "thanks",
-        "thank",
-        "cheers",
-        "just",
-        "also",
-        "too",
-        "now",
-        "still",
-        "again",
-        "get",
-        "got",
-        "have",
-        "has",
-        "had",
-        "am",
-        "any",
-        "some",
-        "one",
-        "all",
-        "more",
-        "very",
-        "really",
-        "yeah",
-        "yep",
-        "sure",
-        "right",
-        "well",
-    ]
+    """
+    a an the i i'm im me my mine we our us you your it it's its is are was were
+    be been being do does did done can could would should will shall may might
+    must to of in on at for with from by about into and or but so if then than
+    that this these those there here what when where which who whom how why not
+    no yes ok okay hi hello hey please thanks thank cheers just also too now
+    still again get got have has had am any some one all more very really yeah
+    yep sure right well
+    """.split()  # noqa: SIM905 - a word list reads better as text
 )
 
 
@@ -491,11 +393,6 @@ def near_duplicate(text: str, previous: Sequence[str], threshold: float) -> bool
     mine = shingles(text)
     subject = content_words(text)
     return any(
-        jaccard(mine, shingles(p)) >= threshold
-        or _set_jaccard(subject, content_words(p)) >= threshold
+        jaccard(mine, shingles(p)) >= threshold or jaccard(subject, content_words(p)) >= threshold
         for p in previous
     )
-
-
-def _set_jaccard(a: frozenset[str], b: frozenset[str]) -> float:
-    return len(a & b) / len(a | b) if a and b else 0.0

@@ -92,12 +92,14 @@ class StallWatch:
         self._clock = clock
         self._seen: dict[TP, _Progress] = {}
         self._settled = False
-        self._stalled = False
+        # Stalled partitions and where they stood: the worker is ready again
+        # only once each has moved, has nothing waiting, or is no longer ours.
+        self._stalled_at: dict[TP, int] = {}
 
     def rebalancing(self) -> None:
         """A rebalance started: nothing is a stall until it completes."""
         self._settled = False
-        self._stalled = False
+        self._stalled_at.clear()
         self._seen.clear()
 
     def settled(self) -> None:
@@ -127,11 +129,16 @@ class StallWatch:
         stalled = waiting_and_unmoved(
             positions, ends, self._seen, self._clock(), self.stall_after_s
         )
+        if self._stalled_at:
+            self._stalled_at = {
+                tp: at
+                for tp, at in self._stalled_at.items()
+                if positions.get(tp) == at and ends.get(tp, at) > at
+            }
+            if not self._stalled_at and not stalled:
+                self._on_moving()
         if stalled:
             self._heal(stalled, positions, ends)
-        elif self._stalled:
-            self._stalled = False
-            self._on_moving()
         return stalled
 
     async def _positions(self, owned: list[TP]) -> dict[TP, int]:
@@ -165,7 +172,7 @@ class StallWatch:
             },
         )
         DECISIONING_STALLS.inc(len(stalled))
-        self._stalled = True
+        self._stalled_at.update((tp, positions[tp]) for tp in stalled)
         self._on_stalled()
         for tp in stalled:
             self._seen[tp].since = self._clock()  # the next rejoin only after another wait
