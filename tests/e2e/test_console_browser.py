@@ -612,14 +612,16 @@ document.getElementById("open").onclick = () => {
 </script></body></html>"""
 
 
+@pytest.mark.parametrize("console_url", ["http://127.0.0.1:9", None], ids=["elsewhere", "unset"])
 async def test_a_page_that_is_not_the_console_cannot_sign_the_practice_page_in(
-    open_console: OpenConsole, tmp_path: Path
+    open_console: OpenConsole, tmp_path: Path, console_url: str | None
 ) -> None:
     # Another site opens the practice page and posts it a token (its own, say, so
-    # that the agent's practice and shares would go to someone else): refused.
+    # that the agent's practice and shares would go to someone else): refused,
+    # whether the console is elsewhere or not configured at all.
     from aiohttp import web
 
-    with practice_door(tmp_path / "record", console_url="http://127.0.0.1:9") as door:
+    with practice_door(tmp_path / "record", console_url=console_url) as door:
         page = IMPOSTOR_PAGE.replace("PRACTICE", repr(door.http_base + "/practice")).replace(
             "TOKEN", repr(AGENT_TOKEN)
         )

@@ -21,7 +21,7 @@ from warmline.insights.aggregates import WindowError, insights, make_window
 from warmline.notification.core import Refusal, Refused
 from warmline.notification.http_api import refusal_response
 from warmline.notification.tokens import ALL_QUEUES, AgentDirectory
-from warmline.notification.web import origin_of, page_bytes, page_response, with_meta
+from warmline.notification.web import page_response, signed_in_from_console
 from warmline.record.database import RecordDatabase
 from warmline.record.doors import agent_scope, read_record
 
@@ -39,10 +39,7 @@ class InsightsHttpApi:
         self._database = RecordDatabase.of(database)
         self._agents = agents
         self._min_group = min_group
-        # The page takes the agent's token from a console at this origin only.
-        self._page = with_meta(
-            page_bytes("insights.html"), "warmline-console-origin", origin_of(console_url)
-        )
+        self._page = signed_in_from_console("insights.html", console_url)
 
     def add_routes(self, app: web.Application) -> None:
         """Register the insights routes on the record's application."""

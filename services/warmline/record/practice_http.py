@@ -28,7 +28,7 @@ from warmline.common.unicode import is_unicode
 from warmline.notification.core import Refusal, Refused
 from warmline.notification.http_api import refusal_response
 from warmline.notification.tokens import AgentDirectory, AgentScope
-from warmline.notification.web import origin_of, page_bytes, page_response, with_meta
+from warmline.notification.web import page_response, signed_in_from_console
 from warmline.practice.checks import CHECKS, review_reply
 from warmline.practice.model_reading import ReplyReader
 from warmline.record.database import Connection, RecordDatabase
@@ -58,10 +58,7 @@ class PracticeHttpApi:
         self._database = RecordDatabase.of(database)
         self._agents = agents
         self._reader = reader
-        # The page takes the agent's token from a console at this origin only.
-        self._page = with_meta(
-            page_bytes("practice.html"), "warmline-console-origin", origin_of(console_url)
-        )
+        self._page = signed_in_from_console("practice.html", console_url)
 
     def add_routes(self, app: web.Application) -> None:
         """Register the practice routes on the record's application."""

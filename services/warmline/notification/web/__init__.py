@@ -46,3 +46,13 @@ def origin_of(url: str | None) -> str:
         return ""
     parts = urlsplit(url)
     return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
+
+
+def signed_in_from_console(name: str, console_url: str | None) -> bytes:
+    """A record page (``practice.html``, ``insights.html``) that takes the agent's
+    token from the console at ``console_url``'s origin only (none: from no page).
+
+    The sign-in script itself is written in each page: the pages' content
+    security policy runs inline scripts only.
+    """
+    return with_meta(page_bytes(name), "warmline-console-origin", origin_of(console_url))
