@@ -221,8 +221,8 @@ def check_faust_private(app: Any, relied_on: Iterable[Reliance] = RELIED_ON) -> 
 
 def _problems(part: Reliance, instances: dict[str, list[Any]]) -> list[str]:
     if part.on_instances == "init":
-        source = inspect.getsource(vars(part.owner)["__init__"])
-        if f"self.{part.name} =" in source:
+        init = vars(part.owner).get("__init__")
+        if init is not None and f"self.{part.name} =" in inspect.getsource(init):
             return []
         return [f"{part.qualified_name} is not set in __init__ (used by {part.used_by})"]
     if part.on_instances is not None:
