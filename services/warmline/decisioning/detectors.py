@@ -327,24 +327,38 @@ SHINGLE_CACHE_SIZE = 8192
 
 
 @functools.lru_cache(maxsize=SHINGLE_CACHE_SIZE)
-def shingles(text: str) -> frozenset[tuple[str, ...]]:
-    """Word bigrams of the normalised text; single words for one-word messages.
+def _compared(text: str) -> tuple[frozenset[tuple[str, ...]], frozenset[str]]:
+    """What repeats are judged on, from one split into words: :func:`shingles`
+    and :func:`content_words`.
 
     Cached: each customer message is compared with the conversation's previous
     ones, so without it every message was split into words once as the new text
     and again on each of the next turns.
     """
     words = _WORD.findall(text.lower())
-    if len(words) < 2:
-        return frozenset((w,) for w in words)
-    return frozenset(pairwise(words))
+    bigrams = frozenset((w,) for w in words) if len(words) < 2 else frozenset(pairwise(words))
+    return bigrams, frozenset(w for w in words if w not in _FUNCTION_WORDS)
 
 
-def jaccard(a: frozenset[Hashable], b: frozenset[Hashable]) -> float:
-    """Jaccard similarity; two empty sets count as unrelated."""
+def shingles(text: str) -> frozenset[tuple[str, ...]]:
+    """Word bigrams of the normalised text; single words for one-word messages."""
+    return _compared(text)[0]
+
+
+def similar(a: frozenset[Hashable], b: frozenset[Hashable], threshold: float) -> bool:
+    """Whether the Jaccard similarity of ``a`` and ``b`` is at least ``threshold``;
+    two empty sets count as unrelated.
+
+    Per customer message on the worker's hot path, so sets of very different
+    sizes, which cannot reach it, are answered without building an intersection.
+    """
     if not a or not b:
-        return 0.0
-    return len(a & b) / len(a | b)
+        return False
+    small, large = sorted((len(a), len(b)))
+    if small < threshold * large:
+        return False
+    shared = len(a & b)
+    return shared >= threshold * (small + large - shared)
 
 
 #: Words too common to say two messages are about the same thing.
@@ -361,10 +375,9 @@ _FUNCTION_WORDS = frozenset(
 )
 
 
-@functools.lru_cache(maxsize=SHINGLE_CACHE_SIZE)
 def content_words(text: str) -> frozenset[str]:
     """The message's words less the function words (the words of its subject)."""
-    return frozenset(w for w in _WORD.findall(text.lower()) if w not in _FUNCTION_WORDS)
+    return _compared(text)[1]
 
 
 def shares_subject(text: str, previous: Sequence[str]) -> bool:
@@ -390,9 +403,9 @@ def near_duplicate(text: str, previous: Sequence[str], threshold: float) -> bool
     "I don't have the app. How do I reset my router?" (bigrams 0.57, subject
     words 0.8, sentence vectors 0.51).
     """
-    mine = shingles(text)
-    subject = content_words(text)
-    return any(
-        jaccard(mine, shingles(p)) >= threshold or jaccard(subject, content_words(p)) >= threshold
-        for p in previous
-    )
+    bigrams, subject = _compared(text)
+    for p in previous:
+        their_bigrams, their_subject = _compared(p)
+        if similar(bigrams, their_bigrams, threshold) or similar(subject, their_subject, threshold):
+            return True
+    return False

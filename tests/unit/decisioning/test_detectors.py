@@ -249,3 +249,14 @@ def test_requests_for_someone_or_an_advisor_are_requests_for_a_person(text: str)
 
 def test_someone_as_the_subject_is_not_a_request() -> None:
     assert detectors.explicit_human_request("Someone has taken money from my account") is None
+
+
+def test_the_size_shortcut_of_similar_never_changes_its_answer() -> None:
+    import itertools
+
+    universe = range(6)
+    subsets = [frozenset(c) for n in range(7) for c in itertools.combinations(universe, n)]
+    for a, b in itertools.product(subsets, repeat=2):
+        for threshold in (0.3, 0.5, 0.6, 0.8, 1.0):
+            exact = bool(a and b) and len(a & b) / len(a | b) >= threshold
+            assert detectors.similar(a, b, threshold) is exact, (a, b, threshold)
