@@ -58,7 +58,7 @@ from warmline.model.data import read_split
 from warmline.model.encoder_files import encoder_dir
 from warmline.model.engine import Backend, EmotionEngine
 from warmline.model.paths import DEFAULT_DATA_DIR
-from warmline.model.turn_features import NO_CONTEXT, TurnContext
+from warmline.model.turn_features import NO_CONTEXT, Array, TurnContext
 from warmline.model.turns import Speaker, Turn
 
 BUILTIN_TEXTS: tuple[str, ...] = (
@@ -189,6 +189,14 @@ def measure_context(
         for start in range(0, len(keyed), request_size):
             scorer.score(keyed[start : start + request_size])
         rates.append(customers / (time.perf_counter() - started))
+
+    def other_vector(text: str) -> Array:
+        # A bot turn as the bundle's heads read it: word means need no encoder pass
+        # (warmline.model.word_vectors), pooled vectors one pipeline call.
+        if engine.context_vectors == "word-mean":
+            return cast(Array, engine.encode_other([text])[0])
+        return cast(Array, naive(text)[1][0].numpy())
+
     started = time.perf_counter()
     for conversation in conversations:
         previous: list[Turn] = []
@@ -199,7 +207,7 @@ def measure_context(
                 other = [t for t in previous if t.speaker is Speaker.OTHER][-1:]
                 context = TurnContext(
                     previous_customer=tuple(naive(t.text)[1][0].numpy() for t in mine),
-                    previous_other=naive(other[0].text)[1][0].numpy() if other else None,
+                    previous_other=other_vector(other[0].text) if other else None,
                     customer_turns=sum(1 for t in previous if t.speaker is Speaker.CUSTOMER),
                 )
                 naive_heads(engine, turn.text, probs, pooled, context)

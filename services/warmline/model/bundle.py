@@ -49,6 +49,10 @@ LEXICAL_VOCAB_FILE = "lexical_vocab.json"
 #: ``model.json``.
 GroupRule = Literal["max", "noisy-or", "sum", "head"]
 GROUP_RULES: tuple[GroupRule, ...] = get_args(GroupRule)
+#: How a bundle's heads read bot and agent turns: through the encoder (their pooled
+#: vector, like customer turns) or as the mean of their word embeddings
+#: (:mod:`warmline.model.word_vectors`).
+ContextVectors = Literal["encoder", "word-mean"]
 
 
 def bundle_files(directory: Path) -> list[Path]:
@@ -100,6 +104,9 @@ class ModelCard:
     #: What a tenant adaptation started from (``warmline model adapt``): the base
     #: model version, the data file's SHA-256 and counts; never any text.
     adapted_from: dict[str, Any] = field(default_factory=dict)
+    #: How the heads read bot and agent turns (:mod:`warmline.model.word_vectors`);
+    #: bundles written before the field read them through the encoder.
+    context_vectors: ContextVectors = "encoder"
 
     def validate(self) -> None:
         """Raise ``ValueError`` when the card disagrees with the label list."""
@@ -136,6 +143,11 @@ class ModelCard:
             raise ValueError("model.json lexical_weight must lie in [0, 1)")
         if self.situation_head_hidden and len(self.situation_temperatures) != len(SITUATIONS):
             raise ValueError(f"model.json situation_temperatures: want {len(SITUATIONS)} values")
+        if self.context_vectors not in get_args(ContextVectors):
+            raise ValueError(
+                f"model.json context_vectors: {self.context_vectors!r}, "
+                f"want one of {list(get_args(ContextVectors))}"
+            )
         headless = [k for k, rule in self.group_rules.items() if rule == "head"]
         if any(kind not in self.group_head for kind in headless):
             raise ValueError(f"model.json group_rules: 'head' for {headless} without a group head")

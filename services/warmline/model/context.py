@@ -9,9 +9,11 @@ event. A window that is lost (a restart, a rebalance that moves the partition, a
 idle conversation evicted) costs accuracy, not correctness: the next turn is scored
 as if it opened the conversation, exactly like the sync ``Score`` call.
 
-Bot and agent turns go through the encoder for their pooled vector only; no
-emotion is ever scored for them. A bot's canned answers repeat, so their vectors
-are cached by text.
+No emotion is ever scored for bot and agent turns: they are read for context
+only, as the bundle's heads were trained to read them (``encode_other``: the
+encoder's pooled vector, or the mean of the word embeddings,
+:mod:`warmline.model.word_vectors`). A bot's canned answers repeat, so their
+vectors are cached by text.
 """
 
 from __future__ import annotations
@@ -56,6 +58,10 @@ class TurnReader(Protocol):
 
     def encode(self, texts: Sequence[str]) -> Array:
         """Encoder outputs, one row per text, the pooled vector last."""
+        ...
+
+    def encode_other(self, texts: Sequence[str]) -> Array:
+        """Bot and agent turns' vectors as the heads read them, one row per text."""
         ...
 
 
@@ -108,6 +114,15 @@ class ConversationWindows:
         if window is None:
             return TurnContext(), 0
         return window.context(), window.turns
+
+    def previous_other(self, conversation: str) -> tuple[Array | None, int]:
+        """The latest bot/agent turn's vector (None: none yet) and how many turns the
+        window saw: all a bot turn needs, without converting the customer's turns."""
+        window = self._get(conversation) if conversation else None
+        if window is None:
+            return None, 0
+        other = None if window.other is None else window.other.astype(np.float32)
+        return other, window.turns
 
     def add(self, conversation: str, speaker: Speaker, vector: Array) -> None:
         """Remember a turn's pooled vector (stored as float16: half the memory)."""
@@ -180,26 +195,26 @@ class ContextualScorer:
             )
         )
         keep_context = self.windows.max_conversations > 0
-        to_encode = [
-            i
-            for i, turn in enumerate(turns)
-            if (turn.speaker is Speaker.CUSTOMER and screened[i] is None)
-            or (
-                turn.speaker is Speaker.OTHER
+        to_encode = [i for i in customers if screened[i] is None]
+        # Identical texts in one batch (canned bot answers) are read once.
+        others = list(
+            dict.fromkeys(
+                turn.text
+                for turn in turns
+                if turn.speaker is Speaker.OTHER
                 and keep_context
                 and turn.conversation
                 and turn.text.strip()
                 and turn.text not in self._other_vectors
             )
-        ]
-        # Identical texts in one batch (canned bot answers) are encoded once.
-        unique: dict[str, int] = {}
-        for i in to_encode:
-            unique.setdefault(turns[i].text, len(unique))
+        )
         rows: dict[int, Array] = {}
-        if unique:
-            outputs = self.engine.encode(list(unique))
-            rows = {i: outputs[unique[turns[i].text]] for i in to_encode}
+        if to_encode:
+            outputs = self.engine.encode([turns[i].text for i in to_encode])
+            rows = {i: outputs[k] for k, i in enumerate(to_encode)}
+        fresh: dict[str, Array] = {}
+        if others:
+            fresh = dict(zip(others, self.engine.encode_other(others), strict=True))
         reading = Reading()
         for i, turn in enumerate(turns):
             if turn.speaker is Speaker.END:
@@ -207,7 +222,7 @@ class ContextualScorer:
                 reading.done[i] = TurnScore(None)
                 continue
             if turn.speaker is Speaker.OTHER:
-                reading.done[i] = self._other_turn(turn, rows.get(i))
+                reading.done[i] = self._other_turn(turn, fresh.get(turn.text))
                 continue
             early = screened[i]
             if early is not None:
@@ -236,10 +251,9 @@ class ContextualScorer:
                 found[p.index] = TurnScore(result, p.context_turns, p.repeat_similarity)
         return [found[i] for i in range(len(turns))]
 
-    def _other_turn(self, turn: Turn, row: Array | None) -> TurnScore:
-        vector: Array | None
-        if row is not None:
-            vector = row[-POOLED_DIM:].copy()
+    def _other_turn(self, turn: Turn, fresh: Array | None) -> TurnScore:
+        vector: Array | None = None if fresh is None else fresh.copy()
+        if vector is not None:
             self._other_vectors[turn.text] = vector
             while len(self._other_vectors) > OTHER_TEXT_CACHE:
                 self._other_vectors.popitem(last=False)
@@ -249,8 +263,7 @@ class ContextualScorer:
                 self._other_vectors.move_to_end(turn.text)
         if vector is None:
             return TurnScore(None)
-        context, seen = self.windows.context(turn.conversation)
-        previous = context.previous_other
+        previous, seen = self.windows.previous_other(turn.conversation)
         similarity = 0.0 if previous is None else cosine(vector, previous)
         self.windows.add(turn.conversation, Speaker.OTHER, vector)
         return TurnScore(None, seen, similarity)

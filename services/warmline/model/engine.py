@@ -23,7 +23,7 @@ import torch
 from safetensors.torch import load_file
 
 from warmline.model.batching import length_sorted_batches, pad_ids
-from warmline.model.bundle import ENCODER_TOP_FILE
+from warmline.model.bundle import ENCODER_TOP_FILE, ContextVectors
 from warmline.model.encoder import MiniLMEncoder, load_encoder
 from warmline.model.encoder_files import (
     encoder_dir,
@@ -37,7 +37,8 @@ from warmline.model.onnx_runner import OnnxRunner
 from warmline.model.paths import DEFAULT_MODEL_DIR
 from warmline.model.readout import Readout, score_in_batches
 from warmline.model.results import EmotionResult
-from warmline.model.turn_features import Array, TurnContext
+from warmline.model.turn_features import POOLED_DIM, Array, TurnContext
+from warmline.model.word_vectors import WordVectors, table_from_encoder
 
 #: ``"onnx"``: ONNX Runtime int8 (CPU); ``"onnx-fp32"``: ONNX Runtime fp32 (CPU);
 #: ``"torch"``: torch fp32 (int8 with ``quantize=True``; autocast on CUDA);
@@ -134,6 +135,7 @@ class EmotionEngine:
         on_batch: Callable[[int, float], None] | None = None,
         backend: Backend = "auto",
         onnx_cache_dir: Path | None = None,
+        context_vectors: ContextVectors | None = None,
     ) -> None:
         if threads is not None:
             torch.set_num_threads(threads)
@@ -154,6 +156,13 @@ class EmotionEngine:
         if verify_encoder:
             verify_encoder_files(source)
         self.tokenizer = load_tokenizer(source, self.card.max_length)
+        # Training a head on other vectors than the base bundle's names them here.
+        self.context_vectors = context_vectors or self.card.context_vectors
+        self._word_vectors = (
+            WordVectors(table_from_encoder(source / "model.safetensors"), self.tokenizer)
+            if self.context_vectors == "word-mean"
+            else None
+        )
         encoder = load_encoder(source)
         load_finetuned_layers(encoder, self.model_dir, self.card.finetuned_layers)
         head = load_heads(self.model_dir, self.card)
@@ -213,6 +222,13 @@ class EmotionEngine:
     def encode(self, texts: Sequence[str]) -> Array:
         """Every output as numpy, in input order: (len(texts), 28 + group outputs + 384)."""
         return self.readout.gather(self.batches(texts), len(texts))
+
+    def encode_other(self, texts: Sequence[str]) -> Array:
+        """Vectors of bot and agent turns as the bundle's heads read them (pooled
+        vectors or word means, ``context_vectors``), one row per text."""
+        if self._word_vectors is not None:
+            return self._word_vectors(texts)
+        return self.encode(texts)[:, -POOLED_DIM:]
 
     def outputs(self, texts: Sequence[str]) -> torch.Tensor:
         """Every output on CPU, in input order: (len(texts), 28 + group outputs + 384).

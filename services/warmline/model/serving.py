@@ -3,7 +3,9 @@
 ``warmline model export-serving --out DIR`` (torch, run where the image is built)
 writes a *serving directory*: the bundle's encoder and heads as one int8 ONNX graph
 (``int8.onnx``, the same export and quantization as the torch engine's ``"onnx"``
-backend), the encoder's ``tokenizer.json`` and ``serving.json``, which names the
+backend), the encoder's ``tokenizer.json``, its word embeddings when the bundle
+reads bot turns by them (``word_vectors.safetensors``, float16,
+:mod:`warmline.model.word_vectors`) and ``serving.json``, which names the
 bundle it was exported from by a digest of its files. :class:`ServingEngine` scores
 from that directory and the bundle itself (calibration, signal and situation
 heads, lexical model: :class:`~warmline.model.readout.Readout`), so the scoring
@@ -18,12 +20,13 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from warmline.model.bundle import bundle_digest
+from warmline.model.bundle import ModelCard, bundle_digest
 from warmline.model.encoder_files import TOKENIZER_SHA256, load_tokenizer, sha256_of, token_ids
 from warmline.model.onnx_runner import OnnxRunner
 from warmline.model.readout import Readout, score_in_batches
 from warmline.model.results import EmotionResult
-from warmline.model.turn_features import Array, TurnContext
+from warmline.model.turn_features import POOLED_DIM, Array, TurnContext
+from warmline.model.word_vectors import TABLE_FILE, WordVectors, load_table
 
 SERVING_JSON = "serving.json"
 SERVING_MODEL = "int8.onnx"
@@ -74,7 +77,10 @@ def check_serving_dir(serving_dir: Path, model_dir: Path) -> ServingManifest:
     """The directory's manifest, once its graph and tokenizer are there and it was
     exported from exactly the bundle in ``model_dir``."""
     manifest = ServingManifest.load(serving_dir)
-    for name in (SERVING_MODEL, TOKENIZER_FILE):
+    needed = [SERVING_MODEL, TOKENIZER_FILE]
+    if ModelCard.load(model_dir).context_vectors == "word-mean":
+        needed.append(TABLE_FILE)
+    for name in needed:
         if not (serving_dir / name).is_file():
             raise ServingDirError(f"{serving_dir}: {name} is missing")
     digest = bundle_digest(model_dir)
@@ -117,6 +123,13 @@ class ServingEngine:
         self.readout = Readout(model_dir, check_language=check_language)
         self.tokenizer = load_tokenizer(serving_dir, self.readout.card.max_length)
         self.runner = OnnxRunner(serving_dir / SERVING_MODEL, threads, batch_size)
+        self._word_vectors: WordVectors | None = None
+        if self.readout.card.context_vectors == "word-mean":
+            try:
+                table = load_table(serving_dir / TABLE_FILE)
+            except ValueError as exc:
+                raise ServingDirError(f"{exc}; export the directory again") from exc
+            self._word_vectors = WordVectors(table, self.tokenizer)
         self.on_batch = on_batch
 
     @property
@@ -136,6 +149,12 @@ class ServingEngine:
     def encode(self, texts: Sequence[str]) -> Array:
         """Encoder outputs (len(texts), labels + group outputs + 384), in input order."""
         return self.readout.gather(self.batches(texts), len(texts))
+
+    def encode_other(self, texts: Sequence[str]) -> Array:
+        """Vectors of bot and agent turns as the bundle's heads read them."""
+        if self._word_vectors is not None:
+            return self._word_vectors(texts)
+        return self.encode(texts)[:, -POOLED_DIM:]
 
     def score(
         self, texts: Sequence[str], contexts: Sequence[TurnContext] | None = None

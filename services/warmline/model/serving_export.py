@@ -21,6 +21,7 @@ from warmline.model.serving import (
     TOKENIZER_FILE,
     ServingManifest,
 )
+from warmline.model.word_vectors import TABLE_FILE, save_table, table_from_encoder
 
 
 def export_serving(model_dir: Path, out: Path) -> ServingManifest:
@@ -42,6 +43,8 @@ def export_serving(model_dir: Path, out: Path) -> ServingManifest:
         graph = cached_model(encoder, heads, Path(tmp), int8=True)
         os.replace(graph, out / SERVING_MODEL)
     shutil.copyfile(source / TOKENIZER_FILE, out / TOKENIZER_FILE)
+    if card.context_vectors == "word-mean":
+        save_table(table_from_encoder(source / "model.safetensors"), out / TABLE_FILE)
     manifest = ServingManifest(
         format=SERVING_FORMAT,
         model_version=card.model_version,

@@ -28,7 +28,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from warmline.model import lexical
-from warmline.model.bundle import SIGNAL_HEAD_FILE, SITUATION_HEAD_FILE, ModelCard
+from warmline.model.bundle import SIGNAL_HEAD_FILE, SITUATION_HEAD_FILE, ContextVectors, ModelCard
 from warmline.model.contact_center import CCConversation, labelled_turns, turns_of
 from warmline.model.context import ContextualScorer, ConversationWindows
 from warmline.model.engine import EmotionEngine
@@ -308,6 +308,11 @@ class SignalRecipe:
     #: a single head's scores moved with the seed and the data order as much as the
     #: data mixes being compared did.
     ensemble: int = 3
+    #: How the head reads bot and agent turns (:mod:`warmline.model.word_vectors`):
+    #: word means cost no encoder pass and read the dev part as well as the pooled
+    #: vectors did (2026-12-05: negativity AUC 0.982 vs 0.981, escalation F1 on the
+    #: training conversations 0.915 vs 0.913).
+    context_vectors: ContextVectors = "word-mean"
 
 
 def goemotions_set(
@@ -372,7 +377,7 @@ def train_signal_head(
     and calibrate on ``dev`` (the evaluation set's dev part), write the bundle."""
     if any(c.split == "test" for c in [*train, *dev]):
         raise ValueError("the evaluation set's test part must never be fitted on")
-    engine = EmotionEngine(base_dir)
+    engine = EmotionEngine(base_dir, context_vectors=recipe.context_vectors)
     log("GoEmotions train features")
     goemotions = goemotions_set(
         engine, goemotions_dir, "train", recipe.goemotions_weight, cache_dir
@@ -409,6 +414,7 @@ def train_signal_head(
         thresholds,
         model_version=version,
         training=training,
+        context_vectors=recipe.context_vectors,
     )
 
 

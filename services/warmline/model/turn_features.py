@@ -64,7 +64,9 @@ NO_CONTEXT = TurnContext()
 
 def cosine(a: Array, b: Array) -> float:
     """Cosine similarity of two vectors, 0 when either is all zeros."""
-    denominator = float(np.linalg.norm(a)) * float(np.linalg.norm(b))
+    # Dot products, not np.linalg.norm: this runs for every turn and its window,
+    # and norm's per-call overhead was most of the time.
+    denominator = math.sqrt(float(a @ a) * float(b @ b))
     return float(a @ b) / denominator if denominator > 0 else 0.0
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 
 from warmline.model.context import ContextualScorer, ConversationWindows
 from warmline.model.engine import EmotionEngine
+from warmline.model.readout import Readout
+from warmline.model.turn_features import Array
 from warmline.model.results import Status
 from warmline.model.turns import Speaker, Turn
 
@@ -108,3 +112,36 @@ def test_an_ended_conversation_is_forgotten(engine: EmotionEngine) -> None:
     assert ended.result is None
     assert after.context_turns == 0
     assert len(scorer.windows) == 1  # only the new turn's window
+
+
+class _Counting:
+    """The engine, with the texts each of its two doors was asked to read."""
+
+    def __init__(self, engine: EmotionEngine) -> None:
+        self.engine = engine
+        self.encoded: list[str] = []
+        self.other: list[str] = []
+
+    @property
+    def readout(self) -> Readout:
+        return self.engine.readout
+
+    def encode(self, texts: Sequence[str]) -> Array:
+        self.encoded += texts
+        return self.engine.encode(texts)
+
+    def encode_other(self, texts: Sequence[str]) -> Array:
+        self.other += texts
+        return self.engine.encode_other(texts)
+
+
+def test_bot_turns_are_read_without_the_encoder_and_a_canned_answer_once(
+    engine: EmotionEngine,
+) -> None:
+    counting = _Counting(engine)
+    scorer = ContextualScorer(counting)
+    scores = scorer.score(_conversation("t/c7")) + scorer.score(_conversation("t/c8"))
+    customers = [t.text for t in _conversation("t/c7") if t.speaker is Speaker.CUSTOMER]
+    assert counting.encoded == customers * 2  # the encoder reads customers only
+    assert counting.other == ["Please visit our help centre for router guides."]
+    assert scores[6].context_turns == 2  # the second conversation still sees its bot turn

@@ -20,6 +20,7 @@ from warmline.model.paths import DEFAULT_MODEL_DIR
 from warmline.model.results import Status
 from warmline.model.serving import SERVING_MODEL, ServingDirError, ServingEngine
 from warmline.model.serving_export import export_serving
+from warmline.model.word_vectors import TABLE_FILE
 from warmline.scoring.service import default_engine
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -98,13 +99,24 @@ def test_a_folder_that_is_not_a_serving_directory_is_refused(tmp_path: Path) -> 
         ServingEngine(DEFAULT_MODEL_DIR, tmp_path)
 
 
-def test_a_serving_directory_without_its_graph_is_refused(
+@pytest.mark.parametrize("name", [SERVING_MODEL, TABLE_FILE])
+def test_a_serving_directory_without_its_graph_or_word_vectors_is_refused(
+    serving_dir: Path, tmp_path: Path, name: str
+) -> None:
+    broken = tmp_path / "broken"
+    shutil.copytree(serving_dir, broken)
+    (broken / name).unlink()
+    with pytest.raises(ServingDirError, match=f"{name} is missing"):
+        ServingEngine(DEFAULT_MODEL_DIR, broken)
+
+
+def test_a_serving_directory_with_damaged_word_vectors_is_refused(
     serving_dir: Path, tmp_path: Path
 ) -> None:
     broken = tmp_path / "broken"
     shutil.copytree(serving_dir, broken)
-    (broken / SERVING_MODEL).unlink()
-    with pytest.raises(ServingDirError, match=f"{SERVING_MODEL} is missing"):
+    (broken / TABLE_FILE).write_bytes(b"\x00" * 64)
+    with pytest.raises(ServingDirError, match="not a word-vector table.*export the directory again"):
         ServingEngine(DEFAULT_MODEL_DIR, broken)
 
 
