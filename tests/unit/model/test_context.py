@@ -9,8 +9,8 @@ import pytest
 from warmline.model.context import ContextualScorer, ConversationWindows
 from warmline.model.engine import EmotionEngine
 from warmline.model.readout import Readout
-from warmline.model.turn_features import Array
 from warmline.model.results import Status
+from warmline.model.turn_features import Array
 from warmline.model.turns import Speaker, Turn
 
 

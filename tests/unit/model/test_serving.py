@@ -116,7 +116,9 @@ def test_a_serving_directory_with_damaged_word_vectors_is_refused(
     broken = tmp_path / "broken"
     shutil.copytree(serving_dir, broken)
     (broken / TABLE_FILE).write_bytes(b"\x00" * 64)
-    with pytest.raises(ServingDirError, match="not a word-vector table.*export the directory again"):
+    with pytest.raises(
+        ServingDirError, match=r"not a word-vector table.*export the directory again"
+    ):
         ServingEngine(DEFAULT_MODEL_DIR, broken)
 
 

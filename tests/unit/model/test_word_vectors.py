@@ -63,7 +63,7 @@ def test_a_table_saved_for_a_serving_directory_reads_back_the_same(tmp_path: Pat
 def test_a_file_that_is_not_a_table_is_refused_naming_it(tmp_path: Path) -> None:
     garbage = tmp_path / "garbage.safetensors"
     garbage.write_text("not safetensors")
-    with pytest.raises(ValueError, match="garbage.safetensors: not a word-vector table"):
+    with pytest.raises(ValueError, match=r"garbage\.safetensors: not a word-vector table"):
         load_table(garbage)
     wrong = tmp_path / "wrong.safetensors"
     save_file({"word_vectors": np.zeros((3, POOLED_DIM), dtype=np.float32)}, str(wrong))
@@ -75,7 +75,7 @@ def test_a_file_that_is_not_a_table_is_refused_naming_it(tmp_path: Path) -> None
         load_table(narrow)
     other = tmp_path / "other.safetensors"
     save_file({"weights": np.zeros((3, 8), dtype=np.float32)}, str(other))
-    with pytest.raises(ValueError, match="no tensor embeddings.word_embeddings.weight"):
+    with pytest.raises(ValueError, match=r"no tensor embeddings\.word_embeddings\.weight"):
         table_from_encoder(other)
 
 
