@@ -55,8 +55,10 @@ def table_from_encoder(encoder_file: Path) -> Table:
 
 
 def save_table(table: Table, path: Path) -> None:
-    """Write the table for a serving directory."""
+    """Write the table for a serving directory, readable by every user (the image
+    runs the service as a user other than the one that exported it)."""
     save_file({TABLE_TENSOR: table}, str(path))
+    path.chmod(0o644)  # safetensors creates the file owner-only
 
 
 def load_table(path: Path) -> Table:

@@ -58,6 +58,8 @@ def test_a_table_saved_for_a_serving_directory_reads_back_the_same(tmp_path: Pat
     table = np.arange(12 * POOLED_DIM, dtype=np.float16).reshape(12, POOLED_DIM)
     save_table(table, tmp_path / "table.safetensors")
     assert np.array_equal(load_table(tmp_path / "table.safetensors"), table)
+    # The scoring image runs as another user than the one that exported the file.
+    assert (tmp_path / "table.safetensors").stat().st_mode & 0o777 == 0o644
 
 
 def test_a_file_that_is_not_a_table_is_refused_naming_it(tmp_path: Path) -> None:
