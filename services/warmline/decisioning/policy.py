@@ -67,6 +67,7 @@ class Thresholds(_Strict):
     streak_length: int = Field(ge=1)
     peak_anger: float = Field(ge=0, le=1)
     confusion_loops: int = Field(ge=1)
+    loop_signal: float = Field(ge=0, le=1)
     similarity: float = Field(gt=0, le=1)
     bot_turns: int = Field(ge=1)
     confusion_signal: float = Field(ge=0, le=1)

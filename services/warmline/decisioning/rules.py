@@ -70,6 +70,16 @@ class Turn:
     after_bot_repeat: bool = False
 
 
+def _reads_stuck(signals: Mapping[str, float], floor: float) -> bool:
+    """A repeat counts toward a loop when the turn reads at least ``floor`` negative,
+    confused or frustrated, or was not scored (nothing says it is calm)."""
+    if not signals:
+        return True
+    return (
+        max(signals.get(name, 0.0) for name in ("negativity", "confusion", "frustration")) >= floor
+    )
+
+
 def evaluate(
     state: ConversationState, turn: Turn, policy: PolicyBody, prior_escalations: int
 ) -> list[Finding]:
@@ -146,7 +156,11 @@ def evaluate(
                 "The bot keeps repeating the same answer and the customer asked again.",
             )
         )
-    elif turn.looped and state.confusion_loops >= t.confusion_loops:
+    elif (
+        turn.looped
+        and state.confusion_loops >= t.confusion_loops
+        and _reads_stuck(turn.signals, t.loop_signal)
+    ):
         found.append(
             Finding(
                 "confusion_loop",

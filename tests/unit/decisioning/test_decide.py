@@ -88,13 +88,44 @@ def test_confusion_loop_from_repeated_messages() -> None:
     events = []
     for _ in range(3):
         events += [
-            c.customer("how do I reset my router password"),
+            c.customer("how do I reset my router password", {"confusion": 0.6}),
             c.other(events_pb2.ROLE_BOT, bot),
         ]
     outcomes = run(events)
     assert outcomes[:4] == [None] * 4
     assert codes(outcomes[4]) == {"confusion_loop"}
     assert outcomes[4] is not None and outcomes[4].queue == "technical"
+
+
+@pytest.mark.parametrize(
+    ("signals", "escalates"),
+    [
+        ({"negativity": 0.05, "confusion": 0.1, "frustration": 0.1}, False),
+        ({"negativity": 0.05, "confusion": 0.1, "frustration": 0.25}, True),
+        ({"negativity": 0.3, "confusion": 0.0}, True),
+        ({}, True),  # not scored: nothing says the repeat is calm
+    ],
+)
+def test_a_repeat_that_reads_calm_is_a_follow_up_not_a_loop(
+    signals: dict[str, float], escalates: bool
+) -> None:
+    c = Conversation()
+    texts = [
+        "can I set a limit on his card",
+        "can I set a limit on the card",
+        "can I set a limit on his card too",
+    ]
+    events = []
+    for text in texts:
+        customer = c.customer(text, signals or None)
+        if not signals:
+            customer.scores.status = scoring_pb2.SCORE_STATUS_EMPTY
+        events += [customer, c.other(events_pb2.ROLE_BOT, "Yes: Cards > Limits.")]
+    outcome = run(events)[4]
+    if escalates:
+        assert codes(outcome) == {"confusion_loop"}
+    else:
+        assert outcome is None
 
 
 def test_confusion_loop_from_many_bot_turns_only_when_still_confused() -> None:

@@ -94,7 +94,11 @@ def test_the_same_question_in_other_words_still_counts_as_a_repeat() -> None:
             c.other(BOT, "Open the app and choose Restart."),
             c.customer("I don't have the app, how do I restart the router", repeat=0.9),
             c.other(BOT, "You can also restart it from the website."),
-            c.customer("the router still won't restart, what do I do", repeat=0.88),
+            c.customer(
+                "the router still won't restart, what do I do",
+                {"negativity": 0.2, "confusion": 0.5},
+                repeat=0.88,
+            ),
         ]
     )
     index, decision = first(outcomes)
