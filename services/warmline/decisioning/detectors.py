@@ -16,7 +16,7 @@ from itertools import pairwise
 
 _PERSON = (
     r"(?:human(?:\s+being)?|person|agent|representative|rep|manager|supervisor|operator"
-    r"|advis[oe]r|consultant|specialist|team\s+member"
+    r"|advis[oe]r|consultant|specialist|team\s+member|executive"
     r"|some(?:one|body)(?:\s+(?:real|else|human|in\s+person))?|real\s+(?:person|human|agent)"
     r"|live\s+agent|people)"
 )
@@ -27,7 +27,18 @@ HUMAN_REQUEST_PATTERNS: tuple[str, ...] = (
     rf"\b(?:talk|speak|chat)\s+(?:to|with)\s+(?:a|an|some|your|the)?\s*(?:real\s+|actual\s+|live\s+)?{_PERSON}\b",
     rf"\b(?:can|could|may)\s+i\s+(?:please\s+)?(?:get|have|speak\s+to|talk\s+to)\s+(?:a|an)\s+(?:real\s+|actual\s+|live\s+)?{_PERSON}\b",
     rf"\b(?:want|need|get\s+me)\s+(?:a|an)\s+(?:real\s+|actual\s+|live\s+)?{_PERSON}\b",
-    rf"\b(?:connect|transfer|put)\s+me\s+(?:through\s+)?(?:to|with)\s+(?:a|an|some|your)?\s*{_PERSON}\b",
+    rf"\b(?:connect|transfer|put)\s+me\s+(?:through\s+)?(?:to|with)\s+(?:a|an|some|your)?\s*"
+    rf"(?:(?:customer\s+)?(?:care|service|support)\s+)?{_PERSON}\b",
+    # "please could a person ring me today", "can someone call me back"
+    rf"\b(?:can|could|please|would)\s+(?:a|an|some)?\s*{_PERSON}\s+(?:please\s+)?"
+    r"(?:ring|call|phone|contact)\s+me\b",
+    # "could you pass it to a support engineer", "escalate this to your tech team"
+    rf"\b(?:pass|escalate|hand|refer)\s+(?:it|this|me)\s+(?:on\s+|over\s+)?to\s+(?:a|an|some|your|the)?\s*"
+    rf"(?:(?:support|technical|tech|specialist)\s+)?(?:engineer|team|{_PERSON})\b",
+    # "open a ticket with a human", "someone real", "is there nobody I can talk to"
+    r"\b(?:with|to|from|get|need|want)\s+a\s+human\b",
+    r"\bsome(?:one|body)\s+real\b",
+    r"\b(?:nobody|no\s*one|anyone|anybody|someone|somebody)\s+(?:i|we)\s+(?:can|could)\s+(?:talk|speak)\s+(?:to|with)\b",
     # "real person" on its own, but not "I'm a real person".
     r"(?<!i'm a )(?<!i am a )\b(?:real|actual|live)\s+(?:human|person|agent|people)\b",
     r"\b(?:agent|human|representative|operator|manager)\s+please\b",
@@ -125,6 +136,16 @@ CHURN_PATTERNS: tuple[str, ...] = (
     r"\b(?:find|look\s+for|get|finding)\s+(?:another|a\s+new|a\s+different|a\s+better)\s+(?:provider|company|bank|supplier|network|insurer)\b",
     r"\bif\b[^.?!]{0,80}\b(?:cancel\w*|leave|leaving|switch\w*)\b",
     r"\b(?:done|finished)\s+with\s+(?:you|this\s+company|your\s+company|your\s+service)\b",
+    # "getting quotes from other suppliers", "both going elsewhere at renewal"
+    r"\bquotes?\s+from\s+(?:other|another|different)\b",
+    r"\b(?:go(?:ing)?|goes|gone)\s+elsewhere\b",
+    r"\b(?:mov(?:e|ing)|tak(?:e|ing))\s+(?:my|our)\s+(?:\w+\s+){0,2}elsewhere\b",
+    # "moving my salary to another bank"
+    r"\bmov(?:e|ing)\s+(?:my\s+)?(?:\w+\s+){0,2}to\s+(?:another|a\s+different|a\s+new|other)\s+"
+    r"(?:provider|company|bank|supplier|network|carrier|insurer)\b",
+    # "I will be leaving at the end of this month unless the fault is fixed"
+    r"\b(?:i|we)(?:'ll|\s+will|'m|\s+am|'re|\s+are)?\s+(?:be\s+)?(?:leav\w*|cancel\w*|switch\w*)\b"
+    r"[^.?!]{0,60}\bunless\b",
     r"\bcancel\w*\s+(?:everything|all\s+my|my\s+(?:contract|account|subscription|policy|membership))\b[^.?!]{0,40}\b(?:because|after|since|sick|fed\s+up|enough)\b",
 )
 
@@ -206,7 +227,8 @@ def _union(patterns: Iterable[str]) -> re.Pattern[str]:
 
 _HUMAN_REQUEST = tuple(re.compile(p) for p in HUMAN_REQUEST_PATTERNS)
 # Every request pattern names a person (``_PERSON``).
-_HUMAN_SCREEN = re.compile(_PERSON)
+# Every request pattern holds one of these words: most messages skip the patterns.
+_HUMAN_SCREEN = re.compile(rf"{_PERSON}|engineer|team|nobody|no\s*one|anyone|anybody")
 _TOPICS = {topic: _union(patterns) for topic, patterns in SENSITIVE_TOPIC_PATTERNS.items()}
 _TOPIC_SCREEN = _union(p for patterns in SENSITIVE_TOPIC_PATTERNS.values() for p in patterns)
 _ABUSE = tuple(re.compile(p) for p in _ABUSE_PATTERNS)

@@ -34,6 +34,12 @@ from warmline.decisioning.detectors import (
         "is there someone real I can chat with? talk to someone real",
         "just transfer me to an agent",
         "I need a person, not a bot",
+        "Please could a person ring me today.",
+        "Can you open a ticket with a human on the support team?",
+        "Could you pass it to a support engineer? Happy to wait for an email.",
+        "honestly can someone real help me with this",
+        "is there really nobody I can talk to about this?",
+        "Please connect me to a customer care executive, bot is not understanding",
     ],
 )
 def test_human_request_phrasings(text: str) -> None:
@@ -48,6 +54,9 @@ def test_human_request_phrasings(text: str) -> None:
         "I'm a real person with a real problem",
         "the operator of the site is down",
         "how do I change my password",
+        "the engineer is booked for monday",
+        "our team uses the app every day",
+        "is anyone else having this problem?",
     ],
 )
 def test_human_request_false_positives(text: str) -> None:
@@ -178,6 +187,13 @@ def test_every_pattern_is_written_in_lower_case() -> None:
         ("How do I cancel my direct debit?", False),
         ("I'll be leaving for the airport at six", False),
         ("I'd like to cancel, please", False),
+        ("I'm getting quotes from other suppliers this afternoon", True),
+        ("the car and the house are both going elsewhere at renewal", True),
+        ("Moving my salary to another bank this month.", True),
+        ("I will be leaving at the end of this month unless the fault is resolved", True),
+        ("I am moving to another flat next month", False),
+        ("can I take it elsewhere to be repaired?", False),
+        ("please leave the parcel with a neighbour unless it needs a signature", False),
     ],
 )
 def test_churn_threats(text: str, expected: bool) -> None:
