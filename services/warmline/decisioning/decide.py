@@ -135,7 +135,7 @@ def _observe_customer(
     state.confusion_loops += int(looped)
     state.loop_complaint = state.loop_complaint or detectors.loop_complaint(text) or ""
     if not thanks:
-        _observe_phrases(state, text)
+        _observe_phrases(state, text, _reads_troubled(scored, thresholds.vulnerability_signal))
     state.push_text(text)
     state.keyword_queue = policy.routing.keyword_queue(text) or state.keyword_queue
     scores = scored.scores
@@ -179,14 +179,31 @@ def _reads_as_thanks(scored: scoring_pb2.ScoredEvent, thresholds: Thresholds) ->
     )
 
 
+def _reads_troubled(scored: scoring_pb2.ScoredEvent, floor: float) -> bool:
+    """The turn reads at least ``floor`` negative or distressed, or was not scored
+    (nothing says it is calm)."""
+    scores = scored.scores
+    if not scored.HasField("scores") or scores.status != scoring_pb2.SCORE_STATUS_SCORED:
+        return True
+    return scores.signals.negativity >= floor or scores.signals.distress >= floor
+
+
 def _quoted(phrase: str) -> str:
     return f"\u201c{phrase}\u201d"
 
 
-def _observe_phrases(state: ConversationState, text: str) -> None:
-    """Situations the customer's words show on their own (the precise first pass)."""
+def _observe_phrases(state: ConversationState, text: str, troubled: bool) -> None:
+    """Situations the customer's words show on their own (the precise first pass).
+
+    A vulnerability phrase counts only in a ``troubled`` turn: "can I get my bills
+    in Braille?" is a question the bot answers; "my dad's 91, alone, and his line
+    is dead" is not."""
     situations = state.situations
-    if "vulnerability" not in situations and (phrase := detectors.vulnerability(text)):
+    if (
+        troubled
+        and "vulnerability" not in situations
+        and (phrase := detectors.vulnerability(text))
+    ):
         situations["vulnerability"] = f"they said {_quoted(phrase)}"
     if "regulator_complaint" not in situations and (phrase := detectors.regulator_complaint(text)):
         situations["regulator_complaint"] = f"they said {_quoted(phrase)}"

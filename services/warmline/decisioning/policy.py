@@ -75,6 +75,7 @@ class Thresholds(_Strict):
     bot_repeat: float = Field(gt=0, le=1)
     acute_distress: float = Field(ge=0, le=1)
     thanks_gratitude: float = Field(ge=0, le=1)
+    vulnerability_signal: float = Field(ge=0, le=1)
     situations: dict[str, float]
 
     @field_validator("situations")

@@ -192,11 +192,33 @@ def test_a_vulnerable_customer_gets_specialist_care(
     text: str, situations: dict[str, float] | None
 ) -> None:
     c = Conversation()
-    (decision,) = run([c.customer(text, situations=situations)])
+    worried = {"negativity": 0.4, "distress": 0.4}
+    (decision,) = run([c.customer(text, worried, situations=situations)])
     assert decision is not None
     assert decision.reasons[0].code == "vulnerability"
     assert decision.queue == "specialist_care"
     assert decision.priority == escalation_pb2.PRIORITY_HIGH
+
+
+def test_a_calm_question_naming_a_disability_is_left_to_the_bot() -> None:
+    calm = Conversation()
+    assert run([calm.customer("Can I get my bills in Braille? I'm registered blind")]) == [None]
+    worried = Conversation()
+    (decision,) = run(
+        [
+            worried.customer(
+                "I'm registered blind and the bill letters are useless to me",
+                {"negativity": 0.3, "frustration": 0.3},
+            )
+        ]
+    )
+    assert decision is not None and decision.reasons[0].code == "vulnerability"
+    # A turn the model could not score may be anything: the phrase counts.
+    unscored = Conversation()
+    message = unscored.customer("Can I get my bills in Braille? I'm registered blind")
+    message.scores.status = scoring_pb2.SCORE_STATUS_EMPTY
+    (decision,) = run([message])
+    assert decision is not None and decision.reasons[0].code == "vulnerability"
 
 
 def test_an_upset_churn_threat_goes_to_retention_and_a_calm_cancellation_does_not() -> None:
@@ -240,7 +262,10 @@ def test_situations_survive_the_changelog_round_trip() -> None:
     c = Conversation()
     state = ConversationState()
     run(
-        [c.other(BOT, "hi", repeat=0.95), c.customer("My dad is disabled and lives alone")],
+        [
+            c.other(BOT, "hi", repeat=0.95),
+            c.customer("My dad is disabled and lives alone", {"negativity": 0.3, "distress": 0.3}),
+        ],
         state=state,
     )
     again = ConversationState.from_dict(state.to_dict())
