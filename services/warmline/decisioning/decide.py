@@ -199,11 +199,7 @@ def _observe_phrases(state: ConversationState, text: str, troubled: bool) -> Non
     in Braille?" is a question the bot answers; "my dad's 91, alone, and his line
     is dead" is not."""
     situations = state.situations
-    if (
-        troubled
-        and "vulnerability" not in situations
-        and (phrase := detectors.vulnerability(text))
-    ):
+    if troubled and "vulnerability" not in situations and (phrase := detectors.vulnerability(text)):
         situations["vulnerability"] = f"they said {_quoted(phrase)}"
     if "regulator_complaint" not in situations and (phrase := detectors.regulator_complaint(text)):
         situations["regulator_complaint"] = f"they said {_quoted(phrase)}"
