@@ -36,6 +36,7 @@ pytestmark = pytest.mark.integration
 T = TypeVar("T")
 FILLER = 400
 MILD = 0.5  # one such turn decides nothing; two in a row are a negative streak
+MILD_ANGER = 0.2  # below peak_anger: only the streak can decide
 
 
 @pytest.fixture
@@ -108,7 +109,9 @@ async def decide_a_first_mild_turn(settings: WarmlineSettings) -> None:
     hosted = Hosted(settings)
     try:
         # A decision on another conversation after it: the states of both follow it.
-        await publish(settings, [scored("streak-0", "streak", "This is not great.", MILD)])
+        await publish(
+            settings, [scored("streak-0", "streak", "This is not great.", MILD, MILD_ANGER)]
+        )
         await publish(settings, [scored("ask-0", "ask", "Let me talk to a human please", 0.2)])
         escalations = settings.topics.name("escalations")
         await read_topic(settings.kafka.bootstrap_servers, escalations, 1, within_s=60)
@@ -139,7 +142,9 @@ async def test_a_restart_on_the_local_database_reads_only_the_changelogs_tail(
         for conversation in ("elsewhere-1", "before-0"):
             key = conversation_key("acme", conversation)
             assert on_worker(restarted, lambda app, key=key: key in app.table)  # type: ignore[misc]
-        await publish(settings, [scored("streak-1", "streak", "Still not great.", MILD)])
+        await publish(
+            settings, [scored("streak-1", "streak", "Still not great.", MILD, MILD_ANGER)]
+        )
         escalations = settings.topics.name("escalations")
         records = await read_topic(settings.kafka.bootstrap_servers, escalations, 2, within_s=60)
     finally:

@@ -55,19 +55,21 @@ class Hosted:
 
 
 def scored(
-    event_id: str, conversation: str, text: str, negativity: float
+    event_id: str, conversation: str, text: str, negativity: float, anger: float | None = None
 ) -> scoring_pb2.ScoredEvent:
+    """A scored customer message; its anger is its negativity unless given."""
+    anger = negativity if anger is None else anger
     s = scoring_pb2.ScoredEvent(
         event=event(event_id, conversation, text),
         scores=scoring_pb2.EmotionScores(
             status=scoring_pb2.SCORE_STATUS_SCORED,
             signals=scoring_pb2.Signals(
                 negativity=negativity,
-                anger=negativity,
+                anger=anger,
                 frustration=negativity,
                 neutral=1 - negativity,
             ),
-            labels={"anger": negativity, "neutral": 1 - negativity},
+            labels={"anger": anger, "neutral": 1 - negativity},
             model_version="test-model",
         ),
     )
