@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import os
+import sys
+import threading
 import uuid
 from collections.abc import Iterator
 
@@ -40,6 +42,38 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_sep("-", "fuzz cases per target")
         for target, count in sorted(CASES.items()):
             terminalreporter.write_line(f"{target}: {count}")
+
+
+_SESSION_STATUS: list[int] = []
+#: How long threads still running after the session may take to end on their own.
+_THREAD_GRACE_S = 10.0
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    _SESSION_STATUS.append(int(exitstatus))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Name the threads a test left running and exit without waiting for them.
+
+    A faust consumer thread that its service's stop did not end (seen once after
+    a failed assertion in a restart test) kept the interpreter waiting forever
+    after the summary, so CI would have sat until its time limit instead of
+    reporting the failure.
+    """
+    if not _SESSION_STATUS:
+        return
+    left = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
+    for thread in left:
+        thread.join(_THREAD_GRACE_S / max(1, len(left)))
+    left = [t for t in left if t.is_alive()]
+    if left:
+        names = ", ".join(sorted(t.name for t in left))
+        sys.stdout.flush()
+        sys.stderr.write(f"threads left running after the tests, not waited for: {names}\n")
+        sys.stderr.flush()
+        os._exit(_SESSION_STATUS[0])
 
 
 @pytest.fixture(scope="session")
