@@ -46,7 +46,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 _SESSION_STATUS: list[int] = []
 #: How long threads still running after the session may take to end on their own.
-_THREAD_GRACE_S = 10.0
+_THREAD_GRACE_S = float(os.environ.get("WARMLINE_TEST_THREAD_GRACE_S", "10"))
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

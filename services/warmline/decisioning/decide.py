@@ -135,7 +135,7 @@ def _observe_customer(
     state.confusion_loops += int(looped)
     state.loop_complaint = state.loop_complaint or detectors.loop_complaint(text) or ""
     if not thanks:
-        _observe_phrases(state, text, _reads_troubled(scored, thresholds.vulnerability_signal))
+        _observe_phrases(state, scored, text, thresholds.vulnerability_signal)
     state.push_text(text)
     state.keyword_queue = policy.routing.keyword_queue(text) or state.keyword_queue
     scores = scored.scores
@@ -192,14 +192,20 @@ def _quoted(phrase: str) -> str:
     return f"\u201c{phrase}\u201d"
 
 
-def _observe_phrases(state: ConversationState, text: str, troubled: bool) -> None:
+def _observe_phrases(
+    state: ConversationState, scored: scoring_pb2.ScoredEvent, text: str, vulnerable_floor: float
+) -> None:
     """Situations the customer's words show on their own (the precise first pass).
 
-    A vulnerability phrase counts only in a ``troubled`` turn: "can I get my bills
-    in Braille?" is a question the bot answers; "my dad's 91, alone, and his line
-    is dead" is not."""
+    A vulnerability phrase counts only in a turn reading at least ``vulnerable_floor``
+    troubled: "can I get my bills in Braille?" is a question the bot answers; "my
+    dad's 91, alone, and his line is dead" is not."""
     situations = state.situations
-    if troubled and "vulnerability" not in situations and (phrase := detectors.vulnerability(text)):
+    if (
+        "vulnerability" not in situations
+        and (phrase := detectors.vulnerability(text))
+        and _reads_troubled(scored, vulnerable_floor)
+    ):
         situations["vulnerability"] = f"they said {_quoted(phrase)}"
     if "regulator_complaint" not in situations and (phrase := detectors.regulator_complaint(text)):
         situations["regulator_complaint"] = f"they said {_quoted(phrase)}"

@@ -226,7 +226,6 @@ def _union(patterns: Iterable[str]) -> re.Pattern[str]:
 
 
 _HUMAN_REQUEST = tuple(re.compile(p) for p in HUMAN_REQUEST_PATTERNS)
-# Every request pattern names a person (``_PERSON``).
 # Every request pattern holds one of these words: most messages skip the patterns.
 _HUMAN_SCREEN = re.compile(rf"{_PERSON}|engineer|team|nobody|no\s*one|anyone|anybody")
 _TOPICS = {topic: _union(patterns) for topic, patterns in SENSITIVE_TOPIC_PATTERNS.items()}

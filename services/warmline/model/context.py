@@ -115,20 +115,14 @@ class ConversationWindows:
             return TurnContext(), 0
         return window.context(), window.turns
 
-    def previous_other(self, conversation: str) -> tuple[Array | None, int]:
-        """The latest bot/agent turn's vector (None: none yet) and how many turns the
-        window saw: all a bot turn needs, without converting the customer's turns."""
-        window = self._get(conversation) if conversation else None
-        if window is None:
-            return None, 0
-        other = None if window.other is None else window.other.astype(np.float32)
-        return other, window.turns
-
-    def add(self, conversation: str, speaker: Speaker, vector: Array) -> None:
-        """Remember a turn's pooled vector (stored as float16: half the memory)."""
+    def add(self, conversation: str, speaker: Speaker, vector: Array) -> tuple[int, float]:
+        """Remember a turn's vector (stored as float16: half the memory); how many
+        turns the window saw before it, and for a bot/agent turn how similar it is
+        to the same side's previous one (0 for a customer turn or a first answer)."""
         if not conversation or self.max_conversations <= 0:
-            return
+            return 0, 0.0
         window = self._get(conversation) or _Window()
+        seen = window.turns
         stored = vector.astype(np.float16)
         if speaker is Speaker.CUSTOMER:
             window.customer.append(stored)
@@ -145,6 +139,7 @@ class ConversationWindows:
         self._windows.move_to_end(conversation)
         while len(self._windows) > self.max_conversations:
             self._windows.popitem(last=False)
+        return seen, 0.0 if speaker is Speaker.CUSTOMER else window.other_repeat
 
     def forget(self, conversation: str) -> None:
         """Drop a conversation's window (it ended)."""
@@ -263,9 +258,7 @@ class ContextualScorer:
                 self._other_vectors.move_to_end(turn.text)
         if vector is None:
             return TurnScore(None)
-        previous, seen = self.windows.previous_other(turn.conversation)
-        similarity = 0.0 if previous is None else cosine(vector, previous)
-        self.windows.add(turn.conversation, Speaker.OTHER, vector)
+        seen, similarity = self.windows.add(turn.conversation, Speaker.OTHER, vector)
         return TurnScore(None, seen, similarity)
 
     def forget(self, conversation: str) -> None:

@@ -311,7 +311,7 @@ class SignalRecipe:
     #: How the head reads bot and agent turns (:mod:`warmline.model.word_vectors`):
     #: word means cost no encoder pass and read the dev part as well as the pooled
     #: vectors did (2026-12-05: negativity AUC 0.982 vs 0.981, escalation F1 on the
-    #: training conversations 0.915 vs 0.913).
+    #: training conversations 0.914 vs 0.913).
     context_vectors: ContextVectors = "word-mean"
 
 
