@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import threading
@@ -45,8 +46,15 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 
 _SESSION_STATUS: list[int] = []
+#: Tests that failed, named again last: CI shows only the tail of the output.
+_FAILED: list[str] = []
 #: How long threads still running after the session may take to end on their own.
 _THREAD_GRACE_S = float(os.environ.get("WARMLINE_TEST_THREAD_GRACE_S", "10"))
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.failed:
+        _FAILED.append(f"{report.nodeid} ({report.when})")
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -64,6 +72,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     """
     if not _SESSION_STATUS:
         return
+    # A leftover thread that logs after pytest closed its capture streams would
+    # print a traceback per line; those buried the summary of a failed CI run.
+    logging.raiseExceptions = False
     left = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
     for thread in left:
         thread.join(_THREAD_GRACE_S / max(1, len(left)))
@@ -72,6 +83,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         names = ", ".join(sorted(t.name for t in left))
         sys.stdout.flush()
         sys.stderr.write(f"threads left running after the tests, not waited for: {names}\n")
+        for failed in _FAILED:
+            sys.stderr.write(f"failed: {failed}\n")
         sys.stderr.flush()
         os._exit(_SESSION_STATUS[0])
 

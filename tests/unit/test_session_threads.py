@@ -10,10 +10,25 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 LEAKY = """
-import threading, time
+import io, logging, threading, time
+
+def chatter():
+    # Logs to a closed stream after the session, as a faust consumer's
+    # heartbeat did once pytest had closed the stream its handler held.
+    log = logging.getLogger("chatter")
+    log.propagate = False
+    stream = io.StringIO()
+    log.addHandler(logging.StreamHandler(stream))
+    stream.close()
+    while True:
+        time.sleep(0.05)
+        log.error("heartbeat session expired")
+
+def test_passes():
+    pass
 
 def test_leaves_a_thread_running_and_fails():
-    threading.Thread(target=lambda: time.sleep(3600), name="left-behind").start()
+    threading.Thread(target=chatter, name="left-behind").start()
     assert False
 """
 
@@ -46,4 +61,7 @@ def test_a_run_whose_test_leaves_a_thread_ends_with_the_failure_and_names_it(
         timeout=120,
     )
     assert done.returncode == 1  # the failure, not a hang and not a pass
-    assert "threads left running after the tests, not waited for: left-behind" in done.stderr
+    tail = done.stderr.strip().splitlines()
+    assert tail[-2] == "threads left running after the tests, not waited for: left-behind"
+    assert tail[-1] == "failed: test_leaky.py::test_leaves_a_thread_running_and_fails (call)"
+    assert "Logging error" not in done.stderr
