@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures.thread
 import logging
 import os
 import sys
@@ -61,6 +62,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     _SESSION_STATUS.append(int(exitstatus))
 
 
+def _keeps_the_interpreter(thread: threading.Thread) -> bool:
+    """A thread the interpreter would wait for at exit. An idle executor worker
+    (the ONNX engine's pools) is not one: the executor's exit hook ends it."""
+    if thread is threading.main_thread() or thread.daemon:
+        return False
+    return getattr(thread, "_target", None) is not concurrent.futures.thread._worker
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config: pytest.Config) -> None:
     """Name the threads a test left running and exit without waiting for them.
@@ -75,7 +84,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     # A leftover thread that logs after pytest closed its capture streams would
     # print a traceback per line; those buried the summary of a failed CI run.
     logging.raiseExceptions = False
-    left = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
+    left = [t for t in threading.enumerate() if _keeps_the_interpreter(t)]
     for thread in left:
         thread.join(_THREAD_GRACE_S / max(1, len(left)))
     left = [t for t in left if t.is_alive()]

@@ -24,8 +24,9 @@ def chatter():
         time.sleep(0.05)
         log.error("heartbeat session expired")
 
-def test_passes():
-    pass
+def test_passes_and_leaves_an_idle_executor():
+    from concurrent.futures import ThreadPoolExecutor
+    ThreadPoolExecutor(1, thread_name_prefix="idle-pool").submit(lambda: None).result()
 
 def test_leaves_a_thread_running_and_fails():
     threading.Thread(target=chatter, name="left-behind").start()
@@ -65,3 +66,4 @@ def test_a_run_whose_test_leaves_a_thread_ends_with_the_failure_and_names_it(
     assert tail[-2] == "threads left running after the tests, not waited for: left-behind"
     assert tail[-1] == "failed: test_leaky.py::test_leaves_a_thread_running_and_fails (call)"
     assert "Logging error" not in done.stderr
+    assert "idle-pool" not in done.stderr  # ended by its executor's exit hook, not named
