@@ -125,8 +125,10 @@ def _observe_customer(
     state.last_customer_text = text
     state.explicit_request |= detectors.explicit_human_request(text) is not None
     thanks = _reads_as_thanks(scored, thresholds)
-    if not thanks:
-        state.sensitive_topics |= detectors.sensitive_topics(text)
+    if not thanks and (topics := detectors.sensitive_topics(text)):
+        if not _reads_sensitive(scored, thresholds.sensitive_signal):
+            topics &= _SENSITIVE_HOWEVER_TOLD
+        state.sensitive_topics |= topics
     state.abuse_seen |= bool(detectors.abuse(text))
     looped = detectors.near_duplicate(text, state.recent_texts, thresholds.similarity) or (
         scored.context.repeat_similarity >= thresholds.semantic_repeat
@@ -186,6 +188,22 @@ def _reads_troubled(scored: scoring_pb2.ScoredEvent, floor: float) -> bool:
     if not scored.HasField("scores") or scores.status != scoring_pb2.SCORE_STATUS_SCORED:
         return True
     return scores.signals.negativity >= floor or scores.signals.distress >= floor
+
+
+#: Topics a person takes over however calmly they are told: a death on the
+#: account goes to the bereavement team even in a business-like notice.
+_SENSITIVE_HOWEVER_TOLD = frozenset({"bereavement"})
+
+
+def _reads_sensitive(scored: scoring_pb2.ScoredEvent, floor: float) -> bool:
+    """The turn reads at least ``floor`` negative, distressed or (by its meaning)
+    sensitive, or was not scored: a sensitive word in a calm question ("is this
+    text a scam? I didn't click it") is not a sensitive situation."""
+    scores = scored.scores
+    if not scored.HasField("scores") or scores.status != scoring_pb2.SCORE_STATUS_SCORED:
+        return True
+    meaning = scores.situations.sensitive if scores.HasField("situations") else 0.0
+    return max(scores.signals.negativity, scores.signals.distress, meaning) >= floor
 
 
 def _quoted(phrase: str) -> str:

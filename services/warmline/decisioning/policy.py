@@ -76,6 +76,7 @@ class Thresholds(_Strict):
     acute_distress: float = Field(ge=0, le=1)
     thanks_gratitude: float = Field(ge=0, le=1)
     vulnerability_signal: float = Field(ge=0, le=1)
+    sensitive_signal: float = Field(ge=0, le=1)
     situations: dict[str, float]
 
     @field_validator("situations")

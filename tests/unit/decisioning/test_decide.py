@@ -148,14 +148,21 @@ def test_explicit_request_escalates_even_when_calm() -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "priority"),
+    ("text", "signals", "priority"),
     [
-        ("my husband passed away and I need to close his account", E.PRIORITY_HIGH),
-        ("I don't feel safe, he is threatening me", E.PRIORITY_URGENT),
+        # A death goes to a person even told calmly (the default signals).
+        ("my husband passed away and I need to close his account", None, E.PRIORITY_HIGH),
+        (
+            "I don't feel safe, he is threatening me",
+            {"negativity": 0.4, "distress": 0.4},
+            E.PRIORITY_URGENT,
+        ),
     ],
 )
-def test_sensitive_topics_go_to_specialist_care(text: str, priority: int) -> None:
-    decision = run([Conversation().customer(text)])[0]
+def test_sensitive_topics_go_to_specialist_care(
+    text: str, signals: dict[str, float] | None, priority: int
+) -> None:
+    decision = run([Conversation().customer(text, signals)])[0]
     assert codes(decision) == {"sensitive_topic"}
     assert decision is not None and decision.queue == "specialist_care"
     assert decision.priority == priority

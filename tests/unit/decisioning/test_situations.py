@@ -13,7 +13,7 @@ from warmline.decisioning.policy import DEFAULT_POLICY_PATH, Policy, PolicyError
 from warmline.decisioning.state import ConversationState
 from warmline.v1 import escalation_pb2, events_pb2, scoring_pb2
 
-from .support import DEFAULT, T0, Conversation, negative
+from .support import CALM, DEFAULT, T0, Conversation, negative
 
 Decision = escalation_pb2.EscalationDecision
 BOT = events_pb2.ROLE_BOT
@@ -219,6 +219,45 @@ def test_a_calm_question_naming_a_disability_is_left_to_the_bot() -> None:
     message.scores.status = scoring_pb2.SCORE_STATUS_EMPTY
     (decision,) = run([message])
     assert decision is not None and decision.reasons[0].code == "vulnerability"
+
+
+def test_a_calm_question_with_a_sensitive_word_is_left_to_the_bot() -> None:
+    scam_check = "I got a text about a parcel held at customs. It's a scam, right? I didn't click"
+    calm = Conversation()
+    assert run([calm.customer(scam_check, CALM, situations={"sensitive": 0.1})]) == [None]
+    # The model reading the message as a sensitive situation makes the word count.
+    meant = Conversation()
+    (decision,) = run([meant.customer(scam_check, CALM, situations={"sensitive": 0.3})])
+    assert decision is not None and decision.reasons[0].code == "sensitive_topic"
+    # So does a worried reading of the same words.
+    worried = Conversation()
+    (decision,) = run([worried.customer(scam_check, {"negativity": 0.2, "distress": 0.3})])
+    assert decision is not None and decision.reasons[0].code == "sensitive_topic"
+    # A turn the model could not score may be anything: the word counts.
+    unscored = Conversation()
+    message = unscored.customer(scam_check)
+    message.scores.status = scoring_pb2.SCORE_STATUS_EMPTY
+    (decision,) = run([message])
+    assert decision is not None and decision.reasons[0].code == "sensitive_topic"
+
+
+def test_a_calm_notice_of_a_death_still_goes_to_a_person() -> None:
+    c = Conversation()
+    notice = "I'm writing as executor: my father, the account holder, passed away on 3 March."
+    (decision,) = run([c.customer(notice, CALM, situations={"sensitive": 0.05})])
+    assert decision is not None
+    assert decision.reasons[0].code == "sensitive_topic"
+    assert decision.queue == "specialist_care"
+
+
+def test_the_sensitive_word_floor_is_the_policys() -> None:
+    body = DEFAULT_POLICY_PATH.read_text().replace("sensitive_signal: 0.2", "sensitive_signal: 0.0")
+    keyword_only = parse_policy(body, "test")
+    c = Conversation()
+    text = "How do I report a fraud email pretending to be from you?"
+    (decision,) = run([c.customer(text, CALM, situations={"sensitive": 0.05})], keyword_only)
+    assert decision is not None and decision.reasons[0].code == "sensitive_topic"
+    assert run([Conversation().customer(text, CALM, situations={"sensitive": 0.05})]) == [None]
 
 
 def test_an_upset_churn_threat_goes_to_retention_and_a_calm_cancellation_does_not() -> None:
