@@ -133,7 +133,8 @@ CHURN_PATTERNS: tuple[str, ...] = (
     r"|clos\w*\s+my\s+account|tak\w*\s+my\s+business|go(?:ing)?\s+elsewhere)",
     r"\bswitch(?:ing)?\s+(?:to\s+)?(?:another|a\s+different|a\s+new|other)\s+(?:provider|company|bank|supplier|network|carrier|insurer)",
     r"\btak(?:e|ing)\s+my\s+(?:business|money|custom)\s+elsewhere\b",
-    r"\b(?:find|look\s+for|get|finding)\s+(?:another|a\s+new|a\s+different|a\s+better)\s+(?:provider|company|bank|supplier|network|insurer)\b",
+    r"\b(?:find|finding|get|look(?:ing)?\s+(?:for|at|around(?:\s+for|\s+at)?))\s+"
+    r"(?:another|a\s+new|a\s+different|a\s+better|other)\s+(?:provider|company|bank|supplier|network|insurer)s?\b",
     r"\bif\b[^.?!]{0,80}\b(?:cancel\w*|leave|leaving|switch\w*)\b",
     r"\b(?:done|finished)\s+with\s+(?:you|this\s+company|your\s+company|your\s+service)\b",
     # "getting quotes from other suppliers", "both going elsewhere at renewal"
@@ -168,7 +169,11 @@ REGULATOR_PATTERNS: tuple[str, ...] = (
 #: The customer saying the conversation goes round in circles.
 LOOP_COMPLAINT_PATTERNS: tuple[str, ...] = (
     r"\b(?:going|go|goes|gone|went|run(?:ning)?)\s+(?:a)?round\s+in\s+circles\b",
-    r"\b(?:same|identical)\s+(?:answer|reply|response|message|thing|link|script)\b[^.?!]{0,30}\b(?:again|over|twice|every\s+time)\b",
+    r"\b(?:same|identical)\s+(?:answer|reply|response|message|thing|link|script|sentence|words|options?)\b"
+    r"[^.?!]{0,30}\b(?:again|over|twice|every\s+time)\b",
+    # "and we're back to the app I don't have", "three different answers in five minutes"
+    r"\b(?:we'?re|we\s+are)\s+back\s+to\s+(?:the|square\s+one|where\s+we\s+started)\b",
+    r"\b(?:two|three|four|five|\d+)\s+different\s+(?:answers|replies|things)\b",
     r"\b(?:same|identical)\s+(?:answer|reply|response|message|link|script)\s+as\s+before\b",
     r"\byou(?:'ve|\s+have)?\s+(?:keep|kept|just\s+keep)\s+(?:saying|repeating|sending|telling|giving)\b",
     r"\byou\s+already\s+(?:said|told\s+me|sent|suggested)\s+(?:that|this)\b",
