@@ -190,15 +190,16 @@ def _reads_troubled(scored: scoring_pb2.ScoredEvent, floor: float) -> bool:
     return scores.signals.negativity >= floor or scores.signals.distress >= floor
 
 
-#: Topics a person takes over however calmly they are told: a death on the
-#: account goes to the bereavement team even in a business-like notice.
-_SENSITIVE_HOWEVER_TOLD = frozenset({"bereavement"})
+#: Topics a person takes over however calmly they are told (the labelling guide's
+#: reading): a death on the account goes to the bereavement team, and a flat
+#: report of fraud to the fraud team.
+_SENSITIVE_HOWEVER_TOLD = frozenset({"bereavement", "fraud"})
 
 
 def _reads_sensitive(scored: scoring_pb2.ScoredEvent, floor: float) -> bool:
     """The turn reads at least ``floor`` negative, distressed or (by its meaning)
-    sensitive, or was not scored: a sensitive word in a calm question ("is this
-    text a scam? I didn't click it") is not a sensitive situation."""
+    sensitive, or was not scored: a sensitive word in a calm question ("do I need
+    to tell my travel insurer about a hospital stay?") is not a sensitive situation."""
     scores = scored.scores
     if not scored.HasField("scores") or scores.status != scoring_pb2.SCORE_STATUS_SCORED:
         return True

@@ -222,29 +222,35 @@ def test_a_calm_question_naming_a_disability_is_left_to_the_bot() -> None:
 
 
 def test_a_calm_question_with_a_sensitive_word_is_left_to_the_bot() -> None:
-    scam_check = "I got a text about a parcel held at customs. It's a scam, right? I didn't click"
+    question = "Do I need to tell my travel insurance about my hospital stay last year?"
     calm = Conversation()
-    assert run([calm.customer(scam_check, CALM, situations={"sensitive": 0.1})]) == [None]
+    assert run([calm.customer(question, CALM, situations={"sensitive": 0.1})]) == [None]
     # The model reading the message as a sensitive situation makes the word count.
     meant = Conversation()
-    (decision,) = run([meant.customer(scam_check, CALM, situations={"sensitive": 0.3})])
+    (decision,) = run([meant.customer(question, CALM, situations={"sensitive": 0.3})])
     assert decision is not None and decision.reasons[0].code == "sensitive_topic"
     # So does a worried reading of the same words.
     worried = Conversation()
-    (decision,) = run([worried.customer(scam_check, {"negativity": 0.2, "distress": 0.3})])
+    (decision,) = run([worried.customer(question, {"negativity": 0.2, "distress": 0.3})])
     assert decision is not None and decision.reasons[0].code == "sensitive_topic"
     # A turn the model could not score may be anything: the word counts.
     unscored = Conversation()
-    message = unscored.customer(scam_check)
+    message = unscored.customer(question)
     message.scores.status = scoring_pb2.SCORE_STATUS_EMPTY
     (decision,) = run([message])
     assert decision is not None and decision.reasons[0].code == "sensitive_topic"
 
 
-def test_a_calm_notice_of_a_death_still_goes_to_a_person() -> None:
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I'm writing as executor: my father, the account holder, passed away on 3 March.",
+        "I've just been told there was fraud on my account. What happens now?",
+    ],
+)
+def test_a_calm_notice_of_a_death_or_a_fraud_still_goes_to_a_person(text: str) -> None:
     c = Conversation()
-    notice = "I'm writing as executor: my father, the account holder, passed away on 3 March."
-    (decision,) = run([c.customer(notice, CALM, situations={"sensitive": 0.05})])
+    (decision,) = run([c.customer(text, CALM, situations={"sensitive": 0.05})])
     assert decision is not None
     assert decision.reasons[0].code == "sensitive_topic"
     assert decision.queue == "specialist_care"
@@ -253,11 +259,11 @@ def test_a_calm_notice_of_a_death_still_goes_to_a_person() -> None:
 def test_the_sensitive_word_floor_is_the_policys() -> None:
     body = DEFAULT_POLICY_PATH.read_text().replace("sensitive_signal: 0.2", "sensitive_signal: 0.0")
     keyword_only = parse_policy(body, "test")
-    c = Conversation()
-    text = "How do I report a fraud email pretending to be from you?"
-    (decision,) = run([c.customer(text, CALM, situations={"sensitive": 0.05})], keyword_only)
+    text = "I have a hospital appointment on the 9th, can I move the engineer visit?"
+    calm = {"sensitive": 0.05}
+    (decision,) = run([Conversation().customer(text, CALM, situations=calm)], keyword_only)
     assert decision is not None and decision.reasons[0].code == "sensitive_topic"
-    assert run([Conversation().customer(text, CALM, situations={"sensitive": 0.05})]) == [None]
+    assert run([Conversation().customer(text, CALM, situations=calm)]) == [None]
 
 
 def test_an_upset_churn_threat_goes_to_retention_and_a_calm_cancellation_does_not() -> None:
