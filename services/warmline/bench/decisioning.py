@@ -167,11 +167,13 @@ def _transform(value: bytes) -> bytes:
 
 
 async def raw_loop(
-    settings: WarmlineSettings, out_topic: str, count: int, batch: int
+    settings: WarmlineSettings, out_topic: str, count: int, batch: int, stall_s: float = STALL_S
 ) -> tuple[float, float]:
     """Consume ``count`` scored records, produce one output each, commit per batch.
 
     Returns (events/s from the first record read to the last commit, start-up seconds).
+    Raises :class:`BenchError` when it reads nothing for ``stall_s`` (a broker that
+    answers every fetch with an error once left the bench waiting forever).
     """
     started = time.perf_counter()
     consumer = create_consumer(
@@ -182,13 +184,20 @@ async def raw_loop(
     await asyncio.gather(consumer.start(), producer.start())
     first: float | None = None
     done = 0
+    read_at = time.perf_counter()
     try:
         while done < count:
             batches = await consumer.getmany(timeout_ms=100, max_records=batch)
             records = [r for rs in batches.values() for r in rs]
             if not records:
+                if time.perf_counter() - read_at > stall_s:
+                    raise BenchError(
+                        f"the bare loop read nothing for {stall_s:.0f}s "
+                        f"({done} of {count} records done)"
+                    )
                 continue
-            first = first or time.perf_counter()
+            read_at = time.perf_counter()
+            first = first or read_at
             await produce_all(
                 producer, [Output(out_topic, r.key, _transform(r.value)) for r in records]
             )
