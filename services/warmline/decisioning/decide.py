@@ -127,7 +127,7 @@ def _observe_customer(
     thanks = _reads_as_thanks(scored, thresholds)
     if not thanks and (topics := detectors.sensitive_topics(text)):
         if not _reads_sensitive(scored, thresholds.sensitive_signal):
-            topics &= _SENSITIVE_HOWEVER_TOLD
+            topics &= detectors.ALWAYS_SENSITIVE_TOPICS
         state.sensitive_topics |= topics
     state.abuse_seen |= bool(detectors.abuse(text))
     looped = detectors.near_duplicate(text, state.recent_texts, thresholds.similarity) or (
@@ -190,21 +190,14 @@ def _reads_troubled(scored: scoring_pb2.ScoredEvent, floor: float) -> bool:
     return scores.signals.negativity >= floor or scores.signals.distress >= floor
 
 
-#: Topics a person takes over however calmly they are told (the labelling guide's
-#: reading): a death on the account goes to the bereavement team, and a flat
-#: report of fraud to the fraud team.
-_SENSITIVE_HOWEVER_TOLD = frozenset({"bereavement", "fraud"})
-
-
 def _reads_sensitive(scored: scoring_pb2.ScoredEvent, floor: float) -> bool:
-    """The turn reads at least ``floor`` negative, distressed or (by its meaning)
-    sensitive, or was not scored: a sensitive word in a calm question ("do I need
-    to tell my travel insurer about a hospital stay?") is not a sensitive situation."""
-    scores = scored.scores
-    if not scored.HasField("scores") or scores.status != scoring_pb2.SCORE_STATUS_SCORED:
+    """The turn reads at least ``floor`` troubled or (by its meaning) sensitive, or
+    was not scored: a sensitive word in a calm question ("do I need to tell my
+    travel insurer about a hospital stay?") is not a sensitive situation."""
+    if _reads_troubled(scored, floor):
         return True
-    meaning = scores.situations.sensitive if scores.HasField("situations") else 0.0
-    return max(scores.signals.negativity, scores.signals.distress, meaning) >= floor
+    scores = scored.scores
+    return scores.HasField("situations") and scores.situations.sensitive >= floor
 
 
 def _quoted(phrase: str) -> str:

@@ -99,6 +99,12 @@ SENSITIVE_TOPIC_PATTERNS: dict[str, tuple[str, ...]] = {
     ),
 }
 
+#: Topics a person takes over however calmly they are told (the labelling guide's
+#: reading): a death on the account goes to the bereavement team, a flat report of
+#: fraud to the fraud team. The others count only in a turn that reads troubled
+#: or sensitive (the policy's ``sensitive_signal``).
+ALWAYS_SENSITIVE_TOPICS = frozenset({"bereavement", "fraud"})
+
 #: Signs of a vulnerable customer: age, living alone, disability and care, medical
 #: equipment, hardship. Routed to specialist care.
 VULNERABILITY_PATTERNS: tuple[str, ...] = (

@@ -283,3 +283,9 @@ def test_the_size_shortcut_of_similar_never_changes_its_answer() -> None:
         for threshold in (0.3, 0.5, 0.6, 0.8, 1.0):
             exact = bool(a and b) and len(a & b) / len(a | b) >= threshold
             assert detectors.similar(a, b, threshold) is exact, (a, b, threshold)
+
+
+def test_the_topics_told_to_a_person_however_calmly_are_topics_the_detector_knows() -> None:
+    # A misspelt name would exempt nothing and leave calm notices of a death unescalated.
+    assert set(detectors.ALWAYS_SENSITIVE_TOPICS) - set(detectors.SENSITIVE_TOPIC_PATTERNS) == set()
+    assert "bereavement" in detectors.sensitive_topics("my mother passed away last week")
