@@ -135,17 +135,23 @@ def _observe_customer(
         and detectors.shares_subject(text, state.recent_texts)
     )
     state.confusion_loops += int(looped)
-    state.loop_complaint = state.loop_complaint or detectors.loop_complaint(text) or ""
+    # Like a repeat, a loop complaint counts in a turn reading stuck: "we're back to
+    # the shop tomorrow" said calmly is not "we're back to the app I don't have".
+    if (
+        not state.loop_complaint
+        and (complaint := detectors.loop_complaint(text))
+        and rules.reads_stuck(_scored_signals(scored), thresholds.loop_signal)
+    ):
+        state.loop_complaint = complaint
     if not thanks:
         _observe_phrases(state, scored, text, thresholds.vulnerability_signal)
     state.push_text(text)
     state.keyword_queue = policy.routing.keyword_queue(text) or state.keyword_queue
     scores = scored.scores
     after_bot_repeat = state.last_bot_repeated
-    if not scored.HasField("scores") or scores.status != scoring_pb2.SCORE_STATUS_SCORED:
+    signals = _scored_signals(scored)
+    if not signals:
         return Turn(signals={}, looped=looped, after_bot_repeat=after_bot_repeat)
-    raw_signals = scores.signals
-    signals = {name: getattr(raw_signals, name) for name in _SIGNAL_NAMES}
     negativity = signals["negativity"]
     _observe_situations(state, scores, text, negativity, policy)
     alpha = thresholds.ewma_alpha
@@ -166,6 +172,14 @@ def _observe_customer(
         )
     )
     return Turn(signals=signals, looped=looped, after_bot_repeat=after_bot_repeat)
+
+
+def _scored_signals(scored: scoring_pb2.ScoredEvent) -> dict[str, float]:
+    """The turn's signals by name; empty when the turn was not scored."""
+    scores = scored.scores
+    if not scored.HasField("scores") or scores.status != scoring_pb2.SCORE_STATUS_SCORED:
+        return {}
+    return {name: getattr(scores.signals, name) for name in _SIGNAL_NAMES}
 
 
 def _reads_as_thanks(scored: scoring_pb2.ScoredEvent, thresholds: Thresholds) -> bool:

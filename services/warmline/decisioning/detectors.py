@@ -18,30 +18,44 @@ _PERSON = (
     r"(?:human(?:\s+being)?|person|agent|representative|rep|manager|supervisor|operator"
     r"|advis[oe]r|consultant|specialist|team\s+member|executive"
     r"|some(?:one|body)(?:\s+(?:real|else|human|in\s+person))?|real\s+(?:person|human|agent)"
-    r"|live\s+agent|people)"
+    r"|live\s+agent|people|member\s+of\s+(?:staff|the\s+team|your\s+team))"
 )
 
 #: Ways customers ask for a person. Each pattern needs a request verb or stands
 #: alone as the whole message, so "the agent said" or "my travel agent" never match.
 HUMAN_REQUEST_PATTERNS: tuple[str, ...] = (
-    rf"\b(?:talk|speak|chat)\s+(?:to|with)\s+(?:a|an|some|your|the)?\s*(?:real\s+|actual\s+|live\s+)?{_PERSON}\b",
+    rf"\b(?:talk|speak|chat)\s+(?:to|with)\s+(?:a|an|some|your|the)?\s*(?:real\s+|actual\s+|live\s+)?"
+    rf"(?:(?:account|senior|duty|complaints?|customer\s+(?:service|care|support)|support|billing|sales)\s+)?{_PERSON}\b",
     rf"\b(?:can|could|may)\s+i\s+(?:please\s+)?(?:get|have|speak\s+to|talk\s+to)\s+(?:a|an)\s+(?:real\s+|actual\s+|live\s+)?{_PERSON}\b",
     rf"\b(?:want|need|get\s+me)\s+(?:a|an)\s+(?:real\s+|actual\s+|live\s+)?{_PERSON}\b",
-    rf"\b(?:connect|transfer|put)\s+me\s+(?:through\s+)?(?:to|with)\s+(?:a|an|some|your)?\s*"
+    rf"\b(?:connect|transfer|put)\s+me\s+(?:through\s+)?(?:to|with|on\s+to|onto)\s+(?:a|an|some|your)?\s*"
     rf"(?:(?:customer\s+)?(?:care|service|support)\s+)?{_PERSON}\b",
     # "please could a person ring me today", "can someone call me back"
     rf"\b(?:can|could|please|would)\s+(?:a|an|some)?\s*{_PERSON}\s+(?:please\s+)?"
-    r"(?:ring|call|phone|contact)\s+me\b",
+    r"(?:ring|call|phone|telephone|contact|email)\s+me\b",
+    # "grateful if a manager could contact me", "can a human tell me where it is"
+    r"\b(?:a|an)\s+(?:manager|supervisor|team\s+leader|human|real\s+person)\s+(?:could|would|can)\s+"
+    r"(?:please\s+)?(?:ring|call|phone|telephone|contact|email|tell|look|check|help)\b",
+    r"\b(?:can|could|would)\s+(?:a|an)\s+(?:manager|supervisor|team\s+leader|human|real\s+person)\s+"
+    r"(?:please\s+)?(?:ring|call|phone|telephone|contact|email|tell|look|check|help)\b",
+    # "I want a call from someone senior", "grateful for a call from a manager"
+    rf"\b(?:want|like|need|expect|request|grateful\s+for|appreciate)\s+(?:a\s+)?(?:call|ring|callback|call\s*back"
+    rf"|phone\s+call)\s+from\s+(?:a|an|your|some)?\s*(?:senior\s+)?{_PERSON}\b",
+    r"\bsome(?:one|body)\s+(?:senior|with\s+(?:the\s+|some\s+)?authority)\b",
+    r"\bget\s+me\s+some(?:one|body)\b",
+    # "please pass this to your complaints department"
+    r"\b(?:pass|escalate|forward|refer)\w*\s+(?:this|it|my\s+\w+)\s+(?:on\s+)?to\s+(?:your|the)\s+"
+    r"complaints?\s+(?:department|team)\b",
     # "could you pass it to a support engineer", "escalate this to your tech team"
     rf"\b(?:pass|escalate|hand|refer)\s+(?:it|this|me)\s+(?:on\s+|over\s+)?to\s+(?:a|an|some|your|the)?\s*"
     rf"(?:(?:support|technical|tech|specialist)\s+)?(?:engineer|team|{_PERSON})\b",
     # "open a ticket with a human", "someone real", "is there nobody I can talk to"
     r"\b(?:with|to|from|get|need|want)\s+a\s+human\b",
     r"\bsome(?:one|body)\s+real\b",
-    r"\b(?:nobody|no\s*one|anyone|anybody|someone|somebody)\s+(?:i|we)\s+(?:can|could)\s+(?:talk|speak)\s+(?:to|with)\b",
+    r"\b(?:nobody|no\s*one|anyone|anybody|someone|somebody)\s+(?:i|we)\s+(?:can|could)\s+(?:talk|speak|chat)\s+(?:to|with)\b",
     # "real person" on its own, but not "I'm a real person".
     r"(?<!i'm a )(?<!i am a )\b(?:real|actual|live)\s+(?:human|person|agent|people)\b",
-    r"\b(?:agent|human|representative|operator|manager)\s+please\b",
+    r"\b(?:agent|human|representative|operator|manager)\s+(?:please|pls|plz)\b",
     # The whole message is just the word: "operator", "Representative!!".
     r"^\W*(?:agent|human|representative|operator|a\s+human|a\s+person)\W*$",
 )
@@ -67,6 +81,11 @@ SENSITIVE_TOPIC_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\b(?:my|our|his|her)\s+(?:husband|wife|mother|father|mum|mom|dad|son|daughter"
         r"|partner|brother|sister|grandmother|grandfather|child|grandma|grandpa)\s+"
         r"(?:has\s+|had\s+|just\s+)?(?:died|passed)\b",
+        # "she died in January", "my father, who died on the 4th", "my late mother's account"
+        r"\b(?:he|she|who)\s+(?:has\s+|had\s+|just\s+|sadly\s+)?(?:died|passed)\b",
+        r"\bmy\s+late\s+(?:husband|wife|mother|father|mum|mom|dad|son|daughter|partner|brother"
+        r"|sister|grandmother|grandfather|gran|grandma|grandpa|aunt|uncle)\b",
+        r"\b(?:death\s+certificate|date\s+of\s+death|probate|executor\s+of)\b",
     ),
     "fraud": (
         r"\bfraud\w*",
@@ -75,6 +94,12 @@ SENSITIVE_TOPIC_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\bidentity\s+theft\b",
         r"\bunauthori[sz]ed\s+(?:charge|transaction|payment|withdrawal)s?\b",
         r"\bcharges?\s+i\s+(?:did\s+not|didn't|never)\s+make\b",
+        # "a payment on my card I don't recognise", "a direct debit I didn't set up"
+        r"\b(?:payment|charge|transaction|debit|withdrawal)s?\b(?:[^.?!]|\.\d){0,60}\b(?:i|we)\s+"
+        r"(?:don'?t|do\s+not|didn'?t|did\s+not|never)\s+(?:recogni[sz]e|authori[sz]e|set\s+(?:it|this|that)\s+up)",
+        r"\b(?:i|we)\s+(?:didn'?t|did\s+not|never)\s+(?:set\s+(?:it|this|that)\s+up|authori[sz]e\s+(?:it|this|that))\b",
+        # A fraud alert the customer answers no to: "asking if I made a purchase ... I didn't"
+        r"\bif\s+i\s+(?:made|authori[sz]ed)\s+(?:a|this|the|that)\b[^!?]{0,100}\bi\s+(?:didn'?t|did\s+not|never)\b",
     ),
     "legal": (
         r"\blawyers?\b",
@@ -96,6 +121,8 @@ SENSITIVE_TOPIC_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\bnot\s+safe\b",
         r"\bthreaten(?:ed|ing)?\s+(?:me|my)\b",
         r"\bdomestic\s+(?:violence|abuse)\b",
+        # A gas smell, not "no smell of gas, just no heat".
+        r"(?<!no\s)(?<!not\sa\s)\b(?:smell(?:s|ing)?\s+(?:of\s+)?gas|gas\s+(?:leak|smell)|carbon\s+monoxide)\b",
     ),
 }
 
@@ -116,9 +143,11 @@ VULNERABILITY_PATTERNS: tuple[str, ...] = (
     r"(?![.,]\d|\s*(?:%|percent|mbps|mb|gb|kb|p\b|pence|pounds?|quid|dollars?|euros?|"
     r"minutes?|mins?|hours?|hrs?|days?|weeks?|months?|degrees?|miles?|km|kg|times|calls?))",
     r"\bin\s+(?:his|her|their)\s+(?:eighties|nineties|80s|90s)\b",
+    r"\b(?:aged|she's|he's|she\s+is|he\s+is|turns?|turned)\s+(?:eighty|ninety)\b",
     r"\b(?:disabled|disability|disabilities|wheelchair|dementia|alzheimer'?s|autis\w*|blind|deaf)\b",
     r"\b(?:carer|caregiver|care\s+home|home\s+care|care\s+worker)\b",
     r"\b(?:care|pendant|personal|panic|lifeline|telecare)\s+alarm\b",
+    r"\balarm\s+pendants?\b",
     r"\b(?:oxygen|dialysis|ventilator|nebuli[sz]er|stairlift|insulin|feeding\s+pump|life[-\s]support)\b",
     r"\bmedical\s+(?:equipment|device|machine)\b",
     r"\b(?:can(?:no|')?t|cannot|won'?t\s+be\s+able\s+to)\s+afford\b",
@@ -128,7 +157,8 @@ VULNERABILITY_PATTERNS: tuple[str, ...] = (
     # Living on a pension, not a question about one ("where my pension is invested").
     r"\b(?:my\s+pension\s+is\s+(?:all|my\s+only|the\s+only)|only\s+(?:have|get|got)\s+my\s+pension"
     r"|liv(?:e|ing)\s+on\s+(?:a|my)\s+pension)\b",
-    r"\b(?:lost\s+my\s+job|been\s+made\s+redundant|got\s+laid\s+off)\b",
+    r"\b(?:lost\s+my\s+job|been\s+made\s+redundant|got\s+laid\s+off|between\s+jobs|signed\s+off\s+(?:work|sick)"
+    r"|on\s+sick\s+pay|sick\s+pay\s+(?:doesn'?t|does\s+not|won'?t))\b",
 )
 
 #: Threats to leave because of the service (not a calm, planned cancellation:
@@ -140,8 +170,22 @@ CHURN_PATTERNS: tuple[str, ...] = (
     r"\bswitch(?:ing)?\s+(?:to\s+)?(?:another|a\s+different|a\s+new|other)\s+(?:provider|company|bank|supplier|network|carrier|insurer)",
     r"\btak(?:e|ing)\s+my\s+(?:business|money|custom)\s+elsewhere\b",
     r"\b(?:find|finding|get|look(?:ing)?\s+(?:for|at|around(?:\s+for|\s+at)?))\s+"
-    r"(?:another|a\s+new|a\s+different|a\s+better|other)\s+(?:provider|company|bank|supplier|network|insurer)s?\b",
-    r"\bif\b[^.?!]{0,80}\b(?:cancel\w*|leave|leaving|switch\w*)\b",
+    r"(?:another|a\s+new|a\s+different|a\s+better|other)\s+(?:provider|company|bank|supplier|network|insurer"
+    r"|processor|platform|airline|lender|retailer)s?\b",
+    # "if it isn't fixed by Friday I'm cancelling", not "if the driver knocked instead of leaving a card"
+    r"\bif\b[^.?!]{0,80}\b(?:i'?ll|i\s+will|i'?m|i\s+am|we'?ll|we\s+will|we'?re|i\s+shall)\s+(?:just\s+|be\s+)?"
+    r"(?:cancel\w*|leav\w*|switch\w*|go(?:ing)?\s+elsewhere|mov\w*\s+(?:my|our)\s+(?:account|business|money|savings))\b",
+    r"\bmov(?:e|ing)\s+(?:my|our)\s+(?:account|business|custom|money|savings|mortgage)\s+to\b",
+    r"\bor\s+(?:i'?ll|i\s+will|we'?ll)\s+(?:just\s+)?(?:cancel|leave|switch|go\s+elsewhere)\b",
+    r"\bor\s+(?:i'?m|i\s+am|we'?re)\s+(?:gone|off|out\s+of\s+here|leaving|done)\b",
+    # "never flying with you again", "not using this app again"
+    r"\b(?:never|not|won'?t\s+be)\s+(?:\w+ing|use|order|fly|shop|book|buy)\s+(?:\w+\s+){0,2}"
+    r"(?:you|your\s+\w+|this\s+\w+)\s+again\b",
+    r"\b(?:one\s+of\s+your|a|to\s+a)\s+(?:rival|competitor)s?\b",
+    r"\b(?:evaluating|considering|exploring|looking\s+at)\s+(?:other\s+)?(?:alternatives|other\s+options)\b",
+    r"\b(?:out\s+to\s+tender|comparison\s+sites?|shop(?:ping)?\s+around)\b",
+    r"\b(?:shall|should)\s+i\s+(?:just\s+)?(?:go\s+elsewhere|leave|switch|cancel|move\s+(?:my\s+\w+|elsewhere))\b",
+    r"\b(?:found|got)\s+(?:a|another)\s+(?:\w+\s+){0,2}(?:provider|company|supplier|bank|insurer|network)\s+that\b",
     r"\b(?:done|finished)\s+with\s+(?:you|this\s+company|your\s+company|your\s+service)\b",
     # "getting quotes from other suppliers", "both going elsewhere at renewal"
     r"\bquotes?\s+from\s+(?:other|another|different)\b",
@@ -149,7 +193,7 @@ CHURN_PATTERNS: tuple[str, ...] = (
     r"\b(?:mov(?:e|ing)|tak(?:e|ing))\s+(?:my|our)\s+(?:\w+\s+){0,2}elsewhere\b",
     # "moving my salary to another bank"
     r"\bmov(?:e|ing)\s+(?:my\s+)?(?:\w+\s+){0,2}to\s+(?:another|a\s+different|a\s+new|other)\s+"
-    r"(?:provider|company|bank|supplier|network|carrier|insurer)\b",
+    r"(?:provider|company|bank|supplier|network|carrier|insurer|processor|platform|airline|lender|retailer)\b",
     # "I will be leaving at the end of this month unless the fault is fixed"
     r"\b(?:i|we)(?:'ll|\s+will|'m|\s+am|'re|\s+are)?\s+(?:be\s+)?(?:leav\w*|cancel\w*|switch\w*)\b"
     r"[^.?!]{0,60}\bunless\b",
@@ -163,7 +207,9 @@ REGULATOR_PATTERNS: tuple[str, ...] = (
     r"\b(?:ofcom|ofgem|ofwat|fca|fos|cfpb|fcc|ftc|acma|accc|asic|cma)\b",
     r"\bfinancial\s+conduct\s+authority\b",
     r"\btrading\s+standards\b",
-    r"\bconsumer\s+(?:protection|rights\s+(?:body|organi[sz]ation)|watchdog|council)\b",
+    r"\bconsumer\s+(?:protection|rights\s+(?:body|organi[sz]ation)|watchdog|council|forum|court|section)\b",
+    r"\b(?:deposit\s+(?:protection\s+)?scheme|caa|ico|asa|ofsted|ombudsmen)\b",
+    r"\b(?:local|national)\s+(?:paper|newspaper|press|news)\b",
     r"\bwatchdog\b",
     r"\bbetter\s+business\s+bureau\b",
     r"\bcitizens\s+advice\b",
@@ -194,6 +240,17 @@ LOOP_COMPLAINT_PATTERNS: tuple[str, ...] = (
     r"\b(?:second|third|fourth|fifth|\d+(?:st|nd|rd|th))\s+time\s+(?:you'?ve|you\s+have)\s+(?:said|sent|told|given)\b",
     r"\byou'?ve\s+(?:already\s+)?(?:said|sent|told\s+me)\s+that\s+(?:already|before|twice)\b",
     r"\bnot\s+listening\b",
+    # "that's word for word what you said", "the exact same thing", "stuck in a loop"
+    r"\bword\s+for\s+word\b",
+    r"\b(?:the\s+)?exact(?:ly\s+the)?\s+same\s+(?:thing|answer|reply|message|words)\b",
+    r"\b(?:that|this)\s+exact\s+(?:answer|reply|message)\b",
+    r"\b(?:stuck\s+in|caught\s+in|in)\s+a\s+loop\b",
+    r"\b(?:sends?|sending|sent|takes?|taking|took)\s+me\s+(?:right\s+|straight\s+)?back\s+to\s+the\s+"
+    r"(?:start|beginning|main\s+menu)\b",
+    r"\b(?:just|keeps?|kept)\s+repeat(?:s|ing)\b",
+    r"\bi\s+(?:just|already)\s+(?:said|told\s+you|explained)\b",
+    r"\b(?:you|u)\s+(?:say|said)\s+(?:again\s+)?(?:the\s+)?same\s+thing\b",
+    r"\bread\s+me\s+the\s+\w+\s+again\b",
 )
 
 #: Insults that are abusive wherever they appear.
@@ -238,7 +295,7 @@ def _union(patterns: Iterable[str]) -> re.Pattern[str]:
 
 _HUMAN_REQUEST = tuple(re.compile(p) for p in HUMAN_REQUEST_PATTERNS)
 # Every request pattern holds one of these words: most messages skip the patterns.
-_HUMAN_SCREEN = re.compile(rf"{_PERSON}|engineer|team|nobody|no\s*one|anyone|anybody")
+_HUMAN_SCREEN = re.compile(rf"{_PERSON}|engineer|team|nobody|no\s*one|anyone|anybody|complaint")
 _TOPICS = {topic: _union(patterns) for topic, patterns in SENSITIVE_TOPIC_PATTERNS.items()}
 _TOPIC_SCREEN = _union(p for patterns in SENSITIVE_TOPIC_PATTERNS.values() for p in patterns)
 _ABUSE = tuple(re.compile(p) for p in _ABUSE_PATTERNS)

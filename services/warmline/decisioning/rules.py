@@ -70,7 +70,7 @@ class Turn:
     after_bot_repeat: bool = False
 
 
-def _reads_stuck(signals: Mapping[str, float], floor: float) -> bool:
+def reads_stuck(signals: Mapping[str, float], floor: float) -> bool:
     """A repeat counts toward a loop when the turn reads at least ``floor`` negative,
     confused or frustrated, or was not scored (nothing says it is calm)."""
     if not signals:
@@ -159,7 +159,7 @@ def evaluate(
     elif (
         turn.looped
         and state.confusion_loops >= t.confusion_loops
-        and _reads_stuck(turn.signals, t.loop_signal)
+        and reads_stuck(turn.signals, t.loop_signal)
     ):
         found.append(
             Finding(

@@ -289,3 +289,121 @@ def test_the_topics_told_to_a_person_however_calmly_are_topics_the_detector_know
     # A misspelt name would exempt nothing and leave calm notices of a death unescalated.
     assert set(detectors.ALWAYS_SENSITIVE_TOPICS) - set(detectors.SENSITIVE_TOPIC_PATTERNS) == set()
     assert "bereavement" in detectors.sensitive_topics("my mother passed away last week")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("human pls", True),
+        ("lol the bot says 'in transit' since 2019, can a human tell me where it is", True),
+        ("I would be grateful if a manager could contact me today.", True),
+        ("I want a call from someone senior today, not another script-reader.", True),
+        ("Please can someone with the authority to resolve this contact me.", True),
+        ("Please could a member of staff telephone me to go through my tariff?", True),
+        ("I'd rather speak to an account manager if that's possible", True),
+        ("hello i want to speak to customer care executive regarding my loan", True),
+        ("ah look would you put me on to a person please", True),
+        ("can you get me someone who can actually look at my account", True),
+        ("Is there someone I could chat with who can look it up?", True),
+        ("Please pass this to your complaints department.", True),
+        # A person in the story, not a person asked for.
+        ("The manager at the shop was lovely, thanks", False),
+        ("I was told a member of staff had already fixed it", False),
+        ("my account manager left last month, who is the new one?", False),
+    ],
+)
+def test_more_ways_of_asking_for_a_person(text: str, expected: bool) -> None:
+    assert (detectors.explicit_human_request(text) is not None) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Seriously though, fix it this week or I'm gone.", True),
+        ("Never flying with you again once this one turns up.", True),
+        ("order came stone cold, not using this app again", True),
+        ("I look forward to celebrating my first year with one of your competitors.", True),
+        ("We are now actively evaluating alternatives.", True),
+        ("I'm going to have to put it out to tender if this continues", True),
+        ("can you do anything or shall I just go elsewhere", True),
+        ("if it happens again i'm moving my account to the building society", True),
+        ("Great news, I've found a provider that actually answers the phone.", True),
+        ("I'll go on a comparison site and you can whistle for it", True),
+        ("we're seriously considering moving to another processor", True),
+        # Not threats: leaving a card, moving house, a calm plan.
+        ("would be nice if the driver knocked instead of just leaving a card", False),
+        ("I'm moving to another flat next month, how do I update my address?", False),
+        ("I'll be using you again next year for sure", False),
+    ],
+)
+def test_more_churn_threats(text: str, expected: bool) -> None:
+    assert (detectors.churn_threat(text) is not None) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "topic"),
+    [
+        ("hi i need to cancel my wife's mobile contract please she died in january", "bereavement"),
+        ("I'm writing as executor for my father, who died on the 4th.", "bereavement"),
+        ("Her account remains open after my late mother's funeral", "bereavement"),
+        ("I enclose a certified copy of the death certificate.", "bereavement"),
+        ("there's a payment on my acct i dont recognise", "fraud"),
+        ("There is a payment of £49.99 on my card which I don't recognise.", "fraud"),
+        ("there's a direct debit for a company I didn't set up, I didn't set this up", "fraud"),
+        ("Got a text asking if I made a $412 purchase at an electronics store. I didn't.", "fraud"),
+        ("there's a faint smell of gas near the meter box outside", "safety"),
+        ("no no smell of gas nothing like that just no heat", None),
+        ("my phone died on the train", None),
+        ("I didn't recognise the new menu", None),
+    ],
+)
+def test_more_sensitive_topics(text: str, topic: str | None) -> None:
+    assert detectors.sensitive_topics(text) == ({topic} if topic else set())
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("she's eighty one and it's the boiler you service", True),
+        ("my mum's got one of those alarm pendants that goes through the landline", True),
+        ("I've been signed off work and the sick pay doesn't cover it", True),
+        ("I'm between jobs and might be a couple of weeks late", True),
+        ("I can do eighty on the motorway", False),
+    ],
+)
+def test_more_vulnerability_phrases(text: str, expected: bool) -> None:
+    assert (detectors.vulnerability(text) is not None) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I have sent the full timeline to the consumer section of our local paper", True),
+        ("I am constrained to approach the consumer forum", True),
+        ("I'd rather not involve the deposit scheme if it can be sorted", True),
+        ("I read about your new plans in the local paper, sounds great", True),
+        ("can I pay my deposit by card?", False),
+    ],
+)
+def test_more_regulator_complaints(text: str, expected: bool) -> None:
+    assert (detectors.regulator_complaint(text) is not None) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("that's word for word what you said a minute ago", True),
+        ("you've just said the exact same thing", True),
+        ("I asked this yesterday and got that exact answer", True),
+        ("haha ok I think we're stuck in a loop", True),
+        ("i've pressed one three times now and it keeps sending me right back to the start", True),
+        ("I don't get it and the bot just repeats the number", True),
+        ("I JUST told you it's not frozen", True),
+        ("you say again same thing i don't understand", True),
+        ("you've just read me the letter again", True),
+        ("the loop antenna on my radio is broken", False),
+        ("can you repeat the number please", False),
+    ],
+)
+def test_more_loop_complaints(text: str, expected: bool) -> None:
+    assert (detectors.loop_complaint(text) is not None) is expected

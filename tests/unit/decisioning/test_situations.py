@@ -141,10 +141,38 @@ def test_thanks_that_reads_upset_still_counts_its_words() -> None:
 
 def test_going_round_in_circles_escalates_and_says_so() -> None:
     c = Conversation()
-    outcomes = run([c.customer("We're going round in circles here.")])
+    outcomes = run([c.customer("We're going round in circles here.", signals=negative(0.3))])
     assert outcomes[0] is not None
     assert outcomes[0].reasons[0].code == "confusion_loop"
     assert "going round in circles" in outcomes[0].reasons[0].explanation
+
+
+def test_an_unscored_loop_complaint_still_escalates() -> None:
+    c = Conversation()
+    event = c.customer("That's word for word what you said a minute ago.")
+    event.scores.status = scoring_pb2.SCORE_STATUS_UNSUPPORTED_LANGUAGE
+    (decision,) = run([event])
+    assert decision is not None
+    assert decision.reasons[0].code == "confusion_loop"
+
+
+def test_loop_words_in_a_calm_turn_do_not_escalate() -> None:
+    # "we're back to the ..." and "I just said" are loop complaints only when the
+    # turn reads stuck; said calmly they are plans and corrections.
+    c = Conversation()
+    outcomes = run(
+        [
+            c.customer("We're back to the shop tomorrow, can I collect it then?"),
+            c.other(BOT, "Yes, bring your order number."),
+            c.customer("Great. As I just said, it's order 4412.", signals={"negativity": 0.1}),
+        ]
+    )
+    assert outcomes == [None, None, None]
+    # The same words read stuck are a loop.
+    c = Conversation()
+    (decision,) = run([c.customer("We're back to the app I don't have.", signals=negative(0.4))])
+    assert decision is not None
+    assert decision.reasons[0].code == "confusion_loop"
 
 
 def test_an_unauthorised_payment_in_acute_distress_escalates_at_once_as_urgent() -> None:
