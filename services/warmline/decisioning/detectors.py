@@ -34,7 +34,7 @@ HUMAN_REQUEST_PATTERNS: tuple[str, ...] = (
     rf"\b(?:can|could|please|would)\s+(?:a|an|some)?\s*{_PERSON}\s+(?:please\s+)?"
     r"(?:ring|call|phone|telephone|contact|email)\s+me\b",
     # "grateful if a manager could contact me", "can a human tell me where it is"
-    r"\b(?:a|an)\s+(?:manager|supervisor|team\s+leader|human|real\s+person)\s+(?:could|would|can)\s+"
+    r"\b(?:a|an)\s+(?:manager|supervisor|team\s+leader|human|real\s+person)\s+(?:could|can)\s+"
     r"(?:please\s+)?(?:ring|call|phone|telephone|contact|email|tell|look|check|help)\b",
     r"\b(?:can|could|would)\s+(?:a|an)\s+(?:manager|supervisor|team\s+leader|human|real\s+person)\s+"
     r"(?:please\s+)?(?:ring|call|phone|telephone|contact|email|tell|look|check|help)\b",
@@ -42,7 +42,9 @@ HUMAN_REQUEST_PATTERNS: tuple[str, ...] = (
     rf"\b(?:want|like|need|expect|request|grateful\s+for|appreciate)\s+(?:a\s+)?(?:call|ring|callback|call\s*back"
     rf"|phone\s+call)\s+from\s+(?:a|an|your|some)?\s*(?:senior\s+)?{_PERSON}\b",
     r"\bsome(?:one|body)\s+(?:senior|with\s+(?:the\s+|some\s+)?authority)\b",
-    r"\bget\s+me\s+some(?:one|body)\b",
+    # "get me someone who can actually look at it", not "get me someone out to the boiler"
+    r"\bget\s+me\s+some(?:one|body)\s+(?:else|real|competent|senior|on\s+the\s+(?:phone|line)"
+    r"|to\s+(?:talk|speak)|who\s+(?:can\s+)?actually)\b",
     # "please pass this to your complaints department"
     r"\b(?:pass|escalate|forward|refer)\w*\s+(?:this|it|my\s+\w+)\s+(?:on\s+)?to\s+(?:your|the)\s+"
     r"complaints?\s+(?:department|team)\b",
@@ -80,9 +82,9 @@ SENSITIVE_TOPIC_PATTERNS: dict[str, tuple[str, ...]] = {
         # "died" only of a person: "my phone died" is not a bereavement.
         r"\b(?:my|our|his|her)\s+(?:husband|wife|mother|father|mum|mom|dad|son|daughter"
         r"|partner|brother|sister|grandmother|grandfather|child|grandma|grandpa)\s+"
-        r"(?:has\s+|had\s+|just\s+)?(?:died|passed)\b",
+        r"(?:has\s+|had\s+|just\s+)?(?:died|passed\s+(?:away|on|recently|last|yesterday|earlier))\b",
         # "she died in January", "my father, who died on the 4th", "my late mother's account"
-        r"\b(?:he|she|who)\s+(?:has\s+|had\s+|just\s+|sadly\s+)?(?:died|passed)\b",
+        r"\b(?:he|she|who)\s+(?:has\s+|had\s+|just\s+|sadly\s+)?(?:died|passed\s+(?:away|on|recently|last|yesterday|earlier))\b",
         r"\bmy\s+late\s+(?:husband|wife|mother|father|mum|mom|dad|son|daughter|partner|brother"
         r"|sister|grandmother|grandfather|gran|grandma|grandpa|aunt|uncle)\b",
         r"\b(?:death\s+certificate|date\s+of\s+death|probate|executor\s+of)\b",
@@ -95,9 +97,8 @@ SENSITIVE_TOPIC_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\bunauthori[sz]ed\s+(?:charge|transaction|payment|withdrawal)s?\b",
         r"\bcharges?\s+i\s+(?:did\s+not|didn't|never)\s+make\b",
         # "a payment on my card I don't recognise", "a direct debit I didn't set up"
-        r"\b(?:payment|charge|transaction|debit|withdrawal)s?\b(?:[^.?!]|\.\d){0,60}\b(?:i|we)\s+"
+        r"\b(?:payment|charge|transaction|debit|withdrawal)s?\b(?:[^.?!]|\.\d){0,100}\b(?:i|we)\s+"
         r"(?:don'?t|do\s+not|didn'?t|did\s+not|never)\s+(?:recogni[sz]e|authori[sz]e|set\s+(?:it|this|that)\s+up)",
-        r"\b(?:i|we)\s+(?:didn'?t|did\s+not|never)\s+(?:set\s+(?:it|this|that)\s+up|authori[sz]e\s+(?:it|this|that))\b",
         # A fraud alert the customer answers no to: "asking if I made a purchase ... I didn't"
         r"\bif\s+i\s+(?:made|authori[sz]ed)\s+(?:a|this|the|that)\b[^!?]{0,100}\bi\s+(?:didn'?t|did\s+not|never)\b",
     ),
@@ -209,12 +210,12 @@ REGULATOR_PATTERNS: tuple[str, ...] = (
     r"\bfinancial\s+conduct\s+authority\b",
     r"\btrading\s+standards\b",
     r"\bconsumer\s+(?:protection|rights\s+(?:body|organi[sz]ation)|watchdog|council|forum|court|section)\b",
-    r"\b(?:deposit\s+(?:protection\s+)?scheme|caa|ico|asa|ofsted|ombudsmen)\b",
-    r"\b(?:local|national)\s+(?:paper|newspaper|press|news)\b",
+    r"\b(?:deposit\s+(?:protection\s+)?scheme|caa|ico|advertising\s+standards|ombudsmen)\b",
     r"\bwatchdog\b",
     r"\bbetter\s+business\s+bureau\b",
     r"\bcitizens\s+advice\b",
-    r"\b(?:go(?:ing)?\s+to|contact\w*|tell\w*)\s+the\s+(?:press|papers|media|newspapers?)\b",
+    r"\b(?:go(?:ing)?\s+to|contact\w*|tell\w*|writ\w*\s+to)\s+(?:the|our|my)\s+(?:local\s+|national\s+)?"
+    r"(?:press|papers?|media|newspapers?)\b",
     r"\b(?:report|reporting)\s+(?:you|this|your\s+company)\s+to\b",
     r"\bformal\s+complaint\b",
 )
@@ -245,10 +246,10 @@ LOOP_COMPLAINT_PATTERNS: tuple[str, ...] = (
     r"\bword\s+for\s+word\b",
     r"\b(?:the\s+)?exact(?:ly\s+the)?\s+same\s+(?:thing|answer|reply|message|words)\b",
     r"\b(?:that|this)\s+exact\s+(?:answer|reply|message)\b",
-    r"\b(?:stuck\s+in|caught\s+in|in)\s+a\s+loop\b",
+    r"\b(?:we'?re|we\s+are|i'?m|i\s+am|we'?ve\s+been|i'?ve\s+been)\s+(?:stuck|going|caught)\s+in\s+a\s+loop\b",
     r"\b(?:sends?|sending|sent|takes?|taking|took)\s+me\s+(?:right\s+|straight\s+)?back\s+to\s+the\s+"
     r"(?:start|beginning|main\s+menu)\b",
-    r"\b(?:just|keeps?|kept)\s+repeat(?:s|ing)\b",
+    r"\b(?:you|it|the\s+bot|bot|the\s+(?:assistant|system|chat))\s+(?:just\s+|keeps?\s+|kept\s+)+repeat(?:s|ing)?\b",
     r"\bi\s+(?:just|already)\s+(?:said|told\s+you|explained)\b",
     r"\b(?:you|u)\s+(?:say|said)\s+(?:again\s+)?(?:the\s+)?same\s+thing\b",
     r"\bread\s+me\s+the\s+\w+\s+again\b",

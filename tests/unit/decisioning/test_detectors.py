@@ -304,6 +304,8 @@ def test_the_topics_told_to_a_person_however_calmly_are_topics_the_detector_know
         ("hello i want to speak to customer care executive regarding my loan", True),
         ("ah look would you put me on to a person please", True),
         ("can you get me someone who can actually look at my account", True),
+        ("can you get me someone out to look at the boiler this week?", False),
+        ("I was told a manager would call me back, is that still the plan?", False),
         ("Is there someone I could chat with who can look it up?", True),
         ("Please pass this to your complaints department.", True),
         # A person in the story, not a person asked for.
@@ -350,6 +352,9 @@ def test_more_churn_threats(text: str, expected: bool) -> None:
         ("there's a payment on my acct i dont recognise", "fraud"),
         ("There is a payment of £49.99 on my card which I don't recognise.", "fraud"),
         ("there's a direct debit for a company I didn't set up, I didn't set this up", "fraud"),
+        ("my son installed the router, I didn't set it up, what's the wifi password?", None),
+        ("she passed her driving test yesterday so add her to the policy", None),
+        ("my dad passed away last month", "bereavement"),
         ("Got a text asking if I made a $412 purchase at an electronics store. I didn't.", "fraud"),
         ("there's a faint smell of gas near the meter box outside", "safety"),
         ("no no smell of gas nothing like that just no heat", None),
@@ -381,7 +386,8 @@ def test_more_vulnerability_phrases(text: str, expected: bool) -> None:
         ("I have sent the full timeline to the consumer section of our local paper", True),
         ("I am constrained to approach the consumer forum", True),
         ("I'd rather not involve the deposit scheme if it can be sorted", True),
-        ("I read about your new plans in the local paper, sounds great", True),
+        ("I'll be writing to the local paper about this", True),
+        ("I read about your new plans in the local paper, sounds great", False),
         ("can I pay my deposit by card?", False),
     ],
 )
@@ -402,6 +408,8 @@ def test_more_regulator_complaints(text: str, expected: bool) -> None:
         ("you say again same thing i don't understand", True),
         ("you've just read me the letter again", True),
         ("the loop antenna on my radio is broken", False),
+        ("my phone is stuck in a boot loop since the update", False),
+        ("my washing machine keeps repeating the rinse cycle", False),
         ("can you repeat the number please", False),
     ],
 )
