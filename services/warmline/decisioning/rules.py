@@ -149,7 +149,10 @@ def evaluate(
                 f"The customer said the conversation is going nowhere: \u201c{state.loop_complaint}\u201d.",
             )
         )
-    elif turn.looped and turn.after_bot_repeat:
+    elif turn.after_bot_repeat and (turn.looped or reads_stuck(turn.signals, t.loop_signal)):
+        # The bot gave the same answer twice: the customer asking again in any
+        # words, or reading stuck, is the loop ("yes, but does 'all' include
+        # night buses or not?"); a calm new question is not.
         found.append(
             Finding(
                 "confusion_loop",

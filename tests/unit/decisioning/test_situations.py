@@ -55,6 +55,28 @@ def test_the_bot_repeating_itself_and_the_customer_asking_again_is_a_loop() -> N
     assert "repeating the same answer" in decision.reasons[0].explanation
 
 
+def test_the_bot_repeating_itself_and_the_customer_asking_again_in_other_words_is_a_loop() -> None:
+    c = Conversation()
+    answer = "Monthly passes are valid on all bus services within your zones."
+    outcomes = run(
+        [
+            c.customer("Does my monthly pass work on the night buses?"),
+            c.other(BOT, answer),
+            c.customer("The driver said it wasn't valid after midnight. So which is it?", repeat=0.3),
+            c.other(BOT, answer, repeat=0.99),
+            c.customer(
+                "Yes, but does 'all' include night buses or not?",
+                signals={"negativity": 0.6, "confusion": 0.7, "frustration": 0.5},
+                repeat=0.4,
+            ),
+        ]
+    )
+    index, decision = first(outcomes)
+    assert index == 4
+    assert decision.reasons[0].code == "confusion_loop"
+    assert "repeating the same answer" in decision.reasons[0].explanation
+
+
 def test_a_new_question_after_a_repeated_bot_answer_is_not_a_loop() -> None:
     c = Conversation()
     answer = "You can reset your router from the app under Settings."
