@@ -99,6 +99,7 @@ SENSITIVE_TOPIC_PATTERNS: dict[str, tuple[str, ...]] = {
         # "a payment on my card I don't recognise", "a direct debit I didn't set up"
         r"\b(?:payment|charge|transaction|debit|withdrawal)s?\b(?:[^.?!]|\.\d){0,100}\b(?:i|we)\s+"
         r"(?:don'?t|do\s+not|didn'?t|did\s+not|never)\s+(?:recogni[sz]e|authori[sz]e|set\s+(?:it|this|that)\s+up)",
+        r"\b(?:payment|charge|transaction|debit|withdrawal)s?\b(?:[^.?!]|\.\d){0,100}\b(?:i'?ve|we'?ve|i\s+have)\s+never\s+heard\s+of\b",
         # A fraud alert the customer answers no to: "asking if I made a purchase ... I didn't"
         r"\bif\s+i\s+(?:made|authori[sz]ed)\s+(?:a|this|the|that)\b[^!?]{0,100}\bi\s+(?:didn'?t|did\s+not|never)\b",
     ),
@@ -186,6 +187,7 @@ CHURN_PATTERNS: tuple[str, ...] = (
     r"\b(?:one\s+of\s+your|a|to\s+a)\s+(?:rival|competitor)s?\b",
     r"\b(?:evaluating|considering|exploring|looking\s+at)\s+(?:other\s+)?(?:alternatives|other\s+options)\b",
     r"\b(?:out\s+to\s+tender|comparison\s+sites?|shop(?:ping)?\s+around)\b",
+    r"\bport(?:ing)?\s+(?:out|away|my\s+number)\b",
     r"\b(?:shall|should)\s+i\s+(?:just\s+)?(?:go\s+elsewhere|leave|switch|cancel|move\s+(?:my\s+\w+|elsewhere))\b",
     r"\b(?:found|got)\s+(?:a|another)\s+(?:\w+\s+){0,2}(?:provider|company|supplier|bank|insurer|network)\s+that\b",
     r"\b(?:done|finished)\s+with\s+(?:you|this\s+company|your\s+company|your\s+service)\b",

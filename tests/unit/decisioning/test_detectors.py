@@ -332,6 +332,7 @@ def test_more_ways_of_asking_for_a_person(text: str, expected: bool) -> None:
         ("Great news, I've found a provider that actually answers the phone.", True),
         ("I'll go on a comparison site and you can whistle for it", True),
         ("we're seriously considering moving to another processor", True),
+        ("Either take the £64 off or I'll port out.", True),
         # Not threats: leaving a card, moving house, a calm plan.
         ("would be nice if the driver knocked instead of just leaving a card", False),
         ("I'm moving to another flat next month, how do I update my address?", False),
@@ -359,6 +360,8 @@ def test_more_churn_threats(text: str, expected: bool) -> None:
         ("there's a faint smell of gas near the meter box outside", "safety"),
         ("no no smell of gas nothing like that just no heat", None),
         ("my phone died on the train", None),
+        ("a payment of £42.99 to a company I've never heard of", "fraud"),
+        ("I've never heard of your loyalty scheme, how does it work?", None),
         ("I didn't recognise the new menu", None),
     ],
 )
