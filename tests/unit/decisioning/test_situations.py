@@ -62,7 +62,9 @@ def test_the_bot_repeating_itself_and_the_customer_asking_again_in_other_words_i
         [
             c.customer("Does my monthly pass work on the night buses?"),
             c.other(BOT, answer),
-            c.customer("The driver said it wasn't valid after midnight. So which is it?", repeat=0.3),
+            c.customer(
+                "The driver said it wasn't valid after midnight. So which is it?", repeat=0.3
+            ),
             c.other(BOT, answer, repeat=0.99),
             c.customer(
                 "Yes, but does 'all' include night buses or not?",
