@@ -121,6 +121,7 @@ def _observe_customer(
     event = scored.event
     text = event.text
     thresholds = policy.thresholds
+    signals = _scored_signals(scored)
     state.customer_turns += 1
     state.last_customer_text = text
     state.explicit_request |= detectors.explicit_human_request(text) is not None
@@ -140,7 +141,7 @@ def _observe_customer(
     if (
         not state.loop_complaint
         and (complaint := detectors.loop_complaint(text))
-        and rules.reads_stuck(_scored_signals(scored), thresholds.loop_signal)
+        and rules.reads_stuck(signals, thresholds.loop_signal)
     ):
         state.loop_complaint = complaint
     if not thanks:
@@ -149,7 +150,6 @@ def _observe_customer(
     state.keyword_queue = policy.routing.keyword_queue(text) or state.keyword_queue
     scores = scored.scores
     after_bot_repeat = state.last_bot_repeated
-    signals = _scored_signals(scored)
     if not signals:
         return Turn(signals={}, looped=looped, after_bot_repeat=after_bot_repeat)
     negativity = signals["negativity"]

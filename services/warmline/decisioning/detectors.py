@@ -21,6 +21,10 @@ _PERSON = (
     r"|live\s+agent|people|member\s+of\s+(?:staff|the\s+team|your\s+team))"
 )
 
+# Who a customer asks to hear from, and how ("grateful if a manager could contact me").
+_SENIOR = r"(?:manager|supervisor|team\s+leader|human|real\s+person)"
+_CONTACT_VERB = r"(?:ring|call|phone|telephone|contact|email|tell|look|check|help)"
+
 #: Ways customers ask for a person. Each pattern needs a request verb or stands
 #: alone as the whole message, so "the agent said" or "my travel agent" never match.
 HUMAN_REQUEST_PATTERNS: tuple[str, ...] = (
@@ -34,10 +38,8 @@ HUMAN_REQUEST_PATTERNS: tuple[str, ...] = (
     rf"\b(?:can|could|please|would)\s+(?:a|an|some)?\s*{_PERSON}\s+(?:please\s+)?"
     r"(?:ring|call|phone|telephone|contact|email)\s+me\b",
     # "grateful if a manager could contact me", "can a human tell me where it is"
-    r"\b(?:a|an)\s+(?:manager|supervisor|team\s+leader|human|real\s+person)\s+(?:could|can)\s+"
-    r"(?:please\s+)?(?:ring|call|phone|telephone|contact|email|tell|look|check|help)\b",
-    r"\b(?:can|could|would)\s+(?:a|an)\s+(?:manager|supervisor|team\s+leader|human|real\s+person)\s+"
-    r"(?:please\s+)?(?:ring|call|phone|telephone|contact|email|tell|look|check|help)\b",
+    rf"\b(?:a|an)\s+{_SENIOR}\s+(?:could|can)\s+(?:please\s+)?{_CONTACT_VERB}\b",
+    rf"\b(?:can|could|would)\s+(?:a|an)\s+{_SENIOR}\s+(?:please\s+)?{_CONTACT_VERB}\b",
     # "I want a call from someone senior", "grateful for a call from a manager"
     rf"\b(?:want|like|need|expect|request|grateful\s+for|appreciate)\s+(?:a\s+)?(?:call|ring|callback|call\s*back"
     rf"|phone\s+call)\s+from\s+(?:a|an|your|some)?\s*(?:senior\s+)?{_PERSON}\b",
@@ -62,6 +64,15 @@ HUMAN_REQUEST_PATTERNS: tuple[str, ...] = (
     r"^\W*(?:agent|human|representative|operator|a\s+human|a\s+person)\W*$",
 )
 
+# A relative, and a death told of them ("passed" alone is also passing a test).
+_RELATIVE = (
+    r"(?:husband|wife|mother|father|mum|mom|dad|son|daughter|partner|brother|sister"
+    r"|grandmother|grandfather|child|gran|grandma|grandpa|aunt|uncle)"
+)
+_DIED = r"(?:died|passed\s+(?:away|on|recently|last|yesterday|earlier))"
+# A payment, then within the sentence (amounts like 49.99 allowed) what the customer says of it.
+_PAYMENT_THEN = r"\b(?:payment|charge|transaction|debit|withdrawal)s?\b(?:[^.?!]|\.\d){0,100}\b"
+
 #: Sensitive topics and the phrases that reveal them. Routed to specialist care.
 SENSITIVE_TOPIC_PATTERNS: dict[str, tuple[str, ...]] = {
     "health": (
@@ -80,13 +91,10 @@ SENSITIVE_TOPIC_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\bdeceased\b",
         r"\bdeath\s+in\s+the\s+family\b",
         # "died" only of a person: "my phone died" is not a bereavement.
-        r"\b(?:my|our|his|her)\s+(?:husband|wife|mother|father|mum|mom|dad|son|daughter"
-        r"|partner|brother|sister|grandmother|grandfather|child|grandma|grandpa)\s+"
-        r"(?:has\s+|had\s+|just\s+)?(?:died|passed\s+(?:away|on|recently|last|yesterday|earlier))\b",
+        rf"\b(?:my|our|his|her)\s+{_RELATIVE}\s+(?:has\s+|had\s+|just\s+)?{_DIED}\b",
         # "she died in January", "my father, who died on the 4th", "my late mother's account"
-        r"\b(?:he|she|who)\s+(?:has\s+|had\s+|just\s+|sadly\s+)?(?:died|passed\s+(?:away|on|recently|last|yesterday|earlier))\b",
-        r"\bmy\s+late\s+(?:husband|wife|mother|father|mum|mom|dad|son|daughter|partner|brother"
-        r"|sister|grandmother|grandfather|gran|grandma|grandpa|aunt|uncle)\b",
+        rf"\b(?:he|she|who)\s+(?:has\s+|had\s+|just\s+|sadly\s+)?{_DIED}\b",
+        rf"\bmy\s+late\s+{_RELATIVE}\b",
         r"\b(?:death\s+certificate|date\s+of\s+death|probate|executor\s+of)\b",
     ),
     "fraud": (
@@ -97,9 +105,9 @@ SENSITIVE_TOPIC_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\bunauthori[sz]ed\s+(?:charge|transaction|payment|withdrawal)s?\b",
         r"\bcharges?\s+i\s+(?:did\s+not|didn't|never)\s+make\b",
         # "a payment on my card I don't recognise", "a direct debit I didn't set up"
-        r"\b(?:payment|charge|transaction|debit|withdrawal)s?\b(?:[^.?!]|\.\d){0,100}\b(?:i|we)\s+"
-        r"(?:don'?t|do\s+not|didn'?t|did\s+not|never)\s+(?:recogni[sz]e|authori[sz]e|set\s+(?:it|this|that)\s+up)",
-        r"\b(?:payment|charge|transaction|debit|withdrawal)s?\b(?:[^.?!]|\.\d){0,100}\b(?:i'?ve|we'?ve|i\s+have)\s+never\s+heard\s+of\b",
+        rf"{_PAYMENT_THEN}(?:i|we)\s+(?:don'?t|do\s+not|didn'?t|did\s+not|never)\s+"
+        r"(?:recogni[sz]e|authori[sz]e|set\s+(?:it|this|that)\s+up)",
+        rf"{_PAYMENT_THEN}(?:i'?ve|we'?ve|i\s+have)\s+never\s+heard\s+of\b",
         # A fraud alert the customer answers no to: "asking if I made a purchase ... I didn't"
         r"\bif\s+i\s+(?:made|authori[sz]ed)\s+(?:a|this|the|that)\b[^!?]{0,100}\bi\s+(?:didn'?t|did\s+not|never)\b",
     ),
@@ -164,17 +172,19 @@ VULNERABILITY_PATTERNS: tuple[str, ...] = (
     r"|on\s+sick\s+pay|sick\s+pay\s+(?:doesn'?t|does\s+not|won'?t))\b",
 )
 
+# The kinds of company a customer leaves for another.
+_PROVIDER = r"(?:provider|company|bank|supplier|network|carrier|insurer|processor|platform|airline|lender|retailer)"
+
 #: Threats to leave because of the service (not a calm, planned cancellation:
 #: the churn rule also wants the turn to read negative, see ``rules``).
 CHURN_PATTERNS: tuple[str, ...] = (
     r"\b(?:i'?m|i\s+am|i'?ll|i\s+will|going\s+to|gonna|about\s+to|ready\s+to)\s+(?:just\s+)?"
     r"(?:be\s+)?(?:cancel\w*|switch\w*|leav\w*\s+(?:you|this\s+company|your\s+company)"
     r"|clos\w*\s+my\s+account|tak\w*\s+my\s+business|go(?:ing)?\s+elsewhere)",
-    r"\bswitch(?:ing)?\s+(?:to\s+)?(?:another|a\s+different|a\s+new|other)\s+(?:provider|company|bank|supplier|network|carrier|insurer)",
+    rf"\bswitch(?:ing)?\s+(?:to\s+)?(?:another|a\s+different|a\s+new|other)\s+{_PROVIDER}",
     r"\btak(?:e|ing)\s+my\s+(?:business|money|custom)\s+elsewhere\b",
     r"\b(?:find|finding|get|look(?:ing)?\s+(?:for|at|around(?:\s+for|\s+at)?))\s+"
-    r"(?:another|a\s+new|a\s+different|a\s+better|other)\s+(?:provider|company|bank|supplier|network|insurer"
-    r"|processor|platform|airline|lender|retailer)s?\b",
+    rf"(?:another|a\s+new|a\s+different|a\s+better|other)\s+{_PROVIDER}s?\b",
     # "if it isn't fixed by Friday I'm cancelling", not "if the driver knocked instead of leaving a card"
     r"\bif\b[^.?!]{0,80}\b(?:i'?ll|i\s+will|i'?m|i\s+am|we'?ll|we\s+will|we'?re|i\s+shall)\s+(?:just\s+|be\s+)?"
     r"(?:cancel\w*|leav\w*|switch\w*|go(?:ing)?\s+elsewhere|mov\w*\s+(?:my|our)\s+(?:account|business|money|savings))\b",
@@ -189,15 +199,14 @@ CHURN_PATTERNS: tuple[str, ...] = (
     r"\b(?:out\s+to\s+tender|comparison\s+sites?|shop(?:ping)?\s+around)\b",
     r"\bport(?:ing)?\s+(?:out|away|my\s+number)\b",
     r"\b(?:shall|should)\s+i\s+(?:just\s+)?(?:go\s+elsewhere|leave|switch|cancel|move\s+(?:my\s+\w+|elsewhere))\b",
-    r"\b(?:found|got)\s+(?:a|another)\s+(?:\w+\s+){0,2}(?:provider|company|supplier|bank|insurer|network)\s+that\b",
+    rf"\b(?:found|got)\s+(?:a|another)\s+(?:\w+\s+){{0,2}}{_PROVIDER}\s+that\b",
     r"\b(?:done|finished)\s+with\s+(?:you|this\s+company|your\s+company|your\s+service)\b",
     # "getting quotes from other suppliers", "both going elsewhere at renewal"
     r"\bquotes?\s+from\s+(?:other|another|different)\b",
     r"\b(?:go(?:ing)?|goes|gone)\s+elsewhere\b",
     r"\b(?:mov(?:e|ing)|tak(?:e|ing))\s+(?:my|our)\s+(?:\w+\s+){0,2}elsewhere\b",
     # "moving my salary to another bank"
-    r"\bmov(?:e|ing)\s+(?:my\s+)?(?:\w+\s+){0,2}to\s+(?:another|a\s+different|a\s+new|other)\s+"
-    r"(?:provider|company|bank|supplier|network|carrier|insurer|processor|platform|airline|lender|retailer)\b",
+    rf"\bmov(?:e|ing)\s+(?:my\s+)?(?:\w+\s+){{0,2}}to\s+(?:another|a\s+different|a\s+new|other)\s+{_PROVIDER}\b",
     # "I will be leaving at the end of this month unless the fault is fixed"
     r"\b(?:i|we)(?:'ll|\s+will|'m|\s+am|'re|\s+are)?\s+(?:be\s+)?(?:leav\w*|cancel\w*|switch\w*)\b"
     r"[^.?!]{0,60}\bunless\b",

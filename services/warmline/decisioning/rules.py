@@ -71,8 +71,9 @@ class Turn:
 
 
 def reads_stuck(signals: Mapping[str, float], floor: float) -> bool:
-    """A repeat counts toward a loop when the turn reads at least ``floor`` negative,
-    confused or frustrated, or was not scored (nothing says it is calm)."""
+    """The turn reads at least ``floor`` negative, confused or frustrated, or was not
+    scored (nothing says it is calm): what makes a repeat, a loop complaint or a
+    re-ask after the bot repeated itself count toward a loop."""
     if not signals:
         return True
     return (
