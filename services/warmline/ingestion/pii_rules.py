@@ -315,6 +315,14 @@ _STREET_PARTICLE = r"(?:(?:de|da|do|das|dos|del|de la|des|du|di|der|van|von|d')\
 _STREET_NUMBERED = re.compile(
     r"(?=\d)(?<!\w)\d{1,5}[A-Za-z]?,?\s+(?:" + _CAP + r"\s+){1,3}(?i:" + _STREET_TYPE + r")(?!\w)"
 )
+
+
+def numbered_street_check(candidate: str) -> bool:
+    """The street does not run across a sentence's end ("died on 14 March. Please
+    close the account"): only short abbreviations ("St.", "Mt.") end in a full stop."""
+    return not any(len(word) > 4 and word.endswith(".") for word in candidate.split()[1:-1])
+
+
 # "Flat 3", "Apt 4B" (the street line after it is found by the rule above)
 _FLAT_WORDS = _words("flat apt apartment suite unit villa level box apto")
 _FLAT = re.compile(
@@ -341,6 +349,34 @@ _STREET_SPOKEN = re.compile(
     + _STREET_TYPE
     + r"(?!\w)"
 )
+_NUMBER_WORDS = _words(
+    """one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen
+    sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety
+    hundred and"""
+)
+# Words that make "<number> ... <street type>" ordinary speech: "three years in a
+# row", "the one near the retail park", "the seventeen oh five from glasgow queen street"
+# ("seventeen the crescent" is a street: "the" may stand before the street type).
+_SPOKEN_STREET_STOP = _words(
+    "a an in on at of near by from to for and it's its is instead way years times days"
+    " weeks months bills paydays"
+)
+
+
+def spoken_street_check(candidate: str) -> bool:
+    """A street read out in words: after "flat", "number" or "unit" anything goes;
+    otherwise neither "one" alone (a pronoun) nor a joining word before the street."""
+    words = candidate.lower().replace("-", " ").split()
+    if words[0] in ("flat", "apartment", "unit", "number"):
+        return True
+    numbers = 0
+    while numbers < len(words) and words[numbers] in _NUMBER_WORDS:
+        numbers += 1
+    if words[:numbers] == ["one"]:
+        return False
+    return not any(word in _SPOKEN_STREET_STOP for word in words[numbers:-1])
+
+
 _CONTINENTAL_STREET_WORDS = tuple(
     _words("straße strasse str weg platz allee gasse ring damm straat laan plein gracht")
 )
@@ -381,17 +417,50 @@ _ADDRESS_CUED = re.compile(
 )
 # UK: SW1A 1AA, LS1 4AB, M1 1AE
 _POSTCODE_UK = re.compile(r"(?=[A-Z])\b[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}\b")
+# The postcode areas of the UK and the Crown dependencies (Royal Mail): booking
+# references have the same shape ("KX72QP"), but not a real area.
+_UK_POSTCODE_AREAS = _words(
+    """ab al b ba bb bd bf bh bl bn br bs bt bx ca cb cf ch cm co cr ct cv cw da dd de dg dh
+    dl dn dt dy e ec eh en ex fk fy g gir gl gu gy ha hd hg hp hr hs hu hx ig im ip iv je ka
+    kt kw ky l la ld le ll ln ls lu m me mk ml n ne ng nn np nr nw ol ox pa pe ph pl po pr rg
+    rh rm s sa se sg sk sl sm sn so sp sr ss st sw sy ta td tf tn tq tr ts tw ub w wa wc wd wf
+    wn wr ws wv yo ze"""
+)
+
+
+def uk_postcode_check(candidate: str) -> bool:
+    """The postcode starts with a real area (its leading letters)."""
+    area = re.match(r"[A-Z]+", candidate)
+    return area is not None and area.group().lower() in _UK_POSTCODE_AREAS
+
+
+# Nouns that number things a customer quotes ("Order 58214", "Account 40328"):
+# the number after them is a reference, not a postcode.
+_REFERENCE_NOUN = (
+    r"(?i:order|account|acct|ref|reference|refs|consignment|invoice|ticket|case|claim|policy"
+    r"|booking|customer|tracking|complaint|job|member|membership|contract|meter|serial|item"
+    r"|parcel|flight|room|seat|table|unit|flat|incident|request|application)"
+)
+# The two-letter codes of the US states, DC and the territories (a ZIP follows one).
+_US_STATE = (
+    "AL|AK|AZ|AR|CA|CO|CT|DE|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH"
+    "|NJ|NM|NY|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|DC|PR|GU|VI|AS|MP"
+)
 _POSTCODE_NUMERIC = re.compile(
     # US ZIP after a state: "CA 94043", "NY 10001-1234"
-    r"(?=\d)(?:(?<=\b[A-Z]{2} )\d{5}(?:-\d{4})?\b"
+    r"(?=\d)(?:(?<=\b(?:" + _US_STATE + r") )\d{5}(?:-\d{4})?\b"
     # After a comma or a line break, before a town or at the end: "10115 Berlin",
     # "00-950 Warszawa", "1250-147 Lisboa", "São Paulo, 01310-200"
-    r"|(?:(?<=, )|(?<=,)|(?<=\n))(?:\d{5}-\d{3}|\d{4}-\d{3}|\d{5}|\d{2}-\d{3}|\d{4})"
+    # (a plain number right after another is a list of references: "refs 2201, 2237")
+    r"|(?:(?<=, )|(?<=,)|(?<=\n))(?:\d{5}-\d{3}|\d{4}-\d{3}|\d{2}-\d{3}"
+    r"|(?<!\d, )(?<!\d,)(?:\d{5}|\d{4}))"
     r"(?=\s+[A-ZÀ-ÖØ-ÞĀ-Ž][a-zà-öø-ÿā-ž]|\s*(?:$|[.,\n])))"
 )
 # After ", Town": "Mumbai 400050", "Tokyo 160-0023".
 _POSTCODE_AFTER_TOWN = re.compile(
-    r",\s*[A-ZÀ-ÖØ-ÞĀ-Ž][a-zà-öø-ÿā-ž]+(?:\s[A-ZÀ-ÖØ-ÞĀ-Ž][a-zà-öø-ÿā-ž]+)?\s+"
+    r",\s*(?!"
+    + _REFERENCE_NOUN
+    + r"\s)[A-ZÀ-ÖØ-ÞĀ-Ž][a-zà-öø-ÿā-ž]+(?:\s[A-ZÀ-ÖØ-ÞĀ-Ž][a-zà-öø-ÿā-ž]+)?\s+"
     r"(?P<pii>\d{3}-\d{4}|\d{5}-\d{3}|\d{4,6})\b"
 )
 _POSTCODE_CUED = re.compile(
@@ -431,7 +500,16 @@ _NAME_STRONG = re.compile(
 # "this is chinedu okafor calling": any case, when the intro ends in "calling".
 _NAME_CALLING = re.compile(
     r"(?i:\b(?:this is|it's|it is|i'm|im|i am)\s+)(?P<pii>" + _LOOSE_NAME + r")"
-    r"(?=\s+(?:calling|speaking|here)\b)"
+    r"(?=\s+(?:calling|speaking)\b)"
+)
+# "it's dave here": only after "this is" / "it's" and only one or two words that
+# pass :func:`here_name_check` ("I'm stuck here", "it's freezing in here" are not names).
+_NAME_HERE = re.compile(
+    r"(?i:\b(?:this is|it's|it is)\s+)(?P<pii>"
+    + _ANY_NAME_WORD
+    + r"(?:[ \t]+"
+    + _ANY_NAME_WORD
+    + r")?)(?=[ \t]+(?i:here)\b)"
 )
 # Letters spelled out after a name just found ("john smith s m i t h"): the
 # masked name is the NUL run the engine leaves in the text it searches.
@@ -525,14 +603,40 @@ NOT_NAMES = frozenset(
     mr mrs ms miss mx dr prof herr frau monsieur madame mme señor señora sr sra sirs
     regards cheers best sincerely faithfully yours wishes as if when after before since
     because kindly hope following attached please can could would will should
-    """
+    us him her them deaf blind disabled autistic diabetic dyslexic pregnant housebound
+    elderly vulnerable disabled registered executor executors policyholder cardholder
+    finance ops accounts agent officer executive practice tenant resident admin reception
+    housing letting lettings tenancy worker chief head office director"""
     )
 )
 
-# Words that end a loosely written name ("this is john calling").
+# Words that end a loosely written name ("this is john calling"), or show there is
+# none ("the account holder has died", "the name is correct", "it's um").
 _NAME_STOP = NOT_NAMES | frozenset(
-    _words("calling speaking here again back about from regarding re with because and but so")
+    _words(
+        """calling speaking here again back about from regarding re with because and but so
+        dear has have had is was were are be been died dies deceased dead late passed unwell
+        cannot can't can unable won't did does doesn't isn't wasn't correct wrong right
+        incorrect spelt spelled misspelled misspelt different missing blank um uh er erm hmm
+        like actually basically literally"""
+    )
 )
+
+_STATE_WORDS = _words(
+    """stuck sat stood lost cold hot warm wet dark chaos mayhem madness carnage hell murder
+    bedlam quiet dead empty busy mad nuts awful grim worse worst broke skint alone lonely
+    ill poorly unwell scared afraid terrified panicked petrified fuming livid gutted stressed
+    exhausted shattered knackered homeless trapped helpless hopeless useless dire"""
+)
+
+
+def here_name_check(candidate: str) -> bool:
+    """A name before "here": no stop word, and no word that reads as a state or an
+    action ("freezing", "stuck", "sat", "chaos")."""
+    words = candidate.lower().split()
+    return not any(
+        word in _NAME_STOP or word in _STATE_WORDS or word.endswith(("ing", "ed")) for word in words
+    )
 
 
 def name_check(candidate: str) -> bool:
@@ -573,7 +677,7 @@ _STREET_CUE_WORDS = _words(
 
 _POSTCODE_WORDS = _words("zip postcode post postal plz cep pin pincode")
 _DOB_WORDS = _words("birth born dob birthday birthdate")
-_CALLING_WORDS = _words("calling speaking here")
+_CALLING_WORDS = _words("calling speaking")
 _CVV_WORDS = _words("cvv cvv2 cvc cvc2 cv2 csc security verification 3-digit digit code")
 
 # Order matters: a span taken by an earlier rule is not looked at again, so the
@@ -597,14 +701,16 @@ RULES: tuple[Rule, ...] = (
     Rule("SSN", _SSN, cues=("-",), min_digits=9),
     Rule("IP", _IPV4, _ip_valid, cues=(".",), min_digits=4),
     Rule("IP", _IPV6, _ip_valid, cues=(":",)),
-    Rule("ADDRESS", _STREET_NUMBERED, words=_STREET_TYPE_WORDS, min_digits=1),
+    Rule(
+        "ADDRESS", _STREET_NUMBERED, numbered_street_check, words=_STREET_TYPE_WORDS, min_digits=1
+    ),
     Rule("ADDRESS", _ADDRESS_CUED, words=_STREET_CUE_WORDS, min_digits=1),
     Rule("ADDRESS", _STREET_FRENCH, words=_FRENCH_STREET_WORDS, min_digits=1),
-    Rule("ADDRESS", _STREET_SPOKEN, words=_STREET_TYPE_WORDS),
+    Rule("ADDRESS", _STREET_SPOKEN, spoken_street_check, words=_STREET_TYPE_WORDS),
     Rule("ADDRESS", _FLAT, words=_FLAT_WORDS, min_digits=1),
     Rule("ADDRESS", _STREET_SUFFIXED, cues=_CONTINENTAL_STREET_WORDS, min_digits=1),
     Rule("ADDRESS", _STREET_PREFIXED, words=_STREET_PREFIX_WORDS, min_digits=1),
-    Rule("ADDRESS", _POSTCODE_UK, min_digits=2),
+    Rule("ADDRESS", _POSTCODE_UK, uk_postcode_check, min_digits=2),
     Rule("ADDRESS", _POSTCODE_NUMERIC, min_digits=4),
     Rule("ADDRESS", _POSTCODE_AFTER_TOWN, cues=(",",), min_digits=4),
     Rule("ADDRESS", _POSTCODE_CUED, words=_POSTCODE_WORDS, min_digits=1),
@@ -622,6 +728,7 @@ RULES: tuple[Rule, ...] = (
     Rule("NAME", _NAME_WEAK, name_check, words=_WEAK_NAME_WORDS, cues=_WEAK_NAME_CUES),
     Rule("NAME", _NAME_STRONG, trim=loose_name_trim, words=_STRONG_NAME_WORDS),
     Rule("NAME", _NAME_CALLING, trim=loose_name_trim, words=_CALLING_WORDS),
+    Rule("NAME", _NAME_HERE, here_name_check, words=_words("here")),
     Rule("NAME", _NAME_OBJECT, name_check, words=_OBJECT_WORDS),
     Rule("NAME", _NAME_SUBJECT, name_check, words=_SUBJECT_WORDS, cues=_SUBJECT_CUES),
     Rule("NAME", _NAME_LAST_LINE, name_check, cues=("\n",)),
