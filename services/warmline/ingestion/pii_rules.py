@@ -577,15 +577,35 @@ _NAME_GREETING = re.compile(
 )
 # A sign-off starts its line: "Kind regards,\nPriya Natarajan", "Thanks, Tom".
 _NAME_SIGNOFF = re.compile(
-    r"^[ \t]*(?i:" + _SIGNOFF + r"),?[ \t]*\n?[ \t]*(?:-+\s*)?"
+    r"^[ \t]*(?i:" + _SIGNOFF + r")(?:[ \t]+(?i:again|anyway|loads|so much|very much|a lot"
+    r"|for (?:all )?your help)){0,2},?[ \t]*\n?[ \t]*(?:-+\s*)?"
     r"(?P<pii>" + _NAME + r")(?=[ \t]*(?:\n|$))",
     re.MULTILINE,
 )
 
+_STATE_WORDS = _words(
+    """stuck sat stood lost cold hot warm wet dark chaos mayhem madness carnage hell murder
+    bedlam quiet dead empty busy mad nuts awful grim worse worst broke skint alone lonely
+    ill poorly unwell scared afraid terrified panicked petrified fuming livid gutted stressed
+    exhausted shattered knackered homeless trapped helpless hopeless useless dire"""
+)
+# Who a customer says they are, capitalised as they often are ("I'm Deaf",
+# "I'm Welsh", "I'm Muslim"): not a name after "I'm".
+_IDENTITY_WORDS = _words(
+    """deaf deafblind blind hard partially disabled autistic diabetic dyslexic epileptic
+    pregnant housebound elderly vulnerable welsh scottish irish english british nigerian
+    ghanaian kenyan somali indian pakistani bangladeshi sri chinese japanese korean filipino
+    polish romanian italian spanish portuguese french german dutch turkish greek arab
+    australian american canadian jamaican muslim jewish hindu sikh buddhist catholic vegan
+    vegetarian"""
+)
 # Capitalised words that follow a cue without being a name.
-NOT_NAMES = frozenset(
-    _words(
-        """
+NOT_NAMES = (
+    _STATE_WORDS
+    | _IDENTITY_WORDS
+    | frozenset(
+        _words(
+            """
     a an the i me my you your we our he she they it this that there here not no yes so
     very really just still only also too now then again please sorry thanks thank hello
     hi hey ok okay sure fine good great well bad sick tired fed done furious angry upset
@@ -603,10 +623,11 @@ NOT_NAMES = frozenset(
     mr mrs ms miss mx dr prof herr frau monsieur madame mme señor señora sr sra sirs
     regards cheers best sincerely faithfully yours wishes as if when after before since
     because kindly hope following attached please can could would will should
-    us him her them deaf blind disabled autistic diabetic dyslexic pregnant housebound
-    elderly vulnerable disabled registered executor executors policyholder cardholder
+    us him her them registered executor executors policyholder cardholder council
     finance ops accounts agent officer executive practice tenant resident admin reception
-    housing letting lettings tenancy worker chief head office director"""
+    housing letting lettings tenancy worker chief head office director anyway loads lots
+    diolch"""
+        )
     )
 )
 
@@ -622,21 +643,12 @@ _NAME_STOP = NOT_NAMES | frozenset(
     )
 )
 
-_STATE_WORDS = _words(
-    """stuck sat stood lost cold hot warm wet dark chaos mayhem madness carnage hell murder
-    bedlam quiet dead empty busy mad nuts awful grim worse worst broke skint alone lonely
-    ill poorly unwell scared afraid terrified panicked petrified fuming livid gutted stressed
-    exhausted shattered knackered homeless trapped helpless hopeless useless dire"""
-)
-
 
 def here_name_check(candidate: str) -> bool:
     """A name before "here": no stop word, and no word that reads as a state or an
     action ("freezing", "stuck", "sat", "chaos")."""
     words = candidate.lower().split()
-    return not any(
-        word in _NAME_STOP or word in _STATE_WORDS or word.endswith(("ing", "ed")) for word in words
-    )
+    return not any(word in _NAME_STOP or word.endswith(("ing", "ed")) for word in words)
 
 
 def name_check(candidate: str) -> bool:

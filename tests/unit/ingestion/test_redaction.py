@@ -121,6 +121,10 @@ def test_look_alikes_are_kept(text: str) -> None:
         "PX 58201 never arrived",
         "Yours faithfully,\nExecutor",
         "Dear Housing Officer,\nthe mould is back",
+        "I'm Welsh and would like my letters in Welsh",
+        "I'm Hard of Hearing, can you text me instead",
+        "I'm Muslim and need to know if the meal is halal",
+        "nvm fixed it. Thanks Loads",
     ],
 )
 def test_customer_language_is_not_personal_data(text: str) -> None:
@@ -140,6 +144,8 @@ def test_customer_language_is_not_personal_data(text: str) -> None:
         ("ul. Długa 22 m. 8, 80-831 Gdańsk", "[ADDRESS] m. 8, [ADDRESS] Gdańsk"),
         ("my postcode is SW1A 1AA", "my postcode is [ADDRESS]"),
         ("5 Mt. Pleasant Close", "[ADDRESS]"),
+        ("Thanks again for all your help,\nLena Vogel", "Thanks again for all your help,\n[NAME]"),
+        ("Cheers Anyway,\nGemma", "Cheers Anyway,\n[NAME]"),
     ],
 )
 def test_personal_data_beside_those_words_is_still_found(text: str, expected: str) -> None:
