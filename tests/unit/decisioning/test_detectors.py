@@ -79,6 +79,10 @@ def test_human_request_false_positives(text: str) -> None:
         ("my ex is threatening me", {"safety"}),
         ("I'm in hospital after surgery", {"health"}),
         ("I got the diagnosis yesterday", {"health"}),
+        # A pet's death is not a bereavement (labelling guide), a person's beside it is.
+        ("our cat passed away last month, please cancel the pet insurance", set()),
+        ("the cactus you sent is very much deceased", set()),
+        ("our dog died in May and my husband passed away last week", {"bereavement"}),
     ],
 )
 def test_sensitive_topics(text: str, topics: set[str]) -> None:
