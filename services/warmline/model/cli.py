@@ -149,14 +149,27 @@ def eval_command(
         help="goemotions: a GoEmotions split; contact-center: Warmline's own set "
         "(--split test or dev), turn and escalation metrics.",
     ),
+    contact_set: Path | None = typer.Option(
+        None,
+        "--set",
+        exists=True,
+        dir_okay=False,
+        help="contact-center suite: a labelled set of your own, in the shipped set's "
+        "format (JSONL conversations, signals on customer turns); all of it is scored.",
+    ),
 ) -> None:
     """Score a split and print macro/micro/Ekman/sentiment F1, per-label F1 and ECE
     (GoEmotions), or the contact-center suite's metrics."""
     if suite is Suite.contact_center:
         if split.value not in ("dev", "test"):
             raise typer.BadParameter("the contact-center set has the parts dev and test")
-        typer.echo(json.dumps(_contact_center(Part(split.value), model, None, None), indent=2))
+        part = None if contact_set is not None else Part(split.value)
+        typer.echo(json.dumps(_contact_center(part, model, None, contact_set), indent=2))
         return
+    if contact_set is not None:
+        raise typer.BadParameter(
+            "--set is a contact-center set: use it with --suite contact-center"
+        )
     from warmline.model.evaluate import evaluate_split, summary
     from warmline.model.report import render_report
 
@@ -193,19 +206,28 @@ def _load_policy(policy: Path | None) -> Policy:
 
 
 def _contact_center(
-    part: Part, model: Path, policy: Path | None, data: Path | None
+    part: Part | None, model: Path, policy: Path | None, data: Path | None
 ) -> dict[str, object]:
+    """The suite's report on a part of the shipped set, or (``part`` None) on all of
+    ``data``: a user's own labelled set, which has no parts."""
     import tempfile
 
     from warmline.model import contact_center as cc
     from warmline.model.contact_center_eval import evaluate
     from warmline.model.engine import EmotionEngine
 
-    conversations = cc.part(cc.read_conversations(data or cc.EVAL_FILE), part.value)
+    try:
+        conversations = cc.read_conversations(data or cc.EVAL_FILE)
+    except cc.DataError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--set") from exc
+    if part is not None:
+        conversations = cc.part(conversations, part.value)
     engine = EmotionEngine(model)
     with tempfile.TemporaryDirectory() as tmp:
         result = evaluate(engine, conversations, _load_policy(policy), Path(tmp) / "replay.jsonl")
-    result["part"] = part.value
+    result["part"] = part.value if part is not None else "all"
+    if data is not None:
+        result["set"] = str(data)
     return result
 
 

@@ -68,3 +68,43 @@ def test_the_contact_center_suite_reports_turn_and_escalation_metrics() -> None:
     assert turn["policy_negative_turn_threshold"] == 0.5
     assert report["escalation"]["labelled_conversations"] == report["conversations"]
     assert "by_gold_reason" in report["escalation"]
+
+
+def _own_set(path: Path, conversations: int) -> tuple[Path, int]:
+    """A user's own labelled set: training conversations without the shipped parts."""
+    chosen = cc.read_conversations(cc.TRAIN_FILE)[:conversations]
+    lines = [line for line in cc.TRAIN_FILE.read_text().splitlines() if line.strip()]
+    path.write_text("\n".join(lines[:conversations]) + "\n")
+    labelled = sum(1 for c in chosen for t in c.customer_turns if t.signals is not None)
+    return path, labelled
+
+
+def test_the_contact_center_suite_scores_a_users_own_set_whole(tmp_path: Path) -> None:
+    own, labelled = _own_set(tmp_path / "ours.jsonl", 12)
+    result = runner.invoke(app, ["eval", "--suite", "contact-center", "--set", str(own)])
+    assert result.exit_code == 0, result.output
+    report = _json_at(result.output, "{")
+    assert (report["part"], report["conversations"]) == ("all", 12)
+    assert report["turn"]["turns"] == labelled
+    assert report["set"] == str(own)
+
+
+def test_a_malformed_own_set_is_refused_naming_the_line(tmp_path: Path) -> None:
+    own, _ = _own_set(tmp_path / "ours.jsonl", 3)
+    lines = own.read_text().splitlines()
+    broken = json.loads(lines[1])
+    broken["channel"] = "fax"
+    lines[1] = json.dumps(broken)
+    own.write_text("\n".join(lines) + "\n")
+    result = runner.invoke(app, ["eval", "--suite", "contact-center", "--set", str(own)])
+    assert result.exit_code == 2
+    words = " ".join(result.output.replace("│", " ").split())
+    assert "ours.jsonl:2" in words and "'fax'" in words
+
+
+def test_an_own_set_needs_the_contact_center_suite(tmp_path: Path) -> None:
+    own, _ = _own_set(tmp_path / "ours.jsonl", 2)
+    result = runner.invoke(app, ["eval", "--set", str(own)])
+    assert result.exit_code == 2
+    words = " ".join(result.output.replace("│", " ").split())
+    assert "use it with --suite contact-center" in words
