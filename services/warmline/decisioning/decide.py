@@ -152,6 +152,7 @@ def _observe_customer(
     after_bot_repeat = state.last_bot_repeated
     if not signals:
         return Turn(signals={}, looped=looped, after_bot_repeat=after_bot_repeat)
+    shouting = detectors.shouting(text)
     negativity = signals["negativity"]
     _observe_situations(state, scores, text, negativity, policy)
     alpha = thresholds.ewma_alpha
@@ -171,7 +172,9 @@ def _observe_customer(
             dominant_emotion=dominant_emotion(scores.labels),
         )
     )
-    return Turn(signals=signals, looped=looped, after_bot_repeat=after_bot_repeat)
+    return Turn(
+        signals=signals, looped=looped, after_bot_repeat=after_bot_repeat, shouting=shouting
+    )
 
 
 def _scored_signals(scored: scoring_pb2.ScoredEvent) -> dict[str, float]:

@@ -28,8 +28,11 @@ _CONTACT_VERB = r"(?:ring|call|phone|telephone|contact|email|tell|look|check|hel
 #: Ways customers ask for a person. Each pattern needs a request verb or stands
 #: alone as the whole message, so "the agent said" or "my travel agent" never match.
 HUMAN_REQUEST_PATTERNS: tuple[str, ...] = (
-    rf"\b(?:talk|speak|chat)\s+(?:to|with)\s+(?:a|an|some|your|the)?\s*(?:real\s+|actual\s+|live\s+)?"
-    rf"(?:(?:account|senior|duty|complaints?|customer\s+(?:service|care|support)|support|billing|sales)\s+)?{_PERSON}\b",
+    rf"\b(?:talk|speak|chat)\s+(?:to|with)\s+(?:one\s+of\s+)?(?:a|an|some|your|the)?\s*(?:real\s+|actual\s+|live\s+)?"
+    rf"(?:(?:account|senior|duty|complaints?|customer\s+(?:service|care|support)|support|billing|sales)\s+)?"
+    rf"(?:{_PERSON}|technicians?|engineers?)\b",
+    # "a person please", "real human pls"
+    r"\b(?:a|real|actual)\s+(?:real\s+)?(?:person|human)\s*,?\s*(?:please|pls|plz)\b",
     rf"\b(?:can|could|may)\s+i\s+(?:please\s+)?(?:get|have|speak\s+to|talk\s+to)\s+(?:a|an)\s+(?:real\s+|actual\s+|live\s+)?{_PERSON}\b",
     rf"\b(?:want|need|get\s+me)\s+(?:a|an)\s+(?:real\s+|actual\s+|live\s+)?{_PERSON}\b",
     rf"\b(?:connect|transfer|put)\s+me\s+(?:through\s+)?(?:to|with|on\s+to|onto)\s+(?:a|an|some|your)?\s*"
@@ -87,7 +90,10 @@ SENSITIVE_TOPIC_PATTERNS: dict[str, tuple[str, ...]] = {
     "bereavement": (
         r"\bpassed\s+away\b",
         r"\bfuneral\b",
-        r"\bbereave\w*",
+        # "bereaved", "a bereavement": not "your bereavement team" or "a bereavement fare",
+        # which name a service (a follow-up, a question), not a death
+        r"\bbereave\w*+(?!\s+(?:team|fares?|polic(?:y|ies)|department|line|service|services|support"
+        r"|unit|desk|form|process|leave|rates?|discounts?))",
         r"\bdeceased\b",
         r"\bdeath\s+in\s+the\s+family\b",
         # "died" only of a person: "my phone died" is not a bereavement.
@@ -105,8 +111,11 @@ SENSITIVE_TOPIC_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\bunauthori[sz]ed\s+(?:charge|transaction|payment|withdrawal)s?\b",
         r"\bcharges?\s+i\s+(?:did\s+not|didn't|never)\s+make\b",
         # "a payment on my card I don't recognise", "a direct debit I didn't set up"
-        rf"{_PAYMENT_THEN}(?:i|we)\s+(?:don'?t|do\s+not|didn'?t|did\s+not|never)\s+"
-        r"(?:recogni[sz]e|authori[sz]e|set\s+(?:it|this|that)\s+up)",
+        rf"{_PAYMENT_THEN}(?:i|we)\s+(?:don'?t|do\s+not|didn'?t|did\s+not|never|have\s+not|haven'?t)\s+"
+        r"(?:recogni[sz]ed?|authori[sz]ed?|set\s+(?:it|this|that)\s+up)",
+        # "3 orders on here I didn't place", "purchases I never made"
+        r"\b(?:orders?|purchases?|bookings?)\s+(?:on\s+(?:here|my\s+account)\s+)?(?:that\s+)?(?:i|we)\s+"
+        r"(?:didn'?t|did\s+not|never|haven'?t|have\s+not)\s+(?:place|make|made|placed|order|ordered)\b",
         rf"{_PAYMENT_THEN}(?:i'?ve|we'?ve|i\s+have)\s+never\s+heard\s+of\b",
         # A fraud alert the customer answers no to: "asking if I made a purchase ... I didn't"
         r"\bif\s+i\s+(?:made|authori[sz]ed)\s+(?:a|this|the|that)\b[^!?]{0,100}\bi\s+(?:didn'?t|did\s+not|never)\b",
@@ -204,6 +213,12 @@ CHURN_PATTERNS: tuple[str, ...] = (
     # "getting quotes from other suppliers", "both going elsewhere at renewal"
     r"\bquotes?\s+from\s+(?:other|another|different)\b",
     r"\b(?:go(?:ing)?|goes|gone)\s+elsewhere\b",
+    # "easier to just move everything somewhere else", "why I'm still with you"
+    r"\b(?:go(?:ing)?|mov(?:e|ing)|tak(?:e|ing))\s+(?:\w+\s+){0,2}somewhere\s+else\b",
+    r"\bwhy\s+(?:am\s+)?i(?:'m|\s+am)?\s+still\s+(?:with\s+you|paying\s+you|a\s+customer|your\s+customer)\b",
+    # "time to see what the other streaming services are charging"
+    r"\bwhat\s+(?:the\s+)?other\s+(?:\w+\s+)?(?:services|providers|companies|networks|banks|suppliers"
+    r"|airlines|insurers)\s+(?:are\s+)?(?:charg|offer)\w*",
     r"\b(?:mov(?:e|ing)|tak(?:e|ing))\s+(?:my|our)\s+(?:\w+\s+){0,2}elsewhere\b",
     # "moving my salary to another bank"
     rf"\bmov(?:e|ing)\s+(?:my\s+)?(?:\w+\s+){{0,2}}to\s+(?:another|a\s+different|a\s+new|other)\s+{_PROVIDER}\b",
@@ -224,6 +239,10 @@ REGULATOR_PATTERNS: tuple[str, ...] = (
     r"\b(?:deposit\s+(?:protection\s+)?scheme|caa|ico|advertising\s+standards|ombudsmen)\b",
     r"\bwatchdog\b",
     r"\bbetter\s+business\s+bureau\b",
+    # outside the UK: "a complaint with the DOT", "the attorney general", "the CRTC"
+    r"\b(?:with|to)\s+the\s+(?:dot|bbb)\b",
+    r"\b(?:department\s+of\s+transportation|attorney\s+general|public\s+(?:utilit(?:y|ies)|service)\s+commission"
+    r"|canadian\s+transportation\s+agency|crtc|ccts|trai|sebi|irdai|afca|ncdrc)\b",
     r"\bcitizens\s+advice\b",
     r"\b(?:go(?:ing)?\s+to|contact\w*|tell\w*|writ\w*\s+to)\s+(?:the|our|my)\s+(?:local\s+|national\s+)?"
     r"(?:press|papers?|media|newspapers?)\b",
@@ -308,7 +327,7 @@ def _union(patterns: Iterable[str]) -> re.Pattern[str]:
 
 _HUMAN_REQUEST = tuple(re.compile(p) for p in HUMAN_REQUEST_PATTERNS)
 # Every request pattern holds one of these words: most messages skip the patterns.
-_HUMAN_SCREEN = re.compile(rf"{_PERSON}|engineer|team|nobody|no\s*one|anyone|anybody|complaint")
+_HUMAN_SCREEN = re.compile(rf"{_PERSON}|engineer|technician|team|nobody|no\s*one|anyone|anybody|complaint")
 _TOPICS = {topic: _union(patterns) for topic, patterns in SENSITIVE_TOPIC_PATTERNS.items()}
 _TOPIC_SCREEN = _union(p for patterns in SENSITIVE_TOPIC_PATTERNS.values() for p in patterns)
 _ABUSE = tuple(re.compile(p) for p in _ABUSE_PATTERNS)
@@ -387,6 +406,22 @@ _PET_DEATH = re.compile(
     r"|pet|hamster|rabbit|bunny|guinea\s+pig|budgie|parrot|goldfish|fish|tortoise|horse|pony"
     r"|plant|cactus)s?\b[^.?!]{0,60}?\b(?:passed\s+away|deceased|died|put\s+down|put\s+to\s+sleep)\b"
 )
+
+
+_CAPITAL_WORD = re.compile(r"\b[A-Z]{2,}\b")
+_UPPER = re.compile(r"[A-Z]")
+_LOWER = re.compile(r"[a-z]")
+
+
+def shouting(text: str) -> bool:
+    """The message is written in capitals: three words of capitals (not an acronym
+    or two), at least 15 capital letters and 70% of its letters. The encoder reads
+    lower case, so this is the one place capitals are seen. (Regex counts: this
+    runs on every customer message.)"""
+    if len(_CAPITAL_WORD.findall(text)) < 3:
+        return False
+    upper = len(_UPPER.findall(text))
+    return upper >= 15 and upper >= 0.7 * (upper + len(_LOWER.findall(text)))
 
 
 def sensitive_topics(text: str) -> set[str]:

@@ -68,6 +68,8 @@ class Turn:
     looped: bool
     #: The bot's answer before this turn repeated its previous one.
     after_bot_repeat: bool = False
+    #: The message is written in capitals (:func:`detectors.shouting`).
+    shouting: bool = False
 
 
 def reads_stuck(signals: Mapping[str, float], floor: float) -> bool:
@@ -138,9 +140,20 @@ def evaluate(
             )
         )
     anger = turn.signals.get("anger", 0.0)
+    negativity = turn.signals.get("negativity", 0.0)
     if anger >= t.peak_anger:
         found.append(
             Finding("peak_anger", f"The latest message reads as very angry (anger {anger:.2f}).")
+        )
+    elif turn.shouting and negativity >= t.negative_turn_threshold:
+        # The encoder reads lower case: capitals are anger it cannot see. Every
+        # message in capitals among the training conversations is labelled angry.
+        found.append(
+            Finding(
+                "peak_anger",
+                f"The customer is shouting: the message is in capitals and reads negative "
+                f"(negativity {negativity:.2f}).",
+            )
         )
     confusion = turn.signals.get("confusion", 0.0)
     if state.loop_complaint:

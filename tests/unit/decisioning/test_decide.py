@@ -82,6 +82,24 @@ def test_peak_anger_fires_high_and_not_below_threshold() -> None:
     assert run([c.customer("hmm", {"anger": 0.45, "negativity": 0.4})]) == [None]
 
 
+def test_a_negative_message_in_capitals_is_peak_anger_even_when_anger_reads_low() -> None:
+    # The encoder reads lower case; capitals are anger only the rules can see.
+    c = Conversation()
+    shouted = "NO WATER SINCE MONDAY AND NOT ONE PERSON HAS TOLD US WHAT'S GOING ON!!!"
+    decision = run([c.customer(shouted, {"anger": 0.2, "negativity": 0.8})])[0]
+    assert codes(decision) == {"peak_anger"}
+    assert decision is not None
+    assert "shouting" in decision.reasons[0].explanation
+    # Capitals that read calm (a caps-lock user asking a question) are not anger...
+    c = Conversation()
+    calm = "HI CAN YOU TELL ME WHEN MY NEXT BILL IS DUE PLEASE"
+    assert run([c.customer(calm, {"anger": 0.0, "negativity": 0.1})]) == [None]
+    # ...and an acronym or two in a negative message is not shouting.
+    c = Conversation()
+    acronyms = "The APN on the SIM is wrong and the MMS still fails, no 4G either."
+    assert run([c.customer(acronyms, {"anger": 0.2, "negativity": 0.45})]) == [None]
+
+
 def test_confusion_loop_from_repeated_messages() -> None:
     c = Conversation()
     bot = "Sorry, I didn't get that."

@@ -83,6 +83,12 @@ def test_human_request_false_positives(text: str) -> None:
         ("our cat passed away last month, please cancel the pet insurance", set()),
         ("the cactus you sent is very much deceased", set()),
         ("our dog died in May and my husband passed away last week", {"bereavement"}),
+        # naming the bereavement service is a question or a follow-up, not a death
+        ("I spoke to your bereavement team last week, where do I send the payment", set()),
+        ("do you offer a bereavement fare?", set()),
+        ("I was recently bereaved and can't face the paperwork", {"bereavement"}),
+        ("there are 3 orders on here I didn't place", {"fraud"}),
+        ("a payment of 86.40 was taken that I have not authorised", {"fraud"}),
     ],
 )
 def test_sensitive_topics(text: str, topics: set[str]) -> None:
@@ -437,3 +443,56 @@ def test_no_pattern_opens_with_a_lookbehind() -> None:
     ]
     opening = [p for patterns in lists for p in patterns if p.startswith(("(?<", "(?!"))]
     assert opening == []
+
+
+@pytest.mark.parametrize(
+    ("text", "shouted"),
+    [
+        ("NO WATER SINCE MONDAY AND NOBODY HAS TOLD US ANYTHING", True),
+        ("CLOSE. THE. ACCOUNT.", True),
+        ("I KNOW WHAT IT IS. I'm asking WHICH ONE", True),
+        ("I've complained to the FCA and the CAA", False),
+        ("OK THANKS", False),
+        ("This is NOT what I asked for, I said REFUND", False),
+    ],
+)
+def test_shouting_is_a_message_in_capitals(text: str, shouted: bool) -> None:
+    assert detectors.shouting(text) is shouted
+
+
+@pytest.mark.parametrize(
+    ("detector", "text"),
+    [
+        ("churn_threat", "honestly it'd be easier to just move everything somewhere else"),
+        ("churn_threat", "so I'm sat here wondering why I'm still with you"),
+        (
+            "churn_threat",
+            "price up AGAIN? time to see what the other streaming services are charging",
+        ),
+        (
+            "regulator_complaint",
+            "if it isn't refunded by Friday I'm filing a complaint with the DOT",
+        ),
+        ("regulator_complaint", "I'll be writing to the attorney general's office"),
+        ("regulator_complaint", "next stop is the CRTC"),
+    ],
+)
+def test_situations_told_in_other_words(detector: str, text: str) -> None:
+    assert getattr(detectors, detector)(text) is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "can i please speak to one of your technicians",
+        "a person please",
+        "real human pls",
+    ],
+)
+def test_a_technician_or_a_plain_person_please_is_a_request(text: str) -> None:
+    assert explicit_human_request(text) is not None
+
+
+def test_a_cited_regulation_or_a_spoken_email_is_not_a_regulator() -> None:
+    assert detectors.regulator_complaint("I may be entitled to compensation under UK261") is None
+    assert detectors.regulator_complaint("it's jo dot smith at example dot com") is None

@@ -139,7 +139,7 @@ def test_subject_words_leave_out_the_words_every_question_has() -> None:
     assert not detectors.shares_subject("ok thanks", ["ok thanks"])
 
 
-THANKS = "I wanted to say thank you to Daniel in your bereavement team, he was so kind."
+THANKS = "I wanted to say thank you to Daniel, he was so kind when my mum passed away."
 
 
 def test_thanking_the_bereavement_team_is_not_a_new_bereavement() -> None:
