@@ -327,7 +327,9 @@ def _union(patterns: Iterable[str]) -> re.Pattern[str]:
 
 _HUMAN_REQUEST = tuple(re.compile(p) for p in HUMAN_REQUEST_PATTERNS)
 # Every request pattern holds one of these words: most messages skip the patterns.
-_HUMAN_SCREEN = re.compile(rf"{_PERSON}|engineer|technician|team|nobody|no\s*one|anyone|anybody|complaint")
+_HUMAN_SCREEN = re.compile(
+    rf"{_PERSON}|engineer|technician|team|nobody|no\s*one|anyone|anybody|complaint"
+)
 _TOPICS = {topic: _union(patterns) for topic, patterns in SENSITIVE_TOPIC_PATTERNS.items()}
 _TOPIC_SCREEN = _union(p for patterns in SENSITIVE_TOPIC_PATTERNS.values() for p in patterns)
 _ABUSE = tuple(re.compile(p) for p in _ABUSE_PATTERNS)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from warmline.decisioning.policy import TOPICS, OpeningLines, PolicyBody
+from warmline.decisioning.policy import TOPICS, OpeningLines, PolicyBody, Thresholds
 from warmline.decisioning.state import ConversationState
 from warmline.v1 import escalation_pb2, events_pb2
 
@@ -206,6 +206,14 @@ def evaluate(
                 f"{state.ewma_negativity:.2f}, threshold {t.negativity_threshold:.2f}).",
             )
         )
+    elif turn.signals and _upset_came_back(state, turn, t):
+        found.append(
+            Finding(
+                "sustained_negativity",
+                "The customer's upset came back: two of their last three messages were "
+                "negative, with a calm answer between them.",
+            )
+        )
     if found and prior_escalations >= policy.priority.repeat_contact_min:
         found.append(
             Finding(
@@ -215,6 +223,19 @@ def evaluate(
             )
         )
     return found
+
+
+def _upset_came_back(state: ConversationState, turn: Turn, t: Thresholds) -> bool:
+    """Negative, calm, negative over the last three scored customer turns, the latest
+    not a thank-you: the customer answered the bot's question flatly ("Season
+    ticket, monthly.") between two upset messages, which breaks the streak and
+    keeps the weighted average under its threshold. A grudging thanks at the end
+    ("thanks for sorting it, bit annoying though") is the conversation winding down."""
+    recent = [entry.signals.get("negativity", 0.0) for entry in state.trajectory[-3:]]
+    negative = [value >= t.negative_turn_threshold for value in recent]
+    return (
+        negative == [True, False, True] and turn.signals.get("gratitude", 0.0) < t.thanks_gratitude
+    )
 
 
 def may_deescalate(state: ConversationState, policy: PolicyBody) -> bool:

@@ -69,8 +69,14 @@ def test_negative_streak_fires_and_resets_on_a_calm_turn() -> None:
     assert first is None  # one negative turn is not a streak (default length 2)
     assert codes(second) == {"negative_streak"}
     c = Conversation()
-    calm_break = [c.customer("a", mild), c.customer("fine"), c.customer("c", mild)]
-    assert run(calm_break) == [None] * 3
+    # (negative, calm, negative is upset coming back: see the sustained test below)
+    calm_break = [
+        c.customer("a", mild),
+        c.customer("fine"),
+        c.customer("ok"),
+        c.customer("c", mild),
+    ]
+    assert run(calm_break) == [None] * 4
 
 
 def test_peak_anger_fires_high_and_not_below_threshold() -> None:
@@ -98,6 +104,37 @@ def test_a_negative_message_in_capitals_is_peak_anger_even_when_anger_reads_low(
     c = Conversation()
     acronyms = "The APN on the SIM is wrong and the MMS still fails, no 4G either."
     assert run([c.customer(acronyms, {"anger": 0.2, "negativity": 0.45})]) == [None]
+
+
+def test_upset_that_comes_back_after_a_flat_answer_is_sustained() -> None:
+    # Negative, a flat answer to the bot's question, negative again: no streak, and
+    # the weighted average stays under its threshold, but the upset is sustained.
+    c = Conversation()
+    events = [
+        c.customer("Cancelled again tonight, third time this week.", negative(0.9)),
+        c.customer("Season ticket, monthly.", negative(0.1)),
+        c.customer("And how do I know it won't happen again tomorrow?", negative(0.8)),
+    ]
+    decisions = run(events)
+    assert decisions[:2] == [None, None]
+    assert codes(decisions[2]) == {"sustained_negativity"}
+    assert decisions[2] is not None
+    assert "came back" in decisions[2].reasons[0].explanation
+    # A grudging thanks at the end is the conversation winding down...
+    c = Conversation()
+    thanks = {**negative(0.7), "gratitude": 0.8}
+    events = [
+        c.customer("Cancelled again tonight, third time this week.", negative(0.9)),
+        c.customer("Season ticket, monthly.", negative(0.1)),
+        c.customer("OK, thanks for sorting it. Still annoying though.", thanks),
+    ]
+    assert run(events) == [None, None, None]
+    # ...and two upset messages further apart than that are not sustained.
+    c = Conversation()
+    levels = (0.9, 0.1, 0.1, 0.8)
+    assert (
+        run([c.customer(f"message {i}", negative(x)) for i, x in enumerate(levels)]) == [None] * 4
+    )
 
 
 def test_confusion_loop_from_repeated_messages() -> None:
