@@ -583,6 +583,8 @@ _NAME_SIGNOFF = re.compile(
     re.MULTILINE,
 )
 
+# States and feelings a customer says they are in ("I'm Stuck", "it's chaos
+# here"): not names, and before "here" not a name either.
 _STATE_WORDS = _words(
     """stuck sat stood lost cold hot warm wet dark chaos mayhem madness carnage hell murder
     bedlam quiet dead empty busy mad nuts awful grim worse worst broke skint alone lonely
