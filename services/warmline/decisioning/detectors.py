@@ -200,6 +200,8 @@ CHURN_PATTERNS: tuple[str, ...] = (
     r"\bmov(?:e|ing)\s+(?:my|our)\s+(?:account|business|custom|money|savings|mortgage)\s+to\b",
     r"\bor\s+(?:i'?ll|i\s+will|we'?ll)\s+(?:just\s+)?(?:cancel|leave|switch|go\s+elsewhere)\b",
     r"\bor\s+(?:i'?m|i\s+am|we'?re)\s+(?:gone|off|out\s+of\s+here|leaving|done)\b",
+    # "fix it today or I cancel", "or we walk"
+    r"\bor\s+(?:i|we)\s+(?:cancel|leave|switch|walk)\b",
     # "never flying with you again", "not using this app again"
     r"\b(?:never|not|won'?t\s+be)\s+(?:\w+ing|use|order|fly|shop|book|buy)\s+(?:\w+\s+){0,2}"
     r"(?:you|your\s+\w+|this\s+\w+)\s+again\b",

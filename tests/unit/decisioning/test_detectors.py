@@ -465,6 +465,7 @@ def test_shouting_is_a_message_in_capitals(text: str, shouted: bool) -> None:
     [
         ("churn_threat", "honestly it'd be easier to just move everything somewhere else"),
         ("churn_threat", "so I'm sat here wondering why I'm still with you"),
+        ("churn_threat", "I want this fixed today or I cancel"),
         (
             "churn_threat",
             "price up AGAIN? time to see what the other streaming services are charging",
