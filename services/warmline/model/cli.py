@@ -222,6 +222,11 @@ def _contact_center(
         raise typer.BadParameter(str(exc), param_hint="--set") from exc
     if part is not None:
         conversations = cc.part(conversations, part.value)
+    elif not any(t.signals is not None for c in conversations for t in c.customer_turns):
+        raise typer.BadParameter(
+            f"{data}: no customer turn with `signals`: the suite scores labelled turns",
+            param_hint="--set",
+        )
     engine = EmotionEngine(model)
     with tempfile.TemporaryDirectory() as tmp:
         result = evaluate(engine, conversations, _load_policy(policy), Path(tmp) / "replay.jsonl")

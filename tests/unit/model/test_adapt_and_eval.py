@@ -108,3 +108,23 @@ def test_an_own_set_needs_the_contact_center_suite(tmp_path: Path) -> None:
     assert result.exit_code == 2
     words = " ".join(result.output.replace("│", " ").split())
     assert "use it with --suite contact-center" in words
+
+
+def test_an_own_set_without_labelled_turns_is_refused(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    unlabelled = tmp_path / "unlabelled.jsonl"
+    record = {
+        "id": "u1",
+        "channel": "chat",
+        "intent": "how_to",
+        "turns": [{"role": "customer", "text": "where is my parcel?"}],
+        "gold_escalation_turn": None,
+        "gold_reason": None,
+    }
+    unlabelled.write_text(json.dumps(record) + "\n")
+    for own in (empty, unlabelled):
+        result = runner.invoke(app, ["eval", "--suite", "contact-center", "--set", str(own)])
+        assert result.exit_code == 2, result.output
+        words = " ".join(result.output.replace("│", " ").split())
+        assert "no customer turn with `signals`" in words
