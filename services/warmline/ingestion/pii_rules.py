@@ -335,11 +335,12 @@ _STREET_UNNUMBERED = re.compile(
     r"|Terrace|Gardens|Square|Parade|Wharf|Mews|Grove|Park|Towers|Apartments)(?!\w)"
 )
 # Read out in words: "forty two station road", "flat six forty five victoria road".
-_NUMBER_WORD = (
-    r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen"
-    r"|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy"
-    r"|eighty|ninety|hundred)"
+_NUMBER_WORDS = _words(
+    """one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen
+    sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety
+    hundred"""
 )
+_NUMBER_WORD = "(?:" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True)) + ")"
 _STREET_SPOKEN = re.compile(
     r"(?i)\b(?:(?:flat|apartment|unit|number)\s+)?"
     + _NUMBER_WORD
@@ -348,11 +349,6 @@ _STREET_SPOKEN = re.compile(
     + r")*\s+(?:[a-z'\u2019]+\s+){1,3}"
     + _STREET_TYPE
     + r"(?!\w)"
-)
-_NUMBER_WORDS = _words(
-    """one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen
-    sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety
-    hundred and"""
 )
 # Words that make "<number> ... <street type>" ordinary speech: "three years in a
 # row", "the one near the retail park", "the seventeen oh five from glasgow queen street"
@@ -370,7 +366,7 @@ def spoken_street_check(candidate: str) -> bool:
     if words[0] in ("flat", "apartment", "unit", "number"):
         return True
     numbers = 0
-    while numbers < len(words) and words[numbers] in _NUMBER_WORDS:
+    while numbers < len(words) and (words[numbers] in _NUMBER_WORDS or words[numbers] == "and"):
         numbers += 1
     if words[:numbers] == ["one"]:
         return False
