@@ -161,10 +161,8 @@ def eval_command(
     """Score a split and print macro/micro/Ekman/sentiment F1, per-label F1 and ECE
     (GoEmotions), or the contact-center suite's metrics."""
     if suite is Suite.contact_center:
-        if split.value not in ("dev", "test"):
-            raise typer.BadParameter("the contact-center set has the parts dev and test")
-        part = None if contact_set is not None else Part(split.value)
-        typer.echo(json.dumps(_contact_center(part, model, None, contact_set), indent=2))
+        figures = _contact_center(model, Part(split.value), contact_set)
+        typer.echo(json.dumps(figures, indent=2))
         return
     if contact_set is not None:
         raise typer.BadParameter(
@@ -205,34 +203,33 @@ def _load_policy(policy: Path | None) -> Policy:
     return load_policy(policy or DEFAULT_POLICY_PATH)
 
 
-def _contact_center(
-    part: Part | None, model: Path, policy: Path | None, data: Path | None
-) -> dict[str, object]:
-    """The suite's report on a part of the shipped set, or (``part`` None) on all of
-    ``data``: a user's own labelled set, which has no parts."""
+def _contact_center(model: Path, part: Part, own_set: Path | None) -> dict[str, object]:
+    """The suite's report on ``part`` of the shipped set, or on all of ``own_set``: a
+    user's own labelled set, which has no parts."""
     import tempfile
 
     from warmline.model import contact_center as cc
     from warmline.model.contact_center_eval import evaluate
     from warmline.model.engine import EmotionEngine
 
-    try:
-        conversations = cc.read_conversations(data or cc.EVAL_FILE)
-    except cc.DataError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--set") from exc
-    if part is not None:
-        conversations = cc.part(conversations, part.value)
-    elif not any(t.signals is not None for c in conversations for t in c.customer_turns):
-        raise typer.BadParameter(
-            f"{data}: no customer turn with `signals`: the suite scores labelled turns",
-            param_hint="--set",
-        )
+    if own_set is None:
+        conversations = cc.part(cc.read_conversations(cc.EVAL_FILE), part.value)
+    else:
+        try:
+            conversations = cc.read_conversations(own_set)
+        except cc.DataError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--set") from exc
+        if not any(t.signals is not None for c in conversations for t in c.customer_turns):
+            raise typer.BadParameter(
+                f"{own_set}: no customer turn with `signals`: the suite scores labelled turns",
+                param_hint="--set",
+            )
     engine = EmotionEngine(model)
     with tempfile.TemporaryDirectory() as tmp:
-        result = evaluate(engine, conversations, _load_policy(policy), Path(tmp) / "replay.jsonl")
-    result["part"] = part.value if part is not None else "all"
-    if data is not None:
-        result["set"] = str(data)
+        result = evaluate(engine, conversations, _load_policy(None), Path(tmp) / "replay.jsonl")
+    result["part"] = part.value if own_set is None else "all"
+    if own_set is not None:
+        result["set"] = str(own_set)
     return result
 
 
