@@ -76,12 +76,50 @@ _DIED = r"(?:died|passed\s+(?:away|on|recently|last|yesterday|earlier))"
 # A payment, then within the sentence (amounts like 49.99 allowed) what the customer says of it.
 _PAYMENT_THEN = r"\b(?:payment|charge|transaction|debit|withdrawal)s?\b(?:[^.?!]|\.\d){0,100}\b"
 
+#: The words "fraud" and "scam": a case of fraud, unless the message only asks about
+#: fraud (see :data:`FRAUD_ENQUIRY_PATTERNS`).
+FRAUD_WORD_PATTERNS: tuple[str, ...] = (r"\bfraud\w*", r"\bscam\w*")
+
+#: Questions about fraud that report no case of it: how the checks work, the fraud
+#: line's number, protecting a relative, a phishing message to report, a flagged
+#: payment the customer made. A bot answers these; they name fraud only through
+#: :data:`FRAUD_WORD_PATTERNS` and tell of no loss (:data:`FRAUD_REPORT_PATTERNS`).
+FRAUD_ENQUIRY_PATTERNS: tuple[str, ...] = (
+    # "flagged for fraud ... it was literally me", "asking if I made it. I did actually lol"
+    r"\b(?:it|that|this)\s+was\s+(?:literally\s+|actually\s+|just\s+|only\s+|definitely\s+)?me\b",
+    r"\bi\s+did(?:\s+actually)?\s*(?:lol|haha|[.!,])",
+    r"\bwas\s+(?:that|this|it)\s+(?:your|the)\s+fraud\s+(?:check|team|system|block|alert)",
+    r"\bhow\s+(?:do\s+|does\s+|will\s+)?(?:the\s+|your\s+|my\s+)?fraud\s+(?:checks?|protection|alerts?|monitoring)"
+    r"\s+work",
+    r"\b(?:number|contact\s+details)\s+(?:for|of)\s+(?:your|the)\s+fraud\s+(?:line|team|department)",
+    r"\bfraud\s+(?:line|team|department)\b[^.?!]{0,30}\bin\s+case\b",
+    r"\bprotect\b[^.?!]{0,60}\b(?:from|against)\s+(?:\w+\s+)?(?:scams?|fraud)",
+    r"\b(?:hearing|heard|read|reading)\s+about\b[^.?!]{0,40}\bscams?\b",
+    r"\breport\s+(?:a|this|the)\s+scam\s+(?:email|text|message|call|site|website|link)",
+    r"\bscam,?\s+right\b",
+)
+
+#: A loss or a denial, which no enquiry wording outweighs: "I've already sent it",
+#: "I think I've been scammed", "the money is gone", "they said it was me but it wasn't".
+FRAUD_REPORT_PATTERNS: tuple[str, ...] = (
+    r"\b(?:i|we|he|she|they)(?:'ve|\s+have|\s+had|'d)?\s+(?:already\s+|just\s+)?"
+    r"(?:paid|sent|transferred|moved|gave|given|clicked|entered|lost|handed)\b",
+    r"\b(?:took|taken|stole|drained|emptied|cleared\s+out)\b",
+    r"\b(?:been|got|was|were|being)\s+scammed\b",
+    r"\bfell\s+for\b",
+    r"\bmoney\s+(?:is\s+|has\s+)?(?:gone|missing)\b",
+    r"\b(?:it|that|this)\s+(?:wasn'?t|was\s+not)\b",
+    r"\b(?:wasn'?t|was\s+not|not)\s+me\b",
+    r"\b(?:i|we)\s+(?:didn'?t|did\s+not|never)\s+(?:make|made|authori[sz]e|buy|bought|order|spend|spent)\b",
+)
+
 #: Sensitive topics and the phrases that reveal them. Routed to specialist care.
 SENSITIVE_TOPIC_PATTERNS: dict[str, tuple[str, ...]] = {
     "health": (
         r"\bhospital(?:i[sz]ed)?\b",
         r"\bdiagnos(?:is|ed|es)\b",
-        r"\bsurgery\b",
+        # an operation, not the doctor's: "his GP surgery", "the dental surgery"
+        r"\b(?<!gp\s)(?<!doctors\s)(?<!doctor's\s)(?<!dental\s)(?<!dentist's\s)surgery\b",
         r"\bchemo(?:therapy)?\b",
         r"\bcancer\b",
         r"\bterminal(?:ly)?\s+ill\b",
@@ -104,8 +142,7 @@ SENSITIVE_TOPIC_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\b(?:death\s+certificate|date\s+of\s+death|probate|executor\s+of)\b",
     ),
     "fraud": (
-        r"\bfraud\w*",
-        r"\bscam\w*",
+        *FRAUD_WORD_PATTERNS,
         r"\bstolen\s+(?:card|identity|account|credit\s+card)\b",
         r"\bidentity\s+theft\b",
         r"\bunauthori[sz]ed\s+(?:charge|transaction|payment|withdrawal)s?\b",
@@ -334,6 +371,9 @@ _HUMAN_SCREEN = re.compile(
 )
 _TOPICS = {topic: _union(patterns) for topic, patterns in SENSITIVE_TOPIC_PATTERNS.items()}
 _TOPIC_SCREEN = _union(p for patterns in SENSITIVE_TOPIC_PATTERNS.values() for p in patterns)
+_FRAUD_ENQUIRY = _union(FRAUD_ENQUIRY_PATTERNS)
+_FRAUD_REPORT = _union(FRAUD_REPORT_PATTERNS)
+_FRAUD_CASE = _union(p for p in SENSITIVE_TOPIC_PATTERNS["fraud"] if p not in FRAUD_WORD_PATTERNS)
 _ABUSE = tuple(re.compile(p) for p in _ABUSE_PATTERNS)
 # Spans index the original text; for the rare text whose lowercase has another
 # length (e.g. "İ" becomes two characters) the same patterns run with IGNORECASE.
@@ -436,7 +476,20 @@ def sensitive_topics(text: str) -> set[str]:
     topics = {topic for topic, pattern in _TOPICS.items() if pattern.search(lowered)}
     if "bereavement" in topics and not _TOPICS["bereavement"].search(_PET_DEATH.sub(" ", lowered)):
         topics.discard("bereavement")
+    if "fraud" in topics and _fraud_enquiry_only(lowered):
+        topics.discard("fraud")
     return topics
+
+
+def _fraud_enquiry_only(lowered: str) -> bool:
+    """The message asks about fraud but reports none: an enquiry's wording, no loss or
+    denial, and no fraud phrase beyond the words themselves (an unrecognised payment
+    stays)."""
+    return (
+        _FRAUD_ENQUIRY.search(lowered) is not None
+        and _FRAUD_REPORT.search(lowered) is None
+        and _FRAUD_CASE.search(lowered) is None
+    )
 
 
 def abuse(text: str) -> list[tuple[int, int]]:

@@ -79,6 +79,10 @@ def test_human_request_false_positives(text: str) -> None:
         ("my ex is threatening me", {"safety"}),
         ("I'm in hospital after surgery", {"health"}),
         ("I got the diagnosis yesterday", {"health"}),
+        ("she goes into surgery on friday", {"health"}),
+        # a GP's or dentist's surgery is a place
+        ("he still needs calls from his GP surgery", set()),
+        ("is the dental surgery open on saturdays?", set()),
         # A pet's death is not a bereavement (labelling guide), a person's beside it is.
         ("our cat passed away last month, please cancel the pet insurance", set()),
         ("the cactus you sent is very much deceased", set()),
@@ -93,6 +97,42 @@ def test_human_request_false_positives(text: str) -> None:
 )
 def test_sensitive_topics(text: str, topics: set[str]) -> None:
     assert sensitive_topics(text) == topics
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "how does the fraud monitoring work on joint accounts?",
+        "can you give me the number for your fraud team please, just to keep it handy",
+        "Got a text saying my parcel needs a redelivery fee. Scam, right?",
+        "my card got declined for fraud at the airport but it was me, can you unblock it",
+        "what can I do to protect my mum against phone scams?",
+        "I keep reading about courier scams, what should I look out for?",
+        "where do I report a scam text pretending to be you?",
+    ],
+)
+def test_fraud_enquiries_report_no_fraud(text: str) -> None:
+    """A question about fraud that tells of no case is one a bot answers; naming
+    fraud is not enough to send it to the fraud team."""
+    assert "fraud" not in sensitive_topics(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Your fraud team said the payment was me but it wasn't, I was at work",
+        "How do your fraud checks work if they let 3,000 go to a scammer? I've lost everything",
+        "I read about scams like this and now I've been scammed",
+        "whats the number for your fraud line, someone has taken money from my account",
+        "Was that your fraud team? they rang and I gave them my PIN",
+        "there is a payment I don't recognise, was that your fraud check?",
+        "the alert asked if I made a payment of 40 pounds. I did not make that payment!",
+    ],
+)
+def test_fraud_enquiry_wording_does_not_hide_a_case(text: str) -> None:
+    """A loss, a denial or an unrecognised payment keeps fraud whatever else the
+    message asks."""
+    assert "fraud" in sensitive_topics(text)
 
 
 @pytest.mark.parametrize(
