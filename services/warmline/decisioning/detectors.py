@@ -60,6 +60,9 @@ HUMAN_REQUEST_PATTERNS: tuple[str, ...] = (
     r"\b(?:with|to|from|get|need|want)\s+a\s+human\b",
     r"\bsome(?:one|body)\s+real\b",
     r"\b(?:nobody|no\s*one|anyone|anybody|someone|somebody)\s+(?:i|we)\s+(?:can|could)\s+(?:talk|speak|chat)\s+(?:to|with)\b",
+    # "is there a living, breathing person I can talk to"
+    r"\b(?:a|an|one)\s+(?:[\w-]+,?\s+){0,2}(?:person|human(?:\s+being)?)\s+(?:i|we)\s+(?:can|could)\s+(?:talk|speak|chat)"
+    r"\s+(?:to|with)\b",
     # "real person" on its own, but not "I'm a real person".
     r"\b(?<!i'm a )(?<!i am a )(?:real|actual|live)\s+(?:human|person|agent|people)\b",
     r"\b(?:agent|human|representative|operator|manager)\s+(?:please|pls|plz)\b",
@@ -97,6 +100,9 @@ FRAUD_ENQUIRY_PATTERNS: tuple[str, ...] = (
     r"\b(?:hearing|heard|read|reading)\s+about\b[^.?!]{0,40}\bscams?\b",
     r"\breport\s+(?:a|this|the)\s+scam\s+(?:email|text|message|call|site|website|link)",
     r"\bscam,?\s+right\b",
+    # "Didn't click it. Is it a scam?", "is this real or a scam"
+    r"\b(?:is|was)\s+(?:it|this|that)\s+(?:really\s+|just\s+)?(?:a\s+)?scam\b",
+    r"\b(?:real|genuine|legit\w*)\s+or\s+(?:a\s+)?scam\b",
 )
 
 #: A loss or a denial, which no enquiry wording outweighs: "I've already sent it",
@@ -105,6 +111,7 @@ FRAUD_REPORT_PATTERNS: tuple[str, ...] = (
     r"\b(?:i|we|he|she|they)(?:'ve|\s+have|\s+had|'d)?\s+(?:already\s+|just\s+)?"
     r"(?:paid|sent|transferred|moved|gave|given|clicked|entered|lost|handed)\b",
     r"\b(?:took|taken|stole|drained|emptied|cleared\s+out)\b",
+    r"\b(?:they'?ve|they\s+have)\s+(?:already\s+)?got\b",
     r"\b(?:been|got|was|were|being)\s+scammed\b",
     r"\bfell\s+for\b",
     r"\bmoney\s+(?:is\s+|has\s+)?(?:gone|missing)\b",
@@ -151,7 +158,8 @@ SENSITIVE_TOPIC_PATTERNS: dict[str, tuple[str, ...]] = {
         rf"{_PAYMENT_THEN}(?:i|we)\s+(?:don'?t|do\s+not|didn'?t|did\s+not|never|have\s+not|haven'?t)\s+"
         r"(?:recogni[sz]ed?|authori[sz]ed?|set\s+(?:it|this|that)\s+up)",
         # "3 orders on here I didn't place", "purchases I never made"
-        r"\b(?:orders?|purchases?|bookings?)\s+(?:on\s+(?:here|my\s+account)\s+)?(?:that\s+)?(?:i|we)\s+"
+        # (the orders' details may come between: "orders on my account from last night that I didn't place")
+        r"\b(?:orders?|purchases?|bookings?)\b[^.?!]{0,50}?\b(?:i|we)\s+"
         r"(?:didn'?t|did\s+not|never|haven'?t|have\s+not)\s+(?:place|make|made|placed|order|ordered)\b",
         rf"{_PAYMENT_THEN}(?:i'?ve|we'?ve|i\s+have)\s+never\s+heard\s+of\b",
         # A fraud alert the customer answers no to: "asking if I made a purchase ... I didn't"
@@ -254,6 +262,8 @@ CHURN_PATTERNS: tuple[str, ...] = (
     r"\b(?:go(?:ing)?|goes|gone)\s+elsewhere\b",
     # "easier to just move everything somewhere else", "why I'm still with you"
     r"\b(?:go(?:ing)?|mov(?:e|ing)|tak(?:e|ing))\s+(?:\w+\s+){0,2}somewhere\s+else\b",
+    # "I'll just do my shopping somewhere that works"
+    r"\b(?:i'?ll|i\s+will|we'?ll|we\s+will)\s+(?:just\s+)?(?:\w+\s+){1,3}somewhere\s+(?:else|that)\b",
     r"\bwhy\s+(?:am\s+)?i(?:'m|\s+am)?\s+still\s+(?:with\s+you|paying\s+you|a\s+customer|your\s+customer)\b",
     # "time to see what the other streaming services are charging"
     r"\bwhat\s+(?:the\s+)?other\s+(?:\w+\s+)?(?:services|providers|companies|networks|banks|suppliers"

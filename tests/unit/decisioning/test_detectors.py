@@ -92,6 +92,7 @@ def test_human_request_false_positives(text: str) -> None:
         ("do you offer a bereavement fare?", set()),
         ("I was recently bereaved and can't face the paperwork", {"bereavement"}),
         ("there are 3 orders on here I didn't place", {"fraud"}),
+        ("three orders on my account from last night that I didn't place", {"fraud"}),
         ("a payment of 86.40 was taken that I have not authorised", {"fraud"}),
     ],
 )
@@ -109,6 +110,7 @@ def test_sensitive_topics(text: str, topics: set[str]) -> None:
         "what can I do to protect my mum against phone scams?",
         "I keep reading about courier scams, what should I look out for?",
         "where do I report a scam text pretending to be you?",
+        "Got a text to pay a redelivery fee on a link. Didn't click it. Is it a scam?",
     ],
 )
 def test_fraud_enquiries_report_no_fraud(text: str) -> None:
@@ -126,6 +128,7 @@ def test_fraud_enquiries_report_no_fraud(text: str) -> None:
         "whats the number for your fraud line, someone has taken money from my account",
         "Was that your fraud team? they rang and I gave them my PIN",
         "there is a payment I don't recognise, was that your fraud check?",
+        "wait so is it a scam? they've already got a copy of my passport",
         "the alert asked if I made a payment of 40 pounds. I did not make that payment!",
     ],
 )
@@ -354,6 +357,8 @@ def test_the_topics_told_to_a_person_however_calmly_are_topics_the_detector_know
         ("hello i want to speak to customer care executive regarding my loan", True),
         ("ah look would you put me on to a person please", True),
         ("can you get me someone who can actually look at my account", True),
+        ("Is there a living, breathing person I can talk to about this?", True),
+        ("is there a person i can speak to please", True),
         ("can you get me someone out to look at the boiler this week?", False),
         ("I was told a manager would call me back, is that still the plan?", False),
         ("Is there someone I could chat with who can look it up?", True),
@@ -383,10 +388,12 @@ def test_more_ways_of_asking_for_a_person(text: str, expected: bool) -> None:
         ("I'll go on a comparison site and you can whistle for it", True),
         ("we're seriously considering moving to another processor", True),
         ("Either take the £64 off or I'll port out.", True),
+        ("if your app can't keep me logged in I'll just do my shopping somewhere that works", True),
         # Not threats: leaving a card, moving house, a calm plan.
         ("would be nice if the driver knocked instead of just leaving a card", False),
         ("I'm moving to another flat next month, how do I update my address?", False),
         ("I'll be using you again next year for sure", False),
+        ("I'll keep the receipt somewhere safe", False),
     ],
 )
 def test_more_churn_threats(text: str, expected: bool) -> None:
