@@ -263,7 +263,8 @@ CHURN_PATTERNS: tuple[str, ...] = (
     # "easier to just move everything somewhere else", "why I'm still with you"
     r"\b(?:go(?:ing)?|mov(?:e|ing)|tak(?:e|ing))\s+(?:\w+\s+){0,2}somewhere\s+else\b",
     # "I'll just do my shopping somewhere that works"
-    r"\b(?:i'?ll|i\s+will|we'?ll|we\s+will)\s+(?:just\s+)?(?:\w+\s+){1,3}somewhere\s+(?:else|that)\b",
+    r"\b(?:i'?ll|i\s+will|we'?ll|we\s+will)\s+(?:just\s+)?(?:\w+\s+){1,3}somewhere\s+(?:else\b|that\s+"
+    r"(?:works|actually|can|will|does|answers|cares|listens|delivers))",
     r"\bwhy\s+(?:am\s+)?i(?:'m|\s+am)?\s+still\s+(?:with\s+you|paying\s+you|a\s+customer|your\s+customer)\b",
     # "time to see what the other streaming services are charging"
     r"\bwhat\s+(?:the\s+)?other\s+(?:\w+\s+)?(?:services|providers|companies|networks|banks|suppliers"

@@ -394,6 +394,7 @@ def test_more_ways_of_asking_for_a_person(text: str, expected: bool) -> None:
         ("I'm moving to another flat next month, how do I update my address?", False),
         ("I'll be using you again next year for sure", False),
         ("I'll keep the receipt somewhere safe", False),
+        ("I'll store the spare router somewhere that stays dry", False),
     ],
 )
 def test_more_churn_threats(text: str, expected: bool) -> None:
