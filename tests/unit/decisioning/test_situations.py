@@ -308,6 +308,18 @@ def test_a_calm_notice_of_a_death_or_a_fraud_still_goes_to_a_person(text: str) -
     assert decision.queue == "specialist_care"
 
 
+def test_a_calm_question_about_fraud_is_left_to_the_bot_and_a_loss_is_not() -> None:
+    question = Conversation()
+    asked = "hey whats the number for your fraud line in case i need it"
+    assert run([question.customer(asked, CALM, situations={"sensitive": 0.05})]) == [None]
+    # The same enquiry's wording with a loss in it is a case for the fraud team.
+    loss = Conversation()
+    told = "whats the number for your fraud line, someone has taken money from my account"
+    (decision,) = run([loss.customer(told, CALM, situations={"sensitive": 0.05})])
+    assert decision is not None and decision.reasons[0].code == "sensitive_topic"
+    assert decision.queue == "specialist_care"
+
+
 def test_the_sensitive_word_floor_is_the_policys() -> None:
     body = DEFAULT_POLICY_PATH.read_text().replace("sensitive_signal: 0.2", "sensitive_signal: 0.0")
     keyword_only = parse_policy(body, "test")
