@@ -31,8 +31,9 @@ class TrajectoryEntry:
         """Rebuild an entry from :func:`dataclasses.asdict` output.
 
         The signals are copied as they are: :meth:`to_dict` wrote them as floats and
-        JSON keys are strings, and converting each value again was a tenth of the
-        decisioning worker's time per event (eight entries a state, every event).
+        JSON keys are strings. Converting each value again was a tenth of the time
+        to restore and apply an event when the state is decoded from the table
+        (cold start, or beyond the store's cache of decoded states).
         """
         return cls(
             event_id=str(data["event_id"]),

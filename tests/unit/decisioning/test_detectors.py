@@ -129,7 +129,7 @@ def test_fraud_enquiries_report_no_fraud(text: str) -> None:
         "Was that your fraud team? they rang and I gave them my PIN",
         "there is a payment I don't recognise, was that your fraud check?",
         "wait so is it a scam? they've already got a copy of my passport",
-        "the alert asked if I made a payment of 40 pounds. I did not make that payment!",
+        "Got a text about a payment of 40 pounds. Scam, right? I didn't make any payment",
     ],
 )
 def test_fraud_enquiry_wording_does_not_hide_a_case(text: str) -> None:
