@@ -30,7 +30,7 @@ _CONTACT_VERB = r"(?:ring|call|phone|telephone|contact|email|tell|look|check|hel
 HUMAN_REQUEST_PATTERNS: tuple[str, ...] = (
     rf"\b(?:talk|speak|chat)\s+(?:to|with)\s+(?:one\s+of\s+)?(?:a|an|some|your|the)?\s*(?:real\s+|actual\s+|live\s+)?"
     rf"(?:(?:account|senior|duty|complaints?|customer\s+(?:service|care|support)|support|billing|sales)\s+)?"
-    rf"(?:{_PERSON}|technicians?|engineers?)\b",
+    rf"(?:{_PERSON}|technicians?|engineers?|seniors?)\b",
     # "a person please", "real human pls"
     r"\b(?:a|real|actual)\s+(?:real\s+)?(?:person|human)\s*,?\s*(?:please|pls|plz)\b",
     rf"\b(?:can|could|may)\s+i\s+(?:please\s+)?(?:get|have|speak\s+to|talk\s+to)\s+(?:a|an)\s+(?:real\s+|actual\s+|live\s+)?{_PERSON}\b",
@@ -50,15 +50,26 @@ HUMAN_REQUEST_PATTERNS: tuple[str, ...] = (
     # "get me someone who can actually look at it", not "get me someone out to the boiler"
     r"\bget\s+me\s+some(?:one|body)\s+(?:else|real|competent|senior|on\s+the\s+(?:phone|line)"
     r"|to\s+(?:talk|speak)|who\s+(?:can\s+)?actually)\b",
-    # "please pass this to your complaints department"
-    r"\b(?:pass|escalate|forward|refer)\w*\s+(?:this|it|my\s+\w+)\s+(?:on\s+)?to\s+(?:your|the)\s+"
-    r"complaints?\s+(?:department|team)\b",
+    # "please pass this to your complaints department", "I'd like my complaint passed
+    # to a manager", "kindly escalate this matter to a higher authority"
+    r"\b(?:pass|escalat|forward|refer|hand|transferr?)\w*\s+(?:[\w']+\s+){0,3}?(?:on\s+|over\s+|up\s+)?to\s+"
+    r"(?:a|an|your|the)\s+(?:(?:more\s+)?senior\s+|higher\s+)?(?:manager|supervisor|team\s+leader"
+    r"|complaints?\s+(?:department|team)|authority)\b",
     # "could you pass it to a support engineer", "escalate this to your tech team"
     rf"\b(?:pass|escalate|hand|refer)\s+(?:it|this|me)\s+(?:on\s+|over\s+)?to\s+(?:a|an|some|your|the)?\s*"
     rf"(?:(?:support|technical|tech|specialist)\s+)?(?:engineer|team|{_PERSON})\b",
     # "open a ticket with a human", "someone real", "is there nobody I can talk to"
     r"\b(?:with|to|from|get|need|want)\s+a\s+human\b",
     r"\bsome(?:one|body)\s+real\b",
+    # "handled by a named person, not another automated reply"
+    r"\bby\s+a\s+(?:named|proper|living)\s+(?:person|human(?:\s+being)?)\b",
+    # "is there anyone in Reviews I can actually speak to", "is there not someone who
+    # could just take it over the phone"
+    r"\bis\s+there\s+(?:not\s+)?(?:anyone|anybody|someone|somebody)\b[^.?!]{0,40}"
+    r"\b(?:speak|talk|over\s+the\s+phone|call\s+me|ring\s+me)\b",
+    # "a meeting with someone who is able to take this forward", "someone who can sort it"
+    r"\bsome(?:one|body)\s+(?:who|that)\s+(?:is\s+able\s+to|can|could|will)\s+(?:actually\s+|properly\s+)?"
+    r"(?:take\s+(?:this|it)\s+forward|deal\s+with\s+(?:this|it)|sort\s+(?:this|it))\b",
     r"\b(?:nobody|no\s*one|anyone|anybody|someone|somebody)\s+(?:i|we)\s+(?:can|could)\s+(?:talk|speak|chat)\s+(?:to|with)\b",
     # "is there a living, breathing person I can talk to"
     r"\b(?:a|an|one)\s+(?:[\w-]+,?\s+){0,2}(?:person|human(?:\s+being)?)\s+(?:i|we)\s+(?:can|could)\s+(?:talk|speak|chat)"
@@ -276,6 +287,18 @@ CHURN_PATTERNS: tuple[str, ...] = (
     r"\b(?:i|we)(?:'ll|\s+will|'m|\s+am|'re|\s+are)?\s+(?:be\s+)?(?:leav\w*|cancel\w*|switch\w*)\b"
     r"[^.?!]{0,60}\bunless\b",
     r"\bcancel\w*\s+(?:everything|all\s+my|my\s+(?:contract|account|subscription|policy|membership))\b[^.?!]{0,40}\b(?:because|after|since|sick|fed\s+up|enough)\b",
+    # "Unless this increase is withdrawn, I will be moving my broadband ... to another provider"
+    r"\bunless\b[^.?!]{0,100}\b(?:i|we)(?:'ll|\s+will)\s+(?:be\s+)?(?:leav|cancel|switch|mov|clos)\w*",
+    rf"\bmov(?:e|ing)\s+(?:my\s+|our\s+|the\s+)?(?:[\w,]+\s+){{3,6}}to\s+(?:another|a\s+different|a\s+new|other)\s+"
+    rf"(?:{_PROVIDER}|courier|dentist|practice|firm|agency|one)s?\b",
+    # "Fix it or I'm closing every account I have with you"
+    r"\bor\s+(?:i'?m|i\s+am|we'?re)\s+(?:clos\w*|cancel\w*|switch\w*|mov\w*\s+(?:my|our))\b",
+    # "we will be celebrating elsewhere in future", "I'll be shopping elsewhere"
+    r"\b(?:i|we)(?:'ll|\s+will|'re|\s+are)\s+(?:be\s+)?(?:\w+ing|shop|bank|eat|dine|fly|stay|book|buy|order)\s+elsewhere\b",
+    # "got a quote elsewhere for £390 less ... or shall I just go"; "I won't be renewing"
+    r"\b(?:quote|price|deal|offer)s?\s+elsewhere\b",
+    r"\b(?:shall|should)\s+i\s+(?:just\s+)?go\b\s*(?:[?.!]|$)",
+    r"\b(?:will\s+not|won'?t|not\s+going\s+to)\s+be\s+renewing\b",
 )
 
 #: Complaints to someone above the company: a regulator, an ombudsman, the press.
@@ -378,7 +401,7 @@ def _union(patterns: Iterable[str]) -> re.Pattern[str]:
 _HUMAN_REQUEST = tuple(re.compile(p) for p in HUMAN_REQUEST_PATTERNS)
 # Every request pattern holds one of these words: most messages skip the patterns.
 _HUMAN_SCREEN = re.compile(
-    rf"{_PERSON}|engineer|technician|team|nobody|no\s*one|anyone|anybody|complaint"
+    rf"{_PERSON}|engineer|technician|team|nobody|no\s*one|anyone|anybody|complaint|senior|authority"
 )
 _TOPICS = {topic: _union(patterns) for topic, patterns in SENSITIVE_TOPIC_PATTERNS.items()}
 _TOPIC_SCREEN = _union(p for patterns in SENSITIVE_TOPIC_PATTERNS.values() for p in patterns)

@@ -545,3 +545,44 @@ def test_a_technician_or_a_plain_person_please_is_a_request(text: str) -> None:
 def test_a_cited_regulation_or_a_spoken_email_is_not_a_regulator() -> None:
     assert detectors.regulator_complaint("I may be entitled to compensation under UK261") is None
     assert detectors.regulator_complaint("it's jo dot smith at example dot com") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "asks"),
+    [
+        ("i want to speak to your senior right now", True),
+        ("I'd like this complaint passed to a manager, please.", True),
+        ("I request you to kindly escalate this matter to a higher authority.", True),
+        ("I would also like this handled by a named person, not another automated reply.", True),
+        ("Is there anyone in Reviews I can actually speak to today?", True),
+        ("is there not someone who could just take it over the phone", True),
+        ("I would be grateful for a meeting with someone who is able to take this forward.", True),
+        ("my daughter is a senior at high school now", False),
+        ("can I transfer money to a higher interest account?", False),
+        ("is there anyone who can tell me the opening hours?", False),
+    ],
+)
+def test_requests_for_a_person_in_letters_and_on_the_phone(text: str, asks: bool) -> None:
+    # Each request holds one of the screen's words, or it would never be tried.
+    assert (explicit_human_request(text) is not None) is asks
+
+
+@pytest.mark.parametrize(
+    ("text", "threat"),
+    [
+        (
+            "Unless this increase is withdrawn, I will be moving my broadband, TV and both "
+            "mobiles to another provider.",
+            True,
+        ),
+        ("Fix it or I'm closing every account I have with you.", True),
+        ("I'm afraid we will be celebrating elsewhere in future.", True),
+        ("got a quote elsewhere for £390 less. can you do anything or shall I just go", True),
+        ("Please accept this as notice that I will not be renewing my home insurance.", True),
+        ("how do I move my tv box to another room", False),
+        ("shall I just go to the website then?", False),
+        ("we will be staying with my mum while the kitchen is done", False),
+    ],
+)
+def test_churn_threats_from_letters_and_renewals(text: str, threat: bool) -> None:
+    assert (detectors.churn_threat(text) is not None) is threat
