@@ -167,12 +167,27 @@ SENSITIVE_TOPIC_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\bcharges?\s+i\s+(?:did\s+not|didn't|never)\s+make\b",
         # "a payment on my card I don't recognise", "a direct debit I didn't set up"
         rf"{_PAYMENT_THEN}(?:i|we)\s+(?:don'?t|do\s+not|didn'?t|did\s+not|never|have\s+not|haven'?t)\s+"
-        r"(?:recogni[sz]ed?|authori[sz]ed?|set\s+(?:it|this|that)\s+up)",
+        r"(?:recogni[sz]ed?|authori[sz]ed?|set\s+(?:it|this|that)\s+up|(?:make|made|do)\b(?:\s+(?:it|this|that|them|any))?"
+        # ... where the sentence or clause ends: "a payment I didn't make, 240 each", never
+        # "a payment ... I don't make enough" or "I didn't do anything different"
+        r"(?=[ \t]*(?:[.,:;!?)\n\r]|$)|\s+(?:and|but|or|yesterday|today|last|on|at|to|from|with|i|i'm|im"
+        r"|transfers?|payments?|purchases?|transactions?)\b))",
+        # "I did NOT authorise this", "I have not authorised any further payments"
+        r"\b(?:i|we)\s+(?:have\s+not|haven'?t|did\s+not|didn'?t|never)\s+authori[sz]ed?\s+"
+        r"(?:any|this|these|the|that|those|it|them)\b",
         # "3 orders on here I didn't place", "purchases I never made"
         # (the orders' details may come between: "orders on my account from last night that I didn't place")
         r"\b(?:orders?|purchases?|bookings?)\b[^.?!]{0,50}?\b(?:i|we)\s+"
         r"(?:didn'?t|did\s+not|never|haven'?t|have\s+not)\s+(?:place|make|made|placed|order|ordered)\b",
         rf"{_PAYMENT_THEN}(?:i'?ve|we'?ve|i\s+have)\s+never\s+heard\s+of\b",
+        # the payee in the next sentence: "a payment to 'Novastream Media' ... I've never heard of them"
+        r"\b(?:payment|charge|transaction|debit)s?\b(?:[^.?!]|\.\d){0,100}[.?!]\s+(?:i'?ve|we'?ve|i\s+have)"
+        r"\s+never\s+heard\s+of\b",
+        # changes to the account the customer denies: a new device or card, a loan, the number moved
+        r"\b(?:new\s+(?:device|payee|sim|card|account|loan|phone)|loan|credit\s+(?:card|application)"
+        r"|(?:number|sim)\b[^.?!]{0,20}\b(?:moved|ported|transferred|swapped))\b[^?!]{0,120}"
+        r"\bi\s+(?:haven'?t|have\s+not|didn'?t|did\s+not|never|don'?t\s+remember)\s+"
+        r"(?:added|add|ask\w*|appl\w*|request\w*|set\s+up|open\w*|order\w*)",
         # A fraud alert the customer answers no to: "asking if I made a purchase ... I didn't"
         r"\bif\s+i\s+(?:made|authori[sz]ed)\s+(?:a|this|the|that)\b[^!?]{0,100}\bi\s+(?:didn'?t|did\s+not|never)\b",
     ),

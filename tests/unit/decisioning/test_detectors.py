@@ -586,3 +586,23 @@ def test_requests_for_a_person_in_letters_and_on_the_phone(text: str, asks: bool
 )
 def test_churn_threats_from_letters_and_renewals(text: str, threat: bool) -> None:
     assert (detectors.churn_threat(text) is not None) is threat
+
+
+@pytest.mark.parametrize(
+    ("text", "fraud"),
+    [
+        ("Three card payments went out yesterday that I didn't make: £12.50 and £48.00.", True),
+        ("a transaction of 48,000 rupees I did not do. That is nearly my salary", True),
+        ("I did NOT authorise this. My rent bounced because of you.", True),
+        ("A payment was taken on the 3rd. I have not authorised any further payments.", True),
+        ("There's a payment of £42.99 to 'Novastream Media'. I've never heard of them.", True),
+        ("a text saying a new device has been added to my account. I haven't added anything", True),
+        ("a letter about a loan application and i don't remember applying for anything", True),
+        ("my number's being moved to another network but i haven't asked to move it", True),
+        ("my direct debit bounced but I didn't do anything different", False),
+        ("the payment is too high and I don't make enough to cover it", False),
+        ("I haven't added anything to the router, it just stopped", False),
+    ],
+)
+def test_payments_and_account_changes_the_customer_denies_are_fraud(text: str, fraud: bool) -> None:
+    assert ("fraud" in detectors.sensitive_topics(text)) is fraud
