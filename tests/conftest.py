@@ -58,8 +58,14 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         _FAILED.append(f"{report.nodeid} ({report.when})")
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     _SESSION_STATUS.append(int(exitstatus))
+    # A leftover thread that logs after pytest closed its capture streams would
+    # print a traceback per line; those buried the summary of a failed CI run.
+    # Off from here, before the summary is written, not only at unconfigure: on a
+    # slow machine a thread logging every 50 ms got a line into the summary.
+    logging.raiseExceptions = False
 
 
 def _keeps_the_interpreter(thread: threading.Thread) -> bool:
@@ -81,9 +87,6 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     """
     if not _SESSION_STATUS:
         return
-    # A leftover thread that logs after pytest closed its capture streams would
-    # print a traceback per line; those buried the summary of a failed CI run.
-    logging.raiseExceptions = False
     left = [t for t in threading.enumerate() if _keeps_the_interpreter(t)]
     for thread in left:
         thread.join(_THREAD_GRACE_S / max(1, len(left)))

@@ -53,8 +53,8 @@ HUMAN_REQUEST_PATTERNS: tuple[str, ...] = (
     # "please pass this to your complaints department", "I'd like my complaint passed
     # to a manager", "kindly escalate this matter to a higher authority"
     r"\b(?:pass|escalat|forward|refer|hand|transferr?)\w*\s+(?:[\w']+\s+){0,3}?(?:on\s+|over\s+|up\s+)?to\s+"
-    r"(?:a|an|your|the)\s+(?:(?:more\s+)?senior\s+|higher\s+)?(?:manager|supervisor|team\s+leader"
-    r"|complaints?\s+(?:department|team)|authority)\b",
+    r"(?:(?:a|an|your|the)\s+(?:(?:more\s+)?senior\s+|higher\s+)?(?:manager|supervisor|team\s+leader"
+    r"|complaints?\s+(?:department|team)|authority)|some(?:one|body)\s+(?:who|that|senior|more\s+senior))\b",
     # "could you pass it to a support engineer", "escalate this to your tech team"
     rf"\b(?:pass|escalate|hand|refer)\s+(?:it|this|me)\s+(?:on\s+|over\s+)?to\s+(?:a|an|some|your|the)?\s*"
     rf"(?:(?:support|technical|tech|specialist)\s+)?(?:engineer|team|{_PERSON})\b",
@@ -347,7 +347,8 @@ LOOP_COMPLAINT_PATTERNS: tuple[str, ...] = (
     r"\b(?:we'?re|we\s+are)\s+back\s+to\s+(?:the|square\s+one|where\s+we\s+started)\b",
     r"\b(?:two|three|four|five|\d+)\s+different\s+(?:answers|replies|things)\b",
     r"\b(?:same|identical)\s+(?:answer|reply|response|message|link|script)\s+as\s+before\b",
-    r"\byou(?:'ve|\s+have)?\s+(?:keep|kept|just\s+keep)\s+(?:saying|repeating|sending|telling|giving)\b",
+    r"\byou(?:'ve|\s+have)?\s+(?:keep|kept|just\s+keep)\s+(?:saying|repeating|sending|telling|giving"
+    r"|describing|suggesting|pointing|quoting|referring|linking)\b",
     r"\byou\s+already\s+(?:said|told\s+me|sent|suggested)\s+(?:that|this)\b",
     r"\b(?:stop|quit)\s+repeating\b",
     r"\b(?:that'?s|that\s+is)\s+(?:not\s+what\s+i\s+asked|what\s+you\s+said\s+(?:before|last\s+time))\b",

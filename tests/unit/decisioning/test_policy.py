@@ -53,7 +53,7 @@ def test_opening_lines_must_not_state_facts() -> None:
 
 def test_missing_version_and_bad_yaml_are_reported() -> None:
     with pytest.raises(PolicyError, match=r"^<policy>: version: Field required"):
-        parse_policy(BASE.replace('version: "2026-12-05.7"', ""))
+        parse_policy(BASE.replace('version: "2026-12-06.1"', ""))
     with pytest.raises(PolicyError, match="not valid YAML"):
         parse_policy("version: [unclosed")
 
@@ -103,14 +103,14 @@ def test_hot_reload_replaces_on_good_file_and_keeps_old_on_bad(tmp_path: Path) -
     store = PolicyStore.from_path(path)
     assert store.reload_if_changed().status is ReloadStatus.UNCHANGED
 
-    _write(path, BASE.replace("2026-12-05.7", "v2"), 2_000_000_000)
+    _write(path, BASE.replace("2026-12-06.1", "v2"), 2_000_000_000)
     result = store.reload_if_changed()
     assert result.status is ReloadStatus.RELOADED
     assert store.current.version == "v2"
 
     _write(
         path,
-        BASE.replace("2026-12-05.7", "v3").replace("ewma_alpha: 0.4", "ewma_alpha: 3"),
+        BASE.replace("2026-12-06.1", "v3").replace("ewma_alpha: 0.4", "ewma_alpha: 3"),
         3_000_000_000,
     )
     result = store.reload_if_changed()
@@ -121,7 +121,7 @@ def test_hot_reload_replaces_on_good_file_and_keeps_old_on_bad(tmp_path: Path) -
     # The bad file is not re-parsed until it changes again.
     assert store.reload_if_changed().status is ReloadStatus.UNCHANGED
 
-    _write(path, BASE.replace("2026-12-05.7", "v4"), 4_000_000_000)
+    _write(path, BASE.replace("2026-12-06.1", "v4"), 4_000_000_000)
     assert store.reload_if_changed().status is ReloadStatus.RELOADED
     assert store.current.version == "v4"
     assert store.last_error is None

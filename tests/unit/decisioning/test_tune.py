@@ -124,7 +124,7 @@ def test_the_grid_is_small_and_always_holds_the_thresholds_in_force() -> None:
         "negative_turn_threshold": [0.4, 0.5, 0.6, 0.7],
         "streak_length": [1, 2, 3],
         "negativity_threshold": [0.45, 0.55, 0.65],
-        "peak_anger": [0.4, 0.5, 0.6],
+        "peak_anger": [0.3, 0.4, 0.5],
     }
     low = thresholds.model_copy(update={"negative_turn_threshold": 0.01, "peak_anger": 1.0})
     assert 0.01 in grid_values(low)["negative_turn_threshold"]
