@@ -606,3 +606,25 @@ def test_churn_threats_from_letters_and_renewals(text: str, threat: bool) -> Non
 )
 def test_payments_and_account_changes_the_customer_denies_are_fraud(text: str, fraud: bool) -> None:
     assert ("fraud" in detectors.sensitive_topics(text)) is fraud
+
+
+@pytest.mark.parametrize(
+    ("text", "vulnerable"),
+    [
+        ("you've taken £64 out today instead of £32. that was the shopping money", True),
+        ("i've got about thirty quid to last me till friday i really need that back", True),
+        ("I've got £23 in my account until I get paid on the 28th. you've just taken £45.", True),
+        ("I am a widow and this is all I have until month end.", True),
+        ("I don't understand how that adds up and I can't really afford 118.", True),
+        ("I've been off work with depression since February and fallen behind.", True),
+        ("no water since this morning and I've got a 3 month old. how am I meant to", True),
+        ("Winter is starting and we have a newborn in the house.", True),
+        ("my 6-month-old laptop broke again", False),
+        ("the anxiety of waiting for a refund is getting to me", False),
+        ("can I move my payment date to after I get paid?", False),
+    ],
+)
+def test_hardship_a_baby_and_mental_health_show_a_vulnerable_customer(
+    text: str, vulnerable: bool
+) -> None:
+    assert (detectors.vulnerability(text) is not None) is vulnerable
