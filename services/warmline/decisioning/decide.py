@@ -128,7 +128,7 @@ def _observe_customer(
     thanks = _reads_as_thanks(scored, thresholds)
     if not thanks and (topics := detectors.sensitive_topics(text)):
         if not _reads_sensitive(scored, thresholds.sensitive_signal):
-            topics &= detectors.ALWAYS_SENSITIVE_TOPICS
+            topics = detectors.always_sensitive(text, topics)
         state.sensitive_topics |= topics
     state.abuse_seen |= bool(detectors.abuse(text))
     looped = detectors.near_duplicate(text, state.recent_texts, thresholds.similarity) or (

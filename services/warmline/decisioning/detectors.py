@@ -132,6 +132,10 @@ FRAUD_REPORT_PATTERNS: tuple[str, ...] = (
 )
 
 #: Sensitive topics and the phrases that reveal them. Routed to specialist care.
+# A gas smell, not "no smell of gas, just no heat". (The word boundary comes first:
+# a pattern opening with a lookbehind makes the whole screen ten times slower.)
+_GAS_EMERGENCY = r"\b(?<!no\s)(?<!not\sa\s)(?:smell(?:s|ing)?\s+(?:of\s+)?gas|gas\s+(?:leak|smell)|carbon\s+monoxide)\b"
+
 SENSITIVE_TOPIC_PATTERNS: dict[str, tuple[str, ...]] = {
     "health": (
         r"\bhospital(?:i[sz]ed)?\b",
@@ -211,11 +215,17 @@ SENSITIVE_TOPIC_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\bnot\s+safe\b",
         r"\bthreaten(?:ed|ing)?\s+(?:me|my)\b",
         r"\bdomestic\s+(?:violence|abuse)\b",
-        # A gas smell, not "no smell of gas, just no heat". (The word boundary comes
-        # first: a pattern opening with a lookbehind makes the whole screen ten times slower.)
-        r"\b(?<!no\s)(?<!not\sa\s)(?:smell(?:s|ing)?\s+(?:of\s+)?gas|gas\s+(?:leak|smell)|carbon\s+monoxide)\b",
+        _GAS_EMERGENCY,
+        # Stranded: "broken down on the motorway, it's dark", "I'm on my own at the station"
+        r"\b(?:stranded|broken\s+down|conked\s+out|(?:i'?m|i\s+am)\s+(?:on\s+my\s+own|alone)\s+(?:at|on|in))\b"
+        r"[^.?!]{0,60}\b(?:dark|night|midnight|station|roadside|hard\s+shoulder|motorway|highway"
+        r"|middle\s+of\s+nowhere)\b",
     ),
 }
+
+#: Safety reports that are an emergency however calmly told: a gas smell, a carbon
+#: monoxide alarm (the gas emergency line takes every one).
+EMERGENCY_PATTERNS: tuple[str, ...] = (_GAS_EMERGENCY,)
 
 #: Topics a person takes over however calmly they are told (the labelling guide's
 #: reading): a death on the account goes to the bereavement team, a flat report of
@@ -241,6 +251,8 @@ VULNERABILITY_PATTERNS: tuple[str, ...] = (
     r"\balarm\s+pendants?\b",
     r"\b(?:oxygen|dialysis|ventilator|nebuli[sz]er|stairlift|insulin|feeding\s+pump|life[-\s]support)\b",
     r"\bmedical\s+(?:equipment|device|machine)\b",
+    # "my mother relies on it to ring me every evening", "I rely on that card"
+    r"\b(?:relies|rely|relying)\s+(?:on|upon)\s+(?:it|this|that|the|her|his|their|our|my)\b",
     r"\b(?:can(?:no|')?t|cannot|won'?t\s+be\s+able\s+to)\s+(?:really\s+|actually\s+|possibly\s+|even\s+)?afford\b",
     # Money that was all there was: "that was my rent money", "thirty quid to last me till
     # Friday", "all I've got till payday", "£23 in my account until I get paid"
@@ -433,6 +445,7 @@ _HUMAN_SCREEN = re.compile(
 )
 _TOPICS = {topic: _union(patterns) for topic, patterns in SENSITIVE_TOPIC_PATTERNS.items()}
 _TOPIC_SCREEN = _union(p for patterns in SENSITIVE_TOPIC_PATTERNS.values() for p in patterns)
+_EMERGENCY = _union(EMERGENCY_PATTERNS)
 _FRAUD_ENQUIRY = _union(FRAUD_ENQUIRY_PATTERNS)
 _FRAUD_REPORT = _union(FRAUD_REPORT_PATTERNS)
 _FRAUD_CASE = _union(p for p in SENSITIVE_TOPIC_PATTERNS["fraud"] if p not in FRAUD_WORD_PATTERNS)
@@ -528,6 +541,15 @@ def shouting(text: str) -> bool:
         return False
     upper = len(_UPPER.findall(text))
     return upper >= 15 and upper >= 0.7 * (upper + len(_LOWER.findall(text)))
+
+
+def always_sensitive(text: str, topics: set[str]) -> set[str]:
+    """Of ``topics`` (the text's), those a person takes however calmly they are told:
+    :data:`ALWAYS_SENSITIVE_TOPICS`, and safety when it is an emergency (a gas smell)."""
+    kept = topics & ALWAYS_SENSITIVE_TOPICS
+    if "safety" in topics and _EMERGENCY.search(text.lower()):
+        kept.add("safety")
+    return kept
 
 
 def sensitive_topics(text: str) -> set[str]:

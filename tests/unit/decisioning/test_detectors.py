@@ -628,3 +628,35 @@ def test_hardship_a_baby_and_mental_health_show_a_vulnerable_customer(
     text: str, vulnerable: bool
 ) -> None:
     assert (detectors.vulnerability(text) is not None) is vulnerable
+
+
+@pytest.mark.parametrize(
+    ("text", "topics"),
+    [
+        ("there's a faint smell of gas near the meter box outside", {"safety"}),
+        ("our carbon monoxide alarm is going off", {"safety"}),
+        ("no smell of gas, just no heat", set()),
+        ("my car's conked out on the highway and it's getting dark", set()),
+        ("I'm on my own at the station, it's half 12", set()),
+    ],
+)
+def test_only_an_emergency_stays_sensitive_when_calmly_told(text: str, topics: set[str]) -> None:
+    assert detectors.always_sensitive(text, detectors.sensitive_topics(text)) == topics
+
+
+@pytest.mark.parametrize(
+    ("text", "safety"),
+    [
+        ("my car's conked out on the highway about forty k past the roadhouse, getting dark", True),
+        ("last train's cancelled and i'm on my own at the station, it's half 12", True),
+        ("I've broken down on the motorway on the hard shoulder", True),
+        ("the tv box has been stuck on the loading screen since last night", False),
+    ],
+)
+def test_a_customer_stranded_at_night_is_a_safety_matter(text: str, safety: bool) -> None:
+    assert ("safety" in detectors.sensitive_topics(text)) is safety
+
+
+def test_a_dependant_who_relies_on_the_service_is_vulnerable() -> None:
+    assert detectors.vulnerability("my mother relies on it to ring me every evening")
+    assert detectors.vulnerability("whether I post it depends on the next ten minutes") is None

@@ -308,6 +308,17 @@ def test_a_calm_notice_of_a_death_or_a_fraud_still_goes_to_a_person(text: str) -
     assert decision.queue == "specialist_care"
 
 
+def test_a_gas_smell_goes_to_a_person_however_calmly_told_and_other_safety_words_do_not() -> None:
+    c = Conversation()
+    gas = "hi, not sure if this is anything but there's a faint smell of gas near the meter box"
+    (decision,) = run([c.customer(gas, CALM, situations={"sensitive": 0.05})])
+    assert decision is not None and decision.reasons[0].code == "sensitive_topic"
+    assert "safety" in decision.reasons[0].explanation
+    # "not safe" told calmly is a question the bot answers; upset, it is a person's.
+    question = "is it not safe to use the app on public wifi?"
+    assert run([Conversation().customer(question, CALM, situations={"sensitive": 0.05})]) == [None]
+
+
 def test_a_calm_question_about_fraud_is_left_to_the_bot_and_a_loss_is_not() -> None:
     question = Conversation()
     asked = "hey whats the number for your fraud line in case i need it"
