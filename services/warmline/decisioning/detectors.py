@@ -426,6 +426,12 @@ _ABUSE_PATTERNS: tuple[str, ...] = (
     rf"\b(?:you|you're|youre|you\s+are|u\s+r|ur)\s+(?:so\s+|such\s+an?\s+|an?\s+|totally\s+|completely\s+)?"
     rf"(?P<w>{_TARGETED})\b",
     rf"\b(?P<w>{_TARGETED})\s+(?:bot|agent|machine|robot|assistant|service\s+rep)\b",
+    # "you stupid woman", "you stupid, useless woman", "some silly little girl"
+    r"\b(?:you|some)\s+(?P<w>(?:(?:silly|stupid|useless|thick|dumb)\s*,?\s+){1,2}(?:little\s+)?"
+    r"(?:woman|man|girl|boy|cow))\b",
+    # "get me someone with a brain"; "I know where your office is" (a threat)
+    r"\b(?P<w>(?:someone|somebody)\s+(?:with|who'?s\s+got|who\s+has)\s+a\s+brain)\b",
+    r"\b(?P<w>i\s+know\s+where\s+(?:you\s+live|your\s+(?:head\s+)?office\s+is))\b",
 )
 
 # The patterns are written in lower case and run case-sensitively over the

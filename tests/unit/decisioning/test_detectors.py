@@ -660,3 +660,21 @@ def test_a_customer_stranded_at_night_is_a_safety_matter(text: str, safety: bool
 def test_a_dependant_who_relies_on_the_service_is_vulnerable() -> None:
     assert detectors.vulnerability("my mother relies on it to ring me every evening")
     assert detectors.vulnerability("whether I post it depends on the next ten minutes") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "abused"),
+    [
+        ("right listen you stupid woman just give me my money back", ["stupid woman"]),
+        ("i'm not discussing it with some silly little girl", ["silly little girl"]),
+        ("put me through to someone with a brain", ["someone with a brain"]),
+        (
+            "keep ignoring me and see what happens. I know where your head office is.",
+            ["I know where your head office is"],
+        ),
+        ("the stupid woman at the branch was actually very nice", []),
+        ("my wife is a senior manager with a brain for numbers", []),
+    ],
+)
+def test_insults_to_the_agent_and_threats_are_abuse(text: str, abused: list[str]) -> None:
+    assert [text[a:b] for a, b in detectors.abuse(text)] == abused
