@@ -71,6 +71,7 @@ class Thresholds(_Strict):
     similarity: float = Field(gt=0, le=1)
     bot_turns: int = Field(ge=1)
     confusion_signal: float = Field(ge=0, le=1)
+    confused_turns: int = Field(ge=2)
     semantic_repeat: float = Field(gt=0, le=1)
     bot_repeat: float = Field(gt=0, le=1)
     acute_distress: float = Field(ge=0, le=1)

@@ -192,6 +192,14 @@ def evaluate(
                 f"The bot has replied {state.bot_turns} times and the customer is still confused.",
             )
         )
+    elif _confused_throughout(state, t):
+        found.append(
+            Finding(
+                "confusion_loop",
+                f"The customer's last {t.confused_turns} messages all read confused: "
+                "the answers are not landing.",
+            )
+        )
     if turn.signals and state.negative_streak >= t.streak_length:
         found.append(
             Finding(
@@ -224,6 +232,14 @@ def evaluate(
             )
         )
     return found
+
+
+def _confused_throughout(state: ConversationState, t: Thresholds) -> bool:
+    """The last ``confused_turns`` scored customer turns all read confused."""
+    recent = state.trajectory[-t.confused_turns :]
+    return len(recent) == t.confused_turns and all(
+        entry.signals.get("confusion", 0.0) >= t.confusion_signal for entry in recent
+    )
 
 
 def _upset_came_back(state: ConversationState, turn: Turn, t: Thresholds) -> bool:

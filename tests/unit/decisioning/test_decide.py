@@ -192,6 +192,30 @@ def test_confusion_loop_from_many_bot_turns_only_when_still_confused() -> None:
     assert run([*bots, c.customer("ok got it", {"confusion": 0.1})])[-1] is None
 
 
+def test_confusion_loop_when_each_answer_leaves_the_customer_still_confused() -> None:
+    lost = {"confusion": 0.7, "negativity": 0.1}
+    texts = ["which tariff am I on?", "but the letter says fixed", "so am I on fixed or not"]
+    c = Conversation()
+    turns = [
+        t for text in texts for t in (c.customer(text, lost), c.other(events_pb2.ROLE_BOT, "..."))
+    ]
+    decisions = run(turns)
+    assert [d for d in decisions if d is not None] == [decisions[4]]
+    assert codes(decisions[4]) == {"confusion_loop"}
+    assert decisions[4] is not None and "last 3 messages all read confused" in (
+        decisions[4].reasons[0].explanation
+    )
+    # A turn that read clear between them starts the count again.
+    c = Conversation()
+    clear = {"confusion": 0.1, "negativity": 0.1}
+    calm_between = [
+        c.customer(texts[0], lost),
+        c.customer("ah ok", clear),
+        c.customer(texts[2], lost),
+    ]
+    assert run(calm_between) == [None, None, None]
+
+
 def test_explicit_request_escalates_even_when_calm() -> None:
     c = Conversation()
     decision = run([c.customer("can I talk to a human please")])[0]
