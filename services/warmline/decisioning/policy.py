@@ -65,6 +65,8 @@ class Thresholds(_Strict):
     negativity_threshold: float = Field(ge=0, le=1)
     negative_turn_threshold: float = Field(ge=0, le=1)
     streak_length: int = Field(ge=1)
+    streak_lead_in_margin: float = Field(ge=0, le=1)
+    streak_peak_margin: float = Field(ge=0, le=1)
     peak_anger: float = Field(ge=0, le=1)
     confusion_loops: int = Field(ge=1)
     loop_signal: float = Field(ge=0, le=1)

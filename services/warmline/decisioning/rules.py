@@ -207,6 +207,15 @@ def evaluate(
                 f"The last {state.negative_streak} customer messages were all negative.",
             )
         )
+    elif turn.signals and (building := _upset_building(state, t)):
+        readings = ", then ".join(f"{value:.2f}" for value in building)
+        found.append(
+            Finding(
+                "negative_streak",
+                f"The last {len(building)} customer messages read more and more upset "
+                f"(negativity {readings}).",
+            )
+        )
     if turn.signals and state.ewma_negativity >= t.negativity_threshold:
         found.append(
             Finding(
@@ -232,6 +241,20 @@ def evaluate(
             )
         )
     return found
+
+
+def _upset_building(state: ConversationState, t: Thresholds) -> list[float]:
+    """The negativity of the last ``streak_length`` scored customer turns when all read at
+    most ``streak_lead_in_margin`` under ``negative_turn_threshold`` and one at least
+    ``streak_peak_margin`` over it (else empty): a dry first complaint just under the
+    line, then a plainly upset one."""
+    recent = [
+        entry.signals.get("negativity", 0.0) for entry in state.trajectory[-t.streak_length :]
+    ]
+    line = t.negative_turn_threshold
+    if len(recent) < t.streak_length or min(recent) < line - t.streak_lead_in_margin:
+        return []
+    return recent if max(recent) >= line + t.streak_peak_margin else []
 
 
 def _confused_throughout(state: ConversationState, t: Thresholds) -> bool:

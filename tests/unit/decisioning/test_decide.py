@@ -192,6 +192,34 @@ def test_confusion_loop_from_many_bot_turns_only_when_still_confused() -> None:
     assert run([*bots, c.customer("ok got it", {"confusion": 0.1})])[-1] is None
 
 
+@pytest.mark.parametrize(
+    ("first", "second", "escalates"),
+    [
+        (0.47, 0.80, True),  # a dry complaint just under the line, then a plain one
+        (0.80, 0.47, True),
+        (0.40, 0.80, False),  # the first reads calm enough
+        (0.47, 0.55, False),  # neither plainly upset
+    ],
+)
+def test_upset_building_over_two_turns_is_a_negative_streak(
+    first: float, second: float, escalates: bool
+) -> None:
+    c = Conversation()
+    decisions = run(
+        [
+            c.customer("your app says no known issues in my area", {"negativity": first}),
+            c.customer("ah so there is one. 11pm it is then", {"negativity": second}),
+        ]
+    )
+    assert decisions[0] is None
+    if not escalates:
+        assert decisions[1] is None
+        return
+    assert codes(decisions[1]) == {"negative_streak"}
+    assert decisions[1] is not None
+    assert f"{first:.2f}, then {second:.2f}" in decisions[1].reasons[0].explanation
+
+
 def test_confusion_loop_when_each_answer_leaves_the_customer_still_confused() -> None:
     lost = {"confusion": 0.7, "negativity": 0.1}
     texts = ["which tariff am I on?", "but the letter says fixed", "so am I on fixed or not"]
