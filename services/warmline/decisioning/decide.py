@@ -226,9 +226,10 @@ def _observe_phrases(
 ) -> None:
     """Situations the customer's words show on their own (the precise first pass).
 
-    A vulnerability phrase counts only in a turn reading at least ``vulnerable_floor``
-    troubled: "can I get my bills in Braille?" is a question the bot answers; "my
-    dad's 91, alone, and his line is dead" is not."""
+    A vulnerability phrase, or a formal complaint, counts only in a turn reading at
+    least ``vulnerable_floor`` troubled: "can I get my bills in Braille?" and "how do
+    I make a formal complaint?" are questions the bot answers; "my dad's 91, alone,
+    and his line is dead" is not. A regulator named counts however it is told."""
     situations = state.situations
     if (
         "vulnerability" not in situations
@@ -236,7 +237,13 @@ def _observe_phrases(
         and _reads_troubled(scored, vulnerable_floor)
     ):
         situations["vulnerability"] = f"they said {_quoted(phrase)}"
-    if "regulator_complaint" not in situations and (phrase := detectors.regulator_complaint(text)):
+    if "regulator_complaint" not in situations and (
+        (phrase := detectors.regulator_complaint(text))
+        or (
+            (phrase := detectors.formal_complaint(text))
+            and _reads_troubled(scored, vulnerable_floor)
+        )
+    ):
         situations["regulator_complaint"] = f"they said {_quoted(phrase)}"
 
 

@@ -359,8 +359,12 @@ REGULATOR_PATTERNS: tuple[str, ...] = (
     r"\b(?:go(?:ing)?\s+to|contact\w*|tell\w*|writ\w*\s+to)\s+(?:the|our|my)\s+(?:local\s+|national\s+)?"
     r"(?:press|papers?|media|newspapers?)\b",
     r"\b(?:report|reporting)\s+(?:you|this|your\s+company)\s+to\b",
-    r"\bformal\s+complaint\b",
 )
+
+#: A formal complaint to the company: the first step of the regulators' complaint
+#: schemes, so it takes the same reason, but only told upset (see ``decide``): "how
+#: do I make a formal complaint?" asked calmly is a question the bot answers.
+FORMAL_COMPLAINT_PATTERNS: tuple[str, ...] = (r"\bformal\s+complaint\b",)
 
 #: The customer saying the conversation goes round in circles.
 LOOP_COMPLAINT_PATTERNS: tuple[str, ...] = (
@@ -491,6 +495,7 @@ def explicit_human_request(text: str) -> Match | None:
 _VULNERABILITY = _union(VULNERABILITY_PATTERNS)
 _CHURN = _union(CHURN_PATTERNS)
 _REGULATOR = _union(REGULATOR_PATTERNS)
+_FORMAL_COMPLAINT = _union(FORMAL_COMPLAINT_PATTERNS)
 _LOOP_COMPLAINT = _union(LOOP_COMPLAINT_PATTERNS)
 
 
@@ -517,6 +522,11 @@ def churn_threat(text: str) -> str | None:
 def regulator_complaint(text: str) -> str | None:
     """The phrase naming a regulator, an ombudsman or the press."""
     return _phrase(_REGULATOR, text)
+
+
+def formal_complaint(text: str) -> str | None:
+    """The phrase raising a formal complaint with the company."""
+    return _phrase(_FORMAL_COMPLAINT, text)
 
 
 def loop_complaint(text: str) -> str | None:

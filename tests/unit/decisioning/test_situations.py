@@ -319,6 +319,20 @@ def test_a_gas_smell_goes_to_a_person_however_calmly_told_and_other_safety_words
     assert run([Conversation().customer(question, CALM, situations={"sensitive": 0.05})]) == [None]
 
 
+def test_a_formal_complaint_counts_told_upset_and_not_asked_about_calmly() -> None:
+    asked = "Hi, how do I make a formal complaint? The chair arrived with a cracked leg."
+    assert run([Conversation().customer(asked, CALM)]) == [None]
+    told = (
+        "Five working days to hear back is not acceptable. Please treat this as a formal complaint."
+    )
+    (decision,) = run([Conversation().customer(told, {"negativity": 0.7, "frustration": 0.7})])
+    assert decision is not None and decision.reasons[0].code == "regulator_complaint"
+    # A regulator named counts however calmly it is told.
+    calm = "I'll be taking this to the ombudsman."
+    (decision,) = run([Conversation().customer(calm, CALM)])
+    assert decision is not None and decision.reasons[0].code == "regulator_complaint"
+
+
 def test_a_calm_question_about_fraud_is_left_to_the_bot_and_a_loss_is_not() -> None:
     question = Conversation()
     asked = "hey whats the number for your fraud line in case i need it"
