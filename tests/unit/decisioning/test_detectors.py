@@ -487,6 +487,7 @@ def test_no_pattern_opens_with_a_lookbehind() -> None:
         detectors.VULNERABILITY_PATTERNS,
         detectors.CHURN_PATTERNS,
         detectors.REGULATOR_PATTERNS,
+        detectors.FORMAL_COMPLAINT_PATTERNS,
         detectors.LOOP_COMPLAINT_PATTERNS,
     ]
     opening = [p for patterns in lists for p in patterns if p.startswith(("(?<", "(?!"))]
