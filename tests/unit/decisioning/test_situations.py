@@ -346,7 +346,7 @@ def test_a_calm_question_about_fraud_is_left_to_the_bot_and_a_loss_is_not() -> N
 
 
 def test_the_sensitive_word_floor_is_the_policys() -> None:
-    body = DEFAULT_POLICY_PATH.read_text().replace("sensitive_signal: 0.2", "sensitive_signal: 0.0")
+    body = DEFAULT_POLICY_PATH.read_text().replace("sensitive_signal: 0.3", "sensitive_signal: 0.0")
     keyword_only = parse_policy(body, "test")
     text = "I have a hospital appointment on the 9th, can I move the engineer visit?"
     calm = {"sensitive": 0.05}
