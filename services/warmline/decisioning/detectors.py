@@ -52,7 +52,8 @@ HUMAN_REQUEST_PATTERNS: tuple[str, ...] = (
     r"|to\s+(?:talk|speak)|who\s+(?:can\s+)?actually)\b",
     # "please pass this to your complaints department", "I'd like my complaint passed
     # to a manager", "kindly escalate this matter to a higher authority"
-    r"\b(?:pass|escalat|forward|refer|hand|transferr?)\w*\s+(?:[\w']+\s+){0,3}?(?:on\s+|over\s+|up\s+)?to\s+"
+    # (not "transfer": "send an e-transfer to someone who isn't in my contacts")
+    r"\b(?:pass|escalat|forward|refer|hand)\w*\s+(?:[\w']+\s+){0,3}?(?:on\s+|over\s+|up\s+)?to\s+"
     r"(?:(?:a|an|your|the)\s+(?:(?:more\s+)?senior\s+|higher\s+)?(?:manager|supervisor|team\s+leader"
     r"|complaints?\s+(?:department|team)|authority)|some(?:one|body)\s+(?:who|that|senior|more\s+senior))\b",
     # "could you pass it to a support engineer", "escalate this to your tech team"

@@ -679,3 +679,8 @@ def test_a_dependant_who_relies_on_the_service_is_vulnerable() -> None:
 )
 def test_insults_to_the_agent_and_threats_are_abuse(text: str, abused: list[str]) -> None:
     assert [text[a:b] for a, b in detectors.abuse(text)] == abused
+
+
+def test_a_transfer_of_money_to_someone_is_no_request_for_a_person() -> None:
+    text = "how do i send an e-transfer to someone who isnt in my contacts"
+    assert explicit_human_request(text) is None
