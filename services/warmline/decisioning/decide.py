@@ -173,7 +173,11 @@ def _observe_customer(
         )
     )
     return Turn(
-        signals=signals, looped=looped, after_bot_repeat=after_bot_repeat, shouting=shouting
+        signals=signals,
+        looped=looped,
+        after_bot_repeat=after_bot_repeat,
+        shouting=shouting,
+        fury=detectors.fury(text),
     )
 
 

@@ -33,7 +33,9 @@ HUMAN_REQUEST_PATTERNS: tuple[str, ...] = (
     rf"(?:{_PERSON}|technicians?|engineers?|seniors?)\b",
     # "a person please", "real human pls"
     r"\b(?:a|real|actual)\s+(?:real\s+)?(?:person|human)\s*,?\s*(?:please|pls|plz)\b",
-    rf"\b(?:can|could|may)\s+i\s+(?:please\s+)?(?:get|have|speak\s+to|talk\s+to)\s+(?:a|an)\s+(?:real\s+|actual\s+|live\s+)?{_PERSON}\b",
+    rf"\b(?:can|could|may)\s+i\s+(?:please\s+|just\s+)?(?:get|have|speak\s+to|talk\s+to)\s+(?:a|an)\s+(?:real\s+|actual\s+|live\s+)?{_PERSON}\b",
+    # "I would prefer to discuss this with a member of your mortgage team directly"
+    rf"\bdiscuss\s+(?:this|it|the\s+\w+|my\s+\w+)\s+with\s+(?:a|an|some|your|the)?\s*(?:{_PERSON}|member\s+of\s+(?:your|the)\s+(?:\w+\s+)?team)\b",
     rf"\b(?:want|need|get\s+me)\s+(?:a|an)\s+(?:real\s+|actual\s+|live\s+)?{_PERSON}\b",
     rf"\b(?:connect|transfer|put)\s+me\s+(?:through\s+)?(?:to|with|on\s+to|onto)\s+(?:a|an|some|your)?\s*"
     rf"(?:(?:customer\s+)?(?:care|service|support)\s+)?{_PERSON}\b",
@@ -115,6 +117,10 @@ FRAUD_ENQUIRY_PATTERNS: tuple[str, ...] = (
     # "Didn't click it. Is it a scam?", "is this real or a scam"
     r"\b(?:is|was)\s+(?:it|this|that)\s+(?:really\s+|just\s+)?(?:a\s+)?scam\b",
     r"\b(?:real|genuine|legit\w*)\s+or\s+(?:a\s+)?scam\b",
+    # a card stopped by the fraud checks, and how to avoid it abroad: "blocked for
+    # suspected fraud in the middle of the trip", "a travel notice so it doesn't get flagged"
+    r"\b(?:flagged|blocked|declined|frozen|stopped|locked)\s+(?:as|for)\s+(?:suspected\s+|possible\s+|potential\s+)?fraud",
+    r"\btravel\s+(?:notice|plans?|notification)",
 )
 
 #: A loss or a denial, which no enquiry wording outweighs: "I've already sent it",
@@ -135,7 +141,11 @@ FRAUD_REPORT_PATTERNS: tuple[str, ...] = (
 #: Sensitive topics and the phrases that reveal them. Routed to specialist care.
 # A gas smell, not "no smell of gas, just no heat". (The word boundary comes first:
 # a pattern opening with a lookbehind makes the whole screen ten times slower.)
-_GAS_EMERGENCY = r"\b(?<!no\s)(?<!not\sa\s)(?:smell(?:s|ing)?\s+(?:of\s+)?gas|gas\s+(?:leak|smell)|carbon\s+monoxide)\b"
+_GAS_EMERGENCY = (
+    r"\b(?<!no\s)(?<!not\sa\s)(?:smell(?:s|ing)?\s+(?:of\s+|like\s+)?gas|gas\s+(?:leak|smell)|carbon\s+monoxide"
+    # what gas smells of: "a rotten egg kind of smell by the meter"
+    r"|rotten[-\s]eggs?\b[^.?!]{0,20}\bsmell|smell\w*\s+(?:like|of)\s+rotten\s+eggs?)\b"
+)
 
 SENSITIVE_TOPIC_PATTERNS: dict[str, tuple[str, ...]] = {
     "health": (
@@ -185,6 +195,11 @@ SENSITIVE_TOPIC_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\b(?:orders?|purchases?|bookings?)\b[^.?!]{0,50}?\b(?:i|we)\s+"
         r"(?:didn'?t|did\s+not|never|haven'?t|have\s+not)\s+(?:place|make|made|placed|order|ordered)\b",
         rf"{_PAYMENT_THEN}(?:i'?ve|we'?ve|i\s+have)\s+never\s+heard\s+of\b",
+        # the denial in the next sentence: "a payment of £240 to a shop in Leeds. I've never
+        # been to Leeds and I didn't make it", "one pending for $312 ... i didn't buy that"
+        r"\b(?:payment|charge|transaction|debit|pending)s?\b(?:[^.?!]|\.\d){0,100}[.?!]\s+[^.?!]{0,60}"
+        r"\b(?:i|we)\s+(?:didn'?t|did\s+not|never)\s+(?:make|made|buy|bought|authori[sz]e\w*)\s+"
+        r"(?:it|this|that|them)\s*(?:[.,!?]|$)",
         # the payee in the next sentence: "a payment to 'Novastream Media' ... I've never heard of them"
         r"\b(?:payment|charge|transaction|debit)s?\b(?:[^.?!]|\.\d){0,100}[.?!]\s+(?:i'?ve|we'?ve|i\s+have)"
         r"\s+never\s+heard\s+of\b",
@@ -223,6 +238,12 @@ SENSITIVE_TOPIC_PATTERNS: dict[str, tuple[str, ...]] = {
         r"|middle\s+of\s+nowhere)\b",
     ),
 }
+
+#: A death the customer already told the company of: "I notified you of my husband's
+#: passing in March", "I informed you of my mother's death".
+DEATH_NOTIFIED_PATTERNS: tuple[str, ...] = (
+    r"\b(?:notified|informed|told)\s+(?:you|your\s+\w+)\b[^.?!]{0,40}\b(?:passing|death|died|passed)",
+)
 
 #: Safety reports that are an emergency however calmly told: a gas smell, a carbon
 #: monoxide alarm (the gas emergency line takes every one).
@@ -367,6 +388,10 @@ REGULATOR_PATTERNS: tuple[str, ...] = (
 #: do I make a formal complaint?" asked calmly is a question the bot answers.
 FORMAL_COMPLAINT_PATTERNS: tuple[str, ...] = (r"\bformal\s+complaint\b",)
 
+#: The customer saying how angry they are (counted in a negative turn: the encoder
+#: reads "I am absolutely livid!!!" lower than plain insults).
+FURY_PATTERNS: tuple[str, ...] = (r"\b(?:livid|furious|fuming|outraged|seething|incandescent)\b",)
+
 #: The customer saying the conversation goes round in circles.
 LOOP_COMPLAINT_PATTERNS: tuple[str, ...] = (
     r"\b(?:going|go|goes|gone|went|run(?:ning)?)\s+(?:a)?round\s+in\s+circles\b",
@@ -457,6 +482,7 @@ _HUMAN_SCREEN = re.compile(
 _TOPICS = {topic: _union(patterns) for topic, patterns in SENSITIVE_TOPIC_PATTERNS.items()}
 _TOPIC_SCREEN = _union(p for patterns in SENSITIVE_TOPIC_PATTERNS.values() for p in patterns)
 _EMERGENCY = _union(EMERGENCY_PATTERNS)
+_DEATH_NOTIFIED = _union(DEATH_NOTIFIED_PATTERNS)
 _FRAUD_ENQUIRY = _union(FRAUD_ENQUIRY_PATTERNS)
 _FRAUD_REPORT = _union(FRAUD_REPORT_PATTERNS)
 _FRAUD_CASE = _union(p for p in SENSITIVE_TOPIC_PATTERNS["fraud"] if p not in FRAUD_WORD_PATTERNS)
@@ -497,6 +523,7 @@ _VULNERABILITY = _union(VULNERABILITY_PATTERNS)
 _CHURN = _union(CHURN_PATTERNS)
 _REGULATOR = _union(REGULATOR_PATTERNS)
 _FORMAL_COMPLAINT = _union(FORMAL_COMPLAINT_PATTERNS)
+_FURY = _union(FURY_PATTERNS)
 _LOOP_COMPLAINT = _union(LOOP_COMPLAINT_PATTERNS)
 
 
@@ -523,6 +550,11 @@ def churn_threat(text: str) -> str | None:
 def regulator_complaint(text: str) -> str | None:
     """The phrase naming a regulator, an ombudsman or the press."""
     return _phrase(_REGULATOR, text)
+
+
+def fury(text: str) -> str | None:
+    """The word in which the customer says how angry they are ("livid", "furious")."""
+    return _phrase(_FURY, text)
 
 
 def formal_complaint(text: str) -> str | None:
@@ -562,8 +594,12 @@ def shouting(text: str) -> bool:
 
 def always_sensitive(text: str, topics: set[str]) -> set[str]:
     """Of ``topics`` (the text's), those a person takes however calmly they are told:
-    :data:`ALWAYS_SENSITIVE_TOPICS`, and safety when it is an emergency (a gas smell)."""
+    :data:`ALWAYS_SENSITIVE_TOPICS`, and safety when it is an emergency (a gas smell).
+    A death the customer says they already notified is a follow-up (the labelling
+    guide's reading): it counts only told troubled, like the other topics."""
     kept = topics & ALWAYS_SENSITIVE_TOPICS
+    if "bereavement" in kept and _DEATH_NOTIFIED.search(text.lower()):
+        kept.discard("bereavement")
     if "safety" in topics and _EMERGENCY.search(text.lower()):
         kept.add("safety")
     return kept

@@ -70,6 +70,8 @@ class Turn:
     after_bot_repeat: bool = False
     #: The message is written in capitals (:func:`detectors.shouting`).
     shouting: bool = False
+    #: The word in which the customer says how angry they are (:func:`detectors.fury`).
+    fury: str | None = None
 
 
 def reads_stuck(signals: Mapping[str, float], floor: float) -> bool:
@@ -154,6 +156,13 @@ def evaluate(
                 "peak_anger",
                 f"The customer is shouting: the message is in capitals and reads negative "
                 f"(negativity {negativity:.2f}).",
+            )
+        )
+    elif turn.fury and negativity >= t.negative_turn_threshold:
+        found.append(
+            Finding(
+                "peak_anger",
+                f"The customer said they are \u201c{turn.fury}\u201d (negativity {negativity:.2f}).",
             )
         )
     confusion = turn.signals.get("confusion", 0.0)

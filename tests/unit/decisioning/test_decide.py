@@ -88,6 +88,20 @@ def test_peak_anger_fires_high_and_not_below_threshold() -> None:
     assert run([c.customer("hmm", {"anger": 0.35, "negativity": 0.4})]) == [None]
 
 
+def test_saying_they_are_livid_is_peak_anger_only_in_a_negative_turn() -> None:
+    c = Conversation()
+    livid = (
+        "The rep swore there would be NO fee. This is outright theft and I am absolutely livid!!!"
+    )
+    decision = run([c.customer(livid, {"anger": 0.2, "negativity": 0.9})])[0]
+    assert codes(decision) == {"peak_anger"}
+    assert decision is not None and "\u201clivid\u201d" in decision.reasons[0].explanation
+    # "I was furious at first" in a turn that reads calm is a story, not anger now.
+    c = Conversation()
+    calm = "I was furious at first but it's all sorted now, thanks"
+    assert run([c.customer(calm, {"anger": 0.05, "negativity": 0.2})]) == [None]
+
+
 def test_a_negative_message_in_capitals_is_peak_anger_even_when_anger_reads_low() -> None:
     # The encoder reads lower case; capitals are anger only the rules can see.
     c = Conversation()

@@ -684,3 +684,70 @@ def test_insults_to_the_agent_and_threats_are_abuse(text: str, abused: list[str]
 def test_a_transfer_of_money_to_someone_is_no_request_for_a_person() -> None:
     text = "how do i send an e-transfer to someone who isnt in my contacts"
     assert explicit_human_request(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "topics", "always"),
+    [
+        (
+            "payment of £240 on Saturday to a shop in Leeds. I've never been to Leeds and I "
+            "didn't make it.",
+            {"fraud"},
+            {"fraud"},
+        ),
+        (
+            "i see one pending for $312 from an electronics store in ohio. i've never been to "
+            "ohio and i didn't buy that",
+            {"fraud"},
+            {"fraud"},
+        ),
+        (
+            "my card was blocked for suspected fraud in the middle of the trip. How to avoid it?",
+            set(),
+            set(),
+        ),
+        (
+            "can I set a travel notice so my card doesnt get flagged as fraud in mexico",
+            set(),
+            set(),
+        ),
+        ("there's like a rotten egg kind of smell by the meter outside", {"safety"}, {"safety"}),
+        ("the kitchen smells like gas since this morning", {"safety"}, {"safety"}),
+        (
+            "I notified you of my husband's passing in March. Has the death certificate arrived?",
+            {"bereavement"},
+            set(),
+        ),
+        (
+            "my husband passed away on Sunday and I need to close his account",
+            {"bereavement"},
+            {"bereavement"},
+        ),
+    ],
+)
+def test_fresh_probe_forms(text: str, topics: set[str], always: set[str]) -> None:
+    found = detectors.sensitive_topics(text)
+    assert found == topics
+    assert detectors.always_sensitive(text, found) == always
+
+
+@pytest.mark.parametrize(
+    ("text", "asks"),
+    [
+        ("yeah hi can i just get a person um i've got a question about porting", True),
+        (
+            "I would prefer to discuss this with a member of your mortgage team directly.",
+            True,
+        ),
+        ("I'd like to discuss my options for the renewal", False),
+    ],
+)
+def test_more_requests_for_a_person(text: str, asks: bool) -> None:
+    assert (explicit_human_request(text) is not None) is asks
+
+
+def test_saying_how_angry_they_are_is_a_fury_word() -> None:
+    assert detectors.fury("This is outright theft and I am absolutely livid!!!") == "livid"
+    assert detectors.fury("I was furious at first but it's sorted now") == "furious"
+    assert detectors.fury("the kids are fuming that the app is down lol") == "fuming"
+    assert detectors.fury("thanks, that fixed it") is None
