@@ -154,10 +154,11 @@ def _observe_customer(
         return Turn(signals={}, looped=looped, after_bot_repeat=after_bot_repeat)
     shouting = detectors.shouting(text)
     negativity = signals["negativity"]
+    # Said fury counts only in a negative turn (rules.peak_anger): look only there.
+    is_negative = negativity >= thresholds.negative_turn_threshold
     _observe_situations(state, scores, text, negativity, policy)
     alpha = thresholds.ewma_alpha
     state.ewma_negativity = alpha * negativity + (1 - alpha) * state.ewma_negativity
-    is_negative = negativity >= thresholds.negative_turn_threshold
     state.negative_streak = state.negative_streak + 1 if is_negative else 0
     is_calm = state.ewma_negativity < policy.hysteresis.deescalate_below
     state.calm_streak = state.calm_streak + 1 if is_calm else 0
@@ -177,7 +178,7 @@ def _observe_customer(
         looped=looped,
         after_bot_repeat=after_bot_repeat,
         shouting=shouting,
-        fury=detectors.fury(text),
+        fury=detectors.fury(text) if is_negative else None,
     )
 
 
@@ -235,18 +236,13 @@ def _observe_phrases(
     I make a formal complaint?" are questions the bot answers; "my dad's 91, alone,
     and his line is dead" is not. A regulator named counts however it is told."""
     situations = state.situations
-    if (
-        "vulnerability" not in situations
-        and (phrase := detectors.vulnerability(text))
-        and _reads_troubled(scored, vulnerable_floor)
-    ):
+    # The reading first: it is a field, the phrases are regular expressions.
+    troubled = _reads_troubled(scored, vulnerable_floor)
+    if "vulnerability" not in situations and troubled and (phrase := detectors.vulnerability(text)):
         situations["vulnerability"] = f"they said {_quoted(phrase)}"
     if "regulator_complaint" not in situations and (
         (phrase := detectors.regulator_complaint(text))
-        or (
-            (phrase := detectors.formal_complaint(text))
-            and _reads_troubled(scored, vulnerable_floor)
-        )
+        or (troubled and (phrase := detectors.formal_complaint(text)))
     ):
         situations["regulator_complaint"] = f"they said {_quoted(phrase)}"
 

@@ -278,9 +278,10 @@ VULNERABILITY_PATTERNS: tuple[str, ...] = (
     r"\b(?:can(?:no|')?t|cannot|won'?t\s+be\s+able\s+to)\s+(?:really\s+|actually\s+|possibly\s+|even\s+)?afford\b",
     # Money that was all there was: "that was my rent money", "thirty quid to last me till
     # Friday", "all I've got till payday", "£23 in my account until I get paid"
-    r"\b(?:my|the|our)\s+(?:rent|shopping|food|gas|electric|bills?|nappy|school\s+fees?|grocery|petrol)\s+money\b",
-    r"\b(?:to\s+last\s+(?:me|us)|(?:all|only|everything)\s+(?:i|we)\s+(?:have|'ve\s+got|got)\s+(?:left\s+)?"
-    r"(?:until|till|to\s+last)|(?:until|till)\s+(?:i|we)\s+(?:get|gets)\s+paid|(?:until|till)\s+payday)\b",
+    r"\b(?:rent|shopping|food|gas|electric|bills?|nappy|school\s+fees?|grocery|petrol)\s+money\b",
+    r"\bto\s+last\s+(?:me|us)\b",
+    r"\b(?:all|only|everything)\s+(?:i|we)\s+(?:have|'ve\s+got|got)\s+(?:left\s+)?(?:until|till|to\s+last)\b",
+    r"\b(?:until|till)\s+(?:(?:i|we)\s+gets?\s+paid|payday)\b",
     # A baby in the house: "we've got a newborn", "a 3 month old", "the baby formula"
     r"\b(?:new[-\s]?born|baby\s+(?:formula|milk)|(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven)"
     r"[-\s](?:week|month)[-\s]old(?=\s+(?:baby|son|daughter|boy|girl|twins|here|in\s+the\s+house|at\s+home)\b"
