@@ -227,17 +227,17 @@ def _quoted(phrase: str) -> str:
 
 
 def _observe_phrases(
-    state: ConversationState, scored: scoring_pb2.ScoredEvent, text: str, vulnerable_floor: float
+    state: ConversationState, scored: scoring_pb2.ScoredEvent, text: str, troubled_floor: float
 ) -> None:
     """Situations the customer's words show on their own (the precise first pass).
 
     A vulnerability phrase, or a formal complaint, counts only in a turn reading at
-    least ``vulnerable_floor`` troubled: "can I get my bills in Braille?" and "how do
+    least ``troubled_floor`` troubled: "can I get my bills in Braille?" and "how do
     I make a formal complaint?" are questions the bot answers; "my dad's 91, alone,
     and his line is dead" is not. A regulator named counts however it is told."""
     situations = state.situations
     # The reading first: it is a field, the phrases are regular expressions.
-    troubled = _reads_troubled(scored, vulnerable_floor)
+    troubled = _reads_troubled(scored, troubled_floor)
     if "vulnerability" not in situations and troubled and (phrase := detectors.vulnerability(text)):
         situations["vulnerability"] = f"they said {_quoted(phrase)}"
     if "regulator_complaint" not in situations and (

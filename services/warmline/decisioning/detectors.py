@@ -90,6 +90,10 @@ _RELATIVE = (
     r"|grandmother|grandfather|child|gran|grandma|grandpa|aunt|uncle)"
 )
 _DIED = r"(?:died|passed\s+(?:away|on|recently|last|yesterday|earlier))"
+# A payment, then the start of the next sentence (what the customer says of it there).
+_PAYMENT_NEXT_SENTENCE = (
+    r"\b(?:payment|charge|transaction|debit|pending)s?\b(?:[^.?!]|\.\d){0,100}[.?!]\s+"
+)
 # A payment, then within the sentence (amounts like 49.99 allowed) what the customer says of it.
 _PAYMENT_THEN = r"\b(?:payment|charge|transaction|debit|withdrawal)s?\b(?:[^.?!]|\.\d){0,100}\b"
 
@@ -197,11 +201,11 @@ SENSITIVE_TOPIC_PATTERNS: dict[str, tuple[str, ...]] = {
         rf"{_PAYMENT_THEN}(?:i'?ve|we'?ve|i\s+have)\s+never\s+heard\s+of\b",
         # the denial in the next sentence: "a payment of £240 to a shop in Leeds. I've never
         # been to Leeds and I didn't make it", "one pending for $312 ... i didn't buy that"
-        r"\b(?:payment|charge|transaction|debit|pending)s?\b(?:[^.?!]|\.\d){0,100}[.?!]\s+[^.?!]{0,60}"
+        rf"{_PAYMENT_NEXT_SENTENCE}[^.?!]{{0,60}}"
         r"\b(?:i|we)\s+(?:didn'?t|did\s+not|never)\s+(?:make|made|buy|bought|authori[sz]e\w*)\s+"
         r"(?:it|this|that|them)\s*(?:[.,!?]|$)",
         # the payee in the next sentence: "a payment to 'Novastream Media' ... I've never heard of them"
-        r"\b(?:payment|charge|transaction|debit)s?\b(?:[^.?!]|\.\d){0,100}[.?!]\s+(?:i'?ve|we'?ve|i\s+have)"
+        rf"{_PAYMENT_NEXT_SENTENCE}(?:i'?ve|we'?ve|i\s+have)"
         r"\s+never\s+heard\s+of\b",
         # changes to the account the customer denies: a new device or card, a loan, the number moved
         r"\b(?:new\s+(?:device|payee|sim|card|account|loan|phone)|loan|credit\s+(?:card|application)"
@@ -599,9 +603,10 @@ def always_sensitive(text: str, topics: set[str]) -> set[str]:
     A death the customer says they already notified is a follow-up (the labelling
     guide's reading): it counts only told troubled, like the other topics."""
     kept = topics & ALWAYS_SENSITIVE_TOPICS
-    if "bereavement" in kept and _DEATH_NOTIFIED.search(text.lower()):
+    lowered = text.lower()
+    if "bereavement" in kept and _DEATH_NOTIFIED.search(lowered):
         kept.discard("bereavement")
-    if "safety" in topics and _EMERGENCY.search(text.lower()):
+    if "safety" in topics and _EMERGENCY.search(lowered):
         kept.add("safety")
     return kept
 

@@ -70,7 +70,8 @@ class Turn:
     after_bot_repeat: bool = False
     #: The message is written in capitals (:func:`detectors.shouting`).
     shouting: bool = False
-    #: The word in which the customer says how angry they are (:func:`detectors.fury`).
+    #: The word in which the customer says how angry they are (:func:`detectors.fury`),
+    #: looked for only in a turn reading at least ``negative_turn_threshold``.
     fury: str | None = None
 
 
@@ -158,7 +159,7 @@ def evaluate(
                 f"(negativity {negativity:.2f}).",
             )
         )
-    elif turn.fury and negativity >= t.negative_turn_threshold:
+    elif turn.fury:
         found.append(
             Finding(
                 "peak_anger",

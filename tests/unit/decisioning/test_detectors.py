@@ -725,7 +725,9 @@ def test_a_transfer_of_money_to_someone_is_no_request_for_a_person() -> None:
         ),
     ],
 )
-def test_fresh_probe_forms(text: str, topics: set[str], always: set[str]) -> None:
+def test_denials_enquiries_gas_and_notified_deaths_from_the_fresh_probes(
+    text: str, topics: set[str], always: set[str]
+) -> None:
     found = detectors.sensitive_topics(text)
     assert found == topics
     assert detectors.always_sensitive(text, found) == always
