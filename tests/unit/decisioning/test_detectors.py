@@ -753,3 +753,95 @@ def test_saying_how_angry_they_are_is_a_fury_word() -> None:
     assert detectors.fury("I was furious at first but it's sorted now") == "furious"
     assert detectors.fury("the kids are fuming that the app is down lol") == "fuming"
     assert detectors.fury("thanks, that fixed it") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "asks"),
+    [
+        ("I would be grateful if a claims manager could phone me this week.", True),
+        ("I'd sooner sort this out by speaking to someone directly.", True),
+        ("It's complicated, I'd rather talk it through with an adviser.", True),
+        ("Could you book me in with someone from the mortgage team?", True),
+        ("Please pass this to somebody who isn't a script.", True),
+        ("I need an actual member of staff to see the account.", True),
+        ("I'd like a person to look at this before anything is closed.", True),
+        ("I was speaking to someone yesterday who said it was fixed.", False),
+        ("The adviser would call me back, she said, but it's fine, the app did it.", False),
+    ],
+)
+def test_calm_requests_for_a_person_in_other_words(text: str, asks: bool) -> None:
+    assert (explicit_human_request(text) is not None) is asks
+
+
+@pytest.mark.parametrize(
+    ("text", "threat"),
+    [
+        ("if the report is still wrong tomorrow I will shift to the other software", True),
+        ("fix it this week or I'm going to another provider, simple as that", True),
+        ("I'll move to the other plan you mentioned, the cheaper one", False),
+    ],
+)
+def test_moving_to_the_other_software_is_a_churn_threat(text: str, threat: bool) -> None:
+    assert (detectors.churn_threat(text) is not None) is threat
+
+
+@pytest.mark.parametrize(
+    ("text", "topics", "always"),
+    [
+        (
+            "There are two charges of $9.99 from your app on my statement. I've never had an "
+            "account with you.",
+            {"fraud"},
+            {"fraud"},
+        ),
+        # a death years past, told in passing: the guide's line, not a first notice
+        (
+            "since my wife passed away a couple of years back the bills have been in my name, "
+            "can I pay quarterly?",
+            {"bereavement"},
+            set(),
+        ),
+        # ... but a death told as the reason for the change is a first notice
+        (
+            "my wife died last year, please take her name off the account",
+            {"bereavement"},
+            {"bereavement"},
+        ),
+        (
+            "Thank you for your letter confirming my late father's accounts are frozen. What next?",
+            {"bereavement"},
+            set(),
+        ),
+        (
+            "As you asked, I enclose a copy of the grant of probate for my aunt's estate.",
+            {"bereavement"},
+            set(),
+        ),
+        ("Please cancel the vet plan for our cat. She died on Tuesday.", set(), set()),
+        (
+            "Please cancel the vet plan for our cat. My husband died on Tuesday and I can't "
+            "manage it.",
+            {"bereavement"},
+            {"bereavement"},
+        ),
+    ],
+)
+def test_follow_ups_past_deaths_pets_and_unknown_charges(
+    text: str, topics: set[str], always: set[str]
+) -> None:
+    found = detectors.sensitive_topics(text)
+    assert found == topics
+    assert detectors.always_sensitive(text, found) == always
+
+
+@pytest.mark.parametrize(
+    ("text", "shouted"),
+    [
+        ("They moved my booking AGAIN. Third time. ABSOLUTELY ridiculous!!", True),
+        ("I was charged by 'ACME DIGITAL SVCS', what is it?", False),
+        ("WHERE is my REFUND", True),
+        ("Please send the PDF to my work address", False),
+    ],
+)
+def test_shouted_words_in_a_mixed_message_count_as_shouting(text: str, shouted: bool) -> None:
+    assert detectors.shouting(text) is shouted
