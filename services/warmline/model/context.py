@@ -18,10 +18,12 @@ vectors are cached by text.
 
 from __future__ import annotations
 
+import re
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Protocol
 
 import numpy as np
@@ -43,6 +45,29 @@ OTHER_TEXT_CACHE = 4096
 
 #: A pooled vector as a window keeps it (float16: half the memory).
 _Stored = npt.NDArray[np.float16]
+
+#: An answer shorter than this many word pairs is never called a repeat by its words
+#: ("Sure." is inside many answers).
+MIN_REPEATED_PAIRS = 4
+
+_ANSWER_WORD = re.compile(r"[a-z0-9£$€]+(?:['.,][a-z0-9]+)*")
+
+
+def word_pairs(text: str) -> npt.NDArray[np.int64]:
+    """The text's adjacent word pairs, hashed, sorted and unique: what the window keeps
+    of a bot answer to see it repeated inside a longer one (a fingerprint, not text;
+    hashes are only compared within one process)."""
+    words = _ANSWER_WORD.findall(text.lower())
+    return np.unique(np.array([hash(pair) for pair in pairwise(words)], dtype=np.int64))
+
+
+def contained(previous: npt.NDArray[np.int64], answer: npt.NDArray[np.int64]) -> float:
+    """The share of the previous answer's word pairs found again in ``answer`` (0 for
+    an answer too short to call repeated): the same answer with a sentence added
+    reads 1.0 where the word-mean vectors read under 0.9."""
+    if len(previous) < MIN_REPEATED_PAIRS:
+        return 0.0
+    return float(np.isin(previous, answer, assume_unique=True).mean())
 
 
 class TurnReader(Protocol):
@@ -69,6 +94,7 @@ class TurnReader(Protocol):
 class _Window:
     customer: deque[_Stored] = field(default_factory=lambda: deque(maxlen=REPEAT_WINDOW))
     other: _Stored | None = None
+    other_pairs: npt.NDArray[np.int64] | None = None
     other_repeat: float = 0.0
     turns: int = 0
     customer_turns: int = 0
@@ -115,10 +141,15 @@ class ConversationWindows:
             return TurnContext(), 0
         return window.context(), window.turns
 
-    def add(self, conversation: str, speaker: Speaker, vector: Array) -> tuple[int, float]:
+    def add(
+        self, conversation: str, speaker: Speaker, vector: Array, text: str = ""
+    ) -> tuple[int, float]:
         """Remember a turn's vector (stored as float16: half the memory); how many
-        turns the window saw before it, and for a bot/agent turn how similar it is
-        to the same side's previous one (0 for a customer turn or a first answer)."""
+        turns the window saw before it, and for a bot/agent turn how far it repeats
+        the same side's previous one (0 for a customer turn or a first answer): the
+        higher of the vectors' cosine and the share of the previous answer's word
+        pairs said again (:func:`contained`). The heads read the cosine alone, as
+        they were trained."""
         if not conversation or self.max_conversations <= 0:
             return 0, 0.0
         window = self._get(conversation) or _Window()
@@ -132,14 +163,19 @@ class ConversationWindows:
             window.other_repeat = (
                 0.0 if previous is None else cosine(vector, previous.astype(np.float32))
             )
+            pairs = word_pairs(text)
+            said_again = 0.0 if window.other_pairs is None else contained(window.other_pairs, pairs)
             window.other = stored
+            window.other_pairs = pairs
         window.turns += 1
         window.touched = self._clock()
         self._windows[conversation] = window
         self._windows.move_to_end(conversation)
         while len(self._windows) > self.max_conversations:
             self._windows.popitem(last=False)
-        return seen, 0.0 if speaker is Speaker.CUSTOMER else window.other_repeat
+        if speaker is Speaker.CUSTOMER:
+            return seen, 0.0
+        return seen, max(window.other_repeat, said_again)
 
     def forget(self, conversation: str) -> None:
         """Drop a conversation's window (it ended)."""
@@ -258,7 +294,7 @@ class ContextualScorer:
                 self._other_vectors.move_to_end(turn.text)
         if vector is None:
             return TurnScore(None)
-        seen, similarity = self.windows.add(turn.conversation, Speaker.OTHER, vector)
+        seen, similarity = self.windows.add(turn.conversation, Speaker.OTHER, vector, turn.text)
         return TurnScore(None, seen, similarity)
 
     def forget(self, conversation: str) -> None:

@@ -145,3 +145,37 @@ def test_bot_turns_are_read_without_the_encoder_and_a_canned_answer_once(
     assert counting.encoded == customers * 2  # the encoder reads customers only
     assert counting.other == ["Please visit our help centre for router guides."]
     assert scores[6].context_turns == 2  # the second conversation still sees its bot turn
+
+
+def test_the_same_bot_answer_with_a_sentence_added_is_a_repeat(engine: EmotionEngine) -> None:
+    key = "t/c-added"
+    answer = "Your monthly payment is 52.40, collected by direct debit."
+    turns = [
+        Turn("When does my insurance come out this month?", Speaker.CUSTOMER, key),
+        Turn(answer, Speaker.OTHER, key),
+        Turn("yes but on what date", Speaker.CUSTOMER, key),
+        Turn(answer + " You can change your bank details online.", Speaker.OTHER, key),
+        Turn("the DATE please", Speaker.CUSTOMER, key),
+        Turn("It is collected on the 18th of each month.", Speaker.OTHER, key),
+    ]
+    scorer = ContextualScorer(engine)
+    scores = scorer.score(turns[:4])
+    assert scores[3].repeat_similarity == 1.0  # every word pair of the answer said again
+    # what the heads read stays the vectors' cosine, as they were trained
+    context, _ = scorer.windows.context(key)
+    assert 0.0 < context.other_repeat < 0.99
+    assert scorer.score(turns[4:])[1].repeat_similarity < 0.9  # a new answer is no repeat
+
+
+def test_a_short_answer_inside_a_longer_one_is_no_repeat_by_its_words() -> None:
+    from warmline.model.context import contained, word_pairs
+
+    assert contained(word_pairs("Sure, thanks."), word_pairs("Sure, thanks. Anything else?")) == 0.0
+    long = word_pairs("Please restart the router and wait two minutes.")
+    assert (
+        contained(
+            long, word_pairs("Please restart the router and wait two minutes. Then try again.")
+        )
+        == 1.0
+    )
+    assert contained(long, word_pairs("Please check the cable.")) < 0.5
