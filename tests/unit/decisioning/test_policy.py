@@ -13,6 +13,8 @@ from warmline.decisioning.policy_store import PolicyStore, ReloadStatus
 from .support import DEFAULT, policy_with
 
 BASE = DEFAULT_POLICY_PATH.read_text()
+#: The shipped policy's version line, which these tests rewrite.
+VERSION_LINE = f'version: "{DEFAULT.version}"'
 
 
 def test_default_policy_loads() -> None:
@@ -53,7 +55,7 @@ def test_opening_lines_must_not_state_facts() -> None:
 
 def test_missing_version_and_bad_yaml_are_reported() -> None:
     with pytest.raises(PolicyError, match=r"^<policy>: version: Field required"):
-        parse_policy(BASE.replace('version: "2026-12-06.1"', ""))
+        parse_policy(BASE.replace(VERSION_LINE, ""))
     with pytest.raises(PolicyError, match="not valid YAML"):
         parse_policy("version: [unclosed")
 
@@ -103,14 +105,14 @@ def test_hot_reload_replaces_on_good_file_and_keeps_old_on_bad(tmp_path: Path) -
     store = PolicyStore.from_path(path)
     assert store.reload_if_changed().status is ReloadStatus.UNCHANGED
 
-    _write(path, BASE.replace("2026-12-06.1", "v2"), 2_000_000_000)
+    _write(path, BASE.replace(VERSION_LINE, 'version: "v2"'), 2_000_000_000)
     result = store.reload_if_changed()
     assert result.status is ReloadStatus.RELOADED
     assert store.current.version == "v2"
 
     _write(
         path,
-        BASE.replace("2026-12-06.1", "v3").replace("ewma_alpha: 0.4", "ewma_alpha: 3"),
+        BASE.replace(VERSION_LINE, 'version: "v3"').replace("ewma_alpha: 0.4", "ewma_alpha: 3"),
         3_000_000_000,
     )
     result = store.reload_if_changed()
@@ -121,7 +123,7 @@ def test_hot_reload_replaces_on_good_file_and_keeps_old_on_bad(tmp_path: Path) -
     # The bad file is not re-parsed until it changes again.
     assert store.reload_if_changed().status is ReloadStatus.UNCHANGED
 
-    _write(path, BASE.replace("2026-12-06.1", "v4"), 4_000_000_000)
+    _write(path, BASE.replace(VERSION_LINE, 'version: "v4"'), 4_000_000_000)
     assert store.reload_if_changed().status is ReloadStatus.RELOADED
     assert store.current.version == "v4"
     assert store.last_error is None
