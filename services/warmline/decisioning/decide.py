@@ -247,6 +247,10 @@ def _observe_phrases(
         situations["regulator_complaint"] = f"they said {_quoted(phrase)}"
 
 
+#: The model's situation readings a pet's death sets aside (:func:`_observe_situations`).
+_PET_DEATH_ASIDE = frozenset({"sensitive", "vulnerability"})
+
+
 def _observe_situations(
     state: ConversationState,
     scores: scoring_pb2.EmotionScores,
@@ -261,6 +265,15 @@ def _observe_situations(
     for name, threshold in thresholds.situations.items():
         p = getattr(read, name) if read is not None else 0.0
         if p >= threshold and name not in situations:
+            # A pet's death reads sad, but the guide leaves it to the bot: the model's
+            # sense of a sensitive or vulnerable situation does not count there
+            # unless a sensitive topic was named too.
+            if (
+                name in _PET_DEATH_ASIDE
+                and not state.sensitive_topics
+                and detectors.pet_death(text)
+            ):
+                continue
             situations[name] = f"the message reads that way (model {p:.2f})"
     # A churn phrase counts only in an upset turn: "I'm cancelling, I'm moving
     # abroad" is a calm, planned cancellation, not a threat.

@@ -641,6 +641,12 @@ def shouting(text: str) -> bool:
     return len(set(_EMPHATIC_WORD.findall(_QUOTED.sub(" ", text)))) >= 2
 
 
+def pet_death(text: str) -> bool:
+    """The message tells of a pet's death, which the labelling guide does not count
+    as a sensitive situation (the model's reading of its meaning may)."""
+    return _PET_DEATH.search(text.lower()) is not None
+
+
 def always_sensitive(text: str, topics: set[str]) -> set[str]:
     """Of ``topics`` (the text's), those a person takes however calmly they are told:
     :data:`ALWAYS_SENSITIVE_TOPICS`, and safety when it is an emergency (a gas smell).

@@ -413,3 +413,23 @@ def test_a_policy_with_an_unknown_situation_is_refused() -> None:
     )
     with pytest.raises(PolicyError, match="weather"):
         parse_policy(text)
+
+
+def test_a_pets_death_read_as_sensitive_by_meaning_is_left_to_the_bot() -> None:
+    sad = {"negativity": 0.45, "distress": 0.45}
+    pet = Conversation()
+    message = "Our old cat was put to sleep last week, please cancel her vet plan"
+    assert run([pet.customer(message, sad, situations={"sensitive": 0.8})]) == [None]
+    assert run([Conversation().customer(message, sad, situations={"vulnerability": 0.8})]) == [None]
+    # a person's death named beside it is still a first notice
+    both = Conversation()
+    (decision,) = run(
+        [
+            both.customer(
+                "Our dog died last week and my husband passed away on Sunday",
+                sad,
+                situations={"sensitive": 0.8},
+            )
+        ]
+    )
+    assert decision is not None and decision.reasons[0].code == "sensitive_topic"
