@@ -723,9 +723,45 @@ def test_a_transfer_of_money_to_someone_is_no_request_for_a_person() -> None:
             {"bereavement"},
             {"bereavement"},
         ),
+        (
+            "There are two charges of $9.99 from your app on my statement. I've never had an "
+            "account with you.",
+            {"fraud"},
+            {"fraud"},
+        ),
+        # a death years past, told in passing: the guide's line, not a first notice
+        (
+            "since my wife passed away a couple of years back the bills have been in my name, "
+            "can I pay quarterly?",
+            {"bereavement"},
+            set(),
+        ),
+        # ... but a death told as the reason for the change is a first notice
+        (
+            "my wife died last year, please take her name off the account",
+            {"bereavement"},
+            {"bereavement"},
+        ),
+        (
+            "Thank you for your letter confirming my late father's accounts are frozen. What next?",
+            {"bereavement"},
+            set(),
+        ),
+        (
+            "As you asked, I enclose a copy of the grant of probate for my aunt's estate.",
+            {"bereavement"},
+            set(),
+        ),
+        ("Please cancel the vet plan for our cat. She died on Tuesday.", set(), set()),
+        (
+            "Please cancel the vet plan for our cat. My husband died on Tuesday and I can't "
+            "manage it.",
+            {"bereavement"},
+            {"bereavement"},
+        ),
     ],
 )
-def test_denials_enquiries_gas_and_notified_deaths_from_the_fresh_probes(
+def test_denials_enquiries_gas_and_deaths_that_are_no_first_notice(
     text: str, topics: set[str], always: set[str]
 ) -> None:
     found = detectors.sensitive_topics(text)
@@ -783,55 +819,6 @@ def test_calm_requests_for_a_person_in_other_words(text: str, asks: bool) -> Non
 )
 def test_moving_to_the_other_software_is_a_churn_threat(text: str, threat: bool) -> None:
     assert (detectors.churn_threat(text) is not None) is threat
-
-
-@pytest.mark.parametrize(
-    ("text", "topics", "always"),
-    [
-        (
-            "There are two charges of $9.99 from your app on my statement. I've never had an "
-            "account with you.",
-            {"fraud"},
-            {"fraud"},
-        ),
-        # a death years past, told in passing: the guide's line, not a first notice
-        (
-            "since my wife passed away a couple of years back the bills have been in my name, "
-            "can I pay quarterly?",
-            {"bereavement"},
-            set(),
-        ),
-        # ... but a death told as the reason for the change is a first notice
-        (
-            "my wife died last year, please take her name off the account",
-            {"bereavement"},
-            {"bereavement"},
-        ),
-        (
-            "Thank you for your letter confirming my late father's accounts are frozen. What next?",
-            {"bereavement"},
-            set(),
-        ),
-        (
-            "As you asked, I enclose a copy of the grant of probate for my aunt's estate.",
-            {"bereavement"},
-            set(),
-        ),
-        ("Please cancel the vet plan for our cat. She died on Tuesday.", set(), set()),
-        (
-            "Please cancel the vet plan for our cat. My husband died on Tuesday and I can't "
-            "manage it.",
-            {"bereavement"},
-            {"bereavement"},
-        ),
-    ],
-)
-def test_follow_ups_past_deaths_pets_and_unknown_charges(
-    text: str, topics: set[str], always: set[str]
-) -> None:
-    found = detectors.sensitive_topics(text)
-    assert found == topics
-    assert detectors.always_sensitive(text, found) == always
 
 
 @pytest.mark.parametrize(
