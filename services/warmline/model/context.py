@@ -3,7 +3,7 @@
 The scoring service and the backtest both use :class:`ContextualScorer`. Where the
 context lives: the scorer keeps a small window per conversation in memory (the
 customer's last turns and the latest bot or agent turn, as pooled sentence
-vectors, never text). Every topic is keyed by tenant/conversation, so one scoring
+vectors, and that answer's word pairs hashed to see it said again: never text). Every topic is keyed by tenant/conversation, so one scoring
 replica sees all of a conversation's turns, in order; nothing has to travel on the
 event. A window that is lost (a restart, a rebalance that moves the partition, an
 idle conversation evicted) costs accuracy, not correctness: the next turn is scored
