@@ -247,8 +247,9 @@ def _observe_phrases(
         situations["regulator_complaint"] = f"they said {_quoted(phrase)}"
 
 
-#: The model's situation readings a pet's death sets aside (:func:`_observe_situations`).
-_PET_DEATH_ASIDE = frozenset({"sensitive", "vulnerability"})
+#: The model's situation readings a pet's death or a follow-up about a death set
+#: aside (:func:`_observe_situations`).
+_DEATH_ASIDE = frozenset({"sensitive", "vulnerability"})
 
 
 def _observe_situations(
@@ -265,13 +266,20 @@ def _observe_situations(
     for name, threshold in thresholds.situations.items():
         p = getattr(read, name) if read is not None else 0.0
         if p >= threshold and name not in situations:
-            # A pet's death reads sad, but the guide leaves it to the bot: the model's
-            # sense of a sensitive or vulnerable situation does not count there
-            # unless a sensitive topic was named too.
+            # A pet's death, or a death that is no first notice told calmly, reads
+            # sad, but the guide leaves it to the bot: the model's sense of a
+            # sensitive or vulnerable situation does not count there unless a
+            # sensitive topic was named too.
             if (
-                name in _PET_DEATH_ASIDE
+                name in _DEATH_ASIDE
                 and not state.sensitive_topics
-                and detectors.pet_death(text)
+                and (
+                    detectors.pet_death(text)
+                    or (
+                        max(negativity, scores.signals.distress) < thresholds.sensitive_signal
+                        and detectors.death_follow_up(text)
+                    )
+                )
             ):
                 continue
             situations[name] = f"the message reads that way (model {p:.2f})"

@@ -267,6 +267,11 @@ DEATH_NOTIFIED_PATTERNS: tuple[str, ...] = (
     r"\b(?:notified|informed|told)\s+(?:you|your\s+\w+)\b[^.?!]{0,40}\b(?:passing|death|died|passed)",
     # "thank you for your letter of the 3rd confirming that my mother's accounts are on hold"
     r"\b(?:your|the)\s+(?:letter|email|message|call)\b[^.?!]{0,30}\bconfirming\b",
+    # "I spoke to your bereavement team last week about my dad's account"
+    r"\b(?:spoke|spoken|talked|been\s+in\s+touch)\s+(?:to|with)\s+(?:your|the)\s+bereavement\s+"
+    r"(?:team|department|service|line)",
+    # a question for when it happens: "do you waive fees when there's a death in the family?"
+    r"\b(?:when|if|in\s+case)\s+(?:there'?s|there\s+is|someone\s+has)\s+(?:a\s+)?death\s+in\s+the\s+family",
     # "as requested, I attach a certified copy of the grant of probate"
     r"\bas\s+(?:you\s+)?(?:requested|asked)\b[^.?!]{0,60}\b(?:probate|death\s+certificate|will|letters\s+of)\b",
     # a past death in passing: "since my husband died a few years back the account's been
@@ -639,6 +644,12 @@ def shouting(text: str) -> bool:
     if upper >= 15 and upper >= 0.7 * (upper + len(_LOWER.findall(text))):
         return capital_words >= 3
     return len(set(_EMPHATIC_WORD.findall(_QUOTED.sub(" ", text)))) >= 2
+
+
+def death_follow_up(text: str) -> bool:
+    """The message tells of a death that is no first notice
+    (:data:`DEATH_NOTIFIED_PATTERNS`)."""
+    return _DEATH_NOTIFIED.search(text.lower()) is not None
 
 
 def pet_death(text: str) -> bool:

@@ -754,6 +754,11 @@ def test_a_transfer_of_money_to_someone_is_no_request_for_a_person() -> None:
         ),
         ("Please cancel the vet plan for our cat. She died on Tuesday.", set(), set()),
         (
+            "Do you refund the fare when there's a death in the family? Asking ahead of a trip.",
+            {"bereavement"},
+            set(),
+        ),
+        (
             "Please cancel the vet plan for our cat. My husband died on Tuesday and I can't "
             "manage it.",
             {"bereavement"},

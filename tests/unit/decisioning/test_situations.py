@@ -433,3 +433,15 @@ def test_a_pets_death_read_as_sensitive_by_meaning_is_left_to_the_bot() -> None:
         ]
     )
     assert decision is not None and decision.reasons[0].code == "sensitive_topic"
+
+
+def test_a_calm_follow_up_with_the_bereavement_team_read_as_sensitive_is_left_to_the_bot() -> None:
+    message = "I spoke to your bereavement team last week about my dad's account, where do I pay?"
+    calm = {"negativity": 0.1, "distress": 0.1}
+    assert run([Conversation().customer(message, calm, situations={"sensitive": 0.8})]) == [None]
+    # told troubled, the model's reading counts again
+    upset = {"negativity": 0.6, "distress": 0.6}
+    (decision,) = run([Conversation().customer(message, upset, situations={"sensitive": 0.8})])
+    assert decision is not None
+    assert "sensitive_topic" in [reason.code for reason in decision.reasons]
+    assert detectors.death_follow_up(message)
