@@ -127,7 +127,16 @@ def _observe_customer(
     state.explicit_request |= detectors.explicit_human_request(text) is not None
     thanks = _reads_as_thanks(scored, thresholds)
     if not thanks and (topics := detectors.sensitive_topics(text)):
-        if not _reads_sensitive(scored, thresholds.sensitive_signal):
+        floor = thresholds.sensitive_signal
+        # A death that is no first notice counts only told troubled, whatever the
+        # model's sense of the message (which reads every death as sensitive).
+        if (
+            "bereavement" in topics
+            and not _reads_troubled(scored, floor)
+            and detectors.death_follow_up(text)
+        ):
+            topics = topics - {"bereavement"}
+        if not _reads_sensitive(scored, floor):
             topics = detectors.always_sensitive(text, topics)
         state.sensitive_topics |= topics
     state.abuse_seen |= bool(detectors.abuse(text))

@@ -268,8 +268,13 @@ DEATH_NOTIFIED_PATTERNS: tuple[str, ...] = (
     # "thank you for your letter of the 3rd confirming that my mother's accounts are on hold"
     r"\b(?:your|the)\s+(?:letter|email|message|call)\b[^.?!]{0,30}\bconfirming\b",
     # "I spoke to your bereavement team last week about my dad's account"
-    r"\b(?:spoke|spoken|talked|been\s+in\s+touch)\s+(?:to|with)\s+(?:your|the)\s+bereavement\s+"
-    r"(?:team|department|service|line)",
+    # "following up on my call with your bereavement team"
+    r"\b(?:spoke|spoken|talked|been\s+in\s+touch|call|conversation|case)\s+(?:to|with)\s+(?:your|the)\s+"
+    r"bereavement\s+(?:team|department|service|line)",
+    # the account already moved over: "transferred to my name last year after my
+    # grandfather passed away", "the account has been in my name since"
+    r"\b(?:was|were|got)\s+(?:transferred|moved|changed|put)\s+(?:in)?to\s+my\s+name\b",
+    r"\b(?:has|have|'s)\s+been\s+in\s+my\s+name\b",
     # a question for when it happens: "do you waive fees when there's a death in the family?"
     r"\b(?:when|if|in\s+case)\s+(?:there'?s|there\s+is|someone\s+has)\s+(?:a\s+)?death\s+in\s+the\s+family",
     # "as requested, I attach a certified copy of the grant of probate"

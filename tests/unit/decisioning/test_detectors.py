@@ -754,6 +754,18 @@ def test_a_transfer_of_money_to_someone_is_no_request_for_a_person() -> None:
         ),
         ("Please cancel the vet plan for our cat. She died on Tuesday.", set(), set()),
         (
+            "The water account was moved to my name after my father passed away. How do I "
+            "pay by card?",
+            {"bereavement"},
+            set(),
+        ),
+        (
+            "Following up on my call with your bereavement team: my late mother's certificate "
+            "is attached.",
+            {"bereavement"},
+            set(),
+        ),
+        (
             "Do you refund the fare when there's a death in the family? Asking ahead of a trip.",
             {"bereavement"},
             set(),

@@ -445,3 +445,15 @@ def test_a_calm_follow_up_with_the_bereavement_team_read_as_sensitive_is_left_to
     assert decision is not None
     assert "sensitive_topic" in [reason.code for reason in decision.reasons]
     assert detectors.death_follow_up(message)
+
+
+def test_a_calm_death_that_is_no_first_notice_counts_whatever_the_models_sense_of_it() -> None:
+    message = (
+        "Since my wife died a few years ago the account has been in my name. Can I pay online?"
+    )
+    calm = {"negativity": 0.1, "distress": 0.1}
+    # the model reads every death as sensitive; the words say it is no first notice
+    assert run([Conversation().customer(message, calm, situations={"sensitive": 0.4})]) == [None]
+    first_notice = "My wife died on Friday, please take her name off the account."
+    (decision,) = run([Conversation().customer(first_notice, calm, situations={"sensitive": 0.4})])
+    assert decision is not None and decision.reasons[0].code == "sensitive_topic"
