@@ -3,17 +3,18 @@
 The scoring service and the backtest both use :class:`ContextualScorer`. Where the
 context lives: the scorer keeps a small window per conversation in memory (the
 customer's last turns and the latest bot or agent turn, as pooled sentence
-vectors, and that answer's word pairs hashed to see it said again: never text). Every topic is keyed by tenant/conversation, so one scoring
-replica sees all of a conversation's turns, in order; nothing has to travel on the
-event. A window that is lost (a restart, a rebalance that moves the partition, an
-idle conversation evicted) costs accuracy, not correctness: the next turn is scored
-as if it opened the conversation, exactly like the sync ``Score`` call.
+vectors, and that answer's word pairs hashed to see it said again: never text).
+Every topic is keyed by tenant/conversation, so one scoring replica sees all of a
+conversation's turns, in order; nothing has to travel on the event. A window
+that is lost (a restart, a rebalance that moves the partition, an idle
+conversation evicted) costs accuracy, not correctness: the next turn is scored as
+if it opened the conversation, exactly like the sync ``Score`` call.
 
 No emotion is ever scored for bot and agent turns: they are read for context
 only, as the bundle's heads were trained to read them (``encode_other``: the
 encoder's pooled vector, or the mean of the word embeddings,
 :mod:`warmline.model.word_vectors`). A bot's canned answers repeat, so their
-vectors are cached by text.
+vectors and word pairs are cached by text.
 """
 
 from __future__ import annotations
@@ -40,11 +41,14 @@ from warmline.model.turn_features import (
 )
 from warmline.model.turns import Speaker, Turn, TurnScore
 
-#: Pooled vectors of bot/agent texts kept for reuse (canned answers repeat).
+#: Bot/agent texts whose vectors and word pairs are kept for reuse (canned answers repeat).
 OTHER_TEXT_CACHE = 4096
 
 #: A pooled vector as a window keeps it (float16: half the memory).
 _Stored = npt.NDArray[np.float16]
+
+#: A bot answer's word pairs, hashed, sorted and unique (:func:`word_pairs`).
+Pairs = npt.NDArray[np.int64]
 
 #: An answer shorter than this many word pairs is never called a repeat by its words
 #: ("Sure." is inside many answers).
@@ -53,7 +57,7 @@ MIN_REPEATED_PAIRS = 4
 _ANSWER_WORD = re.compile(r"[a-z0-9£$€]+(?:['.,][a-z0-9]+)*")
 
 
-def word_pairs(text: str) -> npt.NDArray[np.int64]:
+def word_pairs(text: str) -> Pairs:
     """The text's adjacent word pairs, hashed, sorted and unique: what the window keeps
     of a bot answer to see it repeated inside a longer one (a fingerprint, not text;
     hashes are only compared within one process)."""
@@ -61,7 +65,7 @@ def word_pairs(text: str) -> npt.NDArray[np.int64]:
     return np.unique(np.array([hash(pair) for pair in pairwise(words)], dtype=np.int64))
 
 
-def contained(previous: npt.NDArray[np.int64], answer: npt.NDArray[np.int64]) -> float:
+def contained(previous: Pairs, answer: Pairs) -> float:
     """The share of the previous answer's word pairs found again in ``answer`` (0 for
     an answer too short to call repeated): the same answer with a sentence added
     reads 1.0 where the word-mean vectors read under 0.9."""
@@ -96,7 +100,7 @@ class TurnReader(Protocol):
 class _Window:
     customer: deque[_Stored] = field(default_factory=lambda: deque(maxlen=REPEAT_WINDOW))
     other: _Stored | None = None
-    other_pairs: npt.NDArray[np.int64] | None = None
+    other_pairs: Pairs | None = None
     other_repeat: float = 0.0
     turns: int = 0
     customer_turns: int = 0
@@ -144,13 +148,13 @@ class ConversationWindows:
         return window.context(), window.turns
 
     def add(
-        self, conversation: str, speaker: Speaker, vector: Array, text: str = ""
+        self, conversation: str, speaker: Speaker, vector: Array, pairs: Pairs | None = None
     ) -> tuple[int, float]:
         """Remember a turn's vector (stored as float16: half the memory); how many
         turns the window saw before it, and for a bot/agent turn how far it repeats
         the same side's previous one (0 for a customer turn or a first answer): the
         higher of the vectors' cosine and the share of the previous answer's word
-        pairs said again (:func:`contained`). The heads read the cosine alone, as
+        ``pairs`` said again (:func:`contained`). The heads read the cosine alone, as
         they were trained."""
         if not conversation or self.max_conversations <= 0:
             return 0, 0.0
@@ -165,8 +169,11 @@ class ConversationWindows:
             window.other_repeat = (
                 0.0 if previous is None else cosine(vector, previous.astype(np.float32))
             )
-            pairs = word_pairs(text)
-            said_again = 0.0 if window.other_pairs is None else contained(window.other_pairs, pairs)
+            said_again = (
+                0.0
+                if window.other_pairs is None or pairs is None
+                else contained(window.other_pairs, pairs)
+            )
             window.other = stored
             window.other_pairs = pairs
         window.turns += 1
@@ -214,7 +221,8 @@ class ContextualScorer:
     def __init__(self, engine: TurnReader, windows: ConversationWindows | None = None) -> None:
         self.engine = engine
         self.windows = windows if windows is not None else ConversationWindows()
-        self._other_vectors: OrderedDict[str, Array] = OrderedDict()
+        # A bot/agent text's vector and word pairs, read once (canned answers repeat).
+        self._other_readings: OrderedDict[str, tuple[Array, Pairs]] = OrderedDict()
 
     def read(self, turns: Sequence[Turn]) -> Reading:
         """Encode the batch and walk it in order: the context of every customer turn
@@ -238,7 +246,7 @@ class ContextualScorer:
                 and keep_context
                 and turn.conversation
                 and turn.text.strip()
-                and turn.text not in self._other_vectors
+                and turn.text not in self._other_readings
             )
         )
         rows: dict[int, Array] = {}
@@ -285,18 +293,19 @@ class ContextualScorer:
         return [found[i] for i in range(len(turns))]
 
     def _other_turn(self, turn: Turn, fresh: Array | None) -> TurnScore:
-        vector: Array | None = None if fresh is None else fresh.copy()
-        if vector is not None:
-            self._other_vectors[turn.text] = vector
-            while len(self._other_vectors) > OTHER_TEXT_CACHE:
-                self._other_vectors.popitem(last=False)
-        else:
-            vector = self._other_vectors.get(turn.text)
-            if vector is not None:
-                self._other_vectors.move_to_end(turn.text)
-        if vector is None:
+        # Kept first: a text said twice in one batch is read once.
+        reading = self._other_readings.get(turn.text)
+        if reading is not None:
+            self._other_readings.move_to_end(turn.text)
+        elif fresh is not None:
+            reading = (fresh.copy(), word_pairs(turn.text))
+            self._other_readings[turn.text] = reading
+            while len(self._other_readings) > OTHER_TEXT_CACHE:
+                self._other_readings.popitem(last=False)
+        if reading is None:
             return TurnScore(None)
-        seen, similarity = self.windows.add(turn.conversation, Speaker.OTHER, vector, turn.text)
+        vector, pairs = reading
+        seen, similarity = self.windows.add(turn.conversation, Speaker.OTHER, vector, pairs)
         return TurnScore(None, seen, similarity)
 
     def forget(self, conversation: str) -> None:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import pytest
 
+from warmline.model import context as context_module
 from warmline.model.context import ContextualScorer, ConversationWindows
 from warmline.model.engine import EmotionEngine
 from warmline.model.readout import Readout
@@ -136,15 +137,25 @@ class _Counting:
 
 
 def test_bot_turns_are_read_without_the_encoder_and_a_canned_answer_once(
-    engine: EmotionEngine,
+    engine: EmotionEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    paired: list[str] = []
+    real_pairs = context_module.word_pairs
+
+    def counting_pairs(text: str) -> context_module.Pairs:
+        paired.append(text)
+        return real_pairs(text)
+
+    monkeypatch.setattr(context_module, "word_pairs", counting_pairs)
     counting = _Counting(engine)
     scorer = ContextualScorer(counting)
     scores = scorer.score(_conversation("t/c7")) + scorer.score(_conversation("t/c8"))
     customers = [t.text for t in _conversation("t/c7") if t.speaker is Speaker.CUSTOMER]
     assert counting.encoded == customers * 2  # the encoder reads customers only
     assert counting.other == ["Please visit our help centre for router guides."]
+    assert paired == counting.other  # its word pairs too are read once
     assert scores[6].context_turns == 2  # the second conversation still sees its bot turn
+    assert scores[7].repeat_similarity == 1.0  # the cached pairs say it was said again
 
 
 def test_the_same_bot_answer_with_a_sentence_added_is_a_repeat(engine: EmotionEngine) -> None:
