@@ -128,16 +128,16 @@ def _observe_customer(
     thanks = _reads_as_thanks(scored, thresholds)
     if not thanks and (topics := detectors.sensitive_topics(text)):
         floor = thresholds.sensitive_signal
-        # A death that is no first notice counts only told troubled, whatever the
-        # model's sense of the message (which reads every death as sensitive).
-        if (
-            "bereavement" in topics
-            and not _reads_troubled(scored, floor)
-            and detectors.death_follow_up(text)
-        ):
-            topics = topics - {"bereavement"}
-        if not _reads_sensitive(scored, floor):
-            topics = detectors.always_sensitive(text, topics)
+        if not _reads_troubled(scored, floor):
+            # Told calmly: what a person takes however it is told (a first notice of
+            # a death, a fraud, a gas smell; never a death already dealt with, which
+            # the model reads as sensitive like every death), and the other topics
+            # only when the model reads the meaning as sensitive too: "do I need to
+            # tell my travel insurer about a hospital stay?" is a question.
+            kept = detectors.always_sensitive(text, topics)
+            if _means_sensitive(scored, floor):
+                kept |= topics - detectors.ALWAYS_SENSITIVE_TOPICS
+            topics = kept
         state.sensitive_topics |= topics
     state.abuse_seen |= bool(detectors.abuse(text))
     looped = detectors.near_duplicate(text, state.recent_texts, thresholds.similarity) or (
@@ -165,7 +165,7 @@ def _observe_customer(
     negativity = signals["negativity"]
     # Said fury counts only in a negative turn (rules.peak_anger): look only there.
     is_negative = negativity >= thresholds.negative_turn_threshold
-    _observe_situations(state, scores, text, negativity, policy)
+    _observe_situations(state, scored, text, negativity, policy)
     alpha = thresholds.ewma_alpha
     state.ewma_negativity = alpha * negativity + (1 - alpha) * state.ewma_negativity
     state.negative_streak = state.negative_streak + 1 if is_negative else 0
@@ -221,12 +221,8 @@ def _reads_troubled(scored: scoring_pb2.ScoredEvent, floor: float) -> bool:
     return scores.signals.negativity >= floor or scores.signals.distress >= floor
 
 
-def _reads_sensitive(scored: scoring_pb2.ScoredEvent, floor: float) -> bool:
-    """The turn reads at least ``floor`` troubled or (by its meaning) sensitive, or
-    was not scored: a sensitive word in a calm question ("do I need to tell my
-    travel insurer about a hospital stay?") is not a sensitive situation."""
-    if _reads_troubled(scored, floor):
-        return True
+def _means_sensitive(scored: scoring_pb2.ScoredEvent, floor: float) -> bool:
+    """The model reads the message's meaning at least ``floor`` sensitive."""
     scores = scored.scores
     return scores.HasField("situations") and scores.situations.sensitive >= floor
 
@@ -263,12 +259,13 @@ _DEATH_ASIDE = frozenset({"sensitive", "vulnerability"})
 
 def _observe_situations(
     state: ConversationState,
-    scores: scoring_pb2.EmotionScores,
+    scored: scoring_pb2.ScoredEvent,
     text: str,
     negativity: float,
     policy: PolicyBody,
 ) -> None:
     """Situations read from the message's meaning, churn threats, and acute distress."""
+    scores = scored.scores
     thresholds = policy.thresholds
     situations = state.situations
     read = scores.situations if scores.HasField("situations") else None
@@ -285,7 +282,7 @@ def _observe_situations(
                 and (
                     detectors.pet_death(text)
                     or (
-                        max(negativity, scores.signals.distress) < thresholds.sensitive_signal
+                        not _reads_troubled(scored, thresholds.sensitive_signal)
                         and detectors.death_follow_up(text)
                     )
                 )

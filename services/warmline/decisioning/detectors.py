@@ -263,7 +263,7 @@ SENSITIVE_TOPIC_PATTERNS: dict[str, tuple[str, ...]] = {
 #: already told the company of ("I notified you of my husband's passing in March"),
 #: a reply to the bereavement team's letter, documents sent as asked, and a death
 #: years past told in passing.
-DEATH_NOTIFIED_PATTERNS: tuple[str, ...] = (
+DEATH_FOLLOW_UP_PATTERNS: tuple[str, ...] = (
     r"\b(?:notified|informed|told)\s+(?:you|your\s+\w+)\b[^.?!]{0,40}\b(?:passing|death|died|passed)",
     # "thank you for your letter of the 3rd confirming that my mother's accounts are on hold"
     r"\b(?:your|the)\s+(?:letter|email|message|call)\b[^.?!]{0,30}\bconfirming\b",
@@ -526,7 +526,7 @@ _HUMAN_SCREEN = re.compile(
 _TOPICS = {topic: _union(patterns) for topic, patterns in SENSITIVE_TOPIC_PATTERNS.items()}
 _TOPIC_SCREEN = _union(p for patterns in SENSITIVE_TOPIC_PATTERNS.values() for p in patterns)
 _EMERGENCY = _union(EMERGENCY_PATTERNS)
-_DEATH_NOTIFIED = _union(DEATH_NOTIFIED_PATTERNS)
+_DEATH_FOLLOW_UP = _union(DEATH_FOLLOW_UP_PATTERNS)
 _FRAUD_ENQUIRY = _union(FRAUD_ENQUIRY_PATTERNS)
 _FRAUD_REPORT = _union(FRAUD_REPORT_PATTERNS)
 _FRAUD_CASE = _union(p for p in SENSITIVE_TOPIC_PATTERNS["fraud"] if p not in FRAUD_WORD_PATTERNS)
@@ -653,8 +653,8 @@ def shouting(text: str) -> bool:
 
 def death_follow_up(text: str) -> bool:
     """The message tells of a death that is no first notice
-    (:data:`DEATH_NOTIFIED_PATTERNS`)."""
-    return _DEATH_NOTIFIED.search(text.lower()) is not None
+    (:data:`DEATH_FOLLOW_UP_PATTERNS`)."""
+    return _DEATH_FOLLOW_UP.search(text.lower()) is not None
 
 
 def pet_death(text: str) -> bool:
@@ -666,11 +666,12 @@ def pet_death(text: str) -> bool:
 def always_sensitive(text: str, topics: set[str]) -> set[str]:
     """Of ``topics`` (the text's), those a person takes however calmly they are told:
     :data:`ALWAYS_SENSITIVE_TOPICS`, and safety when it is an emergency (a gas smell).
-    A death the customer says they already notified is a follow-up (the labelling
-    guide's reading): it counts only told troubled, like the other topics."""
+    A death that is no first notice (:data:`DEATH_FOLLOW_UP_PATTERNS`: already
+    notified, a past death told in passing; the labelling guide's reading) counts
+    only told troubled, like the other topics."""
     kept = topics & ALWAYS_SENSITIVE_TOPICS
     lowered = text.lower()
-    if "bereavement" in kept and _DEATH_NOTIFIED.search(lowered):
+    if "bereavement" in kept and _DEATH_FOLLOW_UP.search(lowered):
         kept.discard("bereavement")
     if "safety" in topics and _EMERGENCY.search(lowered):
         kept.add("safety")
