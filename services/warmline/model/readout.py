@@ -232,6 +232,31 @@ class Readout:
         return screened
 
 
+#: Rows read out together: finished model batches (about 16 texts each) are read
+#: in groups of at least this many, since the heads' per-call cost dominates small
+#: groups (on a 2-core Xeon, 2026-12-06: 38 ms per 512 texts read 16 at a time,
+#: 24 ms 64 at a time, 21 ms all at once; the engine scored about 6% more texts/s),
+#: while groups are still read as later model batches run.
+READOUT_ROWS = 64
+
+
+def grouped(
+    batches: Iterator[tuple[list[int], Array]], rows_per_group: int = READOUT_ROWS
+) -> Iterator[tuple[list[int], Array]]:
+    """``batches`` (row indices, outputs) joined into groups of at least
+    ``rows_per_group`` rows (the last group may be smaller)."""
+    rows: list[int] = []
+    parts: list[Array] = []
+    for batch_rows, outputs in batches:
+        rows += batch_rows
+        parts.append(outputs)
+        if len(rows) >= rows_per_group:
+            yield rows, np.concatenate(parts)
+            rows, parts = [], []
+    if rows:
+        yield rows, np.concatenate(parts)
+
+
 def score_in_batches(
     readout: Readout,
     batches: Callable[[Sequence[str]], Iterator[tuple[list[int], Array]]],
@@ -242,14 +267,15 @@ def score_in_batches(
 
     Empty/whitespace-only texts come back EMPTY, obviously non-English ones
     UNSUPPORTED_LANGUAGE; the rest go through ``batches`` (an engine's model
-    batches), and each batch's results are built while the next batches still run.
+    batches), and the results of finished batches are built (:func:`grouped`)
+    while the next batches still run.
     """
     if contexts is not None and len(contexts) != len(texts):
         raise ValueError(f"{len(contexts)} contexts for {len(texts)} texts")
     results = readout.screen(texts)
     todo = [i for i, result in enumerate(results) if result is None]
     if todo:
-        for rows, outputs in batches([texts[i] for i in todo]):
+        for rows, outputs in grouped(batches([texts[i] for i in todo])):
             batch_contexts = None if contexts is None else [contexts[todo[r]] for r in rows]
             batch_texts = [texts[todo[r]] for r in rows]
             for row, result in zip(
