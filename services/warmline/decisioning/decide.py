@@ -138,6 +138,14 @@ def _observe_customer(
             if _means_sensitive(scored, floor):
                 kept |= topics - detectors.ALWAYS_SENSITIVE_TOPICS
             topics = kept
+        elif (
+            "bereavement" in topics
+            and not _reads_troubled(scored, thresholds.negative_turn_threshold)
+            and detectors.death_follow_up(text)
+        ):
+            # A death already dealt with, in a message that reads a little sad
+            # but not upset, is still a follow-up the bot can answer.
+            topics = topics - {"bereavement"}
         state.sensitive_topics |= topics
     state.abuse_seen |= bool(detectors.abuse(text))
     looped = detectors.near_duplicate(text, state.recent_texts, thresholds.similarity) or (
@@ -154,7 +162,9 @@ def _observe_customer(
     ):
         state.loop_complaint = complaint
     if not thanks:
-        _observe_phrases(state, scored, text, thresholds.vulnerability_signal)
+        _observe_phrases(
+            state, scored, text, thresholds.vulnerability_signal, thresholds.negative_turn_threshold
+        )
     state.push_text(text)
     state.keyword_queue = policy.routing.keyword_queue(text) or state.keyword_queue
     scores = scored.scores
@@ -232,28 +242,39 @@ def _quoted(phrase: str) -> str:
 
 
 def _observe_phrases(
-    state: ConversationState, scored: scoring_pb2.ScoredEvent, text: str, troubled_floor: float
+    state: ConversationState,
+    scored: scoring_pb2.ScoredEvent,
+    text: str,
+    troubled_floor: float,
+    negative_floor: float,
 ) -> None:
     """Situations the customer's words show on their own (the precise first pass).
 
     A vulnerability phrase, or a formal complaint, counts only in a turn reading at
     least ``troubled_floor`` troubled: "can I get my bills in Braille?" and "how do
     I make a formal complaint?" are questions the bot answers; "my dad's 91, alone,
-    and his line is dead" is not. A regulator named counts however it is told."""
+    and his line is dead" is not. A regulator named counts however it is told, unless
+    it follows up, not upset (``negative_floor``), a case the regulator already decided."""
     situations = state.situations
     # The reading first: it is a field, the phrases are regular expressions.
     troubled = _reads_troubled(scored, troubled_floor)
+    upset = _reads_troubled(scored, negative_floor)
     if "vulnerability" not in situations and troubled and (phrase := detectors.vulnerability(text)):
         situations["vulnerability"] = f"they said {_quoted(phrase)}"
     if "regulator_complaint" not in situations and (
-        (phrase := detectors.regulator_complaint(text))
+        # A regulator named counts however it is told, except a decided case
+        # followed up, not upset ("just checking the ombudsman's award has gone on").
+        (
+            (phrase := detectors.regulator_complaint(text))
+            and (upset or not detectors.regulator_decided(text))
+        )
         or (troubled and (phrase := detectors.formal_complaint(text)))
     ):
         situations["regulator_complaint"] = f"they said {_quoted(phrase)}"
 
 
-#: The model's situation readings a pet's death or a follow-up about a death set
-#: aside (:func:`_observe_situations`).
+#: The model's situation readings a pet's death, a follow-up about a death or a
+#: fraud enquiry set aside (:func:`_observe_situations`).
 _DEATH_ASIDE = frozenset({"sensitive", "vulnerability"})
 
 
@@ -272,10 +293,10 @@ def _observe_situations(
     for name, threshold in thresholds.situations.items():
         p = getattr(read, name) if read is not None else 0.0
         if p >= threshold and name not in situations:
-            # A pet's death, or a death that is no first notice told calmly, reads
-            # sad, but the guide leaves it to the bot: the model's sense of a
-            # sensitive or vulnerable situation does not count there unless a
-            # sensitive topic was named too.
+            # A pet's death, or told calmly a death that is no first notice or a
+            # question on guarding against fraud, reads sad or worried, but the guide
+            # leaves it to the bot: the model's sense of a sensitive or vulnerable
+            # situation does not count there unless a sensitive topic was named too.
             if (
                 name in _DEATH_ASIDE
                 and not state.sensitive_topics
@@ -283,17 +304,20 @@ def _observe_situations(
                     detectors.pet_death(text)
                     or (
                         not _reads_troubled(scored, thresholds.sensitive_signal)
-                        and detectors.death_follow_up(text)
+                        and (detectors.death_follow_up(text) or detectors.fraud_enquiry(text))
                     )
                 )
             ):
+                continue
+            # "Nothing wrong with your service, we're moving": a planned move.
+            if name == "churn_threat" and detectors.no_grievance(text):
                 continue
             situations[name] = f"the message reads that way (model {p:.2f})"
     # A churn phrase counts only in an upset turn: "I'm cancelling, I'm moving
     # abroad" is a calm, planned cancellation, not a threat.
     if "churn_threat" not in situations and negativity >= thresholds.negative_turn_threshold:
         phrase = detectors.churn_threat(text)
-        if phrase:
+        if phrase and not detectors.no_grievance(text):
             situations["churn_threat"] = f"they said {_quoted(phrase)}"
     distress = scores.signals.distress
     delicate = state.sensitive_topics or "sensitive" in situations or "vulnerability" in situations

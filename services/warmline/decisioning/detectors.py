@@ -95,6 +95,14 @@ HUMAN_REQUEST_PATTERNS: tuple[str, ...] = (
     r"\b(?:agent|human|representative|operator|manager)\s+(?:please|pls|plz)\b",
     # The whole message is just the word: "operator", "Representative!!".
     r"^\W*(?:agent|human|representative|operator|a\s+human|a\s+person)\W*$",
+    # "I'd like to speak to one of the pharmacists", "talk to one of your engineers"
+    r"\b(?:talk|speak|chat)\s+(?:to|with)\s+one\s+of\s+(?:the|your)\s+[\w-]+s\b",
+    # "I would now like the branch manager to telephone me"
+    rf"\b(?:like|want|need|ask)\s+(?:the|a|an|your)\s+(?:[\w-]+\s+)?(?:{_SENIOR}|{_PERSON})\s+to\s+"
+    r"(?:ring|call|phone|telephone|contact|email)\s+me\b",
+    # "I would like this to be handled by a technician or a supervisor"
+    r"\b(?:like|want|need)\s+(?:this|it)\s+(?:to\s+be\s+)?(?:handled|looked\s+at|dealt\s+with|reviewed)\s+by\s+"
+    r"(?:a|an|your|some(?:one|body))\b",
 )
 
 # A relative, and a death told of them ("passed" alone is also passing a test).
@@ -108,7 +116,9 @@ _PAYMENT_NEXT_SENTENCE = (
     r"\b(?:payment|charge|transaction|debit|pending)s?\b(?:[^.?!]|\.\d){0,100}[.?!]\s+"
 )
 # A payment, then within the sentence (amounts like 49.99 allowed) what the customer says of it.
-_PAYMENT_THEN = r"\b(?:payment|charge|transaction|debit|withdrawal)s?\b(?:[^.?!]|\.\d){0,100}\b"
+_PAYMENT_THEN = (
+    r"\b(?:payment|charge|transaction|debit|withdrawal|transfer)s?\b(?:[^.?!]|\.\d){0,100}\b"
+)
 
 #: The words "fraud" and "scam": a case of fraud, unless the message only asks about
 #: fraud (see :data:`FRAUD_ENQUIRY_PATTERNS`).
@@ -128,7 +138,7 @@ FRAUD_ENQUIRY_PATTERNS: tuple[str, ...] = (
     r"\b(?:number|contact\s+details)\s+(?:for|of)\s+(?:your|the)\s+fraud\s+(?:line|team|department)",
     r"\bfraud\s+(?:line|team|department)\b[^.?!]{0,30}\bin\s+case\b",
     r"\bprotect\b[^.?!]{0,60}\b(?:from|against)\s+(?:\w+\s+)?(?:scams?|fraud)",
-    r"\b(?:hearing|heard|read|reading)\s+about\b[^.?!]{0,40}\bscams?\b",
+    r"\b(?:hearing|heard|read|reading|seen|saw)\b[^.?!]{0,30}\babout\b[^.?!]{0,40}\bscams?\b",
     r"\breport\s+(?:a|this|the)\s+scam\s+(?:email|text|message|call|site|website|link)",
     r"\bscam,?\s+right\b",
     # "Didn't click it. Is it a scam?", "is this real or a scam"
@@ -161,7 +171,9 @@ FRAUD_REPORT_PATTERNS: tuple[str, ...] = (
 _GAS_EMERGENCY = (
     r"\b(?<!no\s)(?<!not\sa\s)(?:smell(?:s|ing)?\s+(?:of\s+|like\s+)?gas|gas\s+(?:leak|smell)|carbon\s+monoxide"
     # what gas smells of: "a rotten egg kind of smell by the meter"
-    r"|rotten[-\s]eggs?\b[^.?!]{0,20}\bsmell|smell\w*\s+(?:like|of)\s+rotten\s+eggs?)\b"
+    r"|rotten[-\s]eggs?\b[^.?!]{0,20}\bsmell|smell\w*\s+(?:like|of)\s+rotten\s+eggs?"
+    # "a bit of a funny smell in the kitchen as well like eggs"
+    r"|smell\b[^.?!]{0,50}\blike\s+(?:rotten\s+)?eggs?)\b"
 )
 
 SENSITIVE_TOPIC_PATTERNS: dict[str, tuple[str, ...]] = {
@@ -174,6 +186,11 @@ SENSITIVE_TOPIC_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\bcancer\b",
         r"\bterminal(?:ly)?\s+ill\b",
         r"\bmedical\s+(?:emergency|condition|treatment)\b",
+        # symptoms the customer tells of: "he feels a bit light headed"
+        r"\b(?:feels?|feeling|felt)\s+(?:a\s+bit\s+|quite\s+|really\s+|very\s+|so\s+)?(?:light[-\s]?headed|dizzy|faint"
+        r"|breathless)\b",
+        r"\b(?:chest\s+pains?|can'?t\s+breathe|struggling\s+to\s+breathe)\b",
+        r"\b(?:wrong|someone\s+else'?s)\s+(?:medication|medicine|tablets|pills|prescription|dose)\b",
     ),
     "bereavement": (
         r"\bpassed\s+away\b",
@@ -230,6 +247,10 @@ SENSITIVE_TOPIC_PATTERNS: dict[str, tuple[str, ...]] = {
         r"(?:added|add|ask\w*|appl\w*|request\w*|set\s+up|open\w*|order\w*)",
         # A fraud alert the customer answers no to: "asking if I made a purchase ... I didn't"
         r"\bif\s+i\s+(?:made|authori[sz]ed)\s+(?:a|this|the|that)\b[^!?]{0,100}\bi\s+(?:didn'?t|did\s+not|never)\b",
+        # A transfer or payment the customer never asked for: "a letter confirming a
+        # transfer out of my pension ... I didn't ask for any transfer"
+        r"\b(?:transfer|payment|withdrawal|loan|direct\s+debit)s?\b[^?!]{0,120}\b(?:i|we)\s+(?:didn'?t|did\s+not|never)\s+"
+        r"(?:ask\s+for|request(?:ed)?|apply\s+for|applied\s+for|agree\s+to|agreed\s+to)\s+(?:any|this|that|it|the|a|one)\b",
     ),
     "legal": (
         r"\blawyers?\b",
@@ -256,6 +277,9 @@ SENSITIVE_TOPIC_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\b(?:stranded|broken\s+down|conked\s+out|(?:i'?m|i\s+am)\s+(?:on\s+my\s+own|alone)\s+(?:at|on|in))\b"
         r"[^.?!]{0,60}\b(?:dark|night|midnight|station|roadside|hard\s+shoulder|motorway|highway"
         r"|middle\s+of\s+nowhere)\b",
+        # water reaching the electrics, a ceiling come down
+        r"\b(?:water|leak\w*|flood\w*)\b[^.?!]{0,80}\b(?:sockets?|electrics|fuse\s*box|light\s+fittings?)\b",
+        r"\bceiling\b[^.?!]{0,20}\b(?:come|came|coming|fallen|fell|collaps\w*|caved)\s+(?:down|in)\b",
     ),
 }
 
@@ -275,6 +299,11 @@ DEATH_FOLLOW_UP_PATTERNS: tuple[str, ...] = (
     # grandfather passed away", "the account has been in my name since"
     r"\b(?:was|were|got)\s+(?:transferred|moved|changed|put)\s+(?:in)?to\s+my\s+name\b",
     r"\b(?:has|have|'s)\s+been\s+in\s+my\s+name\b",
+    # "your bereavement team moved my late father's account into my name last month"
+    r"\b(?:moved|transferred|changed|put)\b[^.?!]{0,40}\b(?:in)?to\s+my\s+name\b",
+    # "thank you for your help on the phone when I let you know about my mother"
+    rf"\bwhen\s+(?:i|we)\s+(?:let\s+you\s+know|told\s+you|informed\s+you|notified\s+you|rang|called|phoned)\s+"
+    rf"(?:about|of)\s+(?:my|our)\s+(?:late\s+)?{_RELATIVE}\b",
     # a question for when it happens: "do you waive fees when there's a death in the family?"
     r"\b(?:when|if|in\s+case)\s+(?:there'?s|there\s+is|someone\s+has)\s+(?:a\s+)?death\s+in\s+the\s+family",
     # "as requested, I attach a certified copy of the grant of probate"
@@ -323,7 +352,8 @@ VULNERABILITY_PATTERNS: tuple[str, ...] = (
     r"\b(?:all|only|everything)\s+(?:i|we)\s+(?:have|'ve\s+got|got)\s+(?:left\s+)?(?:until|till|to\s+last)\b",
     r"\b(?:until|till)\s+(?:(?:i|we)\s+gets?\s+paid|payday)\b",
     # A baby in the house: "we've got a newborn", "a 3 month old", "the baby formula"
-    r"\b(?:new[-\s]?born|baby\s+(?:formula|milk)|(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven)"
+    # (not adding a newborn to a policy: "adding my newborn daughter to my medical aid")
+    r"\b(?<!adding\smy\s)(?<!add\smy\s)(?<!added\smy\s)(?:new[-\s]?born|baby\s+(?:formula|milk)|(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven)"
     r"[-\s](?:week|month)[-\s]old(?=\s+(?:baby|son|daughter|boy|girl|twins|here|in\s+the\s+house|at\s+home)\b"
     r"|\s*(?:[.,!?]|$)|\s+and\b)|baby'?s\s+(?:room|cot|nursery|bottles?))\b",
     # Mental health and widowhood the customer tells of (not "the anxiety of waiting")
@@ -335,6 +365,12 @@ VULNERABILITY_PATTERNS: tuple[str, ...] = (
     # Living on a pension, not a question about one ("where my pension is invested").
     r"\b(?:my\s+pension\s+is\s+(?:all|my\s+only|the\s+only)|only\s+(?:have|get|got)\s+my\s+pension"
     r"|liv(?:e|ing)\s+on\s+(?:a|my)\s+pension)\b",
+    # "i'm not working since april, i'm only getting the grant", "no money for the children's taxi"
+    # (the customer out of work, not "my broadband is not working since Monday")
+    r"\b(?:i'?m|i\s+am|i'?ve\s+been|i\s+have\s+been|we'?re|we\s+are|he'?s|she'?s)\s+(?:not\s+(?:been\s+)?working"
+    r"|out\s+of\s+work|unemployed)\s+(?:since|for|at\s+the\s+moment|right\s+now)\b",
+    r"\bonly\s+(?:getting|get|got|on|have)\s+(?:the\s+|my\s+)?(?:grant|benefits?|allowance|dole)\b",
+    r"\bno\s+money\s+(?:for|left)\b",
     r"\b(?:lost\s+my\s+job|been\s+made\s+redundant|got\s+laid\s+off|between\s+jobs|signed\s+off\s+(?:work|sick)"
     r"|on\s+sick\s+pay|sick\s+pay\s+(?:doesn'?t|does\s+not|won'?t))\b",
 )
@@ -404,6 +440,9 @@ CHURN_PATTERNS: tuple[str, ...] = (
     r"\b(?:quote|price|deal|offer)s?\s+elsewhere\b",
     r"\b(?:shall|should)\s+i\s+(?:just\s+)?go\b\s*(?:[?.!]|$)",
     r"\b(?:will\s+not|won'?t|not\s+going\s+to)\s+be\s+renewing\b",
+    # "Starting to think I should just move over" (to the sister's insurer)
+    r"\b(?:should|might|may|could)\s+(?:just\s+)?(?:move|switch|go)\s+(?:over|across)\b"
+    r"(?!\s+to\s+(?:the\s+|your\s+)?(?:new|online|app|paperless|direct|monthly|annual|e-?billing))",
 )
 
 #: Complaints to someone above the company: a regulator, an ombudsman, the press.
@@ -425,6 +464,27 @@ REGULATOR_PATTERNS: tuple[str, ...] = (
     r"\b(?:go(?:ing)?\s+to|contact\w*|tell\w*|writ\w*\s+to)\s+(?:the|our|my)\s+(?:local\s+|national\s+)?"
     r"(?:press|papers?|media|newspapers?)\b",
     r"\b(?:report|reporting)\s+(?:you|this|your\s+company)\s+to\b",
+    # "a complaint with the consumers association", "sending the screenshots to the papers"
+    r"\bconsumers?'?\s+(?:association|council|federation|commission|affairs|organi[sz]ation|group)\b",
+    r"\b(?:send|sending|sent|take|taking|go|going|leak\w*|forward\w*)\s+(?:[\w']+\s+){0,3}to\s+the\s+"
+    r"(?:press|papers|newspapers|media)\b",
+)
+
+#: A regulator's case already decided, followed up: "following up on the energy
+#: ombudsman's decision last month", "my case with the ombudsman got closed and they
+#: said you'd pay". Told calmly, it is admin the bot can answer (see ``decide``).
+REGULATOR_DECIDED_PATTERNS: tuple[str, ...] = (
+    r"\b(?:ombudsman|regulator)(?:'s)?\s+(?:final\s+)?(?:decision|ruling|award|adjudication|determination)\b",
+    r"\b(?:ombudsman|regulator)\s+(?:has\s+|had\s+)?(?:decided|ruled|upheld|awarded|closed)\b",
+    r"\b(?:case|complaint)\s+with\s+the\s+(?:[\w-]+\s+){0,2}ombudsman\b[^.?!]{0,60}\b(?:closed|decided|resolved"
+    r"|settled|upheld)\b",
+)
+
+#: The customer saying the service is not why they leave: a planned move, not a threat.
+NO_GRIEVANCE_PATTERNS: tuple[str, ...] = (
+    r"\b(?:nothing\s+wrong\s+with|no\s+(?:complaints?|problems?|issues?)\s+with|no\s+reflection\s+on)\s+"
+    r"(?:your|the|you)\b",
+    r"\byou'?ve\s+been\s+(?:fine|great|good|brilliant|excellent|fantastic|very\s+good)\b",
 )
 
 #: A formal complaint to the company: the first step of the regulators' complaint
@@ -470,6 +530,9 @@ LOOP_COMPLAINT_PATTERNS: tuple[str, ...] = (
     r"\bi\s+(?:just|already)\s+(?:said|told\s+you|explained)\b",
     r"\b(?:you|u)\s+(?:say|said)\s+(?:again\s+)?(?:the\s+)?same\s+thing\b",
     r"\bread\s+me\s+the\s+\w+\s+again\b",
+    # "i'm on a merry-go-round here", "round and round"
+    r"\bmerry[-\s]go[-\s]round\b",
+    r"\b(?:going|go|goes|went|sent|sending)\s+round\s+and\s+round\b",
 )
 
 #: Insults that are abusive wherever they appear.
@@ -506,6 +569,10 @@ _ABUSE_PATTERNS: tuple[str, ...] = (
     # "get me someone with a brain"; "I know where your office is" (a threat)
     r"\b(?P<w>(?:someone|somebody)\s+(?:with|who'?s\s+got|who\s+has)\s+a\s+brain)\b",
     r"\b(?P<w>i\s+know\s+where\s+(?:you\s+live|your\s+(?:head\s+)?office\s+is))\b",
+    # threats: "if i have to come down there you'll see what happens", "i will sort out
+    # whoever is in that shop"
+    r"\b(?P<w>you'?ll\s+see\s+what\s+happens)\b",
+    r"\b(?P<w>(?:i'?ll|i\s+will)\s+sort\s+(?:out\s+)?(?:you|whoever|them|him|her)(?:\s+out)?)\b",
 )
 
 # The patterns are written in lower case and run case-sensitively over the
@@ -522,6 +589,7 @@ _HUMAN_REQUEST = tuple(re.compile(p) for p in HUMAN_REQUEST_PATTERNS)
 # Every request pattern holds one of these words: most messages skip the patterns.
 _HUMAN_SCREEN = re.compile(
     rf"{_PERSON}|engineer|technician|team|nobody|no\s*one|anyone|anybody|complaint|senior|authority"
+    r"|one\s+of\s+(?:the|your)\s"
 )
 _TOPICS = {topic: _union(patterns) for topic, patterns in SENSITIVE_TOPIC_PATTERNS.items()}
 _TOPIC_SCREEN = _union(p for patterns in SENSITIVE_TOPIC_PATTERNS.values() for p in patterns)
@@ -567,6 +635,8 @@ _VULNERABILITY = _union(VULNERABILITY_PATTERNS)
 _CHURN = _union(CHURN_PATTERNS)
 _REGULATOR = _union(REGULATOR_PATTERNS)
 _FORMAL_COMPLAINT = _union(FORMAL_COMPLAINT_PATTERNS)
+_REGULATOR_DECIDED = _union(REGULATOR_DECIDED_PATTERNS)
+_NO_GRIEVANCE = _union(NO_GRIEVANCE_PATTERNS)
 _FURY = _union(FURY_PATTERNS)
 _LOOP_COMPLAINT = _union(LOOP_COMPLAINT_PATTERNS)
 
@@ -594,6 +664,17 @@ def churn_threat(text: str) -> str | None:
 def regulator_complaint(text: str) -> str | None:
     """The phrase naming a regulator, an ombudsman or the press."""
     return _phrase(_REGULATOR, text)
+
+
+def regulator_decided(text: str) -> bool:
+    """The message follows up a regulator's case already decided
+    (:data:`REGULATOR_DECIDED_PATTERNS`)."""
+    return _REGULATOR_DECIDED.search(text.lower()) is not None
+
+
+def no_grievance(text: str) -> bool:
+    """The customer says the service is not why they leave (:data:`NO_GRIEVANCE_PATTERNS`)."""
+    return _NO_GRIEVANCE.search(text.lower()) is not None
 
 
 def fury(text: str) -> str | None:
@@ -689,6 +770,11 @@ def sensitive_topics(text: str) -> set[str]:
     if "fraud" in topics and _fraud_enquiry_only(lowered):
         topics.discard("fraud")
     return topics
+
+
+def fraud_enquiry(text: str) -> bool:
+    """The message asks about fraud (how to guard against it) but reports none."""
+    return _fraud_enquiry_only(text.lower())
 
 
 def _fraud_enquiry_only(lowered: str) -> bool:

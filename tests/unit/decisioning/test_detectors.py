@@ -849,3 +849,87 @@ def test_moving_to_the_other_software_is_a_churn_threat(text: str, threat: bool)
 )
 def test_shouted_words_in_a_mixed_message_count_as_shouting(text: str, shouted: bool) -> None:
     assert detectors.shouting(text) is shouted
+
+
+@pytest.mark.parametrize(
+    ("detector", "text", "found"),
+    [
+        ("explicit_human_request", "Could I speak to one of your nurses about the dosage?", True),
+        ("explicit_human_request", "I would like the duty manager to ring me tonight.", True),
+        ("explicit_human_request", "I'd like this handled by someone who can read the logs.", True),
+        ("explicit_human_request", "I spoke to one of your drivers this morning.", False),
+        ("vulnerability", "i'm out of work since june and there's no money for the gas", True),
+        ("vulnerability", "my broadband is not working since Monday", False),
+        ("vulnerability", "we're only getting the allowance this month", True),
+        ("vulnerability", "We're adding my newborn son to the family policy.", False),
+        ("vulnerability", "We've got a newborn and the heating is off.", True),
+        ("churn_threat", "honestly I might just switch over, my neighbour did", True),
+        ("churn_threat", "Should I move over to the new paperless plan?", False),
+        ("regulator_complaint", "I'm sending all of this to the papers.", True),
+        ("regulator_complaint", "I'll lodge it with the consumer council.", True),
+        ("loop_complaint", "it's a merry-go-round with you lot", True),
+        ("loop_complaint", "the engineer came round and sorted it", False),
+    ],
+)
+def test_requests_hardship_churn_regulators_and_loops_in_other_words(
+    detector: str, text: str, found: bool
+) -> None:
+    assert (getattr(detectors, detector)(text) is not None) is found
+
+
+@pytest.mark.parametrize(
+    ("text", "topic"),
+    [
+        ("the tablets were the wrong medication and she feels dizzy", "health"),
+        ("He says he's got chest pains since taking them", "health"),
+        ("water is dripping from the light fitting in the hall", "safety"),
+        ("the bathroom ceiling has come down", "safety"),
+        ("there's a weird smell by the boiler, kind of like rotten eggs", "safety"),
+        ("A transfer left my ISA yesterday and I never requested any transfer.", "fraud"),
+        ("Can I transfer my ISA? I never requested a paper statement.", None),
+        ("the leak under the sink is fixed, thanks", None),
+    ],
+)
+def test_symptoms_water_on_the_electrics_and_a_transfer_never_asked_for(
+    text: str, topic: str | None
+) -> None:
+    expected = {topic} if topic else set()
+    assert detectors.sensitive_topics(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "threat"),
+    [
+        ("Come down here again and you'll see what happens.", True),
+        ("I will sort you out, mark my words.", True),
+        ("I'll sort it out with the bank myself.", False),
+    ],
+)
+def test_threats_against_staff_are_abuse(text: str, threat: bool) -> None:
+    assert bool(detectors.abuse(text)) is threat
+
+
+@pytest.mark.parametrize(
+    ("detector", "text", "found"),
+    [
+        ("regulator_decided", "Checking on the ombudsman's final decision from May.", True),
+        (
+            "regulator_decided",
+            "My complaint with the financial ombudsman was upheld last week.",
+            True,
+        ),
+        ("regulator_decided", "I'm taking this to the ombudsman.", False),
+        ("no_grievance", "Nothing wrong with your service, we're just moving abroad.", True),
+        ("no_grievance", "You've been great, but the new flat has its own supplier.", True),
+        ("no_grievance", "Your service has been dreadful.", False),
+        ("death_follow_up", "The bereavement team put Mum's account into my name, thanks.", True),
+        ("death_follow_up", "Thanks for your help when I told you about my father.", True),
+        ("death_follow_up", "My father died on Monday.", False),
+        ("fraud_enquiry", "I saw something about phone scams, how do I protect my account?", True),
+        ("fraud_enquiry", "I read about scams and then I paid them 400 pounds.", False),
+    ],
+)
+def test_settled_cases_planned_moves_follow_ups_and_enquiries(
+    detector: str, text: str, found: bool
+) -> None:
+    assert getattr(detectors, detector)(text) is found

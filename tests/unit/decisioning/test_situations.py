@@ -457,3 +457,43 @@ def test_a_calm_death_that_is_no_first_notice_counts_whatever_the_models_sense_o
     first_notice = "My wife died on Friday, please take her name off the account."
     (decision,) = run([Conversation().customer(first_notice, calm, situations={"sensitive": 0.4})])
     assert decision is not None and decision.reasons[0].code == "sensitive_topic"
+
+
+def test_a_decided_regulator_case_followed_up_calmly_is_left_to_the_bot() -> None:
+    message = "Just checking the ombudsman's decision: has the 50 pound credit gone on?"
+    mild = {"negativity": 0.35, "distress": 0.1}
+    assert run([Conversation().customer(message, mild)]) == [None]
+    # told upset, the regulator counts again
+    (decision,) = run([Conversation().customer(message, negative(0.7))])
+    assert decision is not None and decision.reasons[0].code == "regulator_complaint"
+    # and naming a regulator still counts however it is told
+    (threat,) = run([Conversation().customer("I'm going to the ombudsman about this.", mild)])
+    assert threat is not None and threat.reasons[0].code == "regulator_complaint"
+
+
+def test_a_death_already_dealt_with_told_a_little_sadly_is_left_to_the_bot() -> None:
+    message = "Your bereavement team moved my late mum's account into my name. Where are the bills?"
+    sad = {"negativity": 0.4, "distress": 0.3}
+    assert run([Conversation().customer(message, sad)]) == [None]
+    (upset,) = run([Conversation().customer(message, negative(0.7))])
+    assert upset is not None and upset.reasons[0].code == "sensitive_topic"
+
+
+def test_leaving_without_a_grievance_is_no_churn_threat_however_it_reads() -> None:
+    message = (
+        "We're moving and the new place has its own supplier. Nothing wrong with your service."
+    )
+    assert run([Conversation().customer(message, CALM, situations={"churn_threat": 0.9})]) == [None]
+    (threat,) = run(
+        [Conversation().customer("I'm switching supplier.", CALM, situations={"churn_threat": 0.9})]
+    )
+    assert threat is not None and threat.reasons[0].code == "churn_threat"
+
+
+def test_a_calm_question_on_guarding_against_fraud_read_as_sensitive_is_left_to_the_bot() -> None:
+    message = "I heard on the radio about SIM swap scams, how do I add a PIN to my account?"
+    assert run([Conversation().customer(message, CALM, situations={"sensitive": 0.7})]) == [None]
+    # a loss told the same way is the fraud team's
+    loss = "I heard about SIM swap scams and now my number has gone and they took 300 pounds."
+    (decision,) = run([Conversation().customer(loss, CALM, situations={"sensitive": 0.7})])
+    assert decision is not None and decision.reasons[0].code == "sensitive_topic"
