@@ -262,8 +262,7 @@ def _observe_phrases(
     if "vulnerability" not in situations and troubled and (phrase := detectors.vulnerability(text)):
         situations["vulnerability"] = f"they said {_quoted(phrase)}"
     if "regulator_complaint" not in situations and (
-        # A regulator named counts however it is told, except a decided case
-        # followed up, not upset ("just checking the ombudsman's award has gone on").
+        # "just checking the ombudsman's award has gone on"
         (
             (phrase := detectors.regulator_complaint(text))
             and (upset or not detectors.regulator_decided(text))
@@ -275,7 +274,7 @@ def _observe_phrases(
 
 #: The model's situation readings a pet's death, a follow-up about a death or a
 #: fraud enquiry set aside (:func:`_observe_situations`).
-_DEATH_ASIDE = frozenset({"sensitive", "vulnerability"})
+_READINGS_SET_ASIDE = frozenset({"sensitive", "vulnerability"})
 
 
 def _observe_situations(
@@ -293,17 +292,18 @@ def _observe_situations(
     for name, threshold in thresholds.situations.items():
         p = getattr(read, name) if read is not None else 0.0
         if p >= threshold and name not in situations:
-            # A pet's death, or told calmly a death that is no first notice or a
-            # question on guarding against fraud, reads sad or worried, but the guide
-            # leaves it to the bot: the model's sense of a sensitive or vulnerable
-            # situation does not count there unless a sensitive topic was named too.
+            # A pet's death, or told without upset a death that is no first notice
+            # or a question on guarding against fraud, reads sad or worried, but the
+            # guide leaves it to the bot: the model's sense of a sensitive or
+            # vulnerable situation does not count there unless a sensitive topic
+            # was named too.
             if (
-                name in _DEATH_ASIDE
+                name in _READINGS_SET_ASIDE
                 and not state.sensitive_topics
                 and (
                     detectors.pet_death(text)
                     or (
-                        not _reads_troubled(scored, thresholds.sensitive_signal)
+                        not _reads_troubled(scored, thresholds.negative_turn_threshold)
                         and (detectors.death_follow_up(text) or detectors.fraud_enquiry(text))
                     )
                 )

@@ -475,6 +475,8 @@ def test_a_death_already_dealt_with_told_a_little_sadly_is_left_to_the_bot() -> 
     message = "Your bereavement team moved my late mum's account into my name. Where are the bills?"
     sad = {"negativity": 0.4, "distress": 0.3}
     assert run([Conversation().customer(message, sad)]) == [None]
+    # nor does the model's sense of it as sensitive count
+    assert run([Conversation().customer(message, sad, situations={"sensitive": 0.8})]) == [None]
     (upset,) = run([Conversation().customer(message, negative(0.7))])
     assert upset is not None and upset.reasons[0].code == "sensitive_topic"
 
