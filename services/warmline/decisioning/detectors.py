@@ -68,8 +68,10 @@ HUMAN_REQUEST_PATTERNS: tuple[str, ...] = (
     r"\bby\s+a\s+(?:named|proper|living)\s+(?:person|human(?:\s+being)?)\b",
     # "is there anyone in Reviews I can actually speak to", "is there not someone who
     # could just take it over the phone"
-    r"\bis\s+there\s+(?:not\s+)?(?:anyone|anybody|someone|somebody)\b[^.?!]{0,40}"
-    r"\b(?:speak|talk|over\s+the\s+phone|call\s+me|ring\s+me)\b",
+    # "is there nobody on your end who can sit down with this booking", "is there anyone
+    # in the office who did the check-out I could go through this with"
+    r"\bis\s+there\s+(?:not\s+)?(?:anyone|anybody|someone|somebody|nobody|no\s*one)\b[^.?!]{0,80}"
+    r"\b(?:speak|talk|go\s+through|sit\s+down\s+with|over\s+the\s+phone|call\s+me|ring\s+me)\b",
     # "a meeting with someone who is able to take this forward", "someone who can sort it"
     r"\bsome(?:one|body)\s+(?:who|that)\s+(?:is\s+able\s+to|can|could|will)\s+(?:actually\s+|properly\s+)?"
     r"(?:take\s+(?:this|it)\s+forward|deal\s+with\s+(?:this|it)|sort\s+(?:this|it))\b",
@@ -100,6 +102,13 @@ HUMAN_REQUEST_PATTERNS: tuple[str, ...] = (
     # "I would now like the branch manager to telephone me"
     rf"\b(?:like|want|need|ask)\s+(?:the|a|an|your)\s+(?:[\w-]+\s+)?(?:{_SENIOR}|{_PERSON})\s+to\s+"
     r"(?:ring|call|phone|telephone|contact|email)\s+me\b",
+    # "I'd rather go through it with somebody", "... with one of the lads on the desk"
+    r"\b(?:rather|prefer(?:\s+to)?|like\s+to|want\s+to|need\s+to)\s+(?:(?:go|talk|run)\s+(?:through|over)\s+"
+    r"(?:it|this|that|things|them)|(?:talk|run)\s+(?:it|this|that|things|them)\s+(?:through|over))\s+with\s+(?:some(?:one|body)|a\s+(?:real\s+)?(?:person|human|member)|one\s+of\b"
+    r"|whoever)",
+    # "can I be put through to one of your advisers", "talk with whoever runs the schedule"
+    r"\b(?:be|get)\s+put\s+through\s+to\s+(?:one\s+of\s+(?:your|the)\s+\w+|a|an|some(?:one|body)|whoever|your)\b",
+    r"\b(?:talk|speak|chat)\s+(?:to|with)\s+whoever\b",
     # "I would like this to be handled by a technician or a supervisor"
     r"\b(?:like|want|need)\s+(?:this|it)\s+(?:to\s+be\s+)?(?:handled|looked\s+at|dealt\s+with|reviewed)\s+by\s+"
     r"(?:a|an|your|some(?:one|body))\b",
@@ -165,6 +174,15 @@ FRAUD_REPORT_PATTERNS: tuple[str, ...] = (
     r"\b(?:i|we)\s+(?:didn'?t|did\s+not|never)\s+(?:make|made|authori[sz]e|buy|bought|order|spend|spent)\b",
 )
 
+#: A payment the customer first did not know and then placed as their own: "at
+#: first I didn't recognise it, but I checked and it's my music subscription".
+FRAUD_RESOLVED_PATTERNS: tuple[str, ...] = (
+    r"\b(?:at\s+first|initially)\b[^.?!]{0,40}\b(?:didn'?t|did\s+not)\s+recogni[sz]e\b[^.?!]{0,20}\bbut\b",
+    r"\bturn(?:s|ed)\s+out\s+(?:it\s+was|it'?s|that\s+was|that'?s)\s+(?:just\s+)?(?:my|mine|me)\b",
+    r"\bi\s+(?:checked|realised|realized|worked\s+(?:it\s+)?out|figured\s+(?:it\s+)?out)\s+(?:and\s+)?(?:that\s+)?"
+    r"(?:it'?s|it\s+was)\s+(?:just\s+)?(?:my|mine|me)\b",
+)
+
 #: Sensitive topics and the phrases that reveal them. Routed to specialist care.
 # A gas smell, not "no smell of gas, just no heat". (The word boundary comes first:
 # a pattern opening with a lookbehind makes the whole screen ten times slower.)
@@ -228,7 +246,7 @@ SENSITIVE_TOPIC_PATTERNS: dict[str, tuple[str, ...]] = {
         # (the orders' details may come between: "orders on my account from last night that I didn't place")
         r"\b(?:orders?|purchases?|bookings?)\b[^.?!]{0,50}?\b(?:i|we)\s+"
         r"(?:didn'?t|did\s+not|never|haven'?t|have\s+not)\s+(?:place|make|made|placed|order|ordered)\b",
-        rf"{_PAYMENT_THEN}(?:i'?ve|we'?ve|i\s+have)\s+never\s+heard\s+of\b",
+        rf"{_PAYMENT_THEN}(?:i'?ve|we'?ve|i\s+have|i|we)\s+never\s+heard\s+of\b",
         # "three charges from your service on my statement. I've never had an account with you."
         rf"(?:{_PAYMENT_THEN}|{_PAYMENT_NEXT_SENTENCE}[^.?!]{{0,40}}?)(?:i'?ve|we'?ve|i\s+have|we\s+have)\s+"
         r"never\s+(?:had\s+an\s+account|signed\s+up|subscribed|been\s+a\s+customer)\s+(?:with|to)\s+(?:you|your|them)",
@@ -242,9 +260,13 @@ SENSITIVE_TOPIC_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\s+never\s+heard\s+of\b",
         # changes to the account the customer denies: a new device or card, a loan, the number moved
         r"\b(?:new\s+(?:device|payee|sim|card|account|loan|phone)|loan|credit\s+(?:card|application)"
-        r"|(?:number|sim)\b[^.?!]{0,20}\b(?:moved|ported|transferred|swapped))\b[^?!]{0,120}"
+        r"|(?:number|sim)\b[^.?!]{0,20}\b(?:moved|ported|transferred|swapped|changed|updated))\b[^?!]{0,120}"
         r"\bi\s+(?:haven'?t|have\s+not|didn'?t|did\s+not|never|don'?t\s+remember)\s+"
         r"(?:added|add|ask\w*|appl\w*|request\w*|set\s+up|open\w*|order\w*)",
+        # "I don't know who's been riding around on my dime", "someone's been using my card"
+        r"\b(?:don'?t|do\s+not)\s+know\s+who(?:'s|\s+has|\s+is)\s+(?:been\s+)?(?:using|riding|spending|ordering|buying"
+        r"|charging)\b",
+        r"\bsome(?:one|body)(?:'s|\s+has|\s+is)?\s+(?:been\s+)?using\s+my\s+(?:card|account|details)\b",
         # A fraud alert the customer answers no to: "asking if I made a purchase ... I didn't"
         r"\bif\s+i\s+(?:made|authori[sz]ed)\s+(?:a|this|the|that)\b[^!?]{0,100}\bi\s+(?:didn'?t|did\s+not|never)\b",
         # A transfer or payment the customer never asked for: "a letter confirming a
@@ -277,6 +299,18 @@ SENSITIVE_TOPIC_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\b(?:stranded|broken\s+down|conked\s+out|(?:i'?m|i\s+am)\s+(?:on\s+my\s+own|alone)\s+(?:at|on|in))\b"
         r"[^.?!]{0,60}\b(?:dark|night|midnight|station|roadside|hard\s+shoulder|motorway|highway"
         r"|middle\s+of\s+nowhere)\b",
+        # stranded by a busy road: "on the shoulder of the highway ... the lorries are
+        # passing very close"
+        r"\b(?:on|at)\s+the\s+(?:hard\s+)?shoulder\s+of\s+the\s+(?:highway|motorway|road|freeway|expressway)\b",
+        r"\b(?:lorries|trucks|cars|traffic)\s+(?:are\s+|is\s+)?(?:passing|going|flying|whizzing)\s+(?:very\s+|so\s+|really\s+)?"
+        r"close\b",
+        # a stranger's menace: "the driver asked was I home by myself"
+        r"\basked\s+(?:me\s+)?(?:if|whether|was)\s+i\s+(?:was\s+)?(?:home\s+)?(?:alone|by\s+myself|on\s+my\s+own)\b",
+        # a driver asleep at the wheel or driving on the wrong side
+        r"\b(?:falling|fell|nodding|nodded|dozing)\s+(?:off\s+|asleep\s+)?(?:at\s+the\s+wheel|at\s+the\s+(?:red\s+)?lights?"
+        r"|while\s+(?:he|she|they)\s+(?:was|were)\s+driving)\b",
+        r"\b(?:dangerous|reckless|drunk|drink)\s+(?:driving|driver)\b",
+        r"\b(?:opposite|oncoming|wrong)\s+(?:lane|side\s+of\s+the\s+road)\b",
         # water reaching the electrics, a ceiling come down
         r"\b(?:water|leak\w*|flood\w*)\b[^.?!]{0,80}\b(?:sockets?|electrics|fuse\s*box|light\s+fittings?)\b",
         r"\bceiling\b[^.?!]{0,20}\b(?:come|came|coming|fallen|fell|collaps\w*|caved)\s+(?:down|in)\b",
@@ -293,8 +327,8 @@ DEATH_FOLLOW_UP_PATTERNS: tuple[str, ...] = (
     r"\b(?:your|the)\s+(?:letter|email|message|call)\b[^.?!]{0,30}\bconfirming\b",
     # "I spoke to your bereavement team last week about my dad's account"
     # "following up on my call with your bereavement team"
-    r"\b(?:spoke|spoken|talked|been\s+in\s+touch|call|conversation|case)\s+(?:to|with)\s+(?:your|the)\s+"
-    r"bereavement\s+(?:team|department|service|line)",
+    r"\b(?:spoke|spoken|talked|been\s+in\s+touch|call|conversation|case)\s+(?:to|with)\s+(?:your|the)\b[^.?!]{0,10}"
+    r"\bbereavement\s+(?:team|department|service|line|folks|people|staff|unit|desk)",
     # the account already moved over: "transferred to my name last year after my
     # grandfather passed away", "the account has been in my name since"
     r"\b(?:was|were|got)\s+(?:transferred|moved|changed|put)\s+(?:in)?to\s+my\s+name\b",
@@ -440,6 +474,16 @@ CHURN_PATTERNS: tuple[str, ...] = (
     r"\b(?:quote|price|deal|offer)s?\s+elsewhere\b",
     r"\b(?:shall|should)\s+i\s+(?:just\s+)?go\b\s*(?:[?.!]|$)",
     r"\b(?:will\s+not|won'?t|not\s+going\s+to)\s+be\s+renewing\b",
+    # "thinking of just moving all my spending there and closing this one"
+    r"\b(?:thinking\s+(?:of|about)|considering|planning\s+(?:on|to))\s+(?:just\s+)?(?:(?:mov|switch|tak)\w*\s+"
+    r"(?:all\s+)?(?:my|our)\s+(?:\w+\s+)?(?:spending|business|account|money|custom|savings|mortgage|card)"
+    r"|(?:clos|cancel|leav)\w*\s+(?:this|my|our|the)\s+(?:one|card|account|membership|subscription|contract|plan"
+    r"|policy)|switching|leaving\s+you)\b",
+    # "I'm about ready to ... delete this app off my phone"
+    r"\b(?:delete|deleting|uninstall\w*)\s+(?:this|the|your)\s+app\b",
+    # "I'm letting it lapse and signing up over there", "I'll be signing up there instead"
+    r"\blet(?:ting)?\s+(?:it|my\s+\w+|the\s+\w+)\s+lapse\b",
+    r"\bsign(?:ing|ed)?\s+up\s+(?:over\s+)?(?:there|with\s+them|elsewhere)\b",
     # "Starting to think I should just move over" (to the sister's insurer)
     r"\b(?:should|might|may|could)\s+(?:just\s+)?(?:move|switch|go)\s+(?:over|across)\b"
     r"(?!\s+to\s+(?:the\s+|your\s+)?(?:new|online|app|paperless|direct|monthly|annual|e-?billing))",
@@ -506,7 +550,7 @@ LOOP_COMPLAINT_PATTERNS: tuple[str, ...] = (
     r"\b(?:two|three|four|five|\d+)\s+different\s+(?:answers|replies|things)\b",
     r"\b(?:same|identical)\s+(?:answer|reply|response|message|link|script)\s+as\s+before\b",
     r"\byou(?:'ve|\s+have)?\s+(?:keep|kept|just\s+keep)\s+(?:saying|repeating|sending|telling|giving"
-    r"|describing|suggesting|pointing|quoting|referring|linking)\b",
+    r"|describing|suggesting|pointing|quoting|referring|linking|answering|replying|offering|coming\s+back\s+with)\b",
     r"\byou\s+already\s+(?:said|told\s+me|sent|suggested)\s+(?:that|this)\b",
     r"\b(?:stop|quit)\s+repeating\b",
     r"\b(?:that'?s|that\s+is)\s+(?:not\s+what\s+i\s+asked|what\s+you\s+said\s+(?:before|last\s+time))\b",
@@ -589,7 +633,7 @@ _HUMAN_REQUEST = tuple(re.compile(p) for p in HUMAN_REQUEST_PATTERNS)
 # Every request pattern holds one of these words: most messages skip the patterns.
 _HUMAN_SCREEN = re.compile(
     rf"{_PERSON}|engineer|technician|team|nobody|no\s*one|anyone|anybody|complaint|senior|authority"
-    r"|one\s+of\s+(?:the|your)\s"
+    r"|one\s+of\s+(?:the|your)\s|whoever|put\s+through"
 )
 _TOPICS = {topic: _union(patterns) for topic, patterns in SENSITIVE_TOPIC_PATTERNS.items()}
 _TOPIC_SCREEN = _union(p for patterns in SENSITIVE_TOPIC_PATTERNS.values() for p in patterns)
@@ -597,6 +641,7 @@ _EMERGENCY = _union(EMERGENCY_PATTERNS)
 _DEATH_FOLLOW_UP = _union(DEATH_FOLLOW_UP_PATTERNS)
 _FRAUD_ENQUIRY = _union(FRAUD_ENQUIRY_PATTERNS)
 _FRAUD_REPORT = _union(FRAUD_REPORT_PATTERNS)
+_FRAUD_RESOLVED = _union(FRAUD_RESOLVED_PATTERNS)
 _FRAUD_CASE = _union(p for p in SENSITIVE_TOPIC_PATTERNS["fraud"] if p not in FRAUD_WORD_PATTERNS)
 _ABUSE = tuple(re.compile(p) for p in _ABUSE_PATTERNS)
 # Spans index the original text; for the rare text whose lowercase has another
@@ -694,12 +739,18 @@ def loop_complaint(text: str) -> str | None:
 
 # A pet's death, which the labelling guide does not count as a bereavement: "our
 # cat passed away last month", "the cactus that arrived is very much deceased".
+# Pets, and the breeds people call them by ("our old lab").
+_PET = (
+    r"(?:cat|kitten|dog|puppy|pup|pet|hamster|gerbil|rabbit|bunny|guinea\s+pig|budgie|parrot|bird|goldfish"
+    r"|fish|tortoise|snake|lizard|horse|pony|plant|cactus|lab|labrador|spaniel|terrier|collie|retriever"
+    r"|moggy)"
+)
 _PET_DEATH = re.compile(
-    r"\b(?:my|our|the|his|her|their)\s+(?:old\s+|little\s+|beloved\s+)?(?:cat|kitten|dog|puppy"
-    r"|pet|hamster|rabbit|bunny|guinea\s+pig|budgie|parrot|goldfish|fish|tortoise|horse|pony"
-    r"|plant|cactus)s?\b[^.?!]{0,60}?\b(?:passed\s+away|deceased|died|put\s+down|put\s+to\s+sleep)\b"
-    # ... or in the next sentence, told of "he" or "she": "for our dog. He died last month"
-    r"|\b(?:my|our|the)\s+(?:old\s+|little\s+)?(?:cat|dog|pet|rabbit|horse|pony)\.\s+(?:he|she|it)\s+"
+    rf"\b(?:my|our|the|his|her|their)\s+(?:old\s+|little\s+|beloved\s+)?{_PET}s?\b[^.?!]{{0,60}}?"
+    r"\b(?:passed\s+away|deceased|died|put\s+down|put\s+to\s+sleep)\b"
+    # ... or in the next sentence, told of "he" or "she": "for our dog. He died last month",
+    # "pet in cabin for our dog on the flight on the 18th, ref TK4452. She died last week"
+    rf"|\b(?:my|our|the)\s+(?:old\s+|little\s+)?{_PET}\b[^.?!]{{0,80}}[.?!]\s+(?:he|she|it)\s+"
     r"(?:has\s+|had\s+|just\s+|sadly\s+)?(?:died|passed\s+away|was\s+put\s+(?:down|to\s+sleep))\b"
 )
 
@@ -767,7 +818,7 @@ def sensitive_topics(text: str) -> set[str]:
     topics = {topic for topic, pattern in _TOPICS.items() if pattern.search(lowered)}
     if "bereavement" in topics and not _TOPICS["bereavement"].search(_PET_DEATH.sub(" ", lowered)):
         topics.discard("bereavement")
-    if "fraud" in topics and _fraud_enquiry_only(lowered):
+    if "fraud" in topics and (_fraud_enquiry_only(lowered) or _fraud_resolved(lowered)):
         topics.discard("fraud")
     return topics
 
@@ -775,6 +826,12 @@ def sensitive_topics(text: str) -> set[str]:
 def fraud_enquiry(text: str) -> bool:
     """The message asks about fraud (how to guard against it) but reports none."""
     return _fraud_enquiry_only(text.lower())
+
+
+def _fraud_resolved(lowered: str) -> bool:
+    """The customer placed the payment as their own (:data:`FRAUD_RESOLVED_PATTERNS`)
+    and tells of no loss or denial beside it."""
+    return _FRAUD_RESOLVED.search(lowered) is not None and _FRAUD_REPORT.search(lowered) is None
 
 
 def _fraud_enquiry_only(lowered: str) -> bool:

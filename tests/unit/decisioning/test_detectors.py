@@ -933,3 +933,65 @@ def test_settled_cases_planned_moves_follow_ups_and_enquiries(
     detector: str, text: str, found: bool
 ) -> None:
     assert getattr(detectors, detector)(text) is found
+
+
+@pytest.mark.parametrize(
+    ("detector", "text", "found"),
+    [
+        ("explicit_human_request", "I'd rather go through it with somebody, if that's ok", True),
+        (
+            "explicit_human_request",
+            "honestly I'd prefer to talk it over with one of the team",
+            True,
+        ),
+        ("explicit_human_request", "can I be put through to one of your advisers?", True),
+        ("explicit_human_request", "I want to speak with whoever manages the bookings", True),
+        ("explicit_human_request", "Is there nobody there who can sit down with my file?", True),
+        ("explicit_human_request", "I've been put through to billing twice today already.", False),
+        ("churn_threat", "I'm thinking of moving all my savings to the other bank", True),
+        ("churn_threat", "seriously considering closing this account after today", True),
+        ("churn_threat", "I'll just let the membership lapse and sign up with them", True),
+        ("churn_threat", "I'm close to deleting this app altogether", True),
+        ("churn_threat", "I'm thinking of moving house next year, will the plan move too?", False),
+        ("loop_complaint", "I ask for a refund and you keep offering vouchers", True),
+    ],
+)
+def test_requests_and_churn_told_in_passing(detector: str, text: str, found: bool) -> None:
+    assert (getattr(detectors, detector)(text) is not None) is found
+
+
+@pytest.mark.parametrize(
+    ("text", "topic"),
+    [
+        ("Two payments to a shop I never heard of went out last night.", "fraud"),
+        ("The mobile number was changed on Tuesday and I haven't asked for that.", "fraud"),
+        ("I don't know who's been using my card but it wasn't me.", "fraud"),
+        ("At first I didn't recognise the charge, but I checked and it's my gym renewing.", None),
+        ("We're on the hard shoulder of the motorway with the kids in the back.", "safety"),
+        ("The driver asked if I was home alone and he's still parked outside.", "safety"),
+        ("Our driver was nodding off at the wheel the whole way.", "safety"),
+    ],
+)
+def test_payments_never_known_a_road_shoulder_and_a_drivers_menace(
+    text: str, topic: str | None
+) -> None:
+    expected = {topic} if topic else set()
+    assert detectors.sensitive_topics(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "pet"),
+    [
+        ("We booked the pet fare for our dog on the 18th, ref TK4452. She died last week.", True),
+        ("Our old lab died last month, please take the pet cover off.", True),
+        ("My husband died last week, our dog is with my sister.", False),
+    ],
+)
+def test_pets_told_of_by_breed_or_a_sentence_later(text: str, pet: bool) -> None:
+    assert detectors.pet_death(text) is pet
+
+
+def test_the_bereavement_service_in_other_words_is_a_follow_up() -> None:
+    assert detectors.death_follow_up(
+        "I talked with your, um, bereavement folks last week about my husband's account"
+    )
