@@ -70,8 +70,14 @@ HUMAN_REQUEST_PATTERNS: tuple[str, ...] = (
     # could just take it over the phone"
     # "is there nobody on your end who can sit down with this booking", "is there anyone
     # in the office who did the check-out I could go through this with"
-    r"\bis\s+there\s+(?:not\s+)?(?:anyone|anybody|someone|somebody|nobody|no\s*one)\b[^.?!]{0,80}"
-    r"\b(?:speak|talk|go\s+through|sit\s+down\s+with|over\s+the\s+phone|call\s+me|ring\s+me)\b",
+    # "if there's somebody there I can actually talk to", "is there a person there I
+    # could have a yarn to"
+    r"\b(?:is\s+there|if\s+there'?s|if\s+there\s+is)\s+(?:not\s+)?(?:anyone|anybody|someone|somebody|nobody|no\s*one"
+    r"|a\s+(?:real\s+)?(?:person|human))\b[^.?!]{0,80}"
+    r"\b(?:speak|talk|yarn|go\s+through|sit\s+down\s+with|over\s+the\s+phone|call\s+me|ring\s+me)\b",
+    # "grateful if someone from the repair centre who can check the order could call me"
+    r"\bif\s+some(?:one|body)\b[^.?!]{0,80}\bcould\s+(?:please\s+|just\s+)?(?:ring|call|phone|telephone|contact"
+    r"|email)\s+me\b",
     # "a meeting with someone who is able to take this forward", "someone who can sort it"
     r"\bsome(?:one|body)\s+(?:who|that)\s+(?:is\s+able\s+to|can|could|will)\s+(?:actually\s+|properly\s+)?"
     r"(?:take\s+(?:this|it)\s+forward|deal\s+with\s+(?:this|it)|sort\s+(?:this|it))\b",
@@ -84,7 +90,7 @@ HUMAN_REQUEST_PATTERNS: tuple[str, ...] = (
     # "somebody who isn't a script", "someone who is not a bot"
     r"\bsome(?:one|body)\s+(?:who|that)\s+(?:isn'?t|is\s+not)\s+(?:a\s+)?(?:script|bot|robot|machine|computer)",
     # "grateful if a claims manager would telephone me", "if someone could ring me"
-    rf"\bif\s+(?:a|an|your|some)?\s*(?:[\w-]+\s+)?{_PERSON}\s+(?:could|would|can)\s+(?:please\s+)?"
+    rf"\bif\s+(?:a|an|your|some)?\s*(?:[\w-]+\s+)?{_PERSON}\s+(?:could|would|can)\s+(?:please\s+|just\s+)?"
     r"(?:ring|call|phone|telephone|contact|email)\s+me\b",
     # "resolve this by speaking to someone directly"
     r"\b(?:speaking|talking)\s+to\s+(?:some(?:one|body)|a\s+(?:real\s+)?(?:person|human))\s+"
@@ -120,6 +126,8 @@ _RELATIVE = (
     r"|grandmother|grandfather|child|gran|grandma|grandpa|aunt|uncle)"
 )
 _DIED = r"(?:died|passed\s+(?:away|on|recently|last|yesterday|earlier))"
+# A death told of "he", "she" or "who": a person's, unless the message is of a pet's.
+_PRONOUN_DIED = rf"\b(?:he|she|who)\s+(?:has\s+|had\s+|just\s+|sadly\s+)?{_DIED}\b"
 # A payment, then the start of the next sentence (what the customer says of it there).
 _PAYMENT_NEXT_SENTENCE = (
     r"\b(?:payment|charge|transaction|debit|pending)s?\b(?:[^.?!]|\.\d){0,100}[.?!]\s+"
@@ -194,6 +202,13 @@ _GAS_EMERGENCY = (
     r"|smell\b[^.?!]{0,50}\blike\s+(?:rotten\s+)?eggs?)\b"
 )
 
+# Stranded: "broken down on the motorway, it's dark", "I'm on my own at the station"
+_STRANDED = (
+    r"\b(?:stranded|broken\s+down|conked\s+out|(?:i'?m|i\s+am)\s+(?:on\s+my\s+own|alone)\s+(?:at|on|in))\b"
+    r"[^.?!]{0,60}\b(?:dark|night|midnight|station|roadside|hard\s+shoulder|motorway|highway"
+    r"|middle\s+of\s+nowhere)\b"
+)
+
 SENSITIVE_TOPIC_PATTERNS: dict[str, tuple[str, ...]] = {
     "health": (
         r"\bhospital(?:i[sz]ed)?\b",
@@ -222,7 +237,7 @@ SENSITIVE_TOPIC_PATTERNS: dict[str, tuple[str, ...]] = {
         # "died" only of a person: "my phone died" is not a bereavement.
         rf"\b(?:my|our|his|her)\s+{_RELATIVE}\s+(?:has\s+|had\s+|just\s+)?{_DIED}\b",
         # "she died in January", "my father, who died on the 4th", "my late mother's account"
-        rf"\b(?:he|she|who)\s+(?:has\s+|had\s+|just\s+|sadly\s+)?{_DIED}\b",
+        _PRONOUN_DIED,
         rf"\bmy\s+late\s+{_RELATIVE}\b",
         r"\b(?:death\s+certificate|date\s+of\s+death|probate|executor\s+of)\b",
     ),
@@ -259,10 +274,16 @@ SENSITIVE_TOPIC_PATTERNS: dict[str, tuple[str, ...]] = {
         rf"{_PAYMENT_NEXT_SENTENCE}(?:i'?ve|we'?ve|i\s+have)"
         r"\s+never\s+heard\s+of\b",
         # changes to the account the customer denies: a new device or card, a loan, the number moved
-        r"\b(?:new\s+(?:device|payee|sim|card|account|loan|phone)|loan|credit\s+(?:card|application)"
+        r"\b(?:new\s+(?:device|payee|sim|card|account|loan|phone|plan|agreement)|loan|credit\s+(?:card|application)"
         r"|(?:number|sim)\b[^.?!]{0,20}\b(?:moved|ported|transferred|swapped|changed|updated))\b[^?!]{0,120}"
         r"\bi\s+(?:haven'?t|have\s+not|didn'?t|did\s+not|never|don'?t\s+remember)\s+"
         r"(?:added|add|ask\w*|appl\w*|request\w*|set\s+up|open\w*|order\w*)",
+        # "£340 gone out of my bank to you lot for a phone, and I haven't bought a phone"
+        r"(?:[£$€]\s?\d[\d,.]*|money)\s+(?:has\s+)?(?:gone|went|come|been\s+taken)\s+out\b[^.?!]{0,80}\b(?:i|we)\s+"
+        r"(?:haven'?t|have\s+not|didn'?t|did\s+not|never)\s+(?:bought|ordered|purchased|made|authori[sz]ed)\b",
+        # "my login email had been changed, which wasn't me"
+        r"\b(?:email|password|login|number|address|details|pin)\s+(?:had\s+been|has\s+been|was|were)\s+changed\b"
+        r"[^.?!]{0,40}\b(?:wasn'?t|was\s+not|not)\s+me\b",
         # "I don't know who's been riding around on my dime", "someone's been using my card"
         r"\b(?:don'?t|do\s+not)\s+know\s+who(?:'s|\s+has|\s+is)\s+(?:been\s+)?(?:using|riding|spending|ordering|buying"
         r"|charging)\b",
@@ -295,10 +316,10 @@ SENSITIVE_TOPIC_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\bthreaten(?:ed|ing)?\s+(?:me|my)\b",
         r"\bdomestic\s+(?:violence|abuse)\b",
         _GAS_EMERGENCY,
-        # Stranded: "broken down on the motorway, it's dark", "I'm on my own at the station"
-        r"\b(?:stranded|broken\s+down|conked\s+out|(?:i'?m|i\s+am)\s+(?:on\s+my\s+own|alone)\s+(?:at|on|in))\b"
-        r"[^.?!]{0,60}\b(?:dark|night|midnight|station|roadside|hard\s+shoulder|motorway|highway"
-        r"|middle\s+of\s+nowhere)\b",
+        _STRANDED,
+        # "a hot plasticky burning smell coming off it", sparks or smoke from an appliance
+        r"\b(?:burning\s+smell|smell\w*\s+(?:of\s+|like\s+)?(?:something\s+)?burning|sparks?\s+(?:coming|from|out)"
+        r"|smoke\s+(?:coming|pouring))\b",
         # stranded by a busy road: "on the shoulder of the highway ... the lorries are
         # passing very close"
         r"\b(?:on|at)\s+the\s+(?:hard\s+)?shoulder\s+of\s+the\s+(?:highway|motorway|road|freeway|expressway)\b",
@@ -340,6 +361,11 @@ DEATH_FOLLOW_UP_PATTERNS: tuple[str, ...] = (
     rf"(?:about|of)\s+(?:my|our)\s+(?:late\s+)?{_RELATIVE}\b",
     # a question for when it happens: "do you waive fees when there's a death in the family?"
     r"\b(?:when|if|in\s+case)\s+(?:there'?s|there\s+is|someone\s+has)\s+(?:a\s+)?death\s+in\s+the\s+family",
+    # "she asked me to send a certified copy of the grant of probate", "thank you for
+    # your help last month closing my late father's account"
+    r"\b(?:asked|told)\s+me\s+to\s+send\b[^.?!]{0,40}\b(?:probate|death\s+certificate|will|letters\s+of)\b",
+    r"\bthank\s+you\s+for\s+(?:your|all\s+your)\s+(?:help|kindness|support)\b[^.?!]{0,40}\b(?:closing|transferring"
+    r"|moving|sorting|settling)\b",
     # "as requested, I attach a certified copy of the grant of probate"
     r"\bas\s+(?:you\s+)?(?:requested|asked)\b[^.?!]{0,60}\b(?:probate|death\s+certificate|will|letters\s+of)\b",
     # a past death in passing: "since my husband died a few years back the account's been
@@ -349,8 +375,9 @@ DEATH_FOLLOW_UP_PATTERNS: tuple[str, ...] = (
 )
 
 #: Safety reports that are an emergency however calmly told: a gas smell, a carbon
-#: monoxide alarm (the gas emergency line takes every one).
-EMERGENCY_PATTERNS: tuple[str, ...] = (_GAS_EMERGENCY,)
+#: monoxide alarm (the gas emergency line takes every one), and a customer stranded
+#: at night or by a motorway (roadside assistance sends someone out at once).
+EMERGENCY_PATTERNS: tuple[str, ...] = (_GAS_EMERGENCY, _STRANDED)
 
 #: Topics a person takes over however calmly they are told (the labelling guide's
 #: reading): a death on the account goes to the bereavement team, a flat report of
@@ -383,6 +410,8 @@ VULNERABILITY_PATTERNS: tuple[str, ...] = (
     # Friday", "all I've got till payday", "£23 in my account until I get paid"
     r"\b(?:rent|shopping|food|gas|electric|bills?|nappy|school\s+fees?|grocery|petrol)\s+money\b",
     r"\bto\s+last\s+(?:me|us)\b",
+    # "that was the last of my money until the children's allowance comes in"
+    r"\b(?:the\s+)?last\s+of\s+(?:my|our)\s+money\b",
     r"\b(?:all|only|everything)\s+(?:i|we)\s+(?:have|'ve\s+got|got)\s+(?:left\s+)?(?:until|till|to\s+last)\b",
     r"\b(?:until|till)\s+(?:(?:i|we)\s+gets?\s+paid|payday)\b",
     # A baby in the house: "we've got a newborn", "a 3 month old", "the baby formula"
@@ -508,6 +537,11 @@ REGULATOR_PATTERNS: tuple[str, ...] = (
     r"\b(?:go(?:ing)?\s+to|contact\w*|tell\w*|writ\w*\s+to)\s+(?:the|our|my)\s+(?:local\s+|national\s+)?"
     r"(?:press|papers?|media|newspapers?)\b",
     r"\b(?:report|reporting)\s+(?:you|this|your\s+company)\s+to\b",
+    # "the Ombud for Financial Services Providers", "the commerce commission and the
+    # disputes tribunal", "the money pages of a paper"
+    r"\bombuds?\b",
+    r"\b(?:commerce\s+commission|disputes?\s+tribunal|small\s+claims\s+(?:court|tribunal))\b",
+    r"\b(?:money\s+pages|consumer\s+(?:column|programme|program|show|journalist|reporter|champion))\b",
     # "a complaint with the consumers association", "sending the screenshots to the papers"
     r"\bconsumers?'?\s+(?:association|council|federation|commission|affairs|organi[sz]ation|group)\b",
     r"\b(?:send|sending|sent|take|taking|go|going|leak\w*|forward\w*)\s+(?:[\w']+\s+){0,3}to\s+the\s+"
@@ -576,6 +610,7 @@ LOOP_COMPLAINT_PATTERNS: tuple[str, ...] = (
     r"\bread\s+me\s+the\s+\w+\s+again\b",
     # "i'm on a merry-go-round here", "round and round"
     r"\bmerry[-\s]go[-\s]round\b",
+    r"\b(?:we|you|i)(?:'re|\s+are|'m|\s+am)?\s+(?:go|going|goes|went|run|running)\s+in\s+circles\b",
     r"\b(?:going|go|goes|went|sent|sending)\s+round\s+and\s+round\b",
 )
 
@@ -639,6 +674,7 @@ _TOPICS = {topic: _union(patterns) for topic, patterns in SENSITIVE_TOPIC_PATTER
 _TOPIC_SCREEN = _union(p for patterns in SENSITIVE_TOPIC_PATTERNS.values() for p in patterns)
 _EMERGENCY = _union(EMERGENCY_PATTERNS)
 _DEATH_FOLLOW_UP = _union(DEATH_FOLLOW_UP_PATTERNS)
+_PERSON_DEATH = _union(p for p in SENSITIVE_TOPIC_PATTERNS["bereavement"] if p != _PRONOUN_DIED)
 _FRAUD_ENQUIRY = _union(FRAUD_ENQUIRY_PATTERNS)
 _FRAUD_REPORT = _union(FRAUD_REPORT_PATTERNS)
 _FRAUD_RESOLVED = _union(FRAUD_RESOLVED_PATTERNS)
@@ -816,7 +852,14 @@ def sensitive_topics(text: str) -> set[str]:
     if not _TOPIC_SCREEN.search(lowered):
         return set()
     topics = {topic for topic, pattern in _TOPICS.items() if pattern.search(lowered)}
-    if "bereavement" in topics and not _TOPICS["bereavement"].search(_PET_DEATH.sub(" ", lowered)):
+    # With a pet's death told, "she died" is the pet's ("our cat died ... cancel her
+    # policy from the date she died"): it stays a bereavement only if, the pet's
+    # death aside, a person's is named.
+    if (
+        "bereavement" in topics
+        and _PET_DEATH.search(lowered)
+        and not _PERSON_DEATH.search(_PET_DEATH.sub(" ", lowered))
+    ):
         topics.discard("bereavement")
     if "fraud" in topics and (_fraud_enquiry_only(lowered) or _fraud_resolved(lowered)):
         topics.discard("fraud")

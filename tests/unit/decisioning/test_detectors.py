@@ -637,8 +637,10 @@ def test_hardship_a_baby_and_mental_health_show_a_vulnerable_customer(
         ("there's a faint smell of gas near the meter box outside", {"safety"}),
         ("our carbon monoxide alarm is going off", {"safety"}),
         ("no smell of gas, just no heat", set()),
-        ("my car's conked out on the highway and it's getting dark", set()),
-        ("I'm on my own at the station, it's half 12", set()),
+        # stranded at night: roadside assistance or the station staff, at once
+        ("my car's conked out on the highway and it's getting dark", {"safety"}),
+        ("I'm on my own at the station, it's half 12", {"safety"}),
+        ("the driver on Saturday was nodding off at the wheel", set()),
     ],
 )
 def test_only_an_emergency_stays_sensitive_when_calmly_told(text: str, topics: set[str]) -> None:
@@ -994,4 +996,56 @@ def test_pets_told_of_by_breed_or_a_sentence_later(text: str, pet: bool) -> None
 def test_the_bereavement_service_in_other_words_is_a_follow_up() -> None:
     assert detectors.death_follow_up(
         "I talked with your, um, bereavement folks last week about my husband's account"
+    )
+
+
+@pytest.mark.parametrize(
+    ("detector", "text", "found"),
+    [
+        (
+            "explicit_human_request",
+            "if there's someone there I can actually talk to, that'd help",
+            True,
+        ),
+        ("explicit_human_request", "is there a person there I could have a yarn to?", True),
+        ("explicit_human_request", "it'd be easier if someone could just ring me", True),
+        (
+            "explicit_human_request",
+            "grateful if someone from the workshop who can see the order could call me",
+            True,
+        ),
+        ("explicit_human_request", "if there's a delay, just email me", False),
+        ("regulator_complaint", "I'll be lodging it with the Ombud next week", True),
+        ("regulator_complaint", "straight to the disputes tribunal if it's not fixed", True),
+        ("regulator_complaint", "I'm sending all of it to the money pages", True),
+        ("vulnerability", "that was the last of my money until Friday", True),
+        ("loop_complaint", "We go in circles. Which one is it?", True),
+    ],
+)
+def test_requests_regulators_and_hardship_from_a_fifth_round(
+    detector: str, text: str, found: bool
+) -> None:
+    assert (getattr(detectors, detector)(text) is not None) is found
+
+
+@pytest.mark.parametrize(
+    ("text", "topics"),
+    [
+        ("£340 has gone out to you for a phone and I haven't bought a phone.", {"fraud"}),
+        ("My login email had been changed, which wasn't me.", {"fraud"}),
+        ("There's a new plan on my account and I haven't ordered anything.", {"fraud"}),
+        ("There's a burning smell coming off the heat pump.", {"safety"}),
+        ("Our cat died last week. Please cancel her policy from the date she died.", set()),
+        ("Our cat died last month and my father died on Sunday.", {"bereavement"}),
+    ],
+)
+def test_money_gone_a_changed_login_a_burning_smell_and_a_pets_pronoun(
+    text: str, topics: set[str]
+) -> None:
+    assert detectors.sensitive_topics(text) == topics
+
+
+def test_probate_sent_as_the_bereavement_team_asked_is_a_follow_up() -> None:
+    assert detectors.death_follow_up(
+        "She asked me to send a certified copy of the grant of probate. Where to?"
     )

@@ -279,11 +279,11 @@ def test_a_calm_question_with_a_sensitive_word_is_left_to_the_bot() -> None:
     assert run([calm.customer(question, CALM, situations={"sensitive": 0.1})]) == [None]
     # The model reading the message as a sensitive situation makes the word count.
     meant = Conversation()
-    (decision,) = run([meant.customer(question, CALM, situations={"sensitive": 0.3})])
+    (decision,) = run([meant.customer(question, CALM, situations={"sensitive": 0.4})])
     assert decision is not None and decision.reasons[0].code == "sensitive_topic"
     # So does a worried reading of the same words.
     worried = Conversation()
-    (decision,) = run([worried.customer(question, {"negativity": 0.2, "distress": 0.3})])
+    (decision,) = run([worried.customer(question, {"negativity": 0.2, "distress": 0.4})])
     assert decision is not None and decision.reasons[0].code == "sensitive_topic"
     # A turn the model could not score may be anything: the word counts.
     unscored = Conversation()
@@ -346,7 +346,7 @@ def test_a_calm_question_about_fraud_is_left_to_the_bot_and_a_loss_is_not() -> N
 
 
 def test_the_sensitive_word_floor_is_the_policys() -> None:
-    body = DEFAULT_POLICY_PATH.read_text().replace("sensitive_signal: 0.3", "sensitive_signal: 0.0")
+    body = DEFAULT_POLICY_PATH.read_text().replace("sensitive_signal: 0.4", "sensitive_signal: 0.0")
     keyword_only = parse_policy(body, "test")
     text = "I have a hospital appointment on the 9th, can I move the engineer visit?"
     calm = {"sensitive": 0.05}
