@@ -68,10 +68,9 @@ HUMAN_REQUEST_PATTERNS: tuple[str, ...] = (
     r"\bby\s+a\s+(?:named|proper|living)\s+(?:person|human(?:\s+being)?)\b",
     # "is there anyone in Reviews I can actually speak to", "is there not someone who
     # could just take it over the phone"
-    # "is there nobody on your end who can sit down with this booking", "is there anyone
-    # in the office who did the check-out I could go through this with"
-    # "if there's somebody there I can actually talk to", "is there a person there I
-    # could have a yarn to"
+    # "is there nobody on your end who can sit down with this booking", "anyone in the
+    # office ... I could go through this with", "if there's somebody there I can
+    # actually talk to", "is there a person there I could have a yarn to"
     r"\b(?:is\s+there|if\s+there'?s|if\s+there\s+is)\s+(?:not\s+)?(?:anyone|anybody|someone|somebody|nobody|no\s*one"
     r"|a\s+(?:real\s+)?(?:person|human))\b[^.?!]{0,80}"
     r"\b(?:speak|talk|yarn|go\s+through|sit\s+down\s+with|over\s+the\s+phone|call\s+me|ring\s+me)\b",
